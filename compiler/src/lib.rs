@@ -1,0 +1,2 @@
+//! Definition files → typed [`plan::Plan`] plus diagnostics.
+pub mod plan;

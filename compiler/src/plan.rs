@@ -1,0 +1,489 @@
+//! The typed execution plan: what a definition file means, decided entirely at compile time.
+//!
+//! The plan is plain data (serde) so `tapesync explain` can print it and the runtime can execute
+//! it without seeing definition text. Patterns, translation templates and date formats arrive
+//! here compiled; the small evaluation methods below are all the runtime needs to apply them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tapesync_model::Field;
+
+/// Bumped whenever the serialised shape of [`Plan`] changes incompatibly.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// The definition file the plan was compiled from (as given on the command line).
+    pub definition: String,
+    /// Where records come from unless the command line overrides it.
+    pub input: InputSpec,
+    pub format: RecordFormat,
+    /// Records in a header section, counting the record that matched the `HEADER` rule
+    /// (`SetHeaderCount`; 0 when the definition has no header rule).
+    pub header_count: usize,
+    /// `AddString` rules in file order.
+    pub line_rules: Vec<LineRule>,
+    /// `SetLiteral` values, already validated (and canonicalised where the field has a
+    /// canonical form) against field limits.
+    pub literals: Vec<Literal>,
+    /// `Extract` (and `ExtractKey`) in file order.
+    pub extractions: Vec<Extraction>,
+    /// Fields to strip of blanks (`RemoveSpaces`), applied after extraction.
+    pub remove_spaces: Vec<Field>,
+    /// `AddTranslation` entries in file order (first match per field wins).
+    pub translations: Vec<Translation>,
+    /// `AddTranslation2` entries in file order, applied after all `AddTranslation`s.
+    pub translations2: Vec<Translation>,
+    /// `AddExclusionOnValue` filters.
+    pub value_exclusions: Vec<ValueFilter>,
+    /// Date formats by field (`SetMoveDateFormat` → MOVEDATE, `SetWriteTimeFormat` →
+    /// WRITETIME, `SetDateFormat(field, …)` for the others).
+    pub date_formats: BTreeMap<Field, DateFormat>,
+    pub move_date_adjustments: Vec<MoveDateAdjustment>,
+    pub repository_on_move_date: Vec<RepositoryOnMoveDate>,
+    pub repository_on_write_time: Vec<RepositoryOnWriteTime>,
+    pub skip_on_repository_change: Vec<SkipOnRepositoryChange>,
+    /// Every field the plan can set, in catalogue order. Only these are compared with the
+    /// inventory: a field the definition never mentions is never touched.
+    pub fields_set: Vec<Field>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// `SetFile(path)`: relative paths are relative to the working directory.
+    pub file: Option<String>,
+}
+
+/// How raw input is cut into records and elements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordFormat {
+    /// Text report read by character offsets (no `SetCSVDelimiter`).
+    FixedColumns,
+    /// `SetCSVDelimiter(d)`: delimited text read through the csv crate.
+    Delimited {
+        delimiter: u8,
+        /// Quote character (`"` by default; `None` when quoting is switched off).
+        quote: Option<u8>,
+    },
+    /// Extension `SetWhitespaceDelimited()`: elements are runs of non-blank characters.
+    Whitespace,
+    /// Extension `SetKeyValueFormat(sep)`: a record is a block of `key SEP value` lines,
+    /// started by a line matching `record_start` or, without it, separated by blank lines.
+    KeyValue {
+        separator: String,
+        record_start: Option<Pattern>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LineRuleKind {
+    Header,
+    Exclusion,
+    Start,
+    End,
+    Terminate,
+}
+
+/// `AddString(kind, offset, filter)`: `filter` is matched against the raw record from the
+/// 0-based character `offset` to its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineRule {
+    pub kind: LineRuleKind,
+    pub offset: usize,
+    pub filter: Pattern,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Literal {
+    pub field: Field,
+    pub value: String,
+}
+
+/// Where an extracted value comes from, resolved for the record format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExtractSource {
+    /// Fixed columns: `length` characters at 0-based character `offset` of the body record
+    /// (`record` = 0) or of header record `record` (1-based within the header section).
+    Columns { offset: usize, record: usize },
+    /// Delimited or whitespace input: 1-based element `index`.
+    Element { index: usize },
+    /// The whole raw record (`Extract(field, 0, len, 0)` on delimited input).
+    WholeRecord,
+    /// Key/value input: the value of `key` (compared case-insensitively, trimmed).
+    Key { key: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extraction {
+    pub field: Field,
+    pub source: ExtractSource,
+    /// Characters kept at most (longer values are cut to this length).
+    pub length: usize,
+}
+
+/// `AddTranslation(field, filter, template)` and `AddTranslation2(field, field2, filter,
+/// template)`: when `tested` matches `filter`, `field` becomes `template` applied to `field`'s
+/// current value. For `AddTranslation`, `tested == field`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Translation {
+    pub field: Field,
+    pub tested: Field,
+    pub filter: Pattern,
+    pub template: Template,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueFilter {
+    pub field: Field,
+    pub filter: Pattern,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveDateAdjustment {
+    pub field: Field,
+    pub filter: Pattern,
+    pub years: i32,
+    pub months: i32,
+    pub days: i32,
+}
+
+/// `AddRepositoryOnWriteTime(field, filter, age, repository, movedate)`: when `field` matches
+/// and the last write is within `age` of now, the target repository becomes `repository`
+/// and, unless `move_date` is `None`, the move date becomes write time + `move_date`.
+/// Entries are tried in file order; the first that fires wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryOnWriteTime {
+    pub field: Field,
+    pub filter: Pattern,
+    pub age: Span,
+    pub repository: String,
+    pub move_date: Option<Span>,
+}
+
+/// `AddRepositoryOnMoveDate(field, filter, within, repository)` (parameters designed by
+/// tapesync, see docs/language.md): when `field` matches and the move date is within
+/// `within` of now (negative spans look into the past), the target repository becomes
+/// `repository`. Takes precedence over [`RepositoryOnWriteTime`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryOnMoveDate {
+    pub field: Field,
+    pub filter: Pattern,
+    pub within: Span,
+    pub repository: String,
+}
+
+/// `AddSkipOnRepositoryChange(proposed, target, current)`: skip the update of a volume when
+/// the proposed repository, the volume's current target repository and its current
+/// repository match all three filters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipOnRepositoryChange {
+    pub proposed: Pattern,
+    pub target: Pattern,
+    pub current: Pattern,
+}
+
+/// A calendar span: years, months, days and hours, each possibly negative.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub years: i32,
+    pub months: i32,
+    pub days: i32,
+    pub hours: i32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns
+
+/// A compiled filter string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pattern {
+    /// The filter as written (after variable expansion), for messages and `explain`.
+    pub source: String,
+    /// A leading `!` negates the whole filter.
+    pub negated: bool,
+    pub body: PatternBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PatternBody {
+    /// A sequence of pattern tokens matched against the whole value.
+    Glob { tokens: Vec<PatternToken> },
+    /// `*LIST:file`: the value matches when any pattern of the file matches.
+    List {
+        path: String,
+        patterns: Vec<Pattern>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub enum PatternToken {
+    /// Literal text (compared ASCII case-insensitively).
+    Text(String),
+    /// `*`: any run of characters, possibly empty.
+    AnyRun,
+    /// `?`: exactly one character.
+    AnyOne,
+    /// `[...]`: one character in (or, negated, not in) the ranges.
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+    /// `(A|B|C)`: one of several alternatives, each a token sequence.
+    Group(Vec<Vec<PatternToken>>),
+}
+
+impl Pattern {
+    /// Whether `value` matches, ASCII case-insensitively and anchored at both ends.
+    pub fn matches(&self, value: &str) -> bool {
+        let hit = match &self.body {
+            PatternBody::Glob { tokens } => {
+                let chars: Vec<char> = value.chars().collect();
+                match_seq(tokens, &chars, &[])
+            }
+            PatternBody::List { patterns, .. } => patterns.iter().any(|p| p.matches(value)),
+        };
+        hit != self.negated
+    }
+
+    /// A pattern that matches exactly `text` (case-insensitively).
+    pub fn exact(text: &str) -> Pattern {
+        Pattern {
+            source: text.to_string(),
+            negated: false,
+            body: PatternBody::Glob {
+                tokens: vec![PatternToken::Text(text.to_string())],
+            },
+        }
+    }
+}
+
+/// Matches `tokens` followed by the continuation `rest` (a stack of token slices still to be
+/// matched after a group) against all of `s`.
+fn match_seq(tokens: &[PatternToken], s: &[char], rest: &[&[PatternToken]]) -> bool {
+    let Some((first, tail)) = tokens.split_first() else {
+        return match rest.split_first() {
+            Some((next, more)) => match_seq(next, s, more),
+            None => s.is_empty(),
+        };
+    };
+    match first {
+        PatternToken::Text(text) => {
+            let mut i = 0;
+            for t in text.chars() {
+                match s.get(i) {
+                    Some(c) if c.eq_ignore_ascii_case(&t) => i += 1,
+                    _ => return false,
+                }
+            }
+            match_seq(tail, &s[i..], rest)
+        }
+        PatternToken::AnyOne => !s.is_empty() && match_seq(tail, &s[1..], rest),
+        PatternToken::AnyRun => {
+            // Collapse consecutive stars; then try every split point.
+            if tail.is_empty() && rest.is_empty() {
+                return true;
+            }
+            (0..=s.len()).any(|k| match_seq(tail, &s[k..], rest))
+        }
+        PatternToken::Class { negated, ranges } => match s.first() {
+            Some(c) => {
+                let up = c.to_ascii_uppercase();
+                let low = c.to_ascii_lowercase();
+                let inside = ranges
+                    .iter()
+                    .any(|(a, b)| (*a..=*b).contains(&up) || (*a..=*b).contains(&low));
+                inside != *negated && match_seq(tail, &s[1..], rest)
+            }
+            None => false,
+        },
+        PatternToken::Group(alternatives) => {
+            let mut stack: Vec<&[PatternToken]> = Vec::with_capacity(rest.len() + 1);
+            stack.push(tail);
+            stack.extend_from_slice(rest);
+            alternatives.iter().any(|alt| match_seq(alt, s, &stack))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Translation templates
+
+/// A compiled translation: literal text, `*` (the whole current value) and `~`/`^` masks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub source: String,
+    pub parts: Vec<TemplatePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub enum TemplatePart {
+    Text(String),
+    /// `*`: the whole current value.
+    Whole,
+    /// A run of `~` (true: keep the character) and `^` (false: drop it). Masks consume the
+    /// current value position by position from a cursor that starts at 0 and carries over
+    /// from one mask run to the next; characters past the last mask are dropped.
+    Mask(Vec<bool>),
+}
+
+impl Template {
+    pub fn apply(&self, current: &str) -> String {
+        let chars: Vec<char> = current.chars().collect();
+        let mut out = String::with_capacity(current.len() + 8);
+        let mut cursor = 0;
+        for part in &self.parts {
+            match part {
+                TemplatePart::Text(t) => out.push_str(t),
+                TemplatePart::Whole => out.push_str(current),
+                TemplatePart::Mask(mask) => {
+                    for keep in mask {
+                        if let Some(c) = chars.get(cursor) {
+                            if *keep {
+                                out.push(*c);
+                            }
+                        }
+                        cursor += 1;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates
+
+/// A validated strftime-style format (`%` already un-doubled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateFormat {
+    /// The format as written in the definition (with `%%`).
+    pub written: String,
+    /// The chrono/strftime format.
+    pub strftime: String,
+    /// Whether the format carries a time of day (else midnight is assumed).
+    pub has_time: bool,
+}
+
+/// Why a value could not be read with a date format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` does not match the date format `{format}`")]
+pub struct DateParseError {
+    pub value: String,
+    pub format: String,
+}
+
+impl DateFormat {
+    /// Parses `value` and returns it as a chrono date-time (midnight when the format has no
+    /// time of day).
+    pub fn parse(&self, value: &str) -> Result<chrono::NaiveDateTime, DateParseError> {
+        let err = || DateParseError {
+            value: value.to_string(),
+            format: self.written.clone(),
+        };
+        let v = value.trim();
+        if self.has_time {
+            chrono::NaiveDateTime::parse_from_str(v, &self.strftime).map_err(|_| err())
+        } else {
+            chrono::NaiveDate::parse_from_str(v, &self.strftime)
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+                .map_err(|_| err())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PatternToken::*;
+
+    fn glob(tokens: Vec<PatternToken>) -> Pattern {
+        Pattern {
+            source: String::new(),
+            negated: false,
+            body: PatternBody::Glob { tokens },
+        }
+    }
+
+    #[test]
+    fn glob_matching() {
+        let p = glob(vec![Text("CLN".into()), AnyRun]);
+        assert!(p.matches("CLN001"));
+        assert!(p.matches("cln"));
+        assert!(!p.matches("XCLN"));
+        let p = glob(vec![
+            AnyRun,
+            Group(vec![vec![Text("OFFS".into())], vec![Text("LEGL".into())]]),
+        ]);
+        assert!(p.matches("xxOFFS"));
+        assert!(p.matches("LEGL"));
+        assert!(!p.matches("LEGLX"));
+        let p = glob(vec![
+            AnyOne,
+            AnyOne,
+            Class {
+                negated: false,
+                ranges: vec![('4', '7')],
+            },
+        ]);
+        assert!(p.matches("AB5"));
+        assert!(!p.matches("AB8"));
+        let mut n = glob(vec![
+            Class {
+                negated: false,
+                ranges: vec![('0', '9')],
+            },
+            AnyRun,
+        ]);
+        n.negated = true;
+        assert!(n.matches("Volume"));
+        assert!(!n.matches("1 abc"));
+    }
+
+    #[test]
+    fn templates() {
+        let t = |parts| Template {
+            source: String::new(),
+            parts,
+        };
+        assert_eq!(
+            t(vec![TemplatePart::Whole, TemplatePart::Text("L3".into())]).apply("000123"),
+            "000123L3"
+        );
+        let mut mask = vec![false; 3];
+        mask.extend([true; 6]);
+        assert_eq!(
+            t(vec![
+                TemplatePart::Mask(mask),
+                TemplatePart::Text("L4".into())
+            ])
+            .apply("A12345678"),
+            "345678L4"
+        );
+        assert_eq!(
+            t(vec![TemplatePart::Mask(vec![true; 6])]).apply("ABCDEFGH"),
+            "ABCDEF"
+        );
+    }
+
+    #[test]
+    fn dates() {
+        let f = DateFormat {
+            written: "%%d/%%m/%%Y".into(),
+            strftime: "%d/%m/%Y".into(),
+            has_time: false,
+        };
+        assert_eq!(
+            f.parse("30/11/2012").unwrap().to_string(),
+            "2012-11-30 00:00:00"
+        );
+        assert!(f.parse("31/02/2012").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Syntax of .ttidef definition files.

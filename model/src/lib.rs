@@ -1,0 +1,14 @@
+//! The vocabulary every stage of tapesync shares.
+//!
+//! The compiler checks literal values against [`Field`] limits, the runtime derives and
+//! canonicalises field values with them, the store enforces them again before it writes, and the
+//! server validates HTTP input with them. Keeping the table in one dependency-free crate is what
+//! lets "the same limits as the compiler's" be literally the same code.
+
+pub mod field;
+pub mod value;
+pub mod wire;
+
+pub use field::{Field, FieldInfo, FieldKind};
+pub use value::{canonicalise, validate_id, validate_volume_id, ValueError};
+pub use wire::*;

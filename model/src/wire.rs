@@ -1,0 +1,185 @@
+//! Types that cross the `Target` seam: what a scope download returns, what an apply sends and
+//! answers, and what a sync session records. The embedded store returns them directly; the HTTP
+//! server serialises exactly these as JSON, so both targets speak one language.
+
+use crate::field::Field;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A scope: the volumes of one media type of one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ScopeKey {
+    pub customer: String,
+    pub media: String,
+}
+
+impl fmt::Display for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.customer, self.media)
+    }
+}
+
+/// One volume as the inventory holds it. `fields` holds only attributes that have a value, in
+/// canonical form (see [`crate::canonicalise`]); an absent key means "no value".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeState {
+    pub volume: String,
+    pub version: u64,
+    #[serde(default)]
+    pub fields: BTreeMap<Field, String>,
+}
+
+/// A repository of a customer (e.g. `LIBR` library, `OFFS` offsite vault).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryInfo {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Everything the runtime caches for one scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeSnapshot {
+    /// Whether the customer exists (if not, nothing else does either).
+    pub customer_exists: bool,
+    /// Whether the media type exists for the customer.
+    pub media_exists: bool,
+    /// The customer's repositories, for REPOSITORY checks and REPOSITORY_DESC look-ups.
+    pub repositories: Vec<RepositoryInfo>,
+    /// Every volume of the scope.
+    pub volumes: Vec<VolumeState>,
+}
+
+/// A change to one volume: the fields to set (`Some`) or clear (`None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeChange {
+    pub volume: String,
+    /// The version the change was diffed against; `None` asks to create the volume, which is a
+    /// conflict if it exists by then.
+    pub expected_version: Option<u64>,
+    pub set: BTreeMap<Field, Option<String>>,
+}
+
+/// A batch of changes to one scope, applied atomically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyBatch {
+    /// Unique per batch and stable across retries: a target that sees the same key twice
+    /// answers with the first outcome instead of applying again.
+    pub idempotency_key: String,
+    /// The sync session the changes belong to (for the audit trail).
+    pub session: Option<i64>,
+    /// Create the customer, media, repositories and volumes the batch names if they are
+    /// missing (`tapesync run --add-new`). Without it, such changes are rejected per volume.
+    #[serde(default)]
+    pub create_missing: bool,
+    pub changes: Vec<VolumeChange>,
+}
+
+/// What happened to one volume of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum VolumeOutcome {
+    Applied {
+        version: u64,
+    },
+    Created {
+        version: u64,
+    },
+    /// The volume's version was not the expected one (someone else changed it); nothing written.
+    Conflict {
+        current_version: Option<u64>,
+    },
+    /// The change cannot be applied (e.g. unknown repository without `create_missing`).
+    Rejected {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<Field>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeResult {
+    pub volume: String,
+    #[serde(flatten)]
+    pub outcome: VolumeOutcome,
+}
+
+/// The answer to an [`ApplyBatch`]: one result per change, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResponse {
+    /// True when this key had been applied before and this answer is the recorded one.
+    #[serde(default)]
+    pub replayed: bool,
+    pub results: Vec<VolumeResult>,
+}
+
+/// How a sync session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOutcome {
+    Running,
+    Completed,
+    DryRun,
+    Failed,
+}
+
+/// What a sync session says about itself when it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// SHA-256 of the definition file text, hex.
+    pub definition_hash: String,
+    pub definition_name: String,
+    /// Where the records came from (file path, `-` for stdin, or the command).
+    pub source_name: String,
+}
+
+/// Statistics of one sync session. Printed as a table, written by `--stats-json`, and
+/// recorded with the session in the inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatistics {
+    pub records_read: u64,
+    pub records_excluded: u64,
+    pub records_rejected: u64,
+    pub volumes_unchanged: u64,
+    pub volumes_updated: u64,
+    pub volumes_added: u64,
+    pub volumes_not_in_inventory: u64,
+    /// Volumes of a synced scope that the report did not name.
+    pub volumes_not_in_report: u64,
+    pub conflicts: u64,
+    /// Volumes whose update an `AddSkipOnRepositoryChange` rule vetoed.
+    pub volumes_skipped: u64,
+    pub scope_downloads: u64,
+    pub apply_batches: u64,
+    /// Distinct scopes seen in the input.
+    pub scopes: u64,
+    /// True when the input arrived unsorted and was grouped by scope before syncing.
+    pub grouped_by_scope: bool,
+    pub elapsed_ms: u64,
+}
+
+/// A recorded sync session as listed by the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub user: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub definition_name: String,
+    pub definition_hash: String,
+    pub source_name: String,
+    pub outcome: SessionOutcome,
+    pub statistics: Option<SyncStatistics>,
+}
+
+/// One entry of a volume's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub user: String,
+    pub session: Option<i64>,
+    pub field: Field,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
