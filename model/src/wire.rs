@@ -183,3 +183,44 @@ pub struct AuditEntry {
     pub old: Option<String>,
     pub new: Option<String>,
 }
+
+/// A whole inventory (or part of it) as plain data: what `tapesync admin import` loads and
+/// `tapesync admin export` writes. Sorted and free of timestamps, so that two inventories with
+/// the same content export to the same text (run-case snapshots rely on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryDump {
+    #[serde(default)]
+    pub customers: Vec<CustomerDump>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeDump>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerDump {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub media: Vec<MediaDump>,
+    #[serde(default)]
+    pub repositories: Vec<RepositoryInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaDump {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeDump {
+    pub customer: String,
+    pub media: String,
+    pub volume: String,
+    /// Present in exports; ignored on import (imported volumes start at version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(default)]
+    pub fields: BTreeMap<Field, String>,
+}
