@@ -4,7 +4,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admin;
+mod check;
 mod exit;
+mod explain;
+mod lsp;
+mod run;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +27,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // One variant per subcommand; each module owns its Args.
+    /// Manage an inventory store: users, grants, customers, import/export, sessions
+    Admin(admin::Args),
+    /// Check definition files and report problems (human, short or JSON)
+    Check(check::Args),
+    /// Print the compiled plan of a definition file as JSON
+    Explain(explain::Args),
+    /// Language server for .ttidef files (LSP over stdio) for editors
+    Lsp(lsp::Args),
+    /// Sync the inventory with a report: derive, diff, apply changes, print statistics
+    Run(run::Args),
+    /// Run the inventory server: HTTP API, logon, per-customer rights, web page
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +55,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {}
+    match cli.command {
+        Command::Admin(args) => admin::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Lsp(args) => lsp::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
+    }
 }

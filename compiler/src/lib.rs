@@ -1,2 +1,67 @@
 //! Definition files → typed [`plan::Plan`] plus diagnostics.
+//!
+//! The facade used by the CLI, the runtime and the language server:
+//! [`compile_path`], [`compile_source`], [`CompileOptions`], [`Compilation`], the renderers
+//! [`render_human`], [`render_short`], [`render_json`] and the [`catalogue()`] of directives.
+
+pub mod catalogue;
+pub mod codes;
+mod compile;
+pub mod dates;
+pub mod diagnostic;
+pub mod duration;
+pub mod expand;
+pub mod loader;
+pub mod pattern;
 pub mod plan;
+pub mod render;
+pub mod sarif;
+mod suggest;
+pub mod template;
+
+pub use catalogue::{catalogue, DirectiveInfo, Param, ParamKind};
+pub use codes::{Code, CodeInfo, REGISTRY};
+pub use compile::{compile_source, Compilation, CompileOptions};
+pub use diagnostic::{Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap};
+pub use loader::{FsLoader, MemoryLoader, SourceLoader};
+pub use render::{
+    json_report, render_human, render_json, render_short, JsonReport, JSON_FORMAT_VERSION,
+};
+
+use std::path::Path;
+
+/// Reads and compiles a definition file from the file system (includes and `*LIST:` files
+/// relative to it). An unreadable definition is reported as an `Err` — the caller decides how
+/// (the CLI exits 2) — while everything wrong inside it is a diagnostic.
+pub fn compile_path(path: &Path, options: &CompileOptions) -> Compilation {
+    match try_compile_path(path, options) {
+        Ok(c) => c,
+        Err(e) => {
+            // No text to point into: an empty file entry carries the message.
+            let mut files = SourceMap::default();
+            let name = path.display().to_string();
+            let id = files.add(name.clone(), "");
+            Compilation {
+                plan: None,
+                diagnostics: vec![Diagnostic::new(
+                    Code::INCLUDE_NOT_FOUND,
+                    id,
+                    tapesync_grammar::Span::new(0, 0),
+                    format!("cannot read `{name}`: {e}"),
+                )],
+                files,
+            }
+        }
+    }
+}
+
+/// Like [`compile_path`], but an unreadable definition file is an `Err`.
+pub fn try_compile_path(path: &Path, options: &CompileOptions) -> std::io::Result<Compilation> {
+    let text = FsLoader.load(path)?;
+    Ok(compile_source(
+        &path.display().to_string(),
+        &text,
+        &FsLoader,
+        options,
+    ))
+}

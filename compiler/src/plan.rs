@@ -31,6 +31,15 @@ pub struct Plan {
     pub extractions: Vec<Extraction>,
     /// Fields to strip of blanks (`RemoveSpaces`), applied after extraction.
     pub remove_spaces: Vec<Field>,
+    /// Extension `RemoveCharacters(field, chars)`: every listed character is removed from the
+    /// field, applied together with `remove_spaces` (after extraction, before translations).
+    #[serde(default)]
+    pub remove_characters: Vec<RemoveCharacters>,
+    /// Extension `SetWhitespaceDelimited(n)`: with [`RecordFormat::Whitespace`], word `n`
+    /// (1-based) extends to the end of the line, so trailing free text stays one element.
+    /// `None` for `SetWhitespaceDelimited()` and for every other format.
+    #[serde(default)]
+    pub whitespace_tail: Option<usize>,
     /// `AddTranslation` entries in file order (first match per field wins).
     pub translations: Vec<Translation>,
     /// `AddTranslation2` entries in file order, applied after all `AddTranslation`s.
@@ -134,6 +143,14 @@ pub struct Translation {
     pub tested: Field,
     pub filter: Pattern,
     pub template: Template,
+}
+
+/// `RemoveCharacters(field, chars)` (extension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveCharacters {
+    pub field: Field,
+    /// Every character to remove (compared exactly).
+    pub chars: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

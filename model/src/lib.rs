@@ -5,10 +5,12 @@
 //! server validates HTTP input with them. Keeping the table in one dependency-free crate is what
 //! lets "the same limits as the compiler's" be literally the same code.
 
+pub mod api;
 pub mod field;
 pub mod value;
 pub mod wire;
 
+pub use api::{ApiErrorBody, LogonRequest, LogonResponse, SessionCreated, SessionFinish};
 pub use field::{Field, FieldInfo, FieldKind};
 pub use value::{canonicalise, validate_id, validate_volume_id, ValueError};
 pub use wire::*;

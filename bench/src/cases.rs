@@ -1,0 +1,410 @@
+//! One benchmark case — a report of a given size, layout and order against an inventory with
+//! a given share of stale volumes, synced through one target — and how it is run and judged.
+
+use crate::dataset::Dataset;
+use crate::floor;
+use crate::inventory::{self, BENCH_PASSWORD, BENCH_USER};
+use crate::measure::{self, median, ChildRun};
+use crate::report_file::{Format, Order};
+use crate::workspace::Workspace;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Embedded,
+    Http,
+}
+
+impl TargetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Embedded => "embedded",
+            TargetKind::Http => "http",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Case {
+    pub records: u64,
+    pub scopes: u32,
+    pub format: Format,
+    pub order: Order,
+    pub changed_percent: u32,
+    pub target: TargetKind,
+}
+
+impl Case {
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} {} scopes {} {}% {}",
+            human_count(self.records),
+            self.format.name(),
+            self.scopes,
+            self.order.name(),
+            self.changed_percent,
+            self.target.name()
+        )
+    }
+}
+
+/// What a case measured: medians over the runs, and whether the sync did what it must.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub case: Case,
+    pub runs: usize,
+    /// Every run's end-to-end seconds, in run order.
+    pub samples_secs: Vec<f64>,
+    pub median_secs: Option<f64>,
+    pub records_per_sec: Option<f64>,
+    pub floor_secs: Option<f64>,
+    /// Median end-to-end time over median floor time.
+    pub ratio_to_floor: Option<f64>,
+    /// Largest peak RSS of the sync process over the runs.
+    pub peak_rss_bytes: u64,
+    /// Largest peak RSS of the server process (HTTP runs).
+    pub server_peak_rss_bytes: Option<u64>,
+    pub scope_downloads: Option<u64>,
+    pub apply_batches: Option<u64>,
+    pub records_read: Option<u64>,
+    pub volumes_updated: Option<u64>,
+    pub expected_updates: u64,
+    pub grouped_by_scope: Option<bool>,
+    /// Why the case is not trustworthy (failed run, wrong result); `None` when it is.
+    pub error: Option<String>,
+}
+
+pub struct Runner<'a> {
+    pub tapesync: PathBuf,
+    pub work: &'a Workspace,
+    pub runs: usize,
+    pub batch_size: Option<u32>,
+    /// Generate inputs and measure floors only (no tapesync needed).
+    pub floor_only: bool,
+    floors: HashMap<PathBuf, Option<f64>>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(
+        tapesync: PathBuf,
+        work: &'a Workspace,
+        runs: usize,
+        batch_size: Option<u32>,
+    ) -> Self {
+        Runner {
+            tapesync,
+            work,
+            runs: runs.max(1),
+            batch_size,
+            floor_only: false,
+            floors: HashMap::new(),
+        }
+    }
+
+    /// Median time to merely read `report` (computed once per file).
+    fn floor(&mut self, report: &Path, format: Format) -> Option<f64> {
+        if let Some(f) = self.floors.get(report) {
+            return *f;
+        }
+        let read = |p: &Path| match format {
+            Format::Csv => floor::read_csv(p),
+            Format::Fixed => floor::read_lines(p),
+        };
+        // One untimed read warms the page cache, as the timed syncs find it warm too.
+        let warm = read(report).ok();
+        let mut samples = Vec::new();
+        for _ in 0..self.runs.max(3) {
+            let start = Instant::now();
+            if read(report).is_err() {
+                break;
+            }
+            samples.push(start.elapsed().as_secs_f64());
+        }
+        let f = warm.and(median(&samples));
+        self.floors.insert(report.to_path_buf(), f);
+        f
+    }
+
+    pub fn run_case(&mut self, case: &Case) -> CaseResult {
+        let mut result = CaseResult {
+            case: *case,
+            runs: self.runs,
+            samples_secs: Vec::new(),
+            median_secs: None,
+            records_per_sec: None,
+            floor_secs: None,
+            ratio_to_floor: None,
+            peak_rss_bytes: 0,
+            server_peak_rss_bytes: None,
+            scope_downloads: None,
+            apply_batches: None,
+            records_read: None,
+            volumes_updated: None,
+            expected_updates: 0,
+            grouped_by_scope: None,
+            error: None,
+        };
+        if let Err(e) = self.fill(case, &mut result) {
+            result.error = Some(e);
+        }
+        result
+    }
+
+    fn fill(&mut self, case: &Case, result: &mut CaseResult) -> Result<(), String> {
+        let ds = Dataset::new(case.records, case.scopes)?;
+        let report = self
+            .work
+            .report(&ds, case.format, case.order)
+            .map_err(|e| format!("generating the report: {e}"))?;
+        let definition = self
+            .work
+            .definition(case.format)
+            .map_err(|e| format!("writing the definition: {e}"))?;
+        let baseline = self.work.baseline(&ds, case.changed_percent)?;
+        result.expected_updates = ds.expected_updates(case.changed_percent);
+        result.floor_secs = self.floor(&report, case.format);
+        if self.floor_only {
+            return Ok(());
+        }
+
+        let runs_dir = self.work.runs_dir();
+        let db = runs_dir.join("run.db");
+        let stats_path = runs_dir.join("stats.json");
+        for i in 0..self.runs {
+            inventory::copy_store(&baseline, &db).map_err(|e| e.to_string())?;
+            let _ = std::fs::remove_file(&stats_path);
+            let mut cmd = Command::new(&self.tapesync);
+            cmd.arg("run")
+                .arg("--definition")
+                .arg(&definition)
+                .arg("--input")
+                .arg(&report)
+                .arg("--stats-json")
+                .arg(&stats_path);
+            if let Some(n) = self.batch_size {
+                cmd.arg("--batch-size").arg(n.to_string());
+            }
+            let log = runs_dir.join("run.log");
+            let run = match case.target {
+                TargetKind::Embedded => {
+                    cmd.arg("--store").arg(&db);
+                    timed_with_log(&mut cmd, &log)?
+                }
+                TargetKind::Http => {
+                    let server = Server::start(&self.tapesync, &db, &runs_dir.join("serve.log"))?;
+                    cmd.arg("--server")
+                        .arg(&server.url)
+                        .arg("--user")
+                        .arg(BENCH_USER)
+                        .env("TAPESYNC_PASSWORD", BENCH_PASSWORD);
+                    let run = timed_with_log(&mut cmd, &log);
+                    let server_rss = server.stop()?;
+                    let prev = result.server_peak_rss_bytes.unwrap_or(0);
+                    result.server_peak_rss_bytes = Some(prev.max(server_rss));
+                    run?
+                }
+            };
+            if run.code != Some(0) {
+                return Err(format!(
+                    "run {} of `tapesync run` exited with {:?}: {}",
+                    i + 1,
+                    run.code,
+                    tail(&log, 600)
+                ));
+            }
+            result.samples_secs.push(run.wall.as_secs_f64());
+            result.peak_rss_bytes = result.peak_rss_bytes.max(run.max_rss_bytes);
+            let stats = read_stats(&stats_path)?;
+            result.scope_downloads = stats.get("scope_downloads");
+            result.apply_batches = stats.get("apply_batches");
+            result.records_read = stats.get("records_read");
+            result.volumes_updated = stats.get("volumes_updated");
+            result.grouped_by_scope = stats.flag("grouped_by_scope");
+        }
+        result.median_secs = median(&result.samples_secs);
+        if let Some(m) = result.median_secs {
+            result.records_per_sec = Some(case.records as f64 / m);
+            result.ratio_to_floor = result.floor_secs.map(|f| m / f);
+        }
+        if result.volumes_updated != Some(result.expected_updates) {
+            return Err(format!(
+                "wrong result: {:?} volumes updated, {} expected",
+                result.volumes_updated, result.expected_updates
+            ));
+        }
+        Ok(())
+    }
+
+    /// Times `tapesync check FILE` `runs` times (at least 5: it is short); returns the median
+    /// seconds and the exit code of the last run.
+    pub fn time_check(&self, definition: &Path) -> Result<(f64, Vec<f64>), String> {
+        let log = self.work.runs_dir().join("check.log");
+        let mut samples = Vec::new();
+        for _ in 0..self.runs.max(5) {
+            let mut cmd = Command::new(&self.tapesync);
+            cmd.arg("check").arg(definition);
+            let run = timed_with_log(&mut cmd, &log)?;
+            if run.code != Some(0) {
+                return Err(format!(
+                    "`tapesync check` exited with {:?}: {}",
+                    run.code,
+                    tail(&log, 600)
+                ));
+            }
+            samples.push(run.wall.as_secs_f64());
+        }
+        let m = median(&samples).ok_or("no samples")?;
+        Ok((m, samples))
+    }
+}
+
+fn timed_with_log(cmd: &mut Command, log: &Path) -> Result<ChildRun, String> {
+    let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    cmd.stdout(out).stderr(err);
+    measure::run_timed(cmd).map_err(|e| format!("starting {:?}: {e}", cmd.get_program()))
+}
+
+/// The last `max` bytes of a log file, for error messages.
+fn tail(path: &Path, max: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let start = text.len().saturating_sub(max);
+    let start = (start..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    text[start..].trim().to_string()
+}
+
+/// `--stats-json` output, read leniently: the statistics may sit at the top level or under a
+/// `statistics` key.
+struct Stats(serde_json::Value);
+
+impl Stats {
+    fn obj(&self) -> &serde_json::Value {
+        match self.0.get("statistics") {
+            Some(inner) if inner.is_object() => inner,
+            _ => &self.0,
+        }
+    }
+    fn get(&self, key: &str) -> Option<u64> {
+        self.obj().get(key).and_then(serde_json::Value::as_u64)
+    }
+    fn flag(&self, key: &str) -> Option<bool> {
+        self.obj().get(key).and_then(serde_json::Value::as_bool)
+    }
+}
+
+fn read_stats(path: &Path) -> Result<Stats, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("reading --stats-json output {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map(Stats)
+        .map_err(|e| format!("parsing --stats-json output: {e}"))
+}
+
+/// A `tapesync serve` on a free loopback port, for one timed run.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(tapesync: &Path, db: &Path, log: &Path) -> Result<Server, String> {
+        let mut child = Command::new(tapesync)
+            .arg("serve")
+            .arg("--store")
+            .arg(db)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(log).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| format!("starting `tapesync serve`: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = match lines.next() {
+            Some(Ok(line)) => line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(str::to_string),
+            _ => None,
+        };
+        // Keep draining so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let server = Server {
+            child,
+            url: url.unwrap_or_default(),
+        };
+        if server.url.is_empty() {
+            let _ = server.stop();
+            return Err(format!(
+                "`tapesync serve` did not print `listening on http://…`: {}",
+                tail(log, 600)
+            ));
+        }
+        Ok(server)
+    }
+
+    /// Stops the server and returns its peak RSS.
+    fn stop(self) -> Result<u64, String> {
+        measure::stop(&self.child, Duration::from_secs(5))
+            .map(|(_, rss)| rss)
+            .map_err(|e| format!("stopping the server: {e}"))
+    }
+}
+
+/// `10k`, `1m`, `250000`.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (digits, mult) = if let Some(d) = t.strip_suffix('k') {
+        (d, 1_000)
+    } else if let Some(d) = t.strip_suffix('m') {
+        (d, 1_000_000)
+    } else {
+        (t.as_str(), 1)
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a count (e.g. 10k, 1m, 50000)"))
+}
+
+pub fn human_count(n: u64) -> String {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1_000 && n.is_multiple_of(1_000) {
+        format!("{}k", n / 1_000)
+    } else {
+        n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("10k"), Ok(10_000));
+        assert_eq!(parse_count("1M"), Ok(1_000_000));
+        assert_eq!(parse_count("2500"), Ok(2500));
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("ten").is_err());
+        assert_eq!(human_count(100_000), "100k");
+        assert_eq!(human_count(1_000_000), "1M");
+        assert_eq!(human_count(1234), "1234");
+    }
+}

@@ -1,0 +1,259 @@
+//! `tapesync admin` end to end: the real binary against a fresh store file.
+//!
+//! Data-driven cases live in `tests/cases/admin/<case>/`: `commands` holds one admin command
+//! per line (arguments split on whitespace; `#` lines are comments), run in the case folder
+//! against a new store; `expected.txt` is the transcript (command, stdout, stderr, exit code).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn admin(store: &Path, args: &[&str], password: Option<&str>, stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(common::bin());
+    cmd.arg("admin").arg("--store").arg(store).args(args);
+    cmd.env_remove("TAPESYNC_PASSWORD");
+    if let Some(p) = password {
+        cmd.env("TAPESYNC_PASSWORD", p);
+    }
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("tapesync runs");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        // The command may exit before reading (a refused password): a broken pipe is fine.
+        let _ = child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(text.as_bytes());
+    }
+    child.wait_with_output().expect("tapesync finishes")
+}
+
+fn ok(store: &Path, args: &[&str]) -> String {
+    let out = admin(store, args, Some(PASSWORD), None);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+#[test]
+fn data_driven_cases() {
+    let dir = common::root().join("tests/cases/admin");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/cases/admin exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("commands").is_file())
+        .collect();
+    cases.sort();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let store = tmp.path().join("inventory.db");
+        let script = std::fs::read_to_string(case.join("commands")).expect("commands readable");
+        let mut transcript = String::new();
+        for line in script.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let out = Command::new(common::bin())
+                .current_dir(case)
+                .arg("admin")
+                .arg("--store")
+                .arg(&store)
+                .args(&args)
+                .env("TAPESYNC_PASSWORD", PASSWORD)
+                .stdin(Stdio::null())
+                .output()
+                .expect("tapesync runs");
+            transcript.push_str(&format!("$ tapesync admin {line}\n"));
+            transcript.push_str(&String::from_utf8_lossy(&out.stdout));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // The temp path differs per run; the transcript must not.
+            transcript.push_str(&stderr.replace(&*store.to_string_lossy(), "STORE"));
+            transcript.push_str(&format!("[exit {}]\n", code(&out)));
+        }
+        if let Err(e) = common::check_golden(&case.join("expected.txt"), &transcript) {
+            failures.push(e);
+        }
+    }
+    common::finish(failures, cases.len());
+}
+
+#[test]
+fn users_and_grants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("inv.db");
+    ok(&store, &["customer", "add", "us01", "Acme"]);
+    assert_eq!(ok(&store, &["user", "add", "alice"]), "added user alice\n");
+    ok(&store, &["user", "add", "root", "--admin"]);
+    ok(&store, &["grant", "alice", "US01", "write"]);
+    let list = ok(&store, &["user", "list"]);
+    assert_eq!(
+        list,
+        "USER   ADMIN  GRANTS\nalice  no     US01:write\nroot   yes\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["user", "list", "--json"])).unwrap();
+    assert_eq!(json[0]["grants"][0][1], "write");
+    // The password works through the store (and is not stored in plain text).
+    let s = tapesync_store::Store::open(&store).unwrap();
+    assert!(s.verify_password("alice", PASSWORD).unwrap().is_some());
+    drop(s);
+    let raw = std::fs::read(&store).unwrap();
+    assert!(!raw
+        .windows(PASSWORD.len())
+        .any(|w| w == PASSWORD.as_bytes()));
+
+    let out = admin(
+        &store,
+        &["user", "passwd", "alice"],
+        Some("n3w password"),
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let s = tapesync_store::Store::open(&store).unwrap();
+    assert!(s
+        .verify_password("alice", "n3w password")
+        .unwrap()
+        .is_some());
+    drop(s);
+
+    assert_eq!(
+        ok(&store, &["revoke", "alice", "us01"]),
+        "revoked alice's grant on US01\n"
+    );
+    let dup = admin(&store, &["user", "add", "alice"], Some(PASSWORD), None);
+    assert_eq!(code(&dup), 1);
+    let nobody = admin(&store, &["grant", "nobody", "US01", "read"], None, None);
+    assert_eq!(code(&nobody), 1);
+}
+
+#[test]
+fn a_password_is_never_taken_from_a_non_terminal_without_the_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("inv.db");
+    let out = admin(&store, &["user", "add", "bob"], None, Some("secret\n"));
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TAPESYNC_PASSWORD"));
+    // There is no command-line option for it either.
+    let out = admin(
+        &store,
+        &["user", "add", "bob", "--password", "x"],
+        None,
+        None,
+    );
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn export_is_deterministic_and_imports_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("inv.db");
+    let dump = r#"{
+      "customers": [{"id": "us01", "name": "Acme",
+                     "media": [{"id": "LTO", "description": "LTO-8"}],
+                     "repositories": [{"id": "LIBR", "description": "Library"}]}],
+      "volumes": [
+        {"customer": "US01", "media": "LTO", "volume": "b00002", "fields": {"SCRATCH": "yes"}},
+        {"customer": "US01", "media": "LTO", "volume": "A00001",
+         "fields": {"REPOSITORY": "LIBR", "SLOT": "17"}}
+      ]
+    }"#;
+    let out = admin(&store, &["import", "-"], None, Some(dump));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let first = ok(&store, &["export"]);
+    assert!(first.ends_with("}\n"));
+    assert_eq!(ok(&store, &["export"]), first);
+    let parsed: tapesync_model::InventoryDump = serde_json::from_str(&first).unwrap();
+    let ids: Vec<&str> = parsed.volumes.iter().map(|v| v.volume.as_str()).collect();
+    assert_eq!(ids, ["A00001", "B00002"]);
+
+    let file = tmp.path().join("dump.json");
+    ok(&store, &["export", file.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
+    let copy = tmp.path().join("copy.db");
+    ok(&copy, &["import", file.to_str().unwrap()]);
+    assert_eq!(ok(&copy, &["export"]), first);
+
+    let history = ok(&store, &["history", "us01", "lto", "a00001"]);
+    assert!(history.starts_with("AT "));
+    assert!(history.contains("REPOSITORY"), "{history}");
+    assert!(history.ends_with("US01.LTO A00001 is at version 1\n"));
+    let unknown = admin(&store, &["history", "US01", "LTO", "ZZ9"], None, None);
+    assert_eq!(code(&unknown), 1);
+
+    let bad = admin(&store, &["import", "-"], None, Some("{not json"));
+    assert_eq!(code(&bad), 1);
+    let missing = admin(&store, &["import", "/nonexistent/dump.json"], None, None);
+    assert_eq!(code(&missing), 2);
+}
+
+#[test]
+fn sessions_are_listed_newest_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("inv.db");
+    {
+        let s = tapesync_store::Store::open(&store).unwrap();
+        for name in ["first.ttidef", "second.ttidef"] {
+            let id = s
+                .begin_session(
+                    "alice",
+                    &tapesync_model::SessionStart {
+                        definition_hash: "00".repeat(32),
+                        definition_name: name.into(),
+                        source_name: "report.csv".into(),
+                    },
+                )
+                .unwrap();
+            s.finish_session(
+                id,
+                tapesync_model::SessionOutcome::Completed,
+                &tapesync_model::SyncStatistics {
+                    records_read: 42,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+    }
+    let table = ok(&store, &["sessions"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].starts_with("ID  USER"));
+    assert!(lines[1].starts_with("2 ") && lines[1].contains("second.ttidef"));
+    assert!(lines[1].contains("completed") && lines[1].contains(" 42 "));
+    let one: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["sessions", "--limit", "1", "--json"])).unwrap();
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    assert_eq!(one[0]["definition_name"], "second.ttidef");
+    // Neither session applied anything, so none belongs to a customer.
+    let us01 = ok(&store, &["sessions", "--customer", "us01"]);
+    assert_eq!(us01.lines().count(), 1, "{us01}");
+}
+
+#[test]
+fn reading_a_missing_store_is_an_io_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("absent.db");
+    let out = admin(&store, &["customer", "list"], None, None);
+    assert_eq!(code(&out), 2);
+    assert!(!store.exists(), "a mistyped --store must not create a file");
+}

@@ -1,0 +1,179 @@
+//! Shared by the server end-to-end tests: a real `tapesync serve` process on loopback, the
+//! `tapesync admin` commands that prepare its store, and small HTTP helpers.
+#![allow(dead_code)]
+
+use crate::common;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "admin secret 1";
+
+/// A running `tapesync serve`; killed (SIGKILL) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub store: PathBuf,
+}
+
+impl Server {
+    /// Starts the server on `127.0.0.1:port` (0: any free port) and waits for its address line.
+    pub fn start(store: &Path, port: u16) -> Server {
+        let mut child = Command::new(common::bin())
+            .args(["serve", "--store"])
+            .arg(store)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("TAPESYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tapesync serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut first = String::new();
+        let mut reader = BufReader::new(stdout);
+        reader
+            .read_line(&mut first)
+            .expect("reads the address line");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        let port = first
+            .trim()
+            .strip_prefix("listening on http://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from serve: {first:?}"));
+        Server {
+            child,
+            port,
+            store: store.to_path_buf(),
+        }
+    }
+
+    /// Starts on the given port, retrying briefly while the old listener's port is released.
+    pub fn restart_on(store: &Path, port: u16) -> Server {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new(common::bin())
+                .args(["serve", "--store"])
+                .arg(store)
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tapesync serve starts");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let mut reader = BufReader::new(stdout);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            if first.starts_with("listening on") {
+                std::thread::spawn(move || {
+                    let mut sink = String::new();
+                    while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                        sink.clear();
+                    }
+                });
+                return Server {
+                    child,
+                    port,
+                    store: store.to_path_buf(),
+                };
+            }
+            let _ = child.wait();
+            assert!(Instant::now() < deadline, "cannot restart on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no shutdown, no flushing — the crash the store must survive.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `tapesync admin --store STORE ARGS…` (password from TAPESYNC_PASSWORD) and panics
+/// on failure.
+pub fn admin(store: &Path, args: &[&str], password: Option<&str>) -> String {
+    let mut cmd = Command::new(common::bin());
+    cmd.arg("admin").arg("--store").arg(store).args(args);
+    cmd.env_remove("TAPESYNC_PASSWORD");
+    if let Some(p) = password {
+        cmd.env("TAPESYNC_PASSWORD", p);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("tapesync admin runs");
+    assert!(
+        out.status.success(),
+        "admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
+}
+
+pub fn logon(base: &str, user: &str, password: &str) -> String {
+    let answer: Value = client()
+        .post(format!("{base}/api/v1/logon"))
+        .json(&serde_json::json!({"user": user, "password": password}))
+        .send()
+        .expect("logon request")
+        .json()
+        .expect("logon answer");
+    answer["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {answer}"))
+        .to_string()
+}
+
+/// GET with a bearer token: (status, body as JSON or Null).
+pub fn get(base: &str, path: &str, token: &str) -> (u16, Value) {
+    let r = client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .expect("GET");
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+pub fn post(base: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .expect("POST");
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// The inventory as `tapesync admin export` prints it.
+pub fn export(store: &Path) -> String {
+    admin(store, &["export"], None)
+}

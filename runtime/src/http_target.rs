@@ -1,0 +1,457 @@
+//! `HttpTarget`: the inventory server over HTTP (`tapesync run --server URL --user NAME`).
+//!
+//! Speaks the JSON API of `tapesync serve` (docs/server-api.md) with a bearer token from a
+//! logon. Retries:
+//! - a request that never reached the server (connection refused, DNS, connect timeout) is
+//!   retried here with back-off — nothing can have happened;
+//! - `503 Service Unavailable` is the server saying "nothing was written, try again" (its store
+//!   was busy) — retried here as well;
+//! - a request that was sent but got no answer (connection reset, timeout while waiting) is
+//!   ambiguous for an apply: it may or may not have been committed. It is reported as
+//!   [`TargetError::Unavailable`] and the runtime repeats the batch with the SAME idempotency
+//!   key; the server then answers the recorded result (`replayed: true`) if the first attempt
+//!   was applied, so a batch is never applied twice. Reads are simply retried here.
+//!
+//! Every request sent is counted ([`RoundTrips`]), so the statistics can prove that a session
+//! costs one download per scope and one apply per batch, never one request per record.
+
+use crate::target::{Target, TargetError};
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::{header, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::io::Write;
+use std::time::Duration;
+use tapesync_model::{
+    ApiErrorBody, ApplyBatch, ApplyResponse, LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot,
+    SessionCreated, SessionFinish, SessionOutcome, SessionStart, SyncStatistics,
+};
+
+/// Requests sent to the server, retries included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundTrips {
+    pub logons: u64,
+    pub scope_downloads: u64,
+    pub applies: u64,
+    pub session_calls: u64,
+    /// Requests repeated after a connection failure or a 503 (also counted above).
+    pub retries: u64,
+}
+
+/// How often and how patiently a request that certainly did not take effect is repeated.
+#[derive(Debug, Clone)]
+pub struct HttpRetry {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for HttpRetry {
+    fn default() -> HttpRetry {
+        HttpRetry {
+            attempts: 4,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Request bodies larger than this are sent gzip-compressed (the server decompresses).
+const COMPRESS_ABOVE: usize = 16 * 1024;
+
+pub struct HttpTarget {
+    client: Client,
+    base: Url,
+    user: String,
+    /// Kept for one re-logon when the token expires during a long session.
+    password: String,
+    token: String,
+    retry: HttpRetry,
+    trips: RoundTrips,
+}
+
+/// What one attempt of a request came to.
+enum Attempt {
+    Answer(Response),
+    /// The request did not reach the server.
+    NotSent(String),
+    /// The request was (or may have been) sent, but no answer came back.
+    NoAnswer(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Logon,
+    Download,
+    Apply,
+    Session,
+}
+
+impl HttpTarget {
+    /// Logs on to the server at `base_url` (e.g. `http://127.0.0.1:8740`).
+    pub fn connect(base_url: &str, user: &str, password: &str) -> Result<HttpTarget, TargetError> {
+        HttpTarget::connect_with(base_url, user, password, HttpRetry::default())
+    }
+
+    pub fn connect_with(
+        base_url: &str,
+        user: &str,
+        password: &str,
+        retry: HttpRetry,
+    ) -> Result<HttpTarget, TargetError> {
+        let mut base = Url::parse(base_url.trim())
+            .map_err(|e| TargetError::Refused(format!("server URL `{base_url}`: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(TargetError::Refused(format!(
+                "server URL `{base_url}` must start with http:// or https://"
+            )));
+        }
+        // Paths are appended segment by segment; a trailing slash would add an empty one.
+        let trimmed = base.path().trim_end_matches('/').to_string();
+        base.set_path(&trimmed);
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Large scopes take a while to serialise and transfer; a hung server still ends.
+            .timeout(Duration::from_secs(600))
+            .user_agent(concat!("tapesync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TargetError::Internal(format!("HTTP client: {e}")))?;
+        let mut target = HttpTarget {
+            client,
+            base,
+            user: user.to_string(),
+            password: password.to_string(),
+            token: String::new(),
+            retry,
+            trips: RoundTrips::default(),
+        };
+        target.logon()?;
+        Ok(target)
+    }
+
+    /// Requests sent so far.
+    pub fn round_trips(&self) -> RoundTrips {
+        self.trips
+    }
+
+    /// The bearer token of this logon (for tools that call further endpoints).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.extend(segments);
+        }
+        url
+    }
+
+    fn logon(&mut self) -> Result<(), TargetError> {
+        let url = self.url(&["api", "v1", "logon"]);
+        let body = LogonRequest {
+            user: self.user.clone(),
+            password: self.password.clone(),
+        };
+        let response = self.send(Kind::Logon, true, |c| c.post(url.clone()).json(&body))?;
+        match response.status() {
+            StatusCode::OK => {
+                let answer: LogonResponse = read_json(response)?;
+                self.token = answer.token;
+                Ok(())
+            }
+            StatusCode::UNAUTHORIZED => Err(TargetError::Unauthorised(format!(
+                "logon as `{}` failed: wrong user name or password",
+                self.user
+            ))),
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait = response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("some")
+                    .to_string();
+                Err(TargetError::Unauthorised(format!(
+                    "logon as `{}` refused after repeated failures; try again in {wait} seconds",
+                    self.user
+                )))
+            }
+            _ => Err(error_of(response)),
+        }
+    }
+
+    /// Sends a request, repeating it while it certainly had no effect (not sent, or 503).
+    /// With `retry_unanswered` (reads, logon) a request without an answer is repeated too.
+    fn send(
+        &mut self,
+        kind: Kind,
+        retry_unanswered: bool,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, TargetError> {
+        let mut delay = self.retry.first_delay;
+        let attempts = self.retry.attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match kind {
+                Kind::Logon => self.trips.logons += 1,
+                Kind::Download => self.trips.scope_downloads += 1,
+                Kind::Apply => self.trips.applies += 1,
+                Kind::Session => self.trips.session_calls += 1,
+            }
+            if attempt > 1 {
+                self.trips.retries += 1;
+            }
+            let mut request = build(&self.client);
+            if kind != Kind::Logon {
+                request = request.bearer_auth(&self.token);
+            }
+            let outcome = match request.send() {
+                Ok(r) => Attempt::Answer(r),
+                // A request that cannot even be built (e.g. an unsupported URL) never will be.
+                Err(e) if e.is_builder() => {
+                    return Err(TargetError::Refused(format!(
+                        "request to {}: {e}",
+                        self.base
+                    )))
+                }
+                Err(e) if e.is_connect() => Attempt::NotSent(e.to_string()),
+                Err(e) => Attempt::NoAnswer(e.to_string()),
+            };
+            let retryable = match &outcome {
+                Attempt::Answer(r) => r.status() == StatusCode::SERVICE_UNAVAILABLE,
+                Attempt::NotSent(_) => true,
+                Attempt::NoAnswer(_) => retry_unanswered,
+            };
+            if retryable && attempt < attempts {
+                std::thread::sleep(delay);
+                delay = delay.saturating_mul(2).min(self.retry.max_delay);
+                attempt += 1;
+                continue;
+            }
+            return match outcome {
+                Attempt::Answer(r) => Ok(r),
+                Attempt::NotSent(e) => Err(TargetError::Unavailable(format!(
+                    "cannot reach the inventory server {}: {e}",
+                    self.base
+                ))),
+                Attempt::NoAnswer(e) => Err(TargetError::Unavailable(format!(
+                    "no answer from the inventory server {} (the request may have taken \
+                     effect; a batch is repeated with the same idempotency key): {e}",
+                    self.base
+                ))),
+            };
+        }
+    }
+
+    /// Sends an authenticated request; on 401 (token expired) logs on once more and repeats.
+    fn call(
+        &mut self,
+        kind: Kind,
+        retry_unanswered: bool,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, TargetError> {
+        let response = self.send(kind, retry_unanswered, &build)?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        self.logon()?;
+        self.send(kind, retry_unanswered, &build)
+    }
+}
+
+/// A JSON body, gzip-compressed when it is large.
+fn json_body<T: Serialize>(
+    builder: RequestBuilder,
+    value: &T,
+) -> Result<RequestBuilder, TargetError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| TargetError::Internal(e.to_string()))?;
+    let builder = builder.header(header::CONTENT_TYPE, "application/json");
+    if bytes.len() <= COMPRESS_ABOVE {
+        return Ok(builder.body(bytes));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes)
+        .and_then(|_| gz.finish())
+        .map(|compressed| {
+            builder
+                .header(header::CONTENT_ENCODING, "gzip")
+                .body(compressed)
+        })
+        .map_err(|e| TargetError::Internal(format!("compressing a request: {e}")))
+}
+
+fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, TargetError> {
+    let bytes = response
+        .bytes()
+        .map_err(|e| TargetError::Unavailable(format!("reading the server's answer: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        TargetError::Internal(format!(
+            "the server's answer is not what tapesync expects: {e}"
+        ))
+    })
+}
+
+/// Turns a non-success answer into the matching error, with the server's message.
+fn error_of(response: Response) -> TargetError {
+    let status = response.status();
+    let body: Option<ApiErrorBody> = response
+        .bytes()
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let message = match &body {
+        Some(ApiErrorBody {
+            error,
+            field: Some(f),
+        }) => format!("{error} (field {f})"),
+        Some(ApiErrorBody { error, .. }) => error.clone(),
+        None => status.to_string(),
+    };
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => TargetError::Unauthorised(message),
+        // The server answers 404 both for what does not exist and for what the user may not
+        // see; for a scope it always exists for an authorised user (as "does not exist" data).
+        StatusCode::NOT_FOUND => TargetError::Unauthorised(format!(
+            "{message}: no such customer, or the user has no rights on it"
+        )),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+            TargetError::Unavailable(message)
+        }
+        s if s.is_client_error() => TargetError::Refused(message),
+        _ => TargetError::Internal(format!("server error {status}: {message}")),
+    }
+}
+
+fn expect_json<T: DeserializeOwned>(response: Response) -> Result<T, TargetError> {
+    if response.status().is_success() {
+        read_json(response)
+    } else {
+        Err(error_of(response))
+    }
+}
+
+impl Target for HttpTarget {
+    fn begin_session(&mut self, start: &SessionStart) -> Result<i64, TargetError> {
+        let url = self.url(&["api", "v1", "sync-sessions"]);
+        let body = serde_json::to_vec(start).map_err(|e| TargetError::Internal(e.to_string()))?;
+        // Not repeated when unanswered: a second session record would be harmless but wrong.
+        let response = self.call(Kind::Session, false, |c| {
+            c.post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })?;
+        let created: SessionCreated = expect_json(response)?;
+        Ok(created.id)
+    }
+
+    fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError> {
+        let url = self.url(&[
+            "api",
+            "v1",
+            "customers",
+            &scope.customer,
+            "media",
+            &scope.media,
+            "volumes",
+        ]);
+        let response = self.call(Kind::Download, true, |c| c.get(url.clone()))?;
+        expect_json(response)
+    }
+
+    fn apply(
+        &mut self,
+        scope: &ScopeKey,
+        batch: &ApplyBatch,
+    ) -> Result<ApplyResponse, TargetError> {
+        let url = self.url(&[
+            "api",
+            "v1",
+            "customers",
+            &scope.customer,
+            "media",
+            &scope.media,
+            "volumes:apply",
+        ]);
+        // Built once: every attempt sends the same bytes, hence the same idempotency key.
+        let probe = json_body(self.client.post(url.clone()), batch)?
+            .build()
+            .map_err(|e| TargetError::Internal(e.to_string()))?;
+        let encoding = probe.headers().get(header::CONTENT_ENCODING).cloned();
+        let bytes = probe
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        let response = self.call(Kind::Apply, false, |c| {
+            let mut r = c
+                .post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone());
+            if let Some(e) = &encoding {
+                r = r.header(header::CONTENT_ENCODING, e.clone());
+            }
+            r
+        })?;
+        expect_json(response)
+    }
+
+    fn finish_session(
+        &mut self,
+        session: i64,
+        outcome: SessionOutcome,
+        stats: &SyncStatistics,
+    ) -> Result<(), TargetError> {
+        let id = session.to_string();
+        let url = self.url(&["api", "v1", "sync-sessions", &id, "finish"]);
+        let body = SessionFinish {
+            outcome,
+            statistics: stats.clone(),
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| TargetError::Internal(e.to_string()))?;
+        // Finishing twice writes the same record twice: safe to repeat.
+        let response = self.call(Kind::Session, true, |c| {
+            c.post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_of(response))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_urls_are_refused_before_any_request() {
+        for url in ["ftp://x", "not a url", "mailto:a@b"] {
+            match HttpTarget::connect(url, "u", "p") {
+                Err(TargetError::Refused(_)) => {}
+                Err(e) => panic!("{url}: {e}"),
+                Ok(_) => panic!("{url}: accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreachable_server_is_unavailable_after_the_retries() {
+        // Port 9 (discard) on loopback: nothing listens there in a test environment.
+        let retry = HttpRetry {
+            attempts: 3,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        };
+        // https too: TLS support is built in (without it this would be refused outright).
+        for url in ["http://127.0.0.1:9", "https://127.0.0.1:9"] {
+            match HttpTarget::connect_with(url, "u", "p", retry.clone()) {
+                Err(TargetError::Unavailable(m)) => assert!(m.contains("cannot reach"), "{m}"),
+                Err(e) => panic!("{url}: {e}"),
+                Ok(_) => panic!("{url}: connected to nothing"),
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! What a run tells its caller while it works: rejected records, the changes of a dry run,
+//! progress and warnings. The CLI prints them ([`crate::console::ConsoleObserver`]); tests
+//! collect them.
+
+use std::collections::BTreeMap;
+use tapesync_model::{Field, ScopeKey, VolumeChange};
+
+pub trait Observer {
+    /// A record was rejected (`source:line: rejected: reason`).
+    fn rejected(&mut self, source: &str, line: u64, reason: &str);
+    /// A dry run would make `change`; `before` holds the volume's current values (`None` for
+    /// a volume that would be created).
+    fn would_change(
+        &mut self,
+        scope: &ScopeKey,
+        change: &VolumeChange,
+        before: Option<&BTreeMap<Field, String>>,
+    );
+    /// Records read so far (called every few thousand records and at the end of input).
+    fn progress(&mut self, records_read: u64);
+    fn warning(&mut self, message: &str);
+}
+
+/// Collects everything (tests and embedding).
+#[derive(Debug, Default)]
+pub struct Collector {
+    pub rejections: Vec<String>,
+    pub changes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Observer for Collector {
+    fn rejected(&mut self, source: &str, line: u64, reason: &str) {
+        self.rejections
+            .push(format!("{source}:{line}: rejected: {reason}"));
+    }
+    fn would_change(
+        &mut self,
+        scope: &ScopeKey,
+        change: &VolumeChange,
+        before: Option<&BTreeMap<Field, String>>,
+    ) {
+        self.changes
+            .extend(crate::report::describe_change(scope, change, before));
+    }
+    fn progress(&mut self, _records_read: u64) {}
+    fn warning(&mut self, message: &str) {
+        self.warnings.push(message.to_string());
+    }
+}

@@ -1,0 +1,158 @@
+//! The result of a run: the statistics plus the volumes behind two of its counters, as the
+//! table printed at the end of every run and as `--stats-json`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use tapesync_model::{Field, ScopeKey, SyncStatistics, VolumeChange};
+
+/// The volume lists keep at most this many entries each (their counters count all).
+pub const LIST_CAP: usize = 10_000;
+
+/// How many entries of each list the table shows.
+pub const TABLE_LIST_ENTRIES: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    #[serde(flatten)]
+    pub statistics: SyncStatistics,
+    /// True for `--dry-run`: the update/add counters say what would have happened.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// `CUSTOMER.MEDIA VOLUME` of volumes the report named that the inventory does not have
+    /// (and that were not created because `--add-new` was not given).
+    #[serde(default)]
+    pub not_in_inventory: Vec<String>,
+    /// `CUSTOMER.MEDIA VOLUME` of volumes of synced scopes that the report did not name.
+    #[serde(default)]
+    pub not_in_report: Vec<String>,
+}
+
+impl RunReport {
+    pub(crate) fn note_not_in_inventory(&mut self, scope: &ScopeKey, volume: &str) {
+        self.statistics.volumes_not_in_inventory += 1;
+        if self.not_in_inventory.len() < LIST_CAP {
+            self.not_in_inventory.push(format!("{scope} {volume}"));
+        }
+    }
+
+    pub(crate) fn note_not_in_report(&mut self, scope: &ScopeKey, volume: &str) {
+        self.statistics.volumes_not_in_report += 1;
+        if self.not_in_report.len() < LIST_CAP {
+            self.not_in_report.push(format!("{scope} {volume}"));
+        }
+    }
+
+    /// Whether the input had problems: rejected records or conflicting volumes (exit code 1).
+    pub fn has_problems(&self) -> bool {
+        self.statistics.records_rejected > 0 || self.statistics.conflicts > 0
+    }
+
+    /// The human table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let s = &self.statistics;
+        let would = if self.dry_run { " (would be)" } else { "" };
+        let rows: Vec<(String, String)> = vec![
+            ("records read".into(), s.records_read.to_string()),
+            ("records excluded".into(), s.records_excluded.to_string()),
+            ("records rejected".into(), s.records_rejected.to_string()),
+            ("volumes unchanged".into(), s.volumes_unchanged.to_string()),
+            (
+                format!("volumes updated{would}"),
+                s.volumes_updated.to_string(),
+            ),
+            (format!("volumes added{would}"), s.volumes_added.to_string()),
+            (
+                "volumes not in inventory".into(),
+                s.volumes_not_in_inventory.to_string(),
+            ),
+            (
+                "volumes not in report".into(),
+                s.volumes_not_in_report.to_string(),
+            ),
+            (
+                "volumes skipped (rule)".into(),
+                s.volumes_skipped.to_string(),
+            ),
+            ("conflicts".into(), s.conflicts.to_string()),
+            ("scopes".into(), s.scopes.to_string()),
+            ("scope downloads".into(), s.scope_downloads.to_string()),
+            ("apply batches".into(), s.apply_batches.to_string()),
+            (
+                "grouped by scope".into(),
+                if s.grouped_by_scope { "yes" } else { "no" }.into(),
+            ),
+            ("elapsed".into(), format!("{} ms", s.elapsed_ms)),
+        ];
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        if self.dry_run {
+            out.push_str("dry run: nothing was changed\n");
+        }
+        for (k, v) in &rows {
+            let _ = writeln!(out, "{k:<width$}  {v:>10}");
+        }
+        list(
+            &mut out,
+            "volumes not in inventory",
+            &self.not_in_inventory,
+            s.volumes_not_in_inventory,
+        );
+        list(
+            &mut out,
+            "volumes not in report",
+            &self.not_in_report,
+            s.volumes_not_in_report,
+        );
+        out
+    }
+}
+
+fn list(out: &mut String, title: &str, entries: &[String], total: u64) {
+    if entries.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}:");
+    for e in entries.iter().take(TABLE_LIST_ENTRIES) {
+        let _ = writeln!(out, "  {e}");
+    }
+    let shown = entries.len().min(TABLE_LIST_ENTRIES) as u64;
+    if total > shown {
+        let _ = writeln!(out, "  … and {} more (all in --stats-json)", total - shown);
+    }
+}
+
+/// Lines describing a change: `SCOPE VOLUME FIELD: old → new`, or a creation.
+pub fn describe_change(
+    scope: &ScopeKey,
+    change: &VolumeChange,
+    before: Option<&BTreeMap<Field, String>>,
+) -> Vec<String> {
+    let show = |v: Option<&String>| v.map_or("(none)".to_string(), |s| format!("{s:?}"));
+    match before {
+        None => {
+            let fields: Vec<String> = change
+                .set
+                .iter()
+                .map(|(f, v)| format!("{f}={}", show(v.as_ref())))
+                .collect();
+            vec![format!(
+                "{scope} {}: create ({})",
+                change.volume,
+                fields.join(", ")
+            )]
+        }
+        Some(old) => change
+            .set
+            .iter()
+            .map(|(f, v)| {
+                format!(
+                    "{scope} {} {f}: {} → {}",
+                    change.volume,
+                    show(old.get(f)),
+                    show(v.as_ref())
+                )
+            })
+            .collect(),
+    }
+}

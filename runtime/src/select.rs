@@ -1,0 +1,154 @@
+//! Record selection (`AddString` rules and `SetHeaderCount`): which records are body records,
+//! which are headers whose values carry to the body records below them, and which are skipped.
+//!
+//! Per record, in this order:
+//! 1. inside a header section (the `HEADER` record and the `header_count - 1` records after it)
+//!    the record is a header record, whatever else it matches;
+//! 2. `TERMINATE` ends processing for good;
+//! 3. `HEADER` starts a header section;
+//! 4. `START`/`END` open and close the processing window (without `START` rules the window is
+//!    open from record 1); the marker records themselves are not processed;
+//! 5. `EXCLUSION` skips the record (counted as excluded);
+//! 6. anything else is a body record.
+
+use tapesync_compiler::plan::{LineRule, LineRuleKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Body,
+    Header,
+    /// A START/END marker or a record outside the window.
+    Outside,
+    Excluded,
+    Terminate,
+}
+
+pub struct Selector<'p> {
+    rules: &'p [LineRule],
+    header_count: usize,
+    window_open: bool,
+    header: Vec<String>,
+    header_remaining: usize,
+}
+
+impl<'p> Selector<'p> {
+    pub fn new(rules: &'p [LineRule], header_count: usize) -> Selector<'p> {
+        let has_start = rules.iter().any(|r| r.kind == LineRuleKind::Start);
+        Selector {
+            rules,
+            header_count,
+            window_open: !has_start,
+            header: Vec::new(),
+            header_remaining: 0,
+        }
+    }
+
+    /// The records of the current header section (index 0 is header record 1).
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn hit(&self, kind: LineRuleKind, raw: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.kind == kind && {
+                // Offsets count characters; a record shorter than the offset is tested as
+                // the empty string.
+                let rest = match raw.char_indices().nth(r.offset) {
+                    Some((i, _)) => &raw[i..],
+                    None => "",
+                };
+                r.filter.matches(rest)
+            }
+        })
+    }
+
+    pub fn classify(&mut self, raw: &str) -> Class {
+        if self.header_remaining > 0 {
+            self.header_remaining -= 1;
+            self.header.push(raw.to_string());
+            return Class::Header;
+        }
+        if self.hit(LineRuleKind::Terminate, raw) {
+            return Class::Terminate;
+        }
+        if self.hit(LineRuleKind::Header, raw) {
+            self.header.clear();
+            self.header.push(raw.to_string());
+            self.header_remaining = self.header_count.saturating_sub(1);
+            return Class::Header;
+        }
+        if !self.window_open {
+            if self.hit(LineRuleKind::Start, raw) {
+                self.window_open = true;
+            }
+            return Class::Outside;
+        }
+        if self.hit(LineRuleKind::End, raw) {
+            self.window_open = false;
+            return Class::Outside;
+        }
+        if self.hit(LineRuleKind::Exclusion, raw) {
+            return Class::Excluded;
+        }
+        Class::Body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::glob;
+
+    fn rule(kind: LineRuleKind, offset: usize, filter: &str) -> LineRule {
+        LineRule {
+            kind,
+            offset,
+            filter: glob(filter),
+        }
+    }
+
+    #[test]
+    fn windows_headers_exclusions_terminate() {
+        let rules = vec![
+            rule(LineRuleKind::Header, 0, "Page*"),
+            rule(LineRuleKind::Start, 0, "----*"),
+            rule(LineRuleKind::End, 0, "Total*"),
+            rule(LineRuleKind::Exclusion, 2, "CLN*"),
+            rule(LineRuleKind::Terminate, 0, "END OF REPORT*"),
+        ];
+        let mut s = Selector::new(&rules, 2);
+        let classes: Vec<Class> = [
+            "A00001 before start",
+            "Page 1",
+            "Library LIB1",
+            "------",
+            "A00002",
+            "  CLN001",
+            "Total 2",
+            "A00003 outside",
+            "-----",
+            "A00004",
+            "END OF REPORT",
+        ]
+        .iter()
+        .map(|l| s.classify(l))
+        .collect();
+        use Class::*;
+        assert_eq!(
+            classes,
+            [
+                Outside, Header, Header, Outside, Body, Excluded, Outside, Outside, Outside, Body,
+                Terminate
+            ]
+        );
+        assert_eq!(s.header(), ["Page 1", "Library LIB1"]);
+    }
+
+    #[test]
+    fn short_records_test_empty_rest() {
+        let rules = vec![rule(LineRuleKind::Exclusion, 10, "!*X*")];
+        let mut s = Selector::new(&rules, 0);
+        assert_eq!(s.classify("abc"), Class::Excluded);
+        assert_eq!(s.classify("0123456789X"), Class::Body);
+    }
+}

@@ -1,0 +1,342 @@
+//! The JSON API (`/api/v1/...`). Every customer-scoped handler first resolves the caller's role
+//! on the customer; no role means 404, the same answer as for a customer that does not exist.
+
+use crate::auth::{self, Caller, ClientAddr};
+use crate::error::ApiError;
+use crate::state::{AppState, Counters, CountersSnapshot};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tapesync_model::{
+    validate_id, validate_volume_id, ApplyBatch, ApplyResponse, AuditEntry, CustomerDump, Field,
+    LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, SessionCreated, SessionFinish,
+    SessionRecord, SessionStart, VolumeState,
+};
+use tapesync_store::{Role, User, VolumeCount};
+
+/// Limits on what one request may carry (beyond the body size limit).
+const MAX_CHANGES_PER_BATCH: usize = 50_000;
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+const MAX_SESSION_TEXT: usize = 4096;
+const DEFAULT_SESSION_LIST: usize = 50;
+const MAX_SESSION_LIST: usize = 1000;
+
+/// Parses a JSON body; a failure names the JSON path of the offending value (e.g.
+/// `changes[3].set`) in `field`, so a client can tell what to fix.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        ApiError::bad_request(field, format!("invalid request body: {}", e.inner()))
+    })
+}
+
+/// The canonical scope of a path, or 400 naming the bad part.
+fn scope_of(customer: &str, media: &str) -> Result<ScopeKey, ApiError> {
+    let customer = validate_id(Field::Customer, customer)
+        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
+    let media = validate_id(Field::Media, media)
+        .map_err(|e| ApiError::bad_request(Some(Field::Media.to_string()), e.to_string()))?;
+    Ok(ScopeKey { customer, media })
+}
+
+fn volume_of(volume: &str) -> Result<String, ApiError> {
+    validate_volume_id(volume)
+        .map_err(|e| ApiError::bad_request(Some(Field::Volume.to_string()), e.to_string()))
+}
+
+/// The caller's role on `customer`, or 404 when it has none.
+async fn require_role(
+    state: &AppState,
+    user: &User,
+    customer: &str,
+    needed: Role,
+) -> Result<Role, ApiError> {
+    match auth::role_on(state, user, customer).await? {
+        None => Err(ApiError::not_found()),
+        Some(role) if role < needed => Err(ApiError::forbidden(format!(
+            "this needs {needed:?} rights on customer {customer}"
+        ))),
+        Some(role) => Ok(role),
+    }
+}
+
+/// The customers the user may read (all of them for an administrator).
+pub async fn readable_customers(
+    state: &AppState,
+    user: &User,
+) -> Result<Vec<CustomerDump>, ApiError> {
+    let user = user.clone();
+    state
+        .read(move |store| {
+            let all = store.list_customers()?;
+            if user.is_admin {
+                return Ok(all);
+            }
+            let mut visible = Vec::new();
+            for c in all {
+                if store.role_of(&user, &c.id)?.is_some() {
+                    visible.push(c);
+                }
+            }
+            Ok(visible)
+        })
+        .await
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+pub async fn logon(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    body: Bytes,
+) -> Result<Json<LogonResponse>, ApiError> {
+    let request: LogonRequest = parse_json(&body)?;
+    let done = auth::logon(&state, &request.user, &request.password, address).await?;
+    Ok(Json(LogonResponse {
+        token: done.token,
+        expires_at: done
+            .expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        user: done.user.name,
+        is_admin: done.user.is_admin,
+    }))
+}
+
+pub async fn customers(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<Vec<CustomerDump>>, ApiError> {
+    Ok(Json(readable_customers(&state, &user).await?))
+}
+
+pub async fn volume_counts(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(customer): Path<String>,
+) -> Result<Json<Vec<VolumeCount>>, ApiError> {
+    let customer = validate_id(Field::Customer, &customer)
+        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
+    require_role(&state, &user, &customer, Role::Read).await?;
+    let counts = state
+        .read(move |store| store.volume_counts(&customer))
+        .await?;
+    Ok(Json(counts))
+}
+
+pub async fn download_scope(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((customer, media)): Path<(String, String)>,
+) -> Result<Json<ScopeSnapshot>, ApiError> {
+    let scope = scope_of(&customer, &media)?;
+    require_role(&state, &user, &scope.customer, Role::Read).await?;
+    Counters::bump(&state.counters().scope_downloads);
+    let snapshot = state
+        .read(move |store| store.download_scope(&scope))
+        .await?;
+    Ok(Json(snapshot))
+}
+
+fn check_batch(batch: &ApplyBatch) -> Result<(), ApiError> {
+    let key = batch.idempotency_key.trim();
+    if key.is_empty() || batch.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::bad_request(
+            Some("idempotency_key".into()),
+            format!("idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+        ));
+    }
+    if batch.changes.len() > MAX_CHANGES_PER_BATCH {
+        return Err(ApiError::bad_request(
+            Some("changes".into()),
+            format!("a batch holds at most {MAX_CHANGES_PER_BATCH} changes"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn apply(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((customer, media)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<ApplyResponse>, ApiError> {
+    let scope = scope_of(&customer, &media)?;
+    // Rights first: a caller without a grant learns nothing, not even whether its body parses.
+    require_role(&state, &user, &scope.customer, Role::Write).await?;
+    let batch: ApplyBatch = parse_json(&body)?;
+    check_batch(&batch)?;
+    if let Some(session) = batch.session {
+        require_own_session(&state, &user, session).await?;
+    }
+    Counters::bump(&state.counters().apply_requests);
+    let actor = user.name.clone();
+    let response = state
+        .write(move |store| store.apply(&actor, &scope, &batch))
+        .await?;
+    if response.replayed {
+        Counters::bump(&state.counters().applies_replayed);
+    }
+    Ok(Json(response))
+}
+
+pub async fn volume(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((customer, media, volume)): Path<(String, String, String)>,
+) -> Result<Json<VolumeState>, ApiError> {
+    let scope = scope_of(&customer, &media)?;
+    require_role(&state, &user, &scope.customer, Role::Read).await?;
+    let volume = volume_of(&volume)?;
+    state
+        .read(move |store| store.volume(&scope, &volume))
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+pub async fn volume_history(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((customer, media, volume)): Path<(String, String, String)>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let scope = scope_of(&customer, &media)?;
+    require_role(&state, &user, &scope.customer, Role::Read).await?;
+    let volume = volume_of(&volume)?;
+    let (exists, history) = state
+        .read(move |store| {
+            Ok((
+                store.volume(&scope, &volume)?.is_some(),
+                store.volume_history(&scope, &volume)?,
+            ))
+        })
+        .await?;
+    if !exists && history.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(history))
+}
+
+fn check_session_text(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_SESSION_TEXT {
+        return Err(ApiError::bad_request(
+            Some(name.to_string()),
+            format!("{name} is longer than {MAX_SESSION_TEXT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn begin_session(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    let start: SessionStart = parse_json(&body)?;
+    check_session_text("definition_hash", &start.definition_hash)?;
+    check_session_text("definition_name", &start.definition_name)?;
+    check_session_text("source_name", &start.source_name)?;
+    let actor = user.name.clone();
+    let id = state
+        .write(move |store| store.begin_session(&actor, &start))
+        .await?;
+    Ok((StatusCode::CREATED, Json(SessionCreated { id })))
+}
+
+/// A session may be extended (batches, finish) only by the user who began it, or an admin.
+/// Anyone else gets 404, as for a session that does not exist.
+async fn require_own_session(state: &AppState, user: &User, id: i64) -> Result<(), ApiError> {
+    let owner = state
+        .read(move |store| Ok(store.session(id)?.map(|s| s.user)))
+        .await?;
+    match owner {
+        Some(owner) if owner == user.name || user.is_admin => Ok(()),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+pub async fn finish_session(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(Some("id".into()), "session id is not a number"))?;
+    let finish: SessionFinish = parse_json(&body)?;
+    require_own_session(&state, &user, id).await?;
+    state
+        .write(move |store| store.finish_session(id, finish.outcome, &finish.statistics))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<usize>,
+}
+
+/// Parses a query string; errors are 400 JSON like every other input error.
+pub fn parse_query<T: DeserializeOwned + Default>(query: Option<&str>) -> Result<T, ApiError> {
+    match query {
+        None | Some("") => Ok(T::default()),
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|e| ApiError::bad_request(None, format!("invalid query: {e}"))),
+    }
+}
+
+/// Sessions the user may see: all for an administrator; otherwise those that applied changes
+/// to a customer the user may read.
+pub async fn visible_sessions(
+    state: &AppState,
+    user: &User,
+    limit: usize,
+) -> Result<Vec<SessionRecord>, ApiError> {
+    let limit = limit.clamp(1, MAX_SESSION_LIST);
+    if user.is_admin {
+        return state
+            .read(move |store| store.list_sessions(None, limit))
+            .await;
+    }
+    let customers: Vec<String> = readable_customers(state, user)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    state
+        .read(move |store| store.list_sessions(Some(&customers), limit))
+        .await
+}
+
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<SessionRecord>>, ApiError> {
+    let query: ListQuery = parse_query(query.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_SESSION_LIST);
+    Ok(Json(visible_sessions(&state, &user, limit).await?))
+}
+
+pub async fn server_statistics(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<CountersSnapshot>, ApiError> {
+    if !user.is_admin {
+        return Err(ApiError::forbidden(
+            "server statistics are for administrators",
+        ));
+    }
+    Ok(Json(state.counters().snapshot()))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found()
+}

@@ -1,0 +1,206 @@
+//! The routes, the middleware around them, and starting the server.
+
+use crate::error::ApiError;
+use crate::pool::StorePool;
+use crate::state::{AppState, ServerConfig};
+use crate::{api, web};
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use tapesync_store::StoreError;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+/// The API routes, relative to `/api/v1`.
+fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/logon", post(api::logon))
+        .route("/customers", get(api::customers))
+        .route(
+            "/customers/{customer}/volume-counts",
+            get(api::volume_counts),
+        )
+        .route(
+            "/customers/{customer}/media/{media}/volumes",
+            get(api::download_scope),
+        )
+        // A literal segment: axum 0.8 writes parameters as `{name}`, so `:` is plain text.
+        .route(
+            "/customers/{customer}/media/{media}/volumes:apply",
+            post(api::apply),
+        )
+        .route(
+            "/customers/{customer}/media/{media}/volumes/{volume}",
+            get(api::volume),
+        )
+        .route(
+            "/customers/{customer}/media/{media}/volumes/{volume}/history",
+            get(api::volume_history),
+        )
+        .route(
+            "/sync-sessions",
+            get(api::list_sessions).post(api::begin_session),
+        )
+        .route("/sync-sessions/{id}/finish", post(api::finish_session))
+        .route("/server-statistics", get(api::server_statistics))
+        .fallback(api::not_found)
+        .layer(map_response(json_errors))
+}
+
+/// Answers from axum itself (405, 413 body too large, 415, unreadable path) come as plain text;
+/// the API promises JSON `{error}` for every failure, so they are rewritten here.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let mut rewritten = ApiError::new(status, message).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rewritten
+}
+
+/// The whole application: API, web page, health check, with request decompression and
+/// response compression (gzip; large scope downloads shrink a lot).
+pub fn router(state: AppState) -> Router {
+    let limit = state.config().max_body_bytes;
+    Router::new()
+        .route("/", get(web::index))
+        .route("/logon", post(web::logon))
+        .route("/logout", post(web::logout))
+        .route("/volume", get(web::volume))
+        .route("/healthz", get(api::healthz))
+        .nest("/api/v1", api_routes())
+        .fallback(|| async { (StatusCode::NOT_FOUND, Body::from("not found")) })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open the store {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What `serve` reports once it listens.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    pub address: SocketAddr,
+    /// The password of the `admin` user if this start created it with a generated one (shown
+    /// once; it is not stored anywhere in plain text).
+    pub generated_admin_password: Option<String>,
+}
+
+pub struct ServeOptions<'a> {
+    pub store: &'a Path,
+    pub listen: &'a str,
+    /// Reader connections beside the one writer.
+    pub readers: usize,
+    /// Password for the first `admin` (from `TAPESYNC_ADMIN_PASSWORD`); generated when `None`.
+    pub admin_password: Option<String>,
+    pub config: ServerConfig,
+}
+
+/// Opens the store, makes sure an administrator exists, listens, calls `on_ready`, and serves
+/// until SIGINT or SIGTERM.
+pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result<(), ServerError> {
+    let store_err = |source| ServerError::Store {
+        path: options.store.display().to_string(),
+        source,
+    };
+    let pool = StorePool::open(options.store, options.readers).map_err(store_err)?;
+    let admin_password = options.admin_password.clone();
+    let generated = pool
+        .write(|store| store.ensure_admin(admin_password.as_deref()))
+        .map_err(store_err)?;
+    let state = AppState::new(pool, options.config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                address: options.listen.to_string(),
+                source,
+            })?;
+        on_ready(&Startup {
+            address: listener.local_addr()?,
+            generated_admin_password: generated,
+        });
+        serve(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Serves `state` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,127 @@
+//! What every handler shares: the store connections, the logon throttle, the configuration
+//! and the request counters.
+
+use crate::error::ApiError;
+use crate::pool::StorePool;
+use crate::throttle::{Throttle, ThrottlePolicy};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tapesync_store::{Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Lifetime of a logon token.
+    pub token_ttl_secs: u64,
+    pub throttle: ThrottlePolicy,
+    /// Mark the web page's cookie `Secure` (set when a TLS proxy is in front).
+    pub secure_cookie: bool,
+    /// Largest request body accepted (after decompression).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            token_ttl_secs: 12 * 60 * 60,
+            throttle: ThrottlePolicy::default(),
+            secure_cookie: false,
+            max_body_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Requests the server has answered since it started, so that a client's own round-trip
+/// count can be checked against what actually arrived (`GET /api/v1/server-statistics`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub scope_downloads: AtomicU64,
+    pub apply_requests: AtomicU64,
+    pub applies_replayed: AtomicU64,
+    pub logons: AtomicU64,
+    pub logons_failed: AtomicU64,
+    pub logons_throttled: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountersSnapshot {
+    pub scope_downloads: u64,
+    pub apply_requests: u64,
+    pub applies_replayed: u64,
+    pub logons: u64,
+    pub logons_failed: u64,
+    pub logons_throttled: u64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CountersSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CountersSnapshot {
+            scope_downloads: get(&self.scope_downloads),
+            apply_requests: get(&self.apply_requests),
+            applies_replayed: get(&self.applies_replayed),
+            logons: get(&self.logons),
+            logons_failed: get(&self.logons_failed),
+            logons_throttled: get(&self.logons_throttled),
+        }
+    }
+}
+
+pub struct Shared {
+    pub pool: StorePool,
+    pub throttle: Throttle,
+    pub config: ServerConfig,
+    pub counters: Counters,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl AppState {
+    pub fn new(pool: StorePool, config: ServerConfig) -> AppState {
+        AppState(Arc::new(Shared {
+            pool,
+            throttle: Throttle::new(config.throttle.clone()),
+            config,
+            counters: Counters::default(),
+        }))
+    }
+
+    /// Runs a read on a reader connection, off the async threads.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        let shared = self.0.clone();
+        tokio::task::spawn_blocking(move || shared.pool.read(f))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+
+    /// Runs a write on the one writer connection, off the async threads.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        let shared = self.0.clone();
+        tokio::task::spawn_blocking(move || shared.pool.write(f))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.0.counters
+    }
+}
