@@ -585,7 +585,8 @@ impl Compiler<'_> {
                     s.arg,
                     format!("{what} must not be empty"),
                 )
-                .label("empty string"),
+                .label("empty string")
+                .help("write the value between the quotes, or remove the statement"),
             );
             true
         } else {

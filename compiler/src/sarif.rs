@@ -12,10 +12,37 @@ use serde_json::{json, Value};
 /// The SARIF version written.
 pub const SARIF_VERSION: &str = "2.1.0";
 
-/// Where the diagnostic pages are published: the workspace's `repository` URL plus the
-/// branch. SARIF requires an absolute `helpUri`, so the repository-relative page path
-/// (`docs/diagnostics/E0009.md`) is appended to this.
-pub const HELP_BASE: &str = "https://example.invalid/tapesync/blob/main/";
+/// Where the diagnostic pages are, as an absolute URL prefix ending in `/` to which the
+/// repository-relative page path (`docs/diagnostics/E0009.md`) is appended (SARIF requires an
+/// absolute `helpUri`, and LSP's `codeDescription.href` is a URI too).
+///
+/// `TAPESYNC_DOCS_URL` names a published copy of the docs (e.g. a repository's web view,
+/// `https://git.example.org/tapesync/blob/main/`). Without it the pages of the source tree the
+/// binary was built from are used, as a `file://` URL: tapesync is built from source, so that
+/// tree is where its docs are on the machine that runs it.
+pub fn docs_base() -> String {
+    match std::env::var("TAPESYNC_DOCS_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let url = url.trim();
+            if url.ends_with('/') {
+                url.to_string()
+            } else {
+                format!("{url}/")
+            }
+        }
+        _ => {
+            // CARGO_MANIFEST_DIR is `<workspace>/compiler`; the docs live at `<workspace>/docs`.
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(std::path::Path::new("/"));
+            let mut path = root.to_string_lossy().replace('\\', "/");
+            if !path.starts_with('/') {
+                path.insert(0, '/');
+            }
+            format!("file://{}/", path.replace(' ', "%20"))
+        }
+    }
+}
 
 /// The SARIF log of one compilation.
 pub fn render_sarif(c: &Compilation) -> String {
@@ -30,6 +57,7 @@ pub fn render_sarif_many(compilations: &[&Compilation]) -> String {
 
 /// The SARIF log as a JSON value.
 pub fn sarif_log(compilations: &[&Compilation]) -> Value {
+    let base = docs_base();
     let rules: Vec<Value> = REGISTRY
         .iter()
         .map(|info| {
@@ -37,7 +65,7 @@ pub fn sarif_log(compilations: &[&Compilation]) -> Value {
                 "id": info.code.to_string(),
                 "name": pascal_case(info.name),
                 "shortDescription": { "text": info.title },
-                "helpUri": format!("{HELP_BASE}{}", info.doc_path()),
+                "helpUri": format!("{base}{}", info.doc_path()),
                 "defaultConfiguration": { "level": level(info.severity) },
             })
         })
@@ -54,7 +82,7 @@ pub fn sarif_log(compilations: &[&Compilation]) -> Value {
                 "driver": {
                     "name": "tapesync",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": HELP_BASE.trim_end_matches("blob/main/"),
+                    "informationUri": format!("{base}README.md"),
                     "rules": rules,
                 }
             },

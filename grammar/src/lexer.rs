@@ -108,7 +108,11 @@ pub fn lex(source: &str) -> (Vec<Token<'_>>, Vec<LexProblem>) {
                         kind: K::IntegerOutOfRange,
                         span,
                         message: format!("integer `{slice}` is out of range"),
-                        help: None,
+                        help: Some(
+                            "offsets, lengths, counts and date adjustments are small whole \
+                             numbers; check for a missing `,` between two numbers"
+                                .into(),
+                        ),
                         fix: None,
                     });
                     Tok::Error
@@ -164,7 +168,11 @@ pub fn lex(source: &str) -> (Vec<Token<'_>>, Vec<LexProblem>) {
                     kind: K::InvalidCharacter,
                     span,
                     message: format!("unexpected character `{}`", ch.escape_debug()),
-                    help: None,
+                    help: Some(
+                        "outside strings only names, numbers, `(`, `)`, `,` and `;` may appear: \
+                         put text in double quotes, or start a comment with `#`"
+                            .into(),
+                    ),
                     fix: None,
                 });
                 Tok::Error

@@ -287,7 +287,11 @@ fn describe(err: ParseError<usize, Tok<'_>, ()>, _source: &str, end: usize) -> S
         kind: SyntaxErrorKind::UnexpectedToken,
         span,
         message,
-        help: None,
+        help: Some(
+            "a statement is written `Name(argument, argument, ...);`: arguments separated by \
+             `,`, text in double quotes, field names and keywords bare"
+                .into(),
+        ),
         fix: None,
     }
 }

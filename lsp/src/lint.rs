@@ -44,7 +44,7 @@ pub struct LintSettings {
 impl Default for LintSettings {
     fn default() -> Self {
         LintSettings {
-            docs_base: format!("{}/blob/main/", env!("CARGO_PKG_REPOSITORY")),
+            docs_base: tapesync_compiler::sarif::docs_base(),
             compile: CompileOptions::default(),
         }
     }
