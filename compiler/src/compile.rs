@@ -213,6 +213,23 @@ impl Compiler<'_> {
         self.diags.push(d);
     }
 
+    /// Reports a setting given a second time (the last one wins): a duplicate when it repeats
+    /// the same value, a conflict when it changes it.
+    fn given_twice(&mut self, site: Site, first: Site, same: bool, message: impl Into<String>) {
+        let code = if same {
+            Code::DUPLICATE_DEFINITION
+        } else {
+            Code::CONFLICTING_DEFINITIONS
+        };
+        self.emit(
+            Diagnostic::new(code, site.file, site.span, message).secondary(
+                first.file,
+                first.span,
+                "first given here",
+            ),
+        );
+    }
+
     fn error_count(&self) -> usize {
         self.diags.iter().filter(|d| d.is_error()).count()
     }
@@ -849,16 +866,13 @@ impl Compiler<'_> {
                 if self.empty(file, s, "a file name") {
                     return;
                 }
-                if let Some((_, old)) = &self.b.file {
-                    let old = *old;
-                    self.emit(
-                        Diagnostic::new(
-                            Code::DUPLICATE_DEFINITION,
-                            file,
-                            site.span,
-                            "`SetFile` given twice; the last one wins",
-                        )
-                        .secondary(old.file, old.span, "first given here"),
+                if let Some((_, first)) = &self.b.file {
+                    let first = *first;
+                    self.given_twice(
+                        site,
+                        first,
+                        true,
+                        "`SetFile` given twice; the last one wins",
                     );
                 }
                 self.b.file = Some((s.text().to_string(), site));
@@ -892,25 +906,9 @@ impl Compiler<'_> {
                     },
                     _ => return,
                 };
-                if let Some((old, old_site)) = self.b.quote {
-                    let code = if old == quote {
-                        Code::DUPLICATE_DEFINITION
-                    } else {
-                        Code::CONFLICTING_DEFINITIONS
-                    };
-                    self.emit(
-                        Diagnostic::new(
-                            code,
-                            file,
-                            site.span,
-                            "`SetCSVQuote` given twice; the last one wins",
-                        )
-                        .secondary(
-                            old_site.file,
-                            old_site.span,
-                            "first given here",
-                        ),
-                    );
+                if let Some((old, first)) = self.b.quote {
+                    let message = "`SetCSVQuote` given twice; the last one wins";
+                    self.given_twice(site, first, old == quote, message);
                 }
                 self.b.quote = Some((quote, site));
             }
@@ -1025,25 +1023,9 @@ impl Compiler<'_> {
             }
             DirectiveId::SetHeaderCount => {
                 let n = v[0].int() as usize;
-                if let Some((old, old_site)) = self.b.header_count {
-                    let code = if old == n {
-                        Code::DUPLICATE_DEFINITION
-                    } else {
-                        Code::CONFLICTING_DEFINITIONS
-                    };
-                    self.emit(
-                        Diagnostic::new(
-                            code,
-                            file,
-                            site.span,
-                            "`SetHeaderCount` given twice; the last one wins",
-                        )
-                        .secondary(
-                            old_site.file,
-                            old_site.span,
-                            "first given here",
-                        ),
-                    );
+                if let Some((old, first)) = self.b.header_count {
+                    let message = "`SetHeaderCount` given twice; the last one wins";
+                    self.given_twice(site, first, old == n, message);
                 }
                 self.b.header_count = Some((n, site));
             }
@@ -1131,26 +1113,11 @@ impl Compiler<'_> {
                 let Some(format) = self.date_format(file, s, &written) else {
                     return;
                 };
-                if let Some((old, old_site)) = self.b.date_formats.get(&field) {
-                    let old_site = *old_site;
-                    let code = if old.strftime == format.strftime {
-                        Code::DUPLICATE_DEFINITION
-                    } else {
-                        Code::CONFLICTING_DEFINITIONS
-                    };
-                    self.emit(
-                        Diagnostic::new(
-                            code,
-                            file,
-                            site.span,
-                            format!("the date format of {field} is given twice; the last one wins"),
-                        )
-                        .secondary(
-                            old_site.file,
-                            old_site.span,
-                            "first given here",
-                        ),
-                    );
+                if let Some((old, first)) = self.b.date_formats.get(&field) {
+                    let (same, first) = (old.strftime == format.strftime, *first);
+                    let message =
+                        format!("the date format of {field} is given twice; the last one wins");
+                    self.given_twice(site, first, same, message);
                 }
                 self.b.date_formats.insert(field, (format, site));
             }
