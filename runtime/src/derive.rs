@@ -10,10 +10,11 @@
 //! `REPOSITORY_DESC` needs the scope's repositories and is resolved later, by the scope cache.
 
 use crate::source::RawRecord;
-use chrono::{Months, NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tapesync_compiler::plan::{ExtractSource, Plan, Span};
+use tapesync_compiler::plan::{DateFormat, DateParseError, ExtractSource, Plan, Span};
 use tapesync_model::{canonicalise, validate_volume_id, Field, FieldKind, ScopeKey};
 
 /// A derived, validated record: the values one report line gives one volume.
@@ -42,13 +43,53 @@ pub enum Derived {
 pub struct Deriver<'p> {
     plan: &'p Plan,
     now: NaiveDateTime,
+    /// The plan's date formats with their strftime items parsed once: chrono's
+    /// `parse_from_str` parses the format string again for every value.
+    dates: BTreeMap<Field, CompiledDate<'p>>,
+}
+
+struct CompiledDate<'p> {
+    format: &'p DateFormat,
+    /// `None` when chrono cannot pre-parse the format; `DateFormat::parse` then decides.
+    items: Option<Vec<Item<'static>>>,
+}
+
+impl CompiledDate<'_> {
+    /// Exactly `DateFormat::parse`, with the format's items parsed ahead of time.
+    fn parse(&self, value: &str) -> Result<NaiveDateTime, DateParseError> {
+        let Some(items) = &self.items else {
+            return self.format.parse(value);
+        };
+        let mut parsed = Parsed::new();
+        let result = chrono::format::parse(&mut parsed, value.trim(), items.iter())
+            .ok()
+            .and_then(|()| {
+                if self.format.has_time {
+                    parsed.to_naive_datetime_with_offset(0).ok()
+                } else {
+                    parsed.to_naive_date().ok().map(midnight)
+                }
+            });
+        result.ok_or_else(|| DateParseError {
+            value: value.to_string(),
+            format: self.format.written.clone(),
+        })
+    }
 }
 
 type Values = BTreeMap<Field, String>;
 
 impl<'p> Deriver<'p> {
     pub fn new(plan: &'p Plan, now: NaiveDateTime) -> Deriver<'p> {
-        Deriver { plan, now }
+        let dates = plan
+            .date_formats
+            .iter()
+            .map(|(field, format)| {
+                let items = StrftimeItems::new(&format.strftime).parse_to_owned().ok();
+                (*field, CompiledDate { format, items })
+            })
+            .collect();
+        Deriver { plan, now, dates }
     }
 
     /// The stored fields a run compares with the inventory: those the plan sets, plus what
@@ -102,7 +143,10 @@ impl<'p> Deriver<'p> {
         }
         for ex in &plan.extractions {
             let value = extract(&ex.source, ex.field, record, header)?;
-            let cut: String = value.chars().take(ex.length).collect();
+            let cut = match value.char_indices().nth(ex.length) {
+                Some((end, _)) => &value[..end],
+                None => value,
+            };
             let trimmed = cut.trim();
             if !trimmed.is_empty() || !values.contains_key(&ex.field) {
                 values.insert(ex.field, trimmed.to_string());
@@ -139,10 +183,7 @@ impl<'p> Deriver<'p> {
             values.insert(Field::Repository, repo);
         }
         for (field, t) in &times {
-            let text = match field.kind() {
-                FieldKind::Date => t.format("%Y-%m-%d").to_string(),
-                _ => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            };
+            let text = canonical_time(field.kind(), t);
             values.insert(*field, text);
         }
 
@@ -190,7 +231,7 @@ impl<'p> Deriver<'p> {
                 return Ok(t);
             }
         }
-        match self.plan.date_formats.get(&field) {
+        match self.dates.get(&field) {
             Some(format) => format.parse(value).map_err(|e| format!("{field} {e}")),
             None => Err(format!(
                 "{field} `{value}` cannot be read: the definition gives {field} no date format"
@@ -277,22 +318,23 @@ fn translate(values: &mut Values, table: &[tapesync_compiler::plan::Translation]
     }
 }
 
-fn extract(
+/// The text an extraction reads (borrowed: the value is cut and trimmed before it is copied).
+fn extract<'r>(
     source: &ExtractSource,
     field: Field,
-    record: &RawRecord,
-    header: &[String],
-) -> Result<String, String> {
+    record: &'r RawRecord,
+    header: &'r [String],
+) -> Result<&'r str, String> {
     Ok(match source {
         ExtractSource::Columns { offset, record: 0 } => from_offset(&record.raw, *offset),
         ExtractSource::Columns { offset, record: n } => header
             .get(n - 1)
             .map(|h| from_offset(h, *offset))
             .unwrap_or_default(),
-        ExtractSource::WholeRecord => record.raw.clone(),
-        ExtractSource::Element { index: 0 } => record.raw.clone(),
+        ExtractSource::WholeRecord => &record.raw,
+        ExtractSource::Element { index: 0 } => &record.raw,
         ExtractSource::Element { index } => match record.elements.get(index - 1) {
-            Some(v) => v.clone(),
+            Some(v) => v,
             None if record.strict_elements => {
                 let n = record.elements.len();
                 return Err(format!(
@@ -300,22 +342,43 @@ fn extract(
                     if n == 1 { "" } else { "s" }
                 ));
             }
-            None => String::new(),
+            None => "",
         },
         ExtractSource::Key { key } => record
             .pairs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key.trim()))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default(),
+            .map_or("", |(_, v)| v.as_str()),
     })
 }
 
 /// The characters of `text` from 0-based character `offset` on (empty when it is shorter).
-fn from_offset(text: &str, offset: usize) -> String {
+fn from_offset(text: &str, offset: usize) -> &str {
     match text.char_indices().nth(offset) {
-        Some((i, _)) => text[i..].to_string(),
-        None => String::new(),
+        Some((i, _)) => &text[i..],
+        None => "",
+    }
+}
+
+/// `t` as a canonical date (`YYYY-MM-DD`) or time (`YYYY-MM-DDTHH:MM:SS`) — what chrono's
+/// `%Y-%m-%d` / `%Y-%m-%dT%H:%M:%S` print, without parsing those formats for every value.
+/// Years outside 0..=9999 (printed with a sign) and leap seconds go through chrono.
+fn canonical_time(kind: FieldKind, t: &NaiveDateTime) -> String {
+    let (y, mo, d) = (t.year(), t.month(), t.day());
+    if !(0..=9999).contains(&y) || t.nanosecond() >= 1_000_000_000 {
+        return match kind {
+            FieldKind::Date => t.format("%Y-%m-%d").to_string(),
+            _ => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        };
+    }
+    match kind {
+        FieldKind::Date => format!("{y:04}-{mo:02}-{d:02}"),
+        _ => format!(
+            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
     }
 }
 
@@ -358,3 +421,71 @@ fn sub_span(t: NaiveDateTime, span: &Span) -> Option<NaiveDateTime> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fast_path_tests {
+    //! The shortcuts above must agree with the chrono calls they replace.
+    use super::*;
+
+    #[test]
+    fn canonical_time_matches_chrono() {
+        let times = [
+            "2027-03-05T00:00:00",
+            "0999-12-31T23:59:59",
+            "9999-01-01T01:02:03",
+            "2024-02-29T12:00:09",
+        ];
+        for text in times {
+            let t = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").unwrap();
+            assert_eq!(
+                canonical_time(FieldKind::Date, &t),
+                t.format("%Y-%m-%d").to_string()
+            );
+            assert_eq!(
+                canonical_time(FieldKind::DateTime, &t),
+                t.format("%Y-%m-%dT%H:%M:%S").to_string()
+            );
+        }
+        let far = NaiveDate::from_ymd_opt(12345, 1, 2)
+            .unwrap()
+            .and_hms_opt(3, 4, 5)
+            .unwrap();
+        assert_eq!(
+            canonical_time(FieldKind::Date, &far),
+            far.format("%Y-%m-%d").to_string()
+        );
+    }
+
+    #[test]
+    fn compiled_dates_match_date_format_parse() {
+        let formats = [
+            ("%%d/%%m/%%Y", "%d/%m/%Y", false),
+            ("%%m/%%d/%%y", "%m/%d/%y", false),
+            ("%%Y-%%m-%%d %%H:%%M", "%Y-%m-%d %H:%M", true),
+        ];
+        let values = [
+            "30/11/2012",
+            " 01/02/27 ",
+            "31/02/2012",
+            "2012-11-30 15:30",
+            "2012-11-30",
+            "",
+            "garbage",
+        ];
+        for (written, strftime, has_time) in formats {
+            let format = DateFormat {
+                written: written.into(),
+                strftime: strftime.into(),
+                has_time,
+            };
+            let compiled = CompiledDate {
+                format: &format,
+                items: StrftimeItems::new(strftime).parse_to_owned().ok(),
+            };
+            assert!(compiled.items.is_some());
+            for v in values {
+                assert_eq!(compiled.parse(v), format.parse(v), "{strftime} {v:?}");
+            }
+        }
+    }
+}

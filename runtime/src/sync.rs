@@ -162,14 +162,18 @@ pub fn plan_scope(
                 }
             }
         }
-        let wanted: BTreeMap<Field, Option<String>> = rules
-            .compared
-            .iter()
-            .filter_map(|f| r.fields.get(f).map(|v| (*f, Some(v.clone()))))
-            .collect();
+        // The fields this record wants set: compared fields it has a value for.
+        let wanted = |fields: &BTreeMap<Field, String>| -> BTreeMap<Field, Option<String>> {
+            rules
+                .compared
+                .iter()
+                .filter_map(|f| fields.get(f).map(|v| (*f, Some(v.clone()))))
+                .collect()
+        };
         match cache.volume(&r.volume) {
             None => {
                 if rules.add_new {
+                    let wanted = wanted(&r.fields);
                     planned.push(Planned {
                         line: r.line,
                         change: VolumeChange {
@@ -184,14 +188,22 @@ pub fn plan_scope(
                 }
             }
             Some(state) => {
-                let set: BTreeMap<Field, Option<String>> = wanted
-                    .into_iter()
-                    .filter(|(f, v)| state.fields.get(f) != v.as_ref())
-                    .collect();
-                if set.is_empty() {
+                // Most volumes of a sync are unchanged: find that out without allocating.
+                let differs = |f: &Field| {
+                    r.fields
+                        .get(f)
+                        .is_some_and(|v| state.fields.get(f) != Some(v))
+                };
+                if !rules.compared.iter().any(differs) {
                     report.statistics.volumes_unchanged += 1;
                     continue;
                 }
+                let set: BTreeMap<Field, Option<String>> = rules
+                    .compared
+                    .iter()
+                    .filter(|f| differs(f))
+                    .filter_map(|f| r.fields.get(f).map(|v| (*f, Some(v.clone()))))
+                    .collect();
                 if let Some(Some(proposed)) = set.get(&Field::Repository) {
                     let current = state
                         .fields

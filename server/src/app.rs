@@ -102,7 +102,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { (StatusCode::NOT_FOUND, Body::from("not found")) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestDecompressionLayer::new())
-        .layer(CompressionLayer::new())
+        // Fastest gzip: scope downloads compress several-fold at any level, and the default
+        // level cost the server more CPU than serving the scope (docs/benchmarks.md).
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .with_state(state)
 }
 

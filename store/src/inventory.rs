@@ -3,6 +3,7 @@
 use crate::error::{invalid_value, StoreError};
 use crate::schema::Columns;
 use crate::Store;
+use rusqlite::types::ValueRef;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,8 +46,26 @@ pub(crate) fn read_fields(
 ) -> rusqlite::Result<BTreeMap<Field, String>> {
     let mut fields = BTreeMap::new();
     for (i, field) in columns.fields.iter().enumerate() {
-        if let Some(value) = row.get::<_, Option<String>>(offset + i)? {
-            fields.insert(*field, value);
+        // Most columns of a volume are NULL: look at the raw value first, and convert (the
+        // same way `Row::get::<Option<String>>` does) only what is there. Scope downloads
+        // read every column of every volume, so this loop is hot.
+        match row.get_ref(offset + i)? {
+            ValueRef::Null => {}
+            ValueRef::Text(bytes) => {
+                let text = std::str::from_utf8(bytes).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        offset + i,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?;
+                fields.insert(*field, text.to_string());
+            }
+            _ => {
+                if let Some(value) = row.get::<_, Option<String>>(offset + i)? {
+                    fields.insert(*field, value);
+                }
+            }
         }
     }
     Ok(fields)
