@@ -102,8 +102,9 @@ fn post_raw(path: &str, token: Option<&str>, body: Vec<u8>) -> Request<Body> {
     b.body(Body::from(body)).unwrap()
 }
 
-async fn logon(app: &Router, user: &str, password: &str) -> String {
-    let a = call(
+/// One logon request, whatever its answer.
+async fn logon_attempt(app: &Router, user: &str, password: &str) -> Answer {
+    call(
         app,
         post(
             "/api/v1/logon",
@@ -111,7 +112,11 @@ async fn logon(app: &Router, user: &str, password: &str) -> String {
             &json!({"user": user, "password": password}),
         ),
     )
-    .await;
+    .await
+}
+
+async fn logon(app: &Router, user: &str, password: &str) -> String {
+    let a = logon_attempt(app, user, password).await;
     assert_eq!(
         a.status,
         StatusCode::OK,
@@ -152,48 +157,16 @@ async fn health_and_unknown_routes_answer_json() {
 #[tokio::test]
 async fn logon_does_not_say_which_part_was_wrong_and_is_throttled() {
     let f = fixture();
-    let wrong_pw = call(
-        &f.app,
-        post(
-            "/api/v1/logon",
-            None,
-            &json!({"user":"alice","password":"x"}),
-        ),
-    )
-    .await;
-    let no_user = call(
-        &f.app,
-        post(
-            "/api/v1/logon",
-            None,
-            &json!({"user":"nobody","password":"x"}),
-        ),
-    )
-    .await;
+    let wrong_pw = logon_attempt(&f.app, "alice", "x").await;
+    let no_user = logon_attempt(&f.app, "nobody", "x").await;
     assert_eq!(wrong_pw.status, StatusCode::UNAUTHORIZED);
     assert_eq!(no_user.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong_pw.body, no_user.body);
     // Third failure from this address (free: 3); the fourth locks the address and the user.
     for _ in 0..2 {
-        call(
-            &f.app,
-            post(
-                "/api/v1/logon",
-                None,
-                &json!({"user":"alice","password":"y"}),
-            ),
-        )
-        .await;
+        logon_attempt(&f.app, "alice", "y").await;
     }
-    let locked = call(
-        &f.app,
-        post(
-            "/api/v1/logon",
-            None,
-            &json!({"user":"alice","password":"alice-pw"}),
-        ),
-    )
-    .await;
+    let locked = logon_attempt(&f.app, "alice", "alice-pw").await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = locked.headers[header::RETRY_AFTER]
         .to_str()

@@ -47,6 +47,17 @@ fn batch(key: &str, create_missing: bool, changes: Vec<VolumeChange>) -> ApplyBa
     }
 }
 
+/// Applies a batch of one change to `scope()`.
+fn apply_one(
+    store: &mut Store,
+    actor: &str,
+    key: &str,
+    create_missing: bool,
+    change: VolumeChange,
+) -> Result<ApplyResponse, StoreError> {
+    store.apply(actor, &scope(), &batch(key, create_missing, vec![change]))
+}
+
 fn outcomes(r: &ApplyResponse) -> Vec<VolumeOutcome> {
     r.results.iter().map(|r| r.outcome.clone()).collect()
 }
@@ -363,13 +374,7 @@ fn missing_things_are_rejected_without_create_missing() {
         }]
     ));
     // An existing volume moved to an unknown repository.
-    store
-        .apply(
-            "a",
-            &scope(),
-            &batch("k3", true, vec![change("V1", None, &[])]),
-        )
-        .unwrap();
+    apply_one(&mut store, "a", "k3", true, change("V1", None, &[])).unwrap();
     let r = store
         .apply(
             "a",
@@ -508,13 +513,7 @@ fn files_copied_mid_transaction_recover_to_the_last_commit() {
     let mut store = Store::open(&path).unwrap();
     store.add_customer("US01", "").unwrap();
     store.add_media("US01", "LTO", "").unwrap();
-    store
-        .apply(
-            "a",
-            &scope(),
-            &batch("k1", true, vec![change("V1", None, &[])]),
-        )
-        .unwrap();
+    apply_one(&mut store, "a", "k1", true, change("V1", None, &[])).unwrap();
     store.conn.execute_batch("PRAGMA cache_size = 2").unwrap();
     let tx = store.conn.transaction().unwrap();
     for i in 0..5000 {
@@ -907,13 +906,7 @@ fn two_connections_see_each_others_commits() {
     let path = dir.path().join("inv.db");
     let mut writer = Store::open(&path).unwrap();
     let reader = Store::open(&path).unwrap();
-    writer
-        .apply(
-            "a",
-            &scope(),
-            &batch("k1", true, vec![change("V1", None, &[])]),
-        )
-        .unwrap();
+    apply_one(&mut writer, "a", "k1", true, change("V1", None, &[])).unwrap();
     assert_eq!(reader.download_scope(&scope()).unwrap().volumes.len(), 1);
 }
 
@@ -928,13 +921,7 @@ fn concurrent_writers_never_overwrite_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inv.db");
     let mut store = Store::open(&path).unwrap();
-    store
-        .apply(
-            "setup",
-            &scope(),
-            &batch("setup", true, vec![change("V1", None, &[])]),
-        )
-        .unwrap();
+    apply_one(&mut store, "setup", "setup", true, change("V1", None, &[])).unwrap();
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let path = path.clone();
