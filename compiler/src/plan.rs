@@ -257,12 +257,12 @@ pub enum PatternToken {
 
 impl Pattern {
     /// Whether `value` matches, ASCII case-insensitively and anchored at both ends.
+    ///
+    /// Runs per record and per rule, so it works on the text in place: no allocation, and
+    /// the common shapes (`TEXT`, `TEXT*`, `*TEXT`, `*`) cost one comparison each.
     pub fn matches(&self, value: &str) -> bool {
         let hit = match &self.body {
-            PatternBody::Glob { tokens } => {
-                let chars: Vec<char> = value.chars().collect();
-                match_seq(tokens, &chars, &[])
-            }
+            PatternBody::Glob { tokens } => match_seq(tokens, value, None),
             PatternBody::List { patterns, .. } => patterns.iter().any(|p| p.matches(value)),
         };
         hit != self.negated
@@ -280,50 +280,90 @@ impl Pattern {
     }
 }
 
-/// Matches `tokens` followed by the continuation `rest` (a stack of token slices still to be
-/// matched after a group) against all of `s`.
-fn match_seq(tokens: &[PatternToken], s: &[char], rest: &[&[PatternToken]]) -> bool {
+/// What is still to be matched after a group: the tokens following it, then the enclosing
+/// continuation (a linked list on the stack, so nested groups allocate nothing).
+struct Continuation<'a> {
+    tokens: &'a [PatternToken],
+    next: Option<&'a Continuation<'a>>,
+}
+
+/// `s` without the prefix `text` (compared ASCII case-insensitively), if it starts with it.
+///
+/// Comparing bytes is comparing characters here: ASCII bytes only ever equal ASCII bytes
+/// (case folding stays within ASCII) and the bytes of other characters must be identical, so a
+/// byte-wise match covers whole characters of both strings.
+fn strip_prefix_ci<'s>(s: &'s str, text: &str) -> Option<&'s str> {
+    let head = s.as_bytes().get(..text.len())?;
+    if head.eq_ignore_ascii_case(text.as_bytes()) {
+        s.get(text.len()..)
+    } else {
+        None
+    }
+}
+
+/// Whether `s` ends with `text`, ASCII case-insensitively (see [`strip_prefix_ci`]).
+fn ends_with_ci(s: &str, text: &str) -> bool {
+    s.len() >= text.len()
+        && s.as_bytes()[s.len() - text.len()..].eq_ignore_ascii_case(text.as_bytes())
+}
+
+/// Matches `tokens` followed by the continuation `rest` against all of `s`.
+fn match_seq(tokens: &[PatternToken], s: &str, rest: Option<&Continuation<'_>>) -> bool {
     let Some((first, tail)) = tokens.split_first() else {
-        return match rest.split_first() {
-            Some((next, more)) => match_seq(next, s, more),
+        return match rest {
+            Some(next) => match_seq(next.tokens, s, next.next),
             None => s.is_empty(),
         };
     };
     match first {
         PatternToken::Text(text) => {
-            let mut i = 0;
-            for t in text.chars() {
-                match s.get(i) {
-                    Some(c) if c.eq_ignore_ascii_case(&t) => i += 1,
-                    _ => return false,
+            strip_prefix_ci(s, text).is_some_and(|after| match_seq(tail, after, rest))
+        }
+        PatternToken::AnyOne => {
+            let mut chars = s.chars();
+            chars.next().is_some() && match_seq(tail, chars.as_str(), rest)
+        }
+        PatternToken::AnyRun => match (tail, rest) {
+            // `**` is `*`: trying every split point twice over would be quadratic.
+            ([PatternToken::AnyRun, ..], _) => match_seq(tail, s, rest),
+            ([], None) => true,
+            ([PatternToken::Text(text)], None) => ends_with_ci(s, text),
+            _ => {
+                let mut at = s;
+                loop {
+                    if match_seq(tail, at, rest) {
+                        return true;
+                    }
+                    let mut chars = at.chars();
+                    if chars.next().is_none() {
+                        return false;
+                    }
+                    at = chars.as_str();
                 }
             }
-            match_seq(tail, &s[i..], rest)
-        }
-        PatternToken::AnyOne => !s.is_empty() && match_seq(tail, &s[1..], rest),
-        PatternToken::AnyRun => {
-            // Collapse consecutive stars; then try every split point.
-            if tail.is_empty() && rest.is_empty() {
-                return true;
-            }
-            (0..=s.len()).any(|k| match_seq(tail, &s[k..], rest))
-        }
-        PatternToken::Class { negated, ranges } => match s.first() {
-            Some(c) => {
-                let up = c.to_ascii_uppercase();
-                let low = c.to_ascii_lowercase();
-                let inside = ranges
-                    .iter()
-                    .any(|(a, b)| (*a..=*b).contains(&up) || (*a..=*b).contains(&low));
-                inside != *negated && match_seq(tail, &s[1..], rest)
-            }
-            None => false,
         },
+        PatternToken::Class { negated, ranges } => {
+            let mut chars = s.chars();
+            match chars.next() {
+                Some(c) => {
+                    let up = c.to_ascii_uppercase();
+                    let low = c.to_ascii_lowercase();
+                    let inside = ranges
+                        .iter()
+                        .any(|(a, b)| (*a..=*b).contains(&up) || (*a..=*b).contains(&low));
+                    inside != *negated && match_seq(tail, chars.as_str(), rest)
+                }
+                None => false,
+            }
+        }
         PatternToken::Group(alternatives) => {
-            let mut stack: Vec<&[PatternToken]> = Vec::with_capacity(rest.len() + 1);
-            stack.push(tail);
-            stack.extend_from_slice(rest);
-            alternatives.iter().any(|alt| match_seq(alt, s, &stack))
+            let after = Continuation {
+                tokens: tail,
+                next: rest,
+            };
+            alternatives
+                .iter()
+                .any(|alt| match_seq(alt, s, Some(&after)))
         }
     }
 }
@@ -352,26 +392,31 @@ pub enum TemplatePart {
 
 impl Template {
     pub fn apply(&self, current: &str) -> String {
-        let chars: Vec<char> = current.chars().collect();
         let mut out = String::with_capacity(current.len() + 8);
-        let mut cursor = 0;
+        self.apply_into(current, &mut out);
+        out
+    }
+
+    /// [`Template::apply`] appending to `out` (so a caller can reuse one buffer per record).
+    pub fn apply_into(&self, current: &str, out: &mut String) {
+        // The mask cursor: one character of `current` per mask position, carried over
+        // between mask runs; past the end every position reads nothing.
+        let mut cursor = current.chars();
         for part in &self.parts {
             match part {
                 TemplatePart::Text(t) => out.push_str(t),
                 TemplatePart::Whole => out.push_str(current),
                 TemplatePart::Mask(mask) => {
                     for keep in mask {
-                        if let Some(c) = chars.get(cursor) {
-                            if *keep {
-                                out.push(*c);
-                            }
+                        match cursor.next() {
+                            Some(c) if *keep => out.push(c),
+                            Some(_) => {}
+                            None => break,
                         }
-                        cursor += 1;
                     }
                 }
             }
         }
-        out
     }
 }
 
@@ -462,6 +507,112 @@ mod tests {
         n.negated = true;
         assert!(n.matches("Volume"));
         assert!(!n.matches("1 abc"));
+    }
+
+    /// The straightforward matcher (characters collected, a stack of continuations) that
+    /// [`match_seq`] must agree with.
+    fn reference(tokens: &[PatternToken], s: &[char], rest: &[&[PatternToken]]) -> bool {
+        let Some((first, tail)) = tokens.split_first() else {
+            return match rest.split_first() {
+                Some((next, more)) => reference(next, s, more),
+                None => s.is_empty(),
+            };
+        };
+        match first {
+            Text(text) => {
+                let mut i = 0;
+                for t in text.chars() {
+                    match s.get(i) {
+                        Some(c) if c.eq_ignore_ascii_case(&t) => i += 1,
+                        _ => return false,
+                    }
+                }
+                reference(tail, &s[i..], rest)
+            }
+            AnyOne => !s.is_empty() && reference(tail, &s[1..], rest),
+            AnyRun => (0..=s.len()).any(|k| reference(tail, &s[k..], rest)),
+            Class { negated, ranges } => match s.first() {
+                Some(c) => {
+                    let (up, low) = (c.to_ascii_uppercase(), c.to_ascii_lowercase());
+                    let inside = ranges
+                        .iter()
+                        .any(|(a, b)| (*a..=*b).contains(&up) || (*a..=*b).contains(&low));
+                    inside != *negated && reference(tail, &s[1..], rest)
+                }
+                None => false,
+            },
+            Group(alternatives) => {
+                let mut stack: Vec<&[PatternToken]> = vec![tail];
+                stack.extend_from_slice(rest);
+                alternatives.iter().any(|alt| reference(alt, s, &stack))
+            }
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    const PIECES: [&str; 8] = ["a", "B", "ab", "é", "É", "1", "-", "bA"];
+
+    fn random_tokens(rng: &mut Rng, depth: usize) -> Vec<PatternToken> {
+        (0..rng.next(5))
+            .map(|_| match rng.next(if depth > 1 { 5 } else { 6 }) {
+                0 | 1 => Text(PIECES[rng.next(PIECES.len())].to_string()),
+                2 => AnyRun,
+                3 => AnyOne,
+                4 => Class {
+                    negated: rng.next(2) == 0,
+                    ranges: vec![('A', 'B'), ('0', '9')],
+                },
+                _ => Group(
+                    (0..1 + rng.next(3))
+                        .map(|_| random_tokens(rng, depth + 1))
+                        .collect(),
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matcher_agrees_with_the_reference() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for _ in 0..3_000 {
+            let tokens = random_tokens(&mut rng, 0);
+            let p = glob(tokens.clone());
+            for _ in 0..20 {
+                let value: String = (0..rng.next(6))
+                    .map(|_| PIECES[rng.next(PIECES.len())])
+                    .collect();
+                let chars: Vec<char> = value.chars().collect();
+                assert_eq!(
+                    p.matches(&value),
+                    reference(&tokens, &chars, &[]),
+                    "{tokens:?} on {value:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn common_shapes() {
+        let p = glob(vec![AnyRun, Text("fs".into())]);
+        assert!(p.matches("OFFS"));
+        assert!(p.matches("fs"));
+        assert!(!p.matches("s"));
+        assert!(!p.matches("OFFSx"));
+        assert!(!p.matches("éfs\u{301}"));
+        let p = glob(vec![AnyRun, AnyRun, Text("é".into()), AnyRun]);
+        assert!(p.matches("xxéyy"));
+        assert!(!p.matches("xxÉyy"));
+        assert!(glob(vec![AnyRun]).matches(""));
+        assert!(glob(vec![Text("Vault".into())]).matches("VAULT"));
     }
 
     #[test]

@@ -125,6 +125,54 @@ impl Field {
         Field::User(9),
     ];
 
+    /// Number of fields (the length of [`Field::ALL`]).
+    pub const COUNT: usize = 37;
+
+    /// Position in [`Field::ALL`], which is also the order fields sort in: lets hot loops keep
+    /// per-field values in arrays instead of maps.
+    pub const fn index(self) -> usize {
+        match self {
+            Field::Customer => 0,
+            Field::Media => 1,
+            Field::Volume => 2,
+            Field::Repository => 3,
+            Field::RepositoryDesc => 4,
+            Field::Slot => 5,
+            Field::Description => 6,
+            Field::DataCluster => 7,
+            Field::Container => 8,
+            Field::System => 9,
+            Field::MoveDate => 10,
+            Field::WriteTime => 11,
+            Field::Encrypted => 12,
+            Field::Scratch => 13,
+            Field::ExpiryDate => 14,
+            Field::Generation => 15,
+            Field::Hidden => 16,
+            Field::HomeRepository => 17,
+            Field::HomeSlot => 18,
+            Field::InitialRepository => 19,
+            Field::MountTime => 20,
+            Field::MoveLock => 21,
+            Field::QualityCheck => 22,
+            Field::ReadTime => 23,
+            Field::Stage => 24,
+            Field::StockId => 25,
+            Field::Usage => 26,
+            Field::UsageCount => 27,
+            // USER1…USER9; other numbers are never constructed (names are looked up).
+            Field::User(n) => {
+                27 + if n < 1 {
+                    1
+                } else if n > 9 {
+                    9
+                } else {
+                    n as usize
+                }
+            }
+        }
+    }
+
     pub fn info(self) -> FieldInfo {
         use FieldKind::*;
         let (name, aliases, max_len, kind, documented, doc): (
@@ -389,6 +437,17 @@ impl TryFrom<String> for Field {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all_and_the_sort_order() {
+        assert_eq!(Field::ALL.len(), Field::COUNT);
+        for (i, f) in Field::ALL.iter().enumerate() {
+            assert_eq!(f.index(), i, "{f}");
+        }
+        let mut sorted = Field::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Field::ALL);
+    }
 
     #[test]
     fn every_field_round_trips_by_name() {

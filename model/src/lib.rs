@@ -7,10 +7,12 @@
 
 pub mod api;
 pub mod field;
+pub mod table;
 pub mod value;
 pub mod wire;
 
 pub use api::{ApiErrorBody, LogonRequest, LogonResponse, SessionCreated, SessionFinish};
 pub use field::{Field, FieldInfo, FieldKind};
+pub use table::{ScopeTable, TableError};
 pub use value::{canonicalise, validate_id, validate_volume_id, ValueError};
 pub use wire::*;

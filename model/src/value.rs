@@ -6,6 +6,7 @@
 //! (`YES` and `true` are the same scratch state).
 
 use crate::field::{Field, FieldKind};
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// Why a value does not fit its field. The message is written for an operator.
@@ -91,11 +92,7 @@ pub fn validate_volume_id(raw: &str) -> Result<String, ValueError> {
 
 /// Parses the yes/no spellings TapeTrack accepts (and the obvious short forms).
 pub fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_uppercase().as_str() {
-        "YES" | "TRUE" | "Y" | "T" | "1" => Some(true),
-        "NO" | "FALSE" | "N" | "F" | "0" => Some(false),
-        _ => None,
-    }
+    parse_bool_ascii(raw)
 }
 
 /// Validates `raw` for `field` and returns its canonical stored form.
@@ -110,7 +107,7 @@ pub fn canonicalise(field: Field, raw: &str) -> Result<String, ValueError> {
             check_len(field, raw)?;
             Ok(raw.to_string())
         }
-        FieldKind::Bool => match parse_bool(raw) {
+        FieldKind::Bool => match parse_bool_ascii(raw) {
             Some(b) => Ok(if b { "true" } else { "false" }.to_string()),
             None => Err(ValueError::NotBool {
                 field,
@@ -139,11 +136,7 @@ pub fn canonicalise(field: Field, raw: &str) -> Result<String, ValueError> {
             }
         }
         FieldKind::DateTime => {
-            if raw.len() == 19
-                && is_canonical_date(&raw[..10])
-                && raw.as_bytes()[10] == b'T'
-                && is_canonical_time(&raw[11..])
-            {
+            if is_canonical_date_time(raw) {
                 Ok(raw.to_string())
             } else {
                 Err(ValueError::NotDateTime {
@@ -155,9 +148,97 @@ pub fn canonicalise(field: Field, raw: &str) -> Result<String, ValueError> {
     }
 }
 
+/// [`canonicalise`] without a copy when the value is already canonical: the hot path of a
+/// sync derives millions of values, almost all of them already in stored form. Returns exactly
+/// what [`canonicalise`] returns (the same value, the same error), borrowed where it can be.
+pub fn canonicalise_cow(field: Field, raw: &str) -> Result<Cow<'_, str>, ValueError> {
+    let fast = match field.kind() {
+        FieldKind::Id => is_canonical_id(raw, field.max_len()).then_some(Cow::Borrowed(raw)),
+        FieldKind::VolumeId => return validate_volume_id_cow(raw),
+        FieldKind::Text => {
+            check_len(field, raw)?;
+            Some(Cow::Borrowed(raw))
+        }
+        // The canonical spellings are static; only a value that is not a yes/no at all
+        // goes the slow way (for its error).
+        FieldKind::Bool => {
+            parse_bool_ascii(raw).map(|b| Cow::Borrowed(if b { "true" } else { "false" }))
+        }
+        FieldKind::Integer => {
+            let t = raw.trim();
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > field.max_len() {
+                None
+            } else {
+                let trimmed = t.trim_start_matches('0');
+                Some(Cow::Borrowed(if trimmed.is_empty() {
+                    "0"
+                } else {
+                    trimmed
+                }))
+            }
+        }
+        FieldKind::Date => is_canonical_date(raw).then_some(Cow::Borrowed(raw)),
+        FieldKind::DateTime => is_canonical_date_time(raw).then_some(Cow::Borrowed(raw)),
+    };
+    match fast {
+        Some(v) => Ok(v),
+        None => canonicalise(field, raw).map(Cow::Owned),
+    }
+}
+
+/// [`validate_volume_id`], borrowing `raw` when it is already a canonical Volume-ID.
+pub fn validate_volume_id_cow(raw: &str) -> Result<Cow<'_, str>, ValueError> {
+    let b = raw.as_bytes();
+    let canonical = (2..=Field::Volume.max_len()).contains(&b.len())
+        && b[0] != b'-'
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-');
+    if canonical {
+        Ok(Cow::Borrowed(raw))
+    } else {
+        validate_volume_id(raw).map(Cow::Owned)
+    }
+}
+
+/// Whether `raw` is a valid identifier already in upper case (what [`validate_id`] returns).
+fn is_canonical_id(raw: &str, max: usize) -> bool {
+    !raw.is_empty()
+        && raw.len() <= max
+        && raw
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The yes/no spellings, compared without upper-casing into a new string.
+fn parse_bool_ascii(raw: &str) -> Option<bool> {
+    let t = raw.trim();
+    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+    if is(&["YES", "TRUE", "Y", "T", "1"]) {
+        Some(true)
+    } else if is(&["NO", "FALSE", "N", "F", "0"]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`. Checks the char boundary first: a 19-byte value with a multi-byte
+/// character across byte 10 must be rejected, not sliced.
+fn is_canonical_date_time(raw: &str) -> bool {
+    raw.len() == 19
+        && raw.is_char_boundary(10)
+        && is_canonical_date(&raw[..10])
+        && raw.as_bytes()[10] == b'T'
+        && is_canonical_time(&raw[11..])
+}
+
 fn check_len(field: Field, value: &str) -> Result<(), ValueError> {
-    let len = value.chars().count();
     let max = field.max_len();
+    // No more bytes than the limit means no more characters either: skip the count.
+    if value.len() <= max {
+        return Ok(());
+    }
+    let len = value.chars().count();
     if len > max {
         Err(ValueError::TooLong { field, len, max })
     } else {
@@ -249,5 +330,119 @@ mod tests {
         assert_eq!(canonicalise(Field::Customer, "us01").unwrap(), "US01");
         assert!(canonicalise(Field::Customer, "US_1").is_err());
         assert!(canonicalise(Field::Slot, "12345678901").is_err());
+    }
+
+    /// A small deterministic generator (no dependency): values built from characters that
+    /// exercise every branch (case, digits, dashes, blanks, separators, non-ASCII).
+    fn samples() -> Vec<String> {
+        const ALPHABET: [&str; 20] = [
+            "a", "Z", "0", "9", "1", "-", " ", "_", "é", "T", ":", "y", "E", "s", "n", "O", "2",
+            "\t", "f", "ü",
+        ];
+        let mut out: Vec<String> = [
+            "",
+            "0",
+            "00",
+            "000",
+            "0042",
+            " 7 ",
+            "true",
+            "false",
+            "TRUE",
+            "Yes",
+            " no ",
+            "y",
+            "1",
+            "maybe",
+            "A",
+            "AB",
+            "-AB",
+            "AB-1",
+            "a00200l3",
+            "A00200L3",
+            "ABCDEFGHIJ",
+            "ABCDEFGHIJK",
+            "US01",
+            "us01",
+            "US_1",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "2023-02-28T23:59:59",
+            "2023-02-28 23:59:59",
+            "2023-02-28T24:00:00",
+            "2023-02-2éT23:59:5",
+            "2023-02-28T23:59:6é",
+            "12345678901",
+            "ÄBC",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 22) as usize;
+            let s: String = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            out.push(s);
+        }
+        // Dates and times with one random character swapped in.
+        for _ in 0..5_000 {
+            let mut s = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                1999 + next() % 30,
+                next() % 14,
+                next() % 33,
+                next() % 26,
+                next() % 62,
+                next() % 62
+            );
+            if next() % 3 == 0 {
+                let at = (next() % 19) as usize;
+                let c = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
+                s.replace_range(at..at + 1, c);
+            }
+            if let Some(date) = s.get(..10) {
+                out.push(date.to_string());
+            }
+            out.push(s);
+        }
+        out
+    }
+
+    #[test]
+    fn cow_forms_agree_with_the_owned_ones() {
+        let samples = samples();
+        for field in Field::ALL {
+            for raw in &samples {
+                let owned = canonicalise(field, raw);
+                let cow = canonicalise_cow(field, raw).map(|c| c.into_owned());
+                assert_eq!(cow, owned, "{field} {raw:?}");
+            }
+        }
+        for raw in &samples {
+            let cow = validate_volume_id_cow(raw).map(|c| c.into_owned());
+            assert_eq!(cow, validate_volume_id(raw), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn cow_forms_borrow_canonical_values() {
+        let borrowed = |r: Result<Cow<'_, str>, ValueError>| matches!(r, Ok(Cow::Borrowed(_)));
+        assert!(borrowed(canonicalise_cow(Field::Customer, "US01")));
+        assert!(!borrowed(canonicalise_cow(Field::Customer, "us01")));
+        assert!(borrowed(canonicalise_cow(Field::Scratch, "YES")));
+        assert!(borrowed(canonicalise_cow(Field::UsageCount, "0042")));
+        assert!(borrowed(canonicalise_cow(Field::MoveDate, "2024-02-29")));
+        assert!(borrowed(validate_volume_id_cow("A00200L3")));
+        assert!(!borrowed(validate_volume_id_cow("a00200l3")));
     }
 }

@@ -1,11 +1,11 @@
 //! `EmbeddedTarget`: the inventory store opened in-process (the default target, so a fresh
 //! machine needs no server to run a sync).
 
-use crate::target::{Target, TargetError};
+use crate::target::{ScopeReader, Target, TargetError};
 use std::path::Path;
 use tapesync_model::{
-    ApplyBatch, ApplyResponse, ScopeKey, ScopeSnapshot, SessionOutcome, SessionStart,
-    SyncStatistics,
+    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,
+    SessionStart, SyncStatistics,
 };
 use tapesync_store::{Store, StoreError};
 
@@ -53,6 +53,33 @@ fn map_err(e: StoreError) -> TargetError {
     }
 }
 
+/// Downloads scopes on a connection of its own to the store file (see
+/// [`Target::scope_reader`]); WAL lets it read while the target's connection applies.
+pub struct EmbeddedReader {
+    store: Store,
+}
+
+impl ScopeReader for EmbeddedReader {
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        self.store.download_table(scope, columns).map_err(map_err)
+    }
+
+    fn download_table_into(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+        table: &mut ScopeTable,
+    ) -> Result<(), TargetError> {
+        self.store
+            .download_table_into(scope, columns, table)
+            .map_err(map_err)
+    }
+}
+
 impl Target for EmbeddedTarget {
     fn begin_session(&mut self, start: &SessionStart) -> Result<i64, TargetError> {
         self.store
@@ -62,6 +89,23 @@ impl Target for EmbeddedTarget {
 
     fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError> {
         self.store.download_scope(scope).map_err(map_err)
+    }
+
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        self.store.download_table(scope, columns).map_err(map_err)
+    }
+
+    /// A reader on a second connection to the store file; `None` for an in-memory store, which
+    /// no other connection can see. A reader that cannot be opened is also `None`: the run
+    /// then simply downloads on this connection.
+    fn scope_reader(&self) -> Option<Box<dyn ScopeReader>> {
+        let path = self.store.path()?;
+        let store = Store::open_reader(path).ok()?;
+        Some(Box::new(EmbeddedReader { store }))
     }
 
     fn apply(
@@ -90,4 +134,62 @@ pub fn local_actor() -> String {
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "local".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::table_from_snapshot;
+    use std::collections::BTreeMap;
+    use tapesync_model::VolumeChange;
+
+    fn scope() -> ScopeKey {
+        ScopeKey {
+            customer: "US01".into(),
+            media: "LTO".into(),
+        }
+    }
+
+    fn seed(target: &mut EmbeddedTarget) {
+        let batch = ApplyBatch {
+            idempotency_key: "seed".into(),
+            session: None,
+            create_missing: true,
+            changes: (0..50)
+                .map(|i| VolumeChange {
+                    volume: format!("V{i:03}"),
+                    expected_version: None,
+                    set: BTreeMap::from([(Field::Slot, (i % 3 != 0).then(|| format!("{i}")))]),
+                })
+                .collect(),
+        };
+        target.apply(&scope(), &batch).unwrap();
+    }
+
+    #[test]
+    fn tables_from_the_target_and_its_reader_match_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut target = EmbeddedTarget::open(&dir.path().join("inv.db"), "t").unwrap();
+        seed(&mut target);
+        let columns = [Field::Slot, Field::Repository];
+        let expected =
+            table_from_snapshot(target.download_scope(&scope()).unwrap(), &columns).unwrap();
+        assert_eq!(expected.len(), 50);
+        assert_eq!(target.download_table(&scope(), &columns).unwrap(), expected);
+        let mut reader = target.scope_reader().expect("a file store has a reader");
+        let on_thread = std::thread::spawn(move || reader.download_table(&scope(), &columns));
+        assert_eq!(on_thread.join().unwrap().unwrap(), expected);
+        assert!(matches!(
+            target.download_table(&scope(), &[Field::RepositoryDesc]),
+            Err(TargetError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn an_in_memory_store_has_no_reader() {
+        let mut target = EmbeddedTarget::new(Store::open_in_memory().unwrap(), "t");
+        seed(&mut target);
+        assert!(target.scope_reader().is_none());
+        assert_eq!(target.download_table(&scope(), &[]).unwrap().len(), 50);
+    }
 }

@@ -13,18 +13,27 @@
 //!   was applied, so a batch is never applied twice. Reads are simply retried here.
 //!
 //! Every request sent is counted ([`RoundTrips`]), so the statistics can prove that a session
-//! costs one download per scope and one apply per batch, never one request per record.
+//! costs one download per scope and one apply per batch, never one request per record. A
+//! [`Target::scope_reader`] handle counts into the same [`RoundTrips`].
+//!
+//! Compression: the server gzips an answer when the request asks for it. Scopes are downloaded
+//! uncompressed from a loopback server and gzipped from any other: on loopback the transfer
+//! costs next to nothing while compressing and decompressing a large scope costs both ends
+//! CPU on the same machine (docs/server-api.md, "Compression", has the figures).
 
-use crate::target::{Target, TargetError};
+use crate::target::{ScopeReader, Target, TargetError};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::{header, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::Write;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tapesync_model::{
-    ApiErrorBody, ApplyBatch, ApplyResponse, LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot,
-    SessionCreated, SessionFinish, SessionOutcome, SessionStart, SyncStatistics,
+    ApiErrorBody, ApplyBatch, ApplyResponse, Field, LogonRequest, LogonResponse, ScopeKey,
+    ScopeSnapshot, ScopeTable, SessionCreated, SessionFinish, SessionOutcome, SessionStart,
+    SyncStatistics,
 };
 
 /// Requests sent to the server, retries included.
@@ -61,6 +70,18 @@ impl Default for HttpRetry {
 const COMPRESS_ABOVE: usize = 16 * 1024;
 
 pub struct HttpTarget {
+    link: Link,
+}
+
+/// Downloads scopes on a thread of its own, over its own HTTP client and connection (see
+/// [`HttpTarget::scope_reader`]).
+pub struct HttpReader {
+    link: Link,
+}
+
+/// One logged-on conversation with the server: what every request needs. The target and its
+/// readers each have one; they share only the request counters.
+struct Link {
     client: Client,
     base: Url,
     user: String,
@@ -68,7 +89,9 @@ pub struct HttpTarget {
     password: String,
     token: String,
     retry: HttpRetry,
-    trips: RoundTrips,
+    trips: Arc<Mutex<RoundTrips>>,
+    /// Whether downloads ask for gzip (not from a loopback server; see the module comment).
+    gzip_downloads: bool,
 }
 
 /// What one attempt of a request came to.
@@ -110,36 +133,67 @@ impl HttpTarget {
         // Paths are appended segment by segment; a trailing slash would add an empty one.
         let trimmed = base.path().trim_end_matches('/').to_string();
         base.set_path(&trimmed);
-        let client = Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            // Large scopes take a while to serialise and transfer; a hung server still ends.
-            .timeout(Duration::from_secs(600))
-            .user_agent(concat!("tapesync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TargetError::Internal(format!("HTTP client: {e}")))?;
-        let mut target = HttpTarget {
-            client,
+        let gzip_downloads = !is_loopback(&base);
+        let mut link = Link {
+            client: new_client()?,
             base,
             user: user.to_string(),
             password: password.to_string(),
             token: String::new(),
             retry,
-            trips: RoundTrips::default(),
+            trips: Arc::default(),
+            gzip_downloads,
         };
-        target.logon()?;
-        Ok(target)
+        link.logon()?;
+        Ok(HttpTarget { link })
     }
 
-    /// Requests sent so far.
+    /// Requests sent so far, by this target and by its scope readers.
     pub fn round_trips(&self) -> RoundTrips {
-        self.trips
+        *lock(&self.link.trips)
     }
 
     /// The bearer token of this logon (for tools that call further endpoints).
     pub fn token(&self) -> &str {
-        &self.token
+        &self.link.token
     }
 
+    /// Whether scope downloads ask the server for gzip. The default is chosen from the server
+    /// address (no for loopback, yes otherwise); this overrides it (benchmarks, odd networks).
+    pub fn set_gzip_downloads(&mut self, on: bool) {
+        self.link.gzip_downloads = on;
+    }
+}
+
+fn new_client() -> Result<Client, TargetError> {
+    Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        // Large scopes take a while to serialise and transfer; a hung server still ends.
+        .timeout(Duration::from_secs(600))
+        .user_agent(concat!("tapesync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| TargetError::Internal(format!("HTTP client: {e}")))
+}
+
+/// Whether the server is on this machine (a loopback address or `localhost`).
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    // IPv6 hosts come in brackets (`[::1]`).
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The counters stay usable even if a thread panicked while holding them.
+fn lock(trips: &Mutex<RoundTrips>) -> std::sync::MutexGuard<'_, RoundTrips> {
+    trips
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Link {
     fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
@@ -193,14 +247,17 @@ impl HttpTarget {
         let attempts = self.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            match kind {
-                Kind::Logon => self.trips.logons += 1,
-                Kind::Download => self.trips.scope_downloads += 1,
-                Kind::Apply => self.trips.applies += 1,
-                Kind::Session => self.trips.session_calls += 1,
-            }
-            if attempt > 1 {
-                self.trips.retries += 1;
+            {
+                let mut trips = lock(&self.trips);
+                match kind {
+                    Kind::Logon => trips.logons += 1,
+                    Kind::Download => trips.scope_downloads += 1,
+                    Kind::Apply => trips.applies += 1,
+                    Kind::Session => trips.session_calls += 1,
+                }
+                if attempt > 1 {
+                    trips.retries += 1;
+                }
             }
             let mut request = build(&self.client);
             if kind != Kind::Logon {
@@ -257,6 +314,71 @@ impl HttpTarget {
         }
         self.logon()?;
         self.send(kind, retry_unanswered, &build)
+    }
+
+    /// A GET of a scope download, asking for gzip or explicitly not (reqwest would ask).
+    fn download(&mut self, url: Url) -> Result<Response, TargetError> {
+        let encoding = if self.gzip_downloads {
+            "gzip"
+        } else {
+            "identity"
+        };
+        self.call(Kind::Download, true, |c| {
+            c.get(url.clone()).header(header::ACCEPT_ENCODING, encoding)
+        })
+    }
+
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        let mut url = self.url(&[
+            "api",
+            "v1",
+            "customers",
+            &scope.customer,
+            "media",
+            &scope.media,
+            "table",
+        ]);
+        let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+        url.query_pairs_mut()
+            .append_pair("columns", &names.join(","));
+        let response = self.download(url)?;
+        if !response.status().is_success() {
+            return Err(error_of(response));
+        }
+        let bytes = response
+            .bytes()
+            .map_err(|e| TargetError::Unavailable(format!("reading the server's answer: {e}")))?;
+        let table = ScopeTable::decode(&bytes).map_err(|e| {
+            TargetError::Internal(format!(
+                "the server's answer is not what tapesync expects: {e}"
+            ))
+        })?;
+        // The runtime reads cells by column position: the server must answer what was asked.
+        if table.columns() != columns {
+            return Err(TargetError::Internal(
+                "the server answered a scope table of other columns than requested".into(),
+            ));
+        }
+        Ok(table)
+    }
+
+    /// A second conversation: own client (own connection and I/O thread) and own logon token
+    /// copy, the same counters.
+    fn fork(&self) -> Result<Link, TargetError> {
+        Ok(Link {
+            client: new_client()?,
+            base: self.base.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            token: self.token.clone(),
+            retry: self.retry.clone(),
+            trips: Arc::clone(&self.trips),
+            gzip_downloads: self.gzip_downloads,
+        })
     }
 }
 
@@ -330,12 +452,22 @@ fn expect_json<T: DeserializeOwned>(response: Response) -> Result<T, TargetError
     }
 }
 
+impl ScopeReader for HttpReader {
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        self.link.download_table(scope, columns)
+    }
+}
+
 impl Target for HttpTarget {
     fn begin_session(&mut self, start: &SessionStart) -> Result<i64, TargetError> {
-        let url = self.url(&["api", "v1", "sync-sessions"]);
+        let url = self.link.url(&["api", "v1", "sync-sessions"]);
         let body = serde_json::to_vec(start).map_err(|e| TargetError::Internal(e.to_string()))?;
         // Not repeated when unanswered: a second session record would be harmless but wrong.
-        let response = self.call(Kind::Session, false, |c| {
+        let response = self.link.call(Kind::Session, false, |c| {
             c.post(url.clone())
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
@@ -345,7 +477,7 @@ impl Target for HttpTarget {
     }
 
     fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError> {
-        let url = self.url(&[
+        let url = self.link.url(&[
             "api",
             "v1",
             "customers",
@@ -354,8 +486,23 @@ impl Target for HttpTarget {
             &scope.media,
             "volumes",
         ]);
-        let response = self.call(Kind::Download, true, |c| c.get(url.clone()))?;
+        let response = self.link.download(url)?;
         expect_json(response)
+    }
+
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        self.link.download_table(scope, columns)
+    }
+
+    /// A reader with its own HTTP client, so a download on its thread never queues behind an
+    /// apply on this one. `None` only if a client cannot be built (then nothing could be sent).
+    fn scope_reader(&self) -> Option<Box<dyn ScopeReader>> {
+        let link = self.link.fork().ok()?;
+        Some(Box::new(HttpReader { link }))
     }
 
     fn apply(
@@ -363,7 +510,7 @@ impl Target for HttpTarget {
         scope: &ScopeKey,
         batch: &ApplyBatch,
     ) -> Result<ApplyResponse, TargetError> {
-        let url = self.url(&[
+        let url = self.link.url(&[
             "api",
             "v1",
             "customers",
@@ -373,7 +520,7 @@ impl Target for HttpTarget {
             "volumes:apply",
         ]);
         // Built once: every attempt sends the same bytes, hence the same idempotency key.
-        let probe = json_body(self.client.post(url.clone()), batch)?
+        let probe = json_body(self.link.client.post(url.clone()), batch)?
             .build()
             .map_err(|e| TargetError::Internal(e.to_string()))?;
         let encoding = probe.headers().get(header::CONTENT_ENCODING).cloned();
@@ -382,7 +529,7 @@ impl Target for HttpTarget {
             .and_then(|b| b.as_bytes())
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
-        let response = self.call(Kind::Apply, false, |c| {
+        let response = self.link.call(Kind::Apply, false, |c| {
             let mut r = c
                 .post(url.clone())
                 .header(header::CONTENT_TYPE, "application/json")
@@ -402,14 +549,16 @@ impl Target for HttpTarget {
         stats: &SyncStatistics,
     ) -> Result<(), TargetError> {
         let id = session.to_string();
-        let url = self.url(&["api", "v1", "sync-sessions", &id, "finish"]);
+        let url = self
+            .link
+            .url(&["api", "v1", "sync-sessions", &id, "finish"]);
         let body = SessionFinish {
             outcome,
             statistics: stats.clone(),
         };
         let body = serde_json::to_vec(&body).map_err(|e| TargetError::Internal(e.to_string()))?;
         // Finishing twice writes the same record twice: safe to repeat.
-        let response = self.call(Kind::Session, true, |c| {
+        let response = self.link.call(Kind::Session, true, |c| {
             c.post(url.clone())
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
@@ -434,6 +583,22 @@ mod tests {
                 Err(e) => panic!("{url}: {e}"),
                 Ok(_) => panic!("{url}: accepted"),
             }
+        }
+    }
+
+    #[test]
+    fn only_loopback_servers_are_loopback() {
+        for (url, expected) in [
+            ("http://127.0.0.1:8740", true),
+            ("http://127.9.8.7", true),
+            ("http://[::1]:8740/", true),
+            ("http://LocalHost:1", true),
+            ("https://inventory.example.com", false),
+            ("http://10.0.0.1:8740", false),
+            ("http://[2001:db8::1]", false),
+            ("http://localhost.example.com", false),
+        ] {
+            assert_eq!(is_loopback(&Url::parse(url).unwrap()), expected, "{url}");
         }
     }
 

@@ -140,11 +140,38 @@ fn shell(command: &str) -> Command {
     }
 }
 
-/// One physical line: its 1-based number and its text, or why it cannot be used.
+/// One physical line: its 1-based number and its text, or why it cannot be used. The text is
+/// borrowed from the reader's buffer until the next [`LineReader::next_line`] call, so reading
+/// a line allocates nothing (only an unusable line allocates its reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
+pub struct Line<'a> {
+    pub number: u64,
+    pub text: Result<&'a str, String>,
+}
+
+impl Line<'_> {
+    pub fn to_owned_line(&self) -> OwnedLine {
+        OwnedLine {
+            number: self.number,
+            text: self.text.clone().map(str::to_string),
+        }
+    }
+}
+
+/// A [`Line`] kept past the next read (a source that looks ahead and pushes lines back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedLine {
     pub number: u64,
     pub text: Result<String, String>,
+}
+
+impl OwnedLine {
+    pub fn as_line(&self) -> Line<'_> {
+        Line {
+            number: self.number,
+            text: self.text.as_deref().map_err(Clone::clone),
+        }
+    }
 }
 
 /// Cuts an input into lines of at most [`MAX_LINE_BYTES`] bytes.
@@ -168,7 +195,7 @@ impl LineReader {
     }
 
     /// The next line, or `None` at the end of the input.
-    pub fn next_line(&mut self) -> Result<Option<Line>, InputError> {
+    pub fn next_line(&mut self) -> Result<Option<Line<'_>>, InputError> {
         self.buf.clear();
         let mut too_long = false;
         let mut seen_any = false;
@@ -187,7 +214,7 @@ impl LineReader {
                 break;
             }
             seen_any = true;
-            let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i + 1, true),
                 None => (chunk.len(), false),
             };
@@ -227,7 +254,7 @@ impl LineReader {
         }
         let text = match std::str::from_utf8(bytes) {
             Ok(s) if s.contains('\0') => Err("line contains binary data (NUL bytes)".to_string()),
-            Ok(s) => Ok(s.to_string()),
+            Ok(s) => Ok(s),
             Err(e) => Err(format!(
                 "line is not valid UTF-8 (bad byte at column {})",
                 e.valid_up_to() + 1
@@ -256,11 +283,11 @@ pub(crate) fn lines_of(bytes: &[u8]) -> LineReader {
 mod tests {
     use super::*;
 
-    fn all(bytes: &[u8]) -> Vec<Line> {
+    fn all(bytes: &[u8]) -> Vec<OwnedLine> {
         let mut r = lines_of(bytes);
         let mut out = Vec::new();
         while let Some(l) = r.next_line().unwrap() {
-            out.push(l);
+            out.push(l.to_owned_line());
         }
         out
     }

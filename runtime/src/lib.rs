@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod http_target;
 pub mod input;
 pub mod observer;
+pub mod prefetch;
 pub mod report;
 pub mod run;
 pub mod select;
@@ -27,7 +28,7 @@ pub use observer::{Collector, Observer};
 pub use report::RunReport;
 pub use run::{run, RunError, RunOptions, RunOutcome};
 pub use sync::RetryPolicy;
-pub use target::{Target, TargetError};
+pub use target::{ScopeReader, Target, TargetError};
 
 /// Parses a "now" override (`YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD`) — the value of
 /// `TAPESYNC_NOW` — or returns the local time.

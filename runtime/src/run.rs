@@ -5,16 +5,21 @@
 //! appearance: one download each, diff, apply in batches. `--strict` inserts a pass between
 //! them that diffs every scope before the first batch is applied.
 
-use crate::derive::{Derived, Deriver};
+use crate::derive::{DerivedRecord, Deriver, Outcome};
 use crate::input::{InputError, LineReader};
 use crate::observer::Observer;
+use crate::prefetch::{Prefetcher, DEFAULT_BUDGET};
 use crate::report::RunReport;
 use crate::select::{Class, Selector};
 use crate::source::{self, SourceItem};
+use crate::spill::ScopeRecords;
 use crate::spill::Spill;
-use crate::sync::{plan_scope, with_retry, Applier, DiffRules, Planned, RetryPolicy, ScopeCache};
+use crate::sync::{
+    plan_scope, record_outcomes, with_retry, Applier, DiffRules, Planned, RetryPolicy, Sent,
+};
 use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
+use std::sync::mpsc;
 use std::time::Instant;
 use tapesync_compiler::plan::Plan;
 use tapesync_model::{ScopeKey, SessionOutcome, SessionStart};
@@ -88,8 +93,23 @@ pub fn run(
     };
     let source_name = lines.name().to_string();
     let mut session = None;
+    let compared = Deriver::compared_fields(plan);
+    // Scopes are downloaded on a second thread as soon as the input names them, when the
+    // target can open a second handle (docs/running.md, "How a run works").
+    let prefetcher = target
+        .scope_reader()
+        .map(|reader| Prefetcher::start(reader, compared.clone(), options.retry, DEFAULT_BUDGET))
+        .filter(Prefetcher::is_running);
     let result = (|| -> Result<(), RunError> {
-        let spill = read_input(plan, lines, options, &source_name, &mut report, observer)?;
+        let spill = read_input(
+            plan,
+            lines,
+            options,
+            &source_name,
+            &mut report,
+            observer,
+            prefetcher.as_ref(),
+        )?;
         report.statistics.scopes = spill.scopes().len() as u64;
         report.statistics.grouped_by_scope = spill.unsorted();
         if spill.unsorted() {
@@ -104,7 +124,9 @@ pub fn run(
         }
         sync_scopes(
             plan,
+            &compared,
             &spill,
+            prefetcher.as_ref(),
             target,
             session,
             options,
@@ -113,6 +135,8 @@ pub fn run(
             observer,
         )
     })();
+    // Stop downloading scopes the run will not use (after an error).
+    drop(prefetcher);
     report.statistics.elapsed_ms = started.elapsed().as_millis() as u64;
     let mut error = result.err();
     if let Some(id) = session {
@@ -135,7 +159,7 @@ pub fn run(
     }
 }
 
-/// Pass 1: select, derive and spill every record.
+/// Pass 1: select, derive and spill every record; ask the prefetcher for each new scope.
 fn read_input(
     plan: &Plan,
     lines: LineReader,
@@ -143,11 +167,13 @@ fn read_input(
     source_name: &str,
     report: &mut RunReport,
     observer: &mut dyn Observer,
+    prefetcher: Option<&Prefetcher>,
 ) -> Result<Spill, RunError> {
     let mut spill = Spill::new()?;
     let mut records = source::for_plan(plan, lines);
     let mut selector = Selector::new(&plan.line_rules, plan.header_count);
     let deriver = Deriver::new(plan, options.now);
+    let mut derived = DerivedRecord::default();
     let stats = &mut report.statistics;
     let mut next_progress = PROGRESS_EVERY;
     loop {
@@ -166,10 +192,14 @@ fn read_input(
                 Class::Terminate => break,
                 Class::Header | Class::Outside => {}
                 Class::Excluded => stats.records_excluded += 1,
-                Class::Body => match deriver.derive(&record, selector.header()) {
-                    Derived::Record(r) => spill.push(&r)?,
-                    Derived::Excluded => stats.records_excluded += 1,
-                    Derived::Rejected(reason) => {
+                Class::Body => match deriver.derive_into(record, selector.header(), &mut derived) {
+                    Outcome::Record => {
+                        if let (Some(scope), Some(p)) = (spill.push(&derived)?, prefetcher) {
+                            p.request(scope);
+                        }
+                    }
+                    Outcome::Excluded => stats.records_excluded += 1,
+                    Outcome::Rejected(reason) => {
                         reject(options, source_name, stats, observer, record.line, reason)?
                     }
                 },
@@ -212,7 +242,9 @@ fn reject(
 #[allow(clippy::too_many_arguments)]
 fn sync_scopes(
     plan: &Plan,
+    compared: &[tapesync_model::Field],
     spill: &Spill,
+    prefetcher: Option<&Prefetcher>,
     target: &mut dyn Target,
     session: Option<i64>,
     options: &RunOptions,
@@ -220,9 +252,8 @@ fn sync_scopes(
     report: &mut RunReport,
     observer: &mut dyn Observer,
 ) -> Result<(), RunError> {
-    let compared = Deriver::compared_fields(plan);
     let rules = DiffRules {
-        compared: &compared,
+        compared,
         skips: &plan.skip_on_repository_change,
         add_new: options.add_new,
     };
@@ -237,6 +268,9 @@ fn sync_scopes(
         dry_run: options.dry_run,
         source_name: source_name.to_string(),
     };
+    if let (Some(p), false, false) = (prefetcher, options.strict, options.dry_run) {
+        return sync_pipelined(p, spill, &rules, applier, report, observer);
+    }
     // In strict mode every scope is diffed before anything is applied; the planned changes
     // wait in a spill file of their own so memory stays bounded by the largest scope.
     let mut held: Option<ChangeSpill> = if options.strict {
@@ -244,16 +278,26 @@ fn sync_scopes(
     } else {
         None
     };
+    let mut records = ScopeRecords::default();
     for (i, scope) in spill.scopes().iter().enumerate() {
-        let snapshot = {
-            let target = &mut *applier.target;
-            with_retry(&options.retry, || target.download_scope(scope))?
+        spill.read_into(i, &mut records)?;
+        let (planned, rejected) = match prefetcher {
+            Some(p) => {
+                let fetched = p.next()?;
+                report.statistics.scope_downloads += 1;
+                let diff = plan_scope(&fetched.table, &records, &rules, report)?;
+                p.release(fetched);
+                diff
+            }
+            None => {
+                let table = {
+                    let target = &mut *applier.target;
+                    with_retry(&options.retry, || target.download_table(scope, compared))?
+                };
+                report.statistics.scope_downloads += 1;
+                plan_scope(&table, &records, &rules, report)?
+            }
         };
-        report.statistics.scope_downloads += 1;
-        let cache = ScopeCache::new(scope.clone(), snapshot);
-        let records = spill.read(i)?.collect::<Result<Vec<_>, _>>()?;
-        let (planned, rejected) = plan_scope(&cache, records, &rules, report);
-        drop(cache);
         for r in rejected {
             if options.strict {
                 return Err(RunError::Strict {
@@ -278,6 +322,95 @@ fn sync_scopes(
         })?;
     }
     Ok(())
+}
+
+/// Pass 2 with two threads: each scope's changes are applied on a second thread while the
+/// next scope is compared (applying waits on the inventory — its commit, or the server — far
+/// more than it computes). What users see stays in the order of the one-thread loop: a
+/// scope's rejections from the comparison, then the outcomes of its batches, scope after
+/// scope; at most one scope is being applied at any time.
+fn sync_pipelined(
+    prefetcher: &Prefetcher,
+    spill: &Spill,
+    rules: &DiffRules<'_>,
+    mut applier: Applier<'_>,
+    report: &mut RunReport,
+    observer: &mut dyn Observer,
+) -> Result<(), RunError> {
+    let source_name = applier.source_name.clone();
+    let batch_size = applier.batch_size;
+    let scopes = spill.scopes();
+    std::thread::scope(|threads| {
+        let (work, to_apply) = mpsc::channel::<(usize, Vec<Planned>)>();
+        let (applied, done) = mpsc::channel::<(usize, Vec<Planned>, Sent)>();
+        let scopes_ref = &scopes;
+        let worker = threads.spawn(move || {
+            for (i, planned) in to_apply {
+                let sent = applier.send(&scopes_ref[i], &planned);
+                let failed = sent.error.is_some();
+                if applied.send((i, planned, sent)).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        // Waits for the scope being applied and reports its outcomes.
+        let finish = |report: &mut RunReport, observer: &mut dyn Observer| {
+            let (i, planned, sent) = done.recv().map_err(|_| {
+                TargetError::Internal("the thread applying changes ended unexpectedly".into())
+            })?;
+            record_outcomes(
+                &source_name,
+                batch_size,
+                &scopes[i],
+                &planned,
+                sent,
+                report,
+                observer,
+            )
+            .map_err(RunError::from)
+        };
+        let mut in_flight = false;
+        let mut records = ScopeRecords::default();
+        let mut compare_all = || -> Result<(), RunError> {
+            for i in 0..scopes.len() {
+                spill.read_into(i, &mut records)?;
+                let fetched = prefetcher.next()?;
+                report.statistics.scope_downloads += 1;
+                let (planned, rejected) = plan_scope(&fetched.table, &records, rules, report)?;
+                prefetcher.release(fetched);
+                if in_flight {
+                    in_flight = false;
+                    finish(report, observer)?;
+                }
+                for r in rejected {
+                    report.statistics.records_rejected += 1;
+                    observer.rejected(&source_name, r.line, &r.reason);
+                }
+                if !planned.is_empty() {
+                    work.send((i, planned)).map_err(|_| {
+                        TargetError::Internal(
+                            "the thread applying changes ended unexpectedly".into(),
+                        )
+                    })?;
+                    in_flight = true;
+                }
+            }
+            Ok(())
+        };
+        let mut result = compare_all();
+        // Whatever stopped the loop, the batches already sent are counted.
+        if in_flight {
+            let last = finish(report, observer);
+            if result.is_ok() {
+                result = last;
+            }
+        }
+        drop(work);
+        if worker.join().is_err() && result.is_ok() {
+            result = Err(TargetError::Internal("the thread applying changes failed".into()).into());
+        }
+        result
+    })
 }
 
 /// A key unique to this run: the session id where there is one, plus time and process id

@@ -25,10 +25,26 @@ pub enum Class {
 
 pub struct Selector<'p> {
     rules: &'p [LineRule],
+    /// Which rule kinds occur at all (indexed by [`kind_bit`]): most definitions have few or
+    /// no `AddString` rules, so most checks per record end here.
+    kinds: u8,
     header_count: usize,
     window_open: bool,
+    /// The current header section is `header[..header_len]`; strings past it are kept for
+    /// reuse (a report repeats its page header every page).
     header: Vec<String>,
+    header_len: usize,
     header_remaining: usize,
+}
+
+fn kind_bit(kind: LineRuleKind) -> u8 {
+    match kind {
+        LineRuleKind::Header => 1,
+        LineRuleKind::Exclusion => 2,
+        LineRuleKind::Start => 4,
+        LineRuleKind::End => 8,
+        LineRuleKind::Terminate => 16,
+    }
 }
 
 impl<'p> Selector<'p> {
@@ -36,26 +52,46 @@ impl<'p> Selector<'p> {
         let has_start = rules.iter().any(|r| r.kind == LineRuleKind::Start);
         Selector {
             rules,
+            kinds: rules.iter().fold(0, |bits, r| bits | kind_bit(r.kind)),
             header_count,
             window_open: !has_start,
             header: Vec::new(),
+            header_len: 0,
             header_remaining: 0,
         }
     }
 
     /// The records of the current header section (index 0 is header record 1).
     pub fn header(&self) -> &[String] {
-        &self.header
+        &self.header[..self.header_len]
+    }
+
+    fn push_header(&mut self, raw: &str) {
+        match self.header.get_mut(self.header_len) {
+            Some(kept) => {
+                kept.clear();
+                kept.push_str(raw);
+            }
+            None => self.header.push(raw.to_string()),
+        }
+        self.header_len += 1;
     }
 
     fn hit(&self, kind: LineRuleKind, raw: &str) -> bool {
+        if self.kinds & kind_bit(kind) == 0 {
+            return false;
+        }
         self.rules.iter().any(|r| {
             r.kind == kind && {
                 // Offsets count characters; a record shorter than the offset is tested as
                 // the empty string.
-                let rest = match raw.char_indices().nth(r.offset) {
-                    Some((i, _)) => &raw[i..],
-                    None => "",
+                let rest = if r.offset == 0 {
+                    raw
+                } else {
+                    match raw.char_indices().nth(r.offset) {
+                        Some((i, _)) => &raw[i..],
+                        None => "",
+                    }
                 };
                 r.filter.matches(rest)
             }
@@ -65,15 +101,15 @@ impl<'p> Selector<'p> {
     pub fn classify(&mut self, raw: &str) -> Class {
         if self.header_remaining > 0 {
             self.header_remaining -= 1;
-            self.header.push(raw.to_string());
+            self.push_header(raw);
             return Class::Header;
         }
         if self.hit(LineRuleKind::Terminate, raw) {
             return Class::Terminate;
         }
         if self.hit(LineRuleKind::Header, raw) {
-            self.header.clear();
-            self.header.push(raw.to_string());
+            self.header_len = 0;
+            self.push_header(raw);
             self.header_remaining = self.header_count.saturating_sub(1);
             return Class::Header;
         }
@@ -142,6 +178,18 @@ mod tests {
             ]
         );
         assert_eq!(s.header(), ["Page 1", "Library LIB1"]);
+        // A later, shorter header section replaces the whole section.
+        let rules = vec![rule(LineRuleKind::Header, 0, "Page*")];
+        let mut s = Selector::new(&rules, 2);
+        for line in ["Page 1", "Library LONG-NAME", "x", "Page 2", "L2"] {
+            s.classify(line);
+        }
+        assert_eq!(s.header(), ["Page 2", "L2"]);
+        let mut s = Selector::new(&rules, 1);
+        for line in ["Page 1", "x", "Page 2"] {
+            s.classify(line);
+        }
+        assert_eq!(s.header(), ["Page 2"]);
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! therefore costs sequential appends to one file — no file per scope to open, close and
 //! reopen — and reading a scope back reads just its chunks.
 
-use crate::derive::SyncRecord;
-use std::collections::{BTreeMap, HashMap};
+use crate::derive::{DerivedRecord, SyncRecord};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use tapesync_model::{Field, ScopeKey};
@@ -36,7 +37,10 @@ pub struct Spill {
     /// Bytes written to `file` so far (the next chunk's offset).
     written: u64,
     scopes: Vec<ScopeData>,
-    index: HashMap<ScopeKey, usize>,
+    /// `customer`, a unit separator and `media` → scope number. Looked up with a reused key
+    /// buffer, so a record of a known scope allocates nothing.
+    index: FxHashMap<String, usize>,
+    key: String,
     buffered: usize,
     current: Option<usize>,
     /// Scopes the input has moved on from.
@@ -53,7 +57,8 @@ impl Spill {
                 .into_file(),
             written: 0,
             scopes: Vec::new(),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
+            key: String::new(),
             buffered: 0,
             current: None,
             left: Vec::new(),
@@ -61,35 +66,85 @@ impl Spill {
         })
     }
 
-    pub fn push(&mut self, record: &SyncRecord) -> io::Result<()> {
-        let i = match self.index.get(&record.scope) {
-            Some(i) => *i,
-            None => {
-                let i = self.scopes.len();
-                self.scopes.push(ScopeData {
-                    key: record.scope.clone(),
-                    chunks: Vec::new(),
-                    buffer: Vec::new(),
-                    records: 0,
-                });
-                self.left.push(false);
-                self.index.insert(record.scope.clone(), i);
+    /// Adds a derived record; returns the scope's key when the record is the first of its
+    /// scope (so that the scope can be fetched early).
+    pub fn push(&mut self, record: &DerivedRecord) -> io::Result<Option<&ScopeKey>> {
+        self.push_parts(
+            record.customer(),
+            record.media(),
+            record.line,
+            record.volume(),
+            record.repository_by_rule,
+            record.fields(),
+        )
+    }
+
+    /// [`Spill::push`] for an owned record.
+    pub fn push_record(&mut self, record: &SyncRecord) -> io::Result<Option<&ScopeKey>> {
+        self.push_parts(
+            &record.scope.customer,
+            &record.scope.media,
+            record.line,
+            &record.volume,
+            record.repository_by_rule,
+            record.fields.iter().map(|(f, v)| (*f, v.as_str())),
+        )
+    }
+
+    fn push_parts<'v>(
+        &mut self,
+        customer: &str,
+        media: &str,
+        line: u64,
+        volume: &str,
+        repository_by_rule: bool,
+        fields: impl Iterator<Item = (Field, &'v str)>,
+    ) -> io::Result<Option<&ScopeKey>> {
+        let same = self.current.is_some_and(|c| {
+            let key = &self.scopes[c].key;
+            key.customer == customer && key.media == media
+        });
+        let mut new_scope = false;
+        let i = match self.current {
+            Some(c) if same => c,
+            _ => {
+                self.key.clear();
+                self.key.push_str(customer);
+                self.key.push('\u{1f}');
+                self.key.push_str(media);
+                let i = match self.index.get(self.key.as_str()) {
+                    Some(i) => *i,
+                    None => {
+                        let i = self.scopes.len();
+                        self.scopes.push(ScopeData {
+                            key: ScopeKey {
+                                customer: customer.to_string(),
+                                media: media.to_string(),
+                            },
+                            chunks: Vec::new(),
+                            buffer: Vec::new(),
+                            records: 0,
+                        });
+                        self.left.push(false);
+                        self.index.insert(self.key.clone(), i);
+                        new_scope = true;
+                        i
+                    }
+                };
+                if let Some(c) = self.current {
+                    self.left[c] = true;
+                }
+                if self.left[i] {
+                    // The input came back to a scope it had left: it is not sorted by scope.
+                    self.unsorted = true;
+                }
+                self.current = Some(i);
                 i
             }
         };
-        if self.current != Some(i) {
-            if let Some(c) = self.current {
-                self.left[c] = true;
-            }
-            if self.left[i] {
-                // The input came back to a scope it had left: it is not sorted by scope.
-                self.unsorted = true;
-            }
-            self.current = Some(i);
-        }
         let scope = &mut self.scopes[i];
         let before = scope.buffer.len();
-        encode(record, &mut scope.buffer);
+        encode(&mut scope.buffer, line, volume, repository_by_rule, fields)?;
         scope.records += 1;
         self.buffered += scope.buffer.len() - before;
         if scope.buffer.len() >= CHUNK_BYTES {
@@ -98,7 +153,7 @@ impl Spill {
         if self.buffered >= BUFFER_BUDGET {
             self.write_all_chunks()?;
         }
-        Ok(())
+        Ok(new_scope.then(|| &self.scopes[i].key))
     }
 
     fn write_chunk(&mut self, i: usize) -> io::Result<()> {
@@ -143,52 +198,211 @@ impl Spill {
     }
 
     /// The records of scope number `i` (in [`Spill::scopes`] order), in input order.
-    pub fn read(&self, i: usize) -> io::Result<impl Iterator<Item = io::Result<SyncRecord>>> {
+    pub fn read(&self, i: usize) -> io::Result<ScopeRecords> {
+        let mut records = ScopeRecords::default();
+        self.read_into(i, &mut records)?;
+        Ok(records)
+    }
+
+    /// [`Spill::read`] into `records`, reusing its buffer (a run reads scope after scope).
+    pub fn read_into(&self, i: usize, records: &mut ScopeRecords) -> io::Result<()> {
         let scope = &self.scopes[i];
         let total: u64 = scope.chunks.iter().map(|(_, len)| len).sum();
-        let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        let bytes = &mut records.bytes;
+        bytes.clear();
+        bytes.reserve(usize::try_from(total).unwrap_or(0) + scope.buffer.len());
         let mut file = &self.file;
         for &(offset, len) in &scope.chunks {
             file.seek(SeekFrom::Start(offset))?;
-            file.take(len).read_to_end(&mut bytes)?;
+            file.take(len).read_to_end(bytes)?;
         }
         // Records still buffered (before finish_writing) follow the written chunks.
         bytes.extend_from_slice(&scope.buffer);
-        let key = scope.key.clone();
+        records.key.clone_from(&scope.key);
+        records.records = scope.records;
+        Ok(())
+    }
+}
+
+/// One scope's spilled records, read back in one block; [`ScopeRecords::iter`] hands out
+/// views that borrow from it instead of allocating a record each.
+#[derive(Debug, Default)]
+pub struct ScopeRecords {
+    key: ScopeKey,
+    bytes: Vec<u8>,
+    records: u64,
+}
+
+impl ScopeRecords {
+    /// The records of one scope, encoded in memory (for callers that hold owned records).
+    pub fn from_records(key: ScopeKey, records: &[SyncRecord]) -> io::Result<ScopeRecords> {
+        let mut bytes = Vec::new();
+        for r in records {
+            encode(
+                &mut bytes,
+                r.line,
+                &r.volume,
+                r.repository_by_rule,
+                r.fields.iter().map(|(f, v)| (*f, v.as_str())),
+            )?;
+        }
+        Ok(ScopeRecords {
+            key,
+            bytes,
+            records: records.len() as u64,
+        })
+    }
+
+    pub fn key(&self) -> &ScopeKey {
+        &self.key
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = io::Result<RecordView<'_>>> + '_ {
         let mut pos = 0;
-        Ok(std::iter::from_fn(move || {
-            if pos >= bytes.len() {
+        std::iter::from_fn(move || {
+            if pos >= self.bytes.len() {
                 return None;
             }
-            Some(decode(&bytes, &mut pos, &key))
-        }))
+            let view = RecordView::decode(&self.bytes, &mut pos);
+            if view.is_err() {
+                // Nothing after a corrupt record can be trusted.
+                pos = self.bytes.len();
+            }
+            Some(view)
+        })
+    }
+
+    /// Owned copies of the records (tests and small scopes).
+    pub fn to_sync_records(&self) -> io::Result<Vec<SyncRecord>> {
+        self.iter()
+            .map(|v| v.map(|v| v.to_sync_record(&self.key)))
+            .collect()
+    }
+}
+
+/// A spilled record, borrowed from its [`ScopeRecords`].
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    pub line: u64,
+    pub volume: &'a str,
+    pub repository_by_rule: bool,
+    count: u8,
+    /// The encoded fields (checked when the view was made).
+    fields: &'a [u8],
+}
+
+impl<'a> RecordView<'a> {
+    fn decode(bytes: &'a [u8], pos: &mut usize) -> io::Result<RecordView<'a>> {
+        let line = take(bytes, pos, 8)?;
+        let line = u64::from_le_bytes(line.try_into().map_err(|_| corrupt())?);
+        let volume = get_str(bytes, pos)?;
+        let flags = take(bytes, pos, 2)?;
+        let (repository_by_rule, count) = (flags[0] != 0, flags[1]);
+        let start = *pos;
+        // Only the structure is checked here; `fields` checks each value's UTF-8 as it reads
+        // it, so that the text is validated once.
+        for _ in 0..count {
+            let index = take(bytes, pos, 1)?[0];
+            Field::ALL.get(usize::from(index)).ok_or_else(corrupt)?;
+            let len = take(bytes, pos, 2)?;
+            take(
+                bytes,
+                pos,
+                usize::from(u16::from_le_bytes([len[0], len[1]])),
+            )?;
+        }
+        Ok(RecordView {
+            line,
+            volume,
+            repository_by_rule,
+            count,
+            fields: &bytes[start..*pos],
+        })
+    }
+
+    /// The record's fields in field order. A value that is not UTF-8 (a corrupt spill file)
+    /// ends the iteration early.
+    pub fn fields(&self) -> impl Iterator<Item = (Field, &'a str)> + 'a {
+        let bytes = self.fields;
+        let mut pos = 0;
+        let mut left = self.count;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            // The structure was checked by `decode`.
+            let index = *bytes.get(pos)?;
+            pos += 1;
+            let field = *Field::ALL.get(usize::from(index))?;
+            let value = get_str(bytes, &mut pos).ok()?;
+            Some((field, value))
+        })
+    }
+
+    pub fn to_sync_record(&self, scope: &ScopeKey) -> SyncRecord {
+        SyncRecord {
+            line: self.line,
+            scope: scope.clone(),
+            volume: self.volume.to_string(),
+            fields: self
+                .fields()
+                .map(|(f, v)| (f, v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            repository_by_rule: self.repository_by_rule,
+        }
     }
 }
 
 /// Encoding of one record: line (u64), volume, `repository_by_rule` (u8), field count (u8),
-/// then per field its index in [`Field::ALL`] (u8) and value; strings are a u32 length and
-/// UTF-8 bytes, integers little-endian. The scope is not stored: it is the chunk's scope.
-fn encode(record: &SyncRecord, out: &mut Vec<u8>) {
-    out.extend_from_slice(&record.line.to_le_bytes());
-    put_str(out, &record.volume);
-    out.push(u8::from(record.repository_by_rule));
-    out.push(record.fields.len() as u8);
-    for (field, value) in &record.fields {
-        out.push(field_index(*field));
-        put_str(out, value);
+/// then per field its [`Field::index`] (u8) and value; strings are a u16 length and UTF-8
+/// bytes (field limits keep every value far below 64 KiB), integers little-endian. The scope
+/// is not stored: it is the chunk's scope.
+fn encode<'v>(
+    out: &mut Vec<u8>,
+    line: u64,
+    volume: &str,
+    repository_by_rule: bool,
+    fields: impl Iterator<Item = (Field, &'v str)>,
+) -> io::Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&line.to_le_bytes());
+    put_str(out, volume)?;
+    out.push(u8::from(repository_by_rule));
+    let count_at = out.len();
+    out.push(0);
+    let mut count = 0u8;
+    for (field, value) in fields {
+        out.push(field.index() as u8);
+        if let Err(e) = put_str(out, value) {
+            out.truncate(start);
+            return Err(e);
+        }
+        count += 1;
     }
+    out[count_at] = count;
+    Ok(())
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+fn put_str(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    let len = u16::try_from(s.len()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a value of more than 64 KiB cannot be spilled",
+        )
+    })?;
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(s.as_bytes());
-}
-
-fn field_index(field: Field) -> u8 {
-    Field::ALL
-        .iter()
-        .position(|f| *f == field)
-        .map_or(u8::MAX, |i| i as u8)
+    Ok(())
 }
 
 fn corrupt() -> io::Error {
@@ -205,32 +419,11 @@ fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize) -> io::Result<&'a [u8]> 
     Ok(out)
 }
 
-fn get_str(bytes: &[u8], pos: &mut usize) -> io::Result<String> {
-    let len = take(bytes, pos, 4)?;
-    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+fn get_str<'a>(bytes: &'a [u8], pos: &mut usize) -> io::Result<&'a str> {
+    let len = take(bytes, pos, 2)?;
+    let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
     let raw = take(bytes, pos, len)?;
-    String::from_utf8(raw.to_vec()).map_err(|_| corrupt())
-}
-
-fn decode(bytes: &[u8], pos: &mut usize, scope: &ScopeKey) -> io::Result<SyncRecord> {
-    let line = take(bytes, pos, 8)?;
-    let line = u64::from_le_bytes(line.try_into().map_err(|_| corrupt())?);
-    let volume = get_str(bytes, pos)?;
-    let flags = take(bytes, pos, 2)?;
-    let (repository_by_rule, count) = (flags[0] != 0, flags[1]);
-    let mut fields = BTreeMap::new();
-    for _ in 0..count {
-        let index = take(bytes, pos, 1)?[0];
-        let field = *Field::ALL.get(usize::from(index)).ok_or_else(corrupt)?;
-        fields.insert(field, get_str(bytes, pos)?);
-    }
-    Ok(SyncRecord {
-        line,
-        scope: scope.clone(),
-        volume,
-        fields,
-        repository_by_rule,
-    })
+    std::str::from_utf8(raw).map_err(|_| corrupt())
 }
 
 #[cfg(test)]
@@ -254,13 +447,18 @@ mod tests {
     fn groups_by_scope_and_detects_unsorted() {
         let mut s = Spill::new().unwrap();
         for (c, v) in [("A", "V1"), ("A", "V2"), ("B", "V3")] {
-            s.push(&rec(c, v)).unwrap();
+            s.push_record(&rec(c, v)).unwrap();
         }
         assert!(!s.unsorted());
-        s.push(&rec("A", "V4")).unwrap();
+        s.push_record(&rec("A", "V4")).unwrap();
         assert!(s.unsorted());
         s.finish_writing().unwrap();
-        let a: Vec<String> = s.read(0).unwrap().map(|r| r.unwrap().volume).collect();
+        let a: Vec<String> = s
+            .read(0)
+            .unwrap()
+            .iter()
+            .map(|r| r.unwrap().volume.to_string())
+            .collect();
         assert_eq!(a, ["V1", "V2", "V4"]);
         assert_eq!(s.total_records(), 4);
     }
@@ -274,9 +472,9 @@ mod tests {
         for (i, f) in Field::ALL.iter().enumerate() {
             r.fields.insert(*f, format!("v{i} ünïcode"));
         }
-        s.push(&r).unwrap();
+        s.push_record(&r).unwrap();
         s.finish_writing().unwrap();
-        let back: Vec<SyncRecord> = s.read(0).unwrap().map(Result::unwrap).collect();
+        let back: Vec<SyncRecord> = s.read(0).unwrap().to_sync_records().unwrap();
         assert_eq!(back, [r]);
     }
 
@@ -291,13 +489,18 @@ mod tests {
             for c in 0..70 {
                 r.scope.customer = format!("C{c}");
                 r.volume = format!("V{round}");
-                s.push(&r).unwrap();
+                s.push_record(&r).unwrap();
             }
         }
         s.finish_writing().unwrap();
         assert_eq!(s.scopes().len(), 70);
         assert!(s.scopes[5].chunks.len() > 1);
-        let vols: Vec<String> = s.read(5).unwrap().map(|r| r.unwrap().volume).collect();
+        let vols: Vec<String> = s
+            .read(5)
+            .unwrap()
+            .iter()
+            .map(|r| r.unwrap().volume.to_string())
+            .collect();
         let expected: Vec<String> = (0..rounds).map(|i| format!("V{i}")).collect();
         assert_eq!(vols, expected);
         assert_eq!(s.total_records(), 70 * rounds as u64);

@@ -3,8 +3,8 @@
 //! implement it and must behave identically.
 
 use tapesync_model::{
-    ApplyBatch, ApplyResponse, ScopeKey, ScopeSnapshot, SessionOutcome, SessionStart,
-    SyncStatistics,
+    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,
+    SessionStart, SyncStatistics,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -23,13 +23,30 @@ pub enum TargetError {
     Internal(String),
 }
 
-/// An inventory that a sync session reads scopes from and applies batches to.
-pub trait Target {
+/// An inventory that a sync session reads scopes from and applies batches to. `Send`, so that
+/// a run can apply one scope's changes on a second thread while it compares the next scope.
+pub trait Target: Send {
     /// Records the start of a sync session and returns its id for the audit trail.
     fn begin_session(&mut self, start: &SessionStart) -> Result<i64, TargetError>;
     /// The whole scope: existence of customer/media, repositories, and every volume with its
     /// version.
     fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError>;
+    /// The scope with only what a sync compares: every volume's ID and version and the values
+    /// of `columns` (see [`ScopeTable`]). The default builds it from [`Target::download_scope`];
+    /// targets override it with a cheaper read.
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        table_from_snapshot(self.download_scope(scope)?, columns)
+    }
+    /// A second, independent read handle on the same inventory, so that the next scopes can be
+    /// downloaded on another thread while this handle applies. `None` when the target cannot
+    /// open one (the run then downloads each scope itself, in turn).
+    fn scope_reader(&self) -> Option<Box<dyn ScopeReader>> {
+        None
+    }
     /// Applies one batch atomically (whole or not at all); per-volume results in order.
     fn apply(&mut self, scope: &ScopeKey, batch: &ApplyBatch)
         -> Result<ApplyResponse, TargetError>;
@@ -40,4 +57,49 @@ pub trait Target {
         outcome: SessionOutcome,
         stats: &SyncStatistics,
     ) -> Result<(), TargetError>;
+}
+
+/// A read-only handle that downloads scopes on a thread of its own (see
+/// [`Target::scope_reader`]).
+pub trait ScopeReader: Send {
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError>;
+    /// [`ScopeReader::download_table`] into a table whose allocations may be reused. The
+    /// default simply replaces it.
+    fn download_table_into(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+        table: &mut ScopeTable,
+    ) -> Result<(), TargetError> {
+        *table = self.download_table(scope, columns)?;
+        Ok(())
+    }
+}
+
+/// Converts a full snapshot into a table of `columns`.
+pub fn table_from_snapshot(
+    snapshot: ScopeSnapshot,
+    columns: &[Field],
+) -> Result<ScopeTable, TargetError> {
+    let mut table = ScopeTable::new(columns);
+    table.customer_exists = snapshot.customer_exists;
+    table.media_exists = snapshot.media_exists;
+    table.repositories = snapshot.repositories;
+    let mut volumes = snapshot.volumes;
+    volumes.sort_by(|a, b| a.volume.cmp(&b.volume));
+    volumes.dedup_by(|a, b| a.volume == b.volume);
+    for v in &volumes {
+        table
+            .push(
+                &v.volume,
+                v.version,
+                columns.iter().map(|c| v.fields.get(c).map(String::as_str)),
+            )
+            .map_err(|e| TargetError::Internal(e.to_string()))?;
+    }
+    Ok(table)
 }

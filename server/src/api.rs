@@ -6,10 +6,13 @@ use crate::error::ApiError;
 use crate::state::{AppState, Counters, CountersSnapshot};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+#[cfg(doc)]
+use tapesync_model::ScopeTable;
 use tapesync_model::{
     validate_id, validate_volume_id, ApplyBatch, ApplyResponse, AuditEntry, CustomerDump, Field,
     LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, SessionCreated, SessionFinish,
@@ -142,6 +145,54 @@ pub async fn download_scope(
         .read(move |store| store.download_scope(&scope))
         .await?;
     Ok(Json(snapshot))
+}
+
+/// Content type of a scope table (the binary encoding of [`ScopeTable::encode`]).
+pub const SCOPE_TABLE_TYPE: &str = "application/vnd.tapesync.scope-table";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TableQuery {
+    /// Comma-separated field names; absent or empty means no columns (IDs and versions only).
+    pub columns: Option<String>,
+}
+
+/// The fields of a `columns=` list. An unknown name is a 400; whether a known field is stored
+/// (and so can be a column) is the store's to say, also as a 400.
+fn columns_of(list: Option<&str>) -> Result<Vec<Field>, ApiError> {
+    let list = list.unwrap_or("").trim();
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|name| {
+            Field::lookup(name).ok_or_else(|| {
+                ApiError::bad_request(
+                    Some("columns".into()),
+                    format!("`{}` is not a field name", name.trim()),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The scope as a binary [`ScopeTable`] of the requested columns: the compact download a sync
+/// uses (the JSON snapshot of `download_scope` carries every field of every volume).
+pub async fn download_table(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((customer, media)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let scope = scope_of(&customer, &media)?;
+    require_role(&state, &user, &scope.customer, Role::Read).await?;
+    let query: TableQuery = parse_query(query.as_deref())?;
+    let columns = columns_of(query.columns.as_deref())?;
+    Counters::bump(&state.counters().scope_downloads);
+    // Encoding a large scope takes milliseconds of CPU: it stays on the store's thread.
+    let bytes = state
+        .read(move |store| Ok(store.download_table(&scope, &columns)?.encode()))
+        .await?;
+    Ok(([(header::CONTENT_TYPE, SCOPE_TABLE_TYPE)], bytes).into_response())
 }
 
 fn check_batch(batch: &ApplyBatch) -> Result<(), ApiError> {

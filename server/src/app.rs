@@ -31,6 +31,10 @@ fn api_routes() -> Router<AppState> {
             "/customers/{customer}/media/{media}/volumes",
             get(api::download_scope),
         )
+        .route(
+            "/customers/{customer}/media/{media}/table",
+            get(api::download_table),
+        )
         // A literal segment: axum 0.8 writes parameters as `{name}`, so `:` is plain text.
         .route(
             "/customers/{customer}/media/{media}/volumes:apply",

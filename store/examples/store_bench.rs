@@ -1,17 +1,27 @@
-//! Measures the store's hot paths on a file-backed store: creating volumes in batches of
-//! 1,000, updating 1,000 volumes in one batch, and downloading a 100,000-volume scope.
+//! Measures the store's hot paths on a file-backed store.
 //!
-//! `cargo run --release -p tapesync-store --example store_bench [VOLUMES]`
+//! `cargo run --release -p tapesync-store --example store_bench [VOLUMES]` creates volumes in
+//! batches of 1,000, updates 1,000 volumes in one batch, and downloads a 100,000-volume scope.
+//!
+//! `cargo run --release -p tapesync-store --example store_bench -- apply [OPTIONS]` times the
+//! apply path of the benchmark's target case (see `docs/benchmarks.md`): an inventory of 1M
+//! volumes in 50 scopes of which 1 % are stale in two fields, synced by one batch per scope.
+//! See [`apply_bench`] for the options.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tapesync_model::{ApplyBatch, Field, ScopeKey, VolumeChange};
 use tapesync_store::Store;
 
+#[path = "store_bench/apply_bench.rs"]
+mod apply_bench;
+
 const BATCH: usize = 1000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let volumes: usize = match std::env::args().nth(1) {
+    let mut args = std::env::args().skip(1);
+    let volumes: usize = match args.next() {
+        Some(mode) if mode == "apply" => return apply_bench::run(args),
         Some(n) => n.parse()?,
         None => 100_000,
     };
@@ -92,6 +102,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.elapsed().as_secs_f64() * 1000.0
         );
     }
+    // What a sync that sets REPOSITORY and SLOT downloads instead of the snapshot.
+    let columns = [Field::Repository, Field::Slot];
+    for _ in 0..3 {
+        let t = Instant::now();
+        let table = store.download_table(&scope, &columns)?;
+        println!(
+            "downloaded a scope of {} volumes as a table of 2 columns: {:.0} ms ({} KiB)",
+            table.len(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            table.heap_bytes() / 1024
+        );
+    }
+    // A second connection, as a reader thread opens it.
+    let reader = Store::open_reader(&dir.path().join("bench.db"))?;
+    let t = Instant::now();
+    let table = reader.download_table(&scope, &columns)?;
+    println!(
+        "downloaded the table on a reader connection: {} volumes, {:.0} ms",
+        table.len(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
     let t = Instant::now();
     let dump = store.export()?;
     println!(

@@ -7,8 +7,14 @@ use crate::inventory::{scope_ids, volume_id};
 use crate::schema::Columns;
 use crate::Store;
 use rusqlite::types::ToSql;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
-use std::collections::HashSet;
+use rusqlite::{
+    params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior,
+};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
 use tapesync_model::{
     canonicalise, ApplyBatch, ApplyResponse, Field, ScopeKey, VolumeOutcome, VolumeResult,
 };
@@ -17,8 +23,137 @@ use tapesync_model::{
 struct CheckedChange {
     volume: String,
     expected_version: Option<u64>,
-    /// (position among the stored columns, field, new value).
+    /// (position among the stored columns, field, new value), in column order — the order
+    /// the audit rows of a change have always been written in.
     set: Vec<(usize, Field, Option<String>)>,
+    /// The positions of `set`, the key of the statement that reads their current values.
+    columns: Vec<usize>,
+}
+
+/// The current state of an existing volume, as far as one change needs it: its row id,
+/// version and the values of the columns the change sets (in the order of `set`).
+struct Current {
+    row_id: i64,
+    version: u64,
+    values: Vec<Option<String>>,
+}
+
+/// SQL text for reading and updating a set of columns, built once per distinct column set
+/// and batch. Reading and rewriting only the columns a change touches keeps the work per
+/// volume small: an update that names `repository` makes SQLite maintain
+/// `volumes_by_repository` and check the repository foreign key, one that does not, doesn't.
+#[derive(Default)]
+struct ColumnSql {
+    select: HashMap<Vec<usize>, String>,
+    update: HashMap<Vec<usize>, String>,
+}
+
+impl ColumnSql {
+    fn select(&mut self, columns: &Columns, set: &[usize]) -> &str {
+        if !self.select.contains_key(set) {
+            let sql = format!(
+                "SELECT id, version{} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
+                set.iter()
+                    .map(|i| format!(", {}", columns.names[*i]))
+                    .collect::<String>()
+            );
+            self.select.insert(set.to_vec(), sql);
+        }
+        &self.select[set]
+    }
+
+    /// `UPDATE volumes SET version = ?1, updated_at = ?2, <columns> = ?3… WHERE id = ?last`.
+    fn update(&mut self, columns: &Columns, set: &[usize]) -> &str {
+        if !self.update.contains_key(set) {
+            let assignments = set
+                .iter()
+                .enumerate()
+                .map(|(n, i)| format!(", {} = ?{}", columns.names[*i], n + 3))
+                .collect::<String>();
+            let sql = format!(
+                "UPDATE volumes SET version = ?1, updated_at = ?2{assignments} WHERE id = ?{}",
+                set.len() + 3
+            );
+            self.update.insert(set.to_vec(), sql);
+        }
+        &self.update[set]
+    }
+}
+
+/// Copies committed batches from the WAL into the database file on a second connection, on a
+/// thread of its own, so that the applying thread does not.
+///
+/// Without it SQLite's automatic checkpoint runs inside the COMMIT of every batch that takes
+/// the WAL past 1,000 pages — in a large sync about every second batch, a third of the apply
+/// time (see docs/benchmarks.md, "Applying batches"). Durability does not depend on when
+/// checkpoints run: a batch is on disk once its WAL frames are fsynced by its COMMIT
+/// (`synchronous = FULL`), and a checkpoint only copies frames that are already durable. The
+/// writer's automatic checkpoint stays on as the safety net that bounds the WAL should this
+/// thread fall behind or be unavailable; the checkpoints are PASSIVE, so they never wait for
+/// or block the writer or readers.
+#[derive(Default)]
+pub(crate) struct BackgroundCheckpoint {
+    requests: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BackgroundCheckpoint {
+    /// Asks for a checkpoint of the store at `path`, starting the thread on first use.
+    pub(crate) fn request(&mut self, path: &Path) {
+        if self.requests.is_none() {
+            self.start(path);
+        }
+        if let Some(requests) = &self.requests {
+            // Full means a request is already waiting, and it covers this batch too;
+            // disconnected means the thread could not open the store: the writer's automatic
+            // checkpoint does the work, as without this thread.
+            let _ = requests.try_send(());
+        }
+    }
+
+    fn start(&mut self, path: &Path) {
+        let (requests, received) = sync_channel::<()>(1);
+        let path = path.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("tapesync-checkpoint".into())
+            .spawn(move || {
+                let Ok(conn) = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                ) else {
+                    return;
+                };
+                // The checkpoint syncs the database file before the WAL may be reused.
+                if conn
+                    .busy_timeout(Duration::from_secs(1))
+                    .and_then(|()| conn.execute_batch("PRAGMA synchronous = FULL;"))
+                    .is_err()
+                {
+                    return;
+                }
+                while received.recv().is_ok() {
+                    // BUSY (another checkpoint is running) or any other failure leaves the
+                    // frames to the next checkpoint; nothing is lost either way.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            });
+        if let Ok(thread) = spawned {
+            self.requests = Some(requests);
+            self.thread = Some(thread);
+        }
+    }
+}
+
+impl Drop for BackgroundCheckpoint {
+    /// Lets the thread finish its checkpoint and close its connection, so that the store's own
+    /// connection is the last one and closing it checkpoints the rest and removes the WAL, as
+    /// it did before the thread existed.
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Everything one batch needs while it runs inside its transaction.
@@ -97,9 +232,9 @@ impl Store {
         };
         let results = match ctx.ensure_scope()? {
             Some((reason, field)) => changes
-                .iter()
+                .into_iter()
                 .map(|c| VolumeResult {
-                    volume: c.volume.clone(),
+                    volume: c.volume,
                     outcome: VolumeOutcome::Rejected {
                         reason: reason.clone(),
                         field: Some(field),
@@ -108,11 +243,13 @@ impl Store {
                 .collect(),
             None => {
                 ctx.repositories = ctx.load_repositories()?;
+                let mut sql = ColumnSql::default();
                 let mut results = Vec::with_capacity(changes.len());
-                for change in &changes {
+                for change in changes {
+                    let outcome = ctx.apply_one(&change, &mut sql)?;
                     results.push(VolumeResult {
-                        volume: change.volume.clone(),
-                        outcome: ctx.apply_one(change)?,
+                        volume: change.volume,
+                        outcome,
                     });
                 }
                 results
@@ -134,6 +271,9 @@ impl Store {
             ctx.now
         ])?;
         tx.commit()?;
+        if let Some(path) = &self.path {
+            self.checkpoint.request(path);
+        }
         Ok(response)
     }
 
@@ -170,9 +310,11 @@ fn check_changes(columns: &Columns, batch: &ApplyBatch) -> Result<Vec<CheckedCha
             };
             set.push((index, *field, value));
         }
+        set.sort_by_key(|(index, _, _)| *index);
         checked.push(CheckedChange {
             volume,
             expected_version: change.expected_version,
+            columns: set.iter().map(|(index, _, _)| *index).collect(),
             set,
         });
     }
@@ -279,17 +421,45 @@ impl BatchContext<'_> {
             .optional()?)
     }
 
-    fn apply_one(&mut self, change: &CheckedChange) -> Result<VolumeOutcome, StoreError> {
-        let stored = self.stored(&change.volume)?;
-        match (&stored, change.expected_version) {
-            (Some(s), None) => {
+    /// The row id, version and current values of `change`'s columns of an existing volume.
+    fn current(
+        &self,
+        change: &CheckedChange,
+        sql: &mut ColumnSql,
+    ) -> Result<Option<Current>, StoreError> {
+        let n = change.columns.len();
+        Ok(self
+            .conn
+            .prepare_cached(sql.select(self.columns, &change.columns))?
+            .query_row(params![self.customer, self.media, change.volume], |r| {
+                let mut values = Vec::with_capacity(n);
+                for i in 0..n {
+                    values.push(r.get::<_, Option<String>>(i + 2)?);
+                }
+                Ok(Current {
+                    row_id: r.get(0)?,
+                    version: r.get(1)?,
+                    values,
+                })
+            })
+            .optional()?)
+    }
+
+    fn apply_one(
+        &mut self,
+        change: &CheckedChange,
+        sql: &mut ColumnSql,
+    ) -> Result<VolumeOutcome, StoreError> {
+        let current = self.current(change, sql)?;
+        match (&current, change.expected_version) {
+            (Some(c), None) => {
                 return Ok(VolumeOutcome::Conflict {
-                    current_version: Some(s.version),
+                    current_version: Some(c.version),
                 })
             }
-            (Some(s), Some(v)) if s.version != v => {
+            (Some(c), Some(v)) if c.version != v => {
                 return Ok(VolumeOutcome::Conflict {
-                    current_version: Some(s.version),
+                    current_version: Some(c.version),
                 })
             }
             (None, Some(_)) => {
@@ -315,30 +485,51 @@ impl BatchContext<'_> {
                 }
             }
         }
-        let n = self.columns.fields.len();
-        let old = stored
-            .as_ref()
-            .map(|s| s.values.clone())
-            .unwrap_or_else(|| vec![None; n]);
-        let mut new = old.clone();
-        for (index, _, value) in &change.set {
-            new[*index] = value.clone();
-        }
-        match stored {
-            None => {
-                self.insert_volume(&change.volume, &new)?;
-                self.audit_creation(&change.volume)?;
-                self.audit(&change.volume, &old, &new)?;
-                Ok(VolumeOutcome::Created { version: 1 })
+        let Some(current) = current else {
+            let mut values = vec![None; self.columns.fields.len()];
+            for (index, _, value) in &change.set {
+                values[*index].clone_from(value);
             }
-            Some(s) if old == new => Ok(VolumeOutcome::Applied { version: s.version }),
-            Some(s) => {
-                let version = s.version + 1;
-                self.update_volume(s.row_id, version, &new)?;
-                self.audit(&change.volume, &old, &new)?;
-                Ok(VolumeOutcome::Applied { version })
+            self.insert_volume(&change.volume, &values)?;
+            self.audit_creation(&change.volume)?;
+            for (_, field, value) in &change.set {
+                if value.is_some() {
+                    self.audit_field(&change.volume, *field, None, value.as_deref())?;
+                }
             }
+            return Ok(VolumeOutcome::Created { version: 1 });
+        };
+        // Only the fields whose value differs are written and audited.
+        let changed: Vec<usize> = (0..change.set.len())
+            .filter(|k| current.values[*k] != change.set[*k].2)
+            .collect();
+        if changed.is_empty() {
+            return Ok(VolumeOutcome::Applied {
+                version: current.version,
+            });
         }
+        let version = current.version + 1;
+        let stored_version = i64::try_from(version)
+            .map_err(|_| StoreError::Corrupt(format!("version {version} is out of range")))?;
+        let columns: Vec<usize> = changed.iter().map(|k| change.set[*k].0).collect();
+        let mut args: Vec<&dyn ToSql> = Vec::with_capacity(changed.len() + 3);
+        args.push(&stored_version);
+        args.push(&self.now);
+        args.extend(changed.iter().map(|k| &change.set[*k].2 as &dyn ToSql));
+        args.push(&current.row_id);
+        self.conn
+            .prepare_cached(sql.update(self.columns, &columns))?
+            .execute(params_from_iter(args))?;
+        for k in changed {
+            let (_, field, value) = &change.set[k];
+            self.audit_field(
+                &change.volume,
+                *field,
+                current.values[k].as_deref(),
+                value.as_deref(),
+            )?;
+        }
+        Ok(VolumeOutcome::Applied { version })
     }
 
     /// Checks that the customer has `repository`, creating it under `create_missing`.
@@ -421,6 +612,33 @@ impl BatchContext<'_> {
         Ok(())
     }
 
+    /// The audit row of one written field.
+    fn audit_field(
+        &self,
+        volume: &str,
+        field: Field,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit (session, actor, at, customer, media, volume, field, old, new)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                self.session,
+                self.actor,
+                self.now,
+                self.customer,
+                self.media,
+                volume,
+                field.name(),
+                old,
+                new
+            ])?;
+        Ok(())
+    }
+
     /// One audit row per field whose value changed.
     pub(crate) fn audit(
         &self,
@@ -450,3 +668,7 @@ impl BatchContext<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tapesync_model::{
     validate_id, validate_volume_id, AuditEntry, CustomerDump, Field, MediaDump, RepositoryInfo,
-    ScopeKey, ScopeSnapshot, VolumeState,
+    ScopeKey, ScopeSnapshot, ScopeTable, VolumeState,
 };
 
 /// How many volumes of a customer share one media type, repository and scratch state (the
@@ -69,6 +69,21 @@ pub(crate) fn read_fields(
         }
     }
     Ok(fields)
+}
+
+/// The text of column `i` without copying it; `None` for NULL. Columns are TEXT, so anything
+/// else is damage (a manual edit), reported as such rather than converted.
+fn text_ref<'r>(row: &'r Row<'_>, i: usize) -> Result<Option<&'r str>, StoreError> {
+    match row.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("stored text is not UTF-8: {e}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "a volume column holds a {} instead of text",
+            other.data_type()
+        ))),
+    }
 }
 
 fn check_description(field: Field, text: &str, max: usize) -> Result<(), StoreError> {
@@ -247,6 +262,92 @@ impl Store {
             repositories,
             volumes,
         })
+    }
+
+    /// The scope as a [`ScopeTable`] of `columns`: what [`Store::download_scope`] returns, but
+    /// only the requested fields, read straight into the table's text (no string per value).
+    /// A column that is not a stored volume field (CUSTOMER, REPOSITORY_DESC, USERn, …) is
+    /// [`StoreError::Invalid`].
+    pub fn download_table(
+        &self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, StoreError> {
+        let mut table = ScopeTable::new(columns);
+        self.download_table_into(scope, columns, &mut table)?;
+        Ok(table)
+    }
+
+    /// [`Store::download_table`] into an existing table (emptied first, its allocations
+    /// reused). On an error the table's content is unspecified.
+    pub fn download_table_into(
+        &self,
+        scope: &ScopeKey,
+        columns: &[Field],
+        table: &mut ScopeTable,
+    ) -> Result<(), StoreError> {
+        let (customer, media) = scope_ids(scope)?;
+        let mut names = Vec::with_capacity(columns.len());
+        for (i, field) in columns.iter().enumerate() {
+            let name = crate::schema::column(*field)
+                .ok_or_else(|| StoreError::invalid(Some(*field), "is not a stored volume field"))?;
+            if columns[..i].contains(field) {
+                return Err(StoreError::invalid(Some(*field), "is requested twice"));
+            }
+            names.push(name);
+        }
+        table.reset(columns);
+        // One read transaction, so the table is consistent even while a writer commits.
+        let tx = self.conn.unchecked_transaction()?;
+        table.customer_exists = self.customer_exists(&customer)?;
+        table.media_exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM media WHERE customer = ?1 AND id = ?2")?
+            .exists(params![customer, media])?;
+        table.repositories = self.repositories(&customer)?;
+        // Size the table first (a count off the index): growing a large table step by step
+        // costs more in fresh pages than the count costs.
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM volumes WHERE customer = ?1 AND media = ?2")?
+            .query_row(params![customer, media], |r| r.get(0))?;
+        let count = usize::try_from(count).unwrap_or(0);
+        // An estimate of the text: the Volume-ID plus a short value per column.
+        table.reserve(count, count.saturating_mul(10 + 8 * columns.len()));
+        let mut sql = String::from("SELECT volume, version");
+        for name in &names {
+            sql.push_str(", ");
+            sql.push_str(name);
+        }
+        sql.push_str(" FROM volumes WHERE customer = ?1 AND media = ?2 ORDER BY volume");
+        // The statement text depends on the columns; a sync asks with the same columns for
+        // every scope, so the cache keeps it prepared.
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![customer, media])?;
+        while let Some(row) = rows.next()? {
+            let volume = text_ref(row, 0)?.unwrap_or_default();
+            let version: u64 = row.get(1)?;
+            // Cells go from SQLite's buffer into the table's text; the first bad one (if any)
+            // is kept aside because `push` takes plain values.
+            let mut bad = None;
+            let cells = (2..2 + columns.len()).map(|i| {
+                text_ref(row, i).unwrap_or_else(|e| {
+                    bad.get_or_insert(e);
+                    None
+                })
+            });
+            let pushed = table.push(volume, version, cells);
+            if let Some(e) = bad {
+                return Err(e);
+            }
+            pushed.map_err(|e| {
+                StoreError::Corrupt(format!("scope {customer}/{media}, volume {volume}: {e}"))
+            })?;
+        }
+        drop(rows);
+        drop(stmt);
+        tx.finish()?;
+        Ok(())
     }
 
     /// One volume, or `None` if the scope has no such volume.

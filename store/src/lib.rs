@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use schema::{column, SCHEMA_VERSION};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use schema::Columns;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +35,9 @@ const STATEMENT_CACHE: usize = 64;
 
 /// One connection to an inventory store.
 pub struct Store {
+    /// Declared first so that it is dropped first: its thread's connection closes before
+    /// `conn`, which then, as the last connection, checkpoints the WAL and removes it.
+    checkpoint: apply::BackgroundCheckpoint,
     conn: Connection,
     columns: Columns,
     path: Option<PathBuf>,
@@ -45,6 +48,50 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
         Store::setup(conn, Some(path.to_path_buf()))
+    }
+
+    /// A second connection on an existing store, for a thread that only reads (e.g. downloads
+    /// the next scopes while another connection applies). Unlike [`Store::open`] it neither
+    /// creates the file nor migrates it: the store must exist at this build's schema version.
+    pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // The writer connection put the file in WAL mode (a persistent setting); checking it
+        // makes sure this reader never blocks the writer or is blocked by it.
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!(
+                "the store {} is not in WAL mode (journal mode is {mode})",
+                path.display()
+            )));
+        }
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "the store {} has schema version {found}, not {SCHEMA_VERSION}; open it for \
+                 writing first",
+                path.display()
+            )));
+        }
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Store {
+            checkpoint: Default::default(),
+            conn,
+            columns: Columns::new(),
+            path: Some(path.to_path_buf()),
+        })
     }
 
     /// A private store that lives as long as the value (tests, dry runs).
@@ -67,6 +114,7 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn)?;
         Ok(Store {
+            checkpoint: Default::default(),
             conn,
             columns: Columns::new(),
             path,
@@ -86,5 +134,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;

@@ -213,6 +213,8 @@ pub fn column(field: Field) -> Option<&'static str> {
 /// Stored fields in the fixed order every volume query selects them in.
 pub(crate) struct Columns {
     pub fields: Vec<Field>,
+    /// The column of each of `fields`.
+    pub names: Vec<&'static str>,
     /// `repository, slot, …` in the order of `fields`.
     pub list: String,
     /// Inserts a volume: customer, media, volume, version, created_at, updated_at, fields….
@@ -224,11 +226,8 @@ pub(crate) struct Columns {
 impl Columns {
     pub fn new() -> Columns {
         let fields: Vec<Field> = Field::stored().filter(|f| column(*f).is_some()).collect();
-        let list = fields
-            .iter()
-            .filter_map(|f| column(*f))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let names: Vec<&'static str> = fields.iter().filter_map(|f| column(*f)).collect();
+        let list = names.join(", ");
         let n = fields.len();
         let insert = format!(
             "INSERT INTO volumes (customer, media, volume, version, created_at, updated_at, {list}) \
@@ -251,6 +250,7 @@ impl Columns {
         );
         Columns {
             fields,
+            names,
             list,
             insert,
             update,

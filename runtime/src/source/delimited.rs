@@ -5,8 +5,8 @@
 //! may span lines, and an unterminated quote costs one rejected line instead of swallowing
 //! the rest of the file.
 
-use super::{RawRecord, RecordSource, SourceItem};
-use crate::input::{InputError, Line, LineReader};
+use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
+use crate::input::{InputError, LineReader, OwnedLine};
 use std::collections::VecDeque;
 
 /// A quoted field may span at most this many lines; beyond that the opening quote is taken
@@ -15,12 +15,66 @@ const MAX_RECORD_LINES: usize = 64;
 
 pub struct DelimitedSource {
     lines: LineReader,
-    pushed_back: VecDeque<Line>,
+    /// Lines read ahead for a record that turned out not to be one (rare: stray quotes).
+    pushed_back: VecDeque<OwnedLine>,
     delimiter: u8,
     quote: Option<u8>,
+    splitter: Splitter,
+    /// The record lent out by `next_item`, refilled in place.
+    record: RawRecord,
+    pool: StringPool,
+    /// Continuation lines of the current record: line number and byte offset in `record.raw`.
+    continuation: Vec<(u64, usize)>,
+}
+
+/// The csv parser and its output buffers, reused from record to record.
+struct Splitter {
     core: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
+}
+
+/// What [`fetch`] read.
+enum Fetched {
+    End,
+    /// A usable line, appended to the record's raw text.
+    Text(u64),
+    Bad(u64, String),
+}
+
+/// Reads the next line (pushed-back lines first) and appends its text to `raw`, after a
+/// `\n` when `joined`.
+fn fetch(
+    pushed_back: &mut VecDeque<OwnedLine>,
+    lines: &mut LineReader,
+    raw: &mut String,
+    joined: bool,
+) -> Result<Fetched, InputError> {
+    let mut append = |text: &str| {
+        if joined {
+            raw.push('\n');
+        }
+        raw.push_str(text);
+    };
+    if let Some(line) = pushed_back.pop_front() {
+        return Ok(match line.text {
+            Ok(text) => {
+                append(&text);
+                Fetched::Text(line.number)
+            }
+            Err(reason) => Fetched::Bad(line.number, reason),
+        });
+    }
+    Ok(match lines.next_line()? {
+        None => Fetched::End,
+        Some(line) => match line.text {
+            Ok(text) => {
+                append(text);
+                Fetched::Text(line.number)
+            }
+            Err(reason) => Fetched::Bad(line.number, reason),
+        },
+    })
 }
 
 impl DelimitedSource {
@@ -38,58 +92,105 @@ impl DelimitedSource {
             pushed_back: VecDeque::new(),
             delimiter,
             quote,
-            core: builder.build(),
-            out: Vec::new(),
-            ends: Vec::new(),
+            splitter: Splitter {
+                core: builder.build(),
+                out: Vec::new(),
+                ends: Vec::new(),
+            },
+            record: RawRecord {
+                strict_elements: true,
+                ..RawRecord::default()
+            },
+            pool: StringPool::default(),
+            continuation: Vec::new(),
         }
     }
+}
 
-    fn take_line(&mut self) -> Result<Option<Line>, InputError> {
-        match self.pushed_back.pop_front() {
-            Some(l) => Ok(Some(l)),
-            None => self.lines.next_line(),
-        }
+/// Whether `text` ends inside a quoted field (csv rules: a quote opens a quoted field only
+/// at the start of a field; `""` inside quotes is an escaped quote).
+fn open_quote(quote: Option<u8>, delimiter: u8, text: &str) -> bool {
+    let Some(quote) = quote else {
+        return false;
+    };
+    let bytes = text.as_bytes();
+    // Most records have no quote at all: one fast scan settles them.
+    if memchr::memchr(quote, bytes).is_none() {
+        return false;
     }
-
-    /// Whether `text` ends inside a quoted field (csv rules: a quote opens a quoted field only
-    /// at the start of a field; `""` inside quotes is an escaped quote).
-    fn open_quote(&self, text: &str) -> bool {
-        let Some(quote) = self.quote else {
-            return false;
-        };
-        let bytes = text.as_bytes();
-        let (mut in_quote, mut field_start) = (false, true);
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if in_quote {
-                if b == quote {
-                    if bytes.get(i + 1) == Some(&quote) {
-                        i += 2;
-                        continue;
-                    }
-                    in_quote = false;
+    let (mut in_quote, mut field_start) = (false, true);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_quote {
+            if b == quote {
+                if bytes.get(i + 1) == Some(&quote) {
+                    i += 2;
+                    continue;
                 }
-            } else if field_start && b == quote {
-                in_quote = true;
+                in_quote = false;
             }
-            field_start = !in_quote && (b == self.delimiter || b == b'\n');
-            i += 1;
+        } else if field_start && b == quote {
+            in_quote = true;
         }
-        in_quote
+        field_start = !in_quote && (b == delimiter || b == b'\n');
+        i += 1;
+    }
+    in_quote
+}
+
+/// Splits `raw` at each `delimiter` if that is exactly what the csv parser would do: no quote
+/// character to interpret, no CR or LF (which the parser takes for a record end), and an
+/// ASCII delimiter (so every cut is a char boundary). Returns false, leaving `out` partly
+/// written, for anything else. One pass over the bytes: this runs for nearly every record.
+fn split_plain(raw: &str, delimiter: u8, quote: Option<u8>, out: &mut Refill<'_>) -> bool {
+    if !delimiter.is_ascii() || delimiter == b'\r' || delimiter == b'\n' || quote == Some(delimiter)
+    {
+        return false;
+    }
+    let mut start = 0;
+    for (i, &b) in raw.as_bytes().iter().enumerate() {
+        if b == delimiter {
+            out.push(raw.get(start..i).unwrap_or_default());
+            start = i + 1;
+        } else if b == b'\r' || b == b'\n' || Some(b) == quote {
+            return false;
+        }
+    }
+    out.push(raw.get(start..).unwrap_or_default());
+    true
+}
+
+impl Splitter {
+    /// Splits one complete record into `elements`: a plain record (nearly all of them) by
+    /// its delimiters, anything else with the csv parser.
+    fn split(
+        &mut self,
+        raw: &str,
+        delimiter: u8,
+        quote: Option<u8>,
+        elements: &mut Refill<'_>,
+    ) -> Result<(), String> {
+        if split_plain(raw, delimiter, quote, elements) {
+            return Ok(());
+        }
+        elements.clear();
+        self.split_csv(raw, elements)
     }
 
-    /// Splits one complete record with the csv parser. The parser is built once and reset
-    /// per record (building it is far more expensive than parsing a line).
-    fn split(&mut self, raw: &str) -> Result<Vec<String>, String> {
+    /// Splits with the csv parser. The parser is built once and reset per record (building
+    /// it is far more expensive than parsing a line).
+    fn split_csv(&mut self, raw: &str, elements: &mut Refill<'_>) -> Result<(), String> {
         use csv_core::ReadRecordResult;
         self.core.reset();
         let input = raw.as_bytes();
         // A field never grows when unquoted, so the output fits in the input's size.
-        self.out.clear();
-        self.out.resize(input.len() + 1, 0);
-        self.ends.clear();
-        self.ends.resize(input.len() + 2, 0);
+        if self.out.len() < input.len() + 1 {
+            self.out.resize(input.len() + 1, 0);
+        }
+        if self.ends.len() < input.len() + 2 {
+            self.ends.resize(input.len() + 2, 0);
+        }
         let (mut nin, mut nout, mut nend) = (0, 0, 0);
         loop {
             let (result, i, o, e) =
@@ -112,62 +213,70 @@ impl DelimitedSource {
             }
         }
         let out = &self.out[..nout];
-        let mut fields = Vec::with_capacity(nend);
         let mut start = 0;
         for &end in &self.ends[..nend] {
             let bytes = out.get(start..end).ok_or("cannot split the record")?;
-            fields.push(
-                std::str::from_utf8(bytes)
-                    .map_err(|e| format!("cannot split the record: {e}"))?
-                    .to_string(),
-            );
+            let text =
+                std::str::from_utf8(bytes).map_err(|e| format!("cannot split the record: {e}"))?;
+            elements.push(text);
             start = end;
         }
-        Ok(fields)
+        Ok(())
     }
 }
 
 impl RecordSource for DelimitedSource {
-    fn next_item(&mut self) -> Result<Option<SourceItem>, InputError> {
+    fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
         loop {
-            let Some(first) = self.take_line()? else {
-                return Ok(None);
+            self.record.raw.clear();
+            let number = match fetch(
+                &mut self.pushed_back,
+                &mut self.lines,
+                &mut self.record.raw,
+                false,
+            )? {
+                Fetched::End => return Ok(None),
+                Fetched::Bad(line, reason) => return Ok(Some(SourceItem::Bad { line, reason })),
+                Fetched::Text(number) => number,
             };
-            let number = first.number;
-            let mut raw = match first.text {
-                Err(reason) => {
-                    return Ok(Some(SourceItem::Bad {
-                        line: number,
-                        reason,
-                    }))
-                }
-                Ok(t) if t.trim().is_empty() => continue,
-                Ok(t) => t,
-            };
-            let mut continuation: Vec<Line> = Vec::new();
-            let mut open = self.open_quote(&raw);
-            while open && continuation.len() < MAX_RECORD_LINES {
-                match self.take_line()? {
-                    Some(line) => match &line.text {
-                        Ok(t) => {
-                            raw.push('\n');
-                            raw.push_str(t);
-                            continuation.push(line);
-                            open = self.open_quote(&raw);
-                        }
-                        Err(_) => {
-                            self.pushed_back.push_back(line);
-                            break;
-                        }
-                    },
-                    None => break,
+            if self.record.raw.trim().is_empty() {
+                continue;
+            }
+            self.continuation.clear();
+            let mut open = open_quote(self.quote, self.delimiter, &self.record.raw);
+            while open && self.continuation.len() < MAX_RECORD_LINES {
+                let start = self.record.raw.len() + 1;
+                match fetch(
+                    &mut self.pushed_back,
+                    &mut self.lines,
+                    &mut self.record.raw,
+                    true,
+                )? {
+                    Fetched::Text(line) => {
+                        self.continuation.push((line, start));
+                        open = open_quote(self.quote, self.delimiter, &self.record.raw);
+                    }
+                    Fetched::Bad(line, reason) => {
+                        self.pushed_back.push_back(OwnedLine {
+                            number: line,
+                            text: Err(reason),
+                        });
+                        break;
+                    }
+                    Fetched::End => break,
                 }
             }
             if open {
                 // Give the following lines their own chance: only the line with the stray
                 // quote is lost.
-                for line in continuation.into_iter().rev() {
-                    self.pushed_back.push_front(line);
+                let raw = &self.record.raw;
+                let mut end = raw.len();
+                for &(line, start) in self.continuation.iter().rev() {
+                    self.pushed_back.push_front(OwnedLine {
+                        number: line,
+                        text: Ok(raw[start..end].to_string()),
+                    });
+                    end = start.saturating_sub(1);
                 }
                 return Ok(Some(SourceItem::Bad {
                     line: number,
@@ -176,14 +285,17 @@ impl RecordSource for DelimitedSource {
                             .to_string(),
                 }));
             }
-            return Ok(Some(match self.split(&raw) {
-                Ok(elements) => SourceItem::Record(RawRecord {
-                    line: number,
-                    raw,
-                    elements,
-                    pairs: Vec::new(),
-                    strict_elements: true,
-                }),
+            let split = self.splitter.split(
+                &self.record.raw,
+                self.delimiter,
+                self.quote,
+                &mut self.pool.refill(&mut self.record.elements),
+            );
+            return Ok(Some(match split {
+                Ok(()) => {
+                    self.record.line = number;
+                    SourceItem::Record(&self.record)
+                }
                 Err(reason) => SourceItem::Bad {
                     line: number,
                     reason,
@@ -201,9 +313,9 @@ impl RecordSource for DelimitedSource {
 mod tests {
     use super::*;
     use crate::input::lines_of;
-    use crate::source::collect;
+    use crate::source::{collect, OwnedItem};
 
-    fn records(bytes: &[u8], delimiter: u8, quote: Option<u8>) -> Vec<SourceItem> {
+    fn records(bytes: &[u8], delimiter: u8, quote: Option<u8>) -> Vec<OwnedItem> {
         collect(Box::new(DelimitedSource::new(
             lines_of(bytes),
             delimiter,
@@ -211,9 +323,9 @@ mod tests {
         )))
     }
 
-    fn elements(item: &SourceItem) -> Vec<String> {
+    fn elements(item: &OwnedItem) -> Vec<String> {
         match item {
-            SourceItem::Record(r) => r.elements.clone(),
+            OwnedItem::Record(r) => r.elements.clone(),
             other => panic!("{other:?}"),
         }
     }
@@ -230,7 +342,7 @@ mod tests {
             ["A00001", "Vault, shelf 3", "say \"hi\""]
         );
         match &items[0] {
-            SourceItem::Record(r) => assert!(r.raw.starts_with("A00001,\"Vault")),
+            OwnedItem::Record(r) => assert!(r.raw.starts_with("A00001,\"Vault")),
             other => panic!("{other:?}"),
         }
         assert_eq!(elements(&items[1]), ["A00002", "x"]);
@@ -242,7 +354,7 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(elements(&items[0]), ["A1", "two\nlines", "z"]);
         match &items[1] {
-            SourceItem::Record(r) => assert_eq!(r.line, 3),
+            OwnedItem::Record(r) => assert_eq!(r.line, 3),
             other => panic!("{other:?}"),
         }
     }
@@ -252,7 +364,7 @@ mod tests {
         let items = records(b"A1,ok\nA2,\"broken\nA3,fine\n", b',', Some(b'"'));
         assert_eq!(items.len(), 3);
         assert!(
-            matches!(&items[1], SourceItem::Bad { line: 2, reason } if reason.contains("unterminated"))
+            matches!(&items[1], OwnedItem::Bad { line: 2, reason } if reason.contains("unterminated"))
         );
         assert_eq!(elements(&items[2]), ["A3", "fine"]);
     }
@@ -263,6 +375,41 @@ mod tests {
         assert_eq!(elements(&items[0]), ["a", "b", "c"]);
         assert_eq!(elements(&items[1]), ["d"]);
         assert_eq!(elements(&items[2]), ["\"e", "f"]);
+    }
+
+    /// The fast split must cut exactly where the csv parser does, on every input it takes.
+    #[test]
+    fn plain_split_agrees_with_the_csv_parser() {
+        const PIECES: [&str; 9] = ["a", ",", ";", "\"", " ", "é", "\r", "x", "\t"];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut fast_paths = 0;
+        for _ in 0..20_000 {
+            let raw: String = (0..1 + next(12))
+                .map(|_| PIECES[next(PIECES.len())])
+                .collect();
+            for (delimiter, quote) in [(b',', Some(b'"')), (b';', None), (b'\t', Some(b'\''))] {
+                let mut splitter = DelimitedSource::new(lines_of(b""), delimiter, quote).splitter;
+                let mut pool = StringPool::default();
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                let fast_result =
+                    splitter.split(&raw, delimiter, quote, &mut pool.refill(&mut fast));
+                let slow_result = splitter.split_csv(&raw, &mut pool.refill(&mut slow));
+                assert_eq!(fast_result, slow_result, "{raw:?}");
+                assert_eq!(fast, slow, "{raw:?}");
+                let mut plain = Vec::new();
+                if split_plain(&raw, delimiter, quote, &mut pool.refill(&mut plain)) {
+                    fast_paths += 1;
+                    assert_eq!(plain, slow, "{raw:?}");
+                }
+            }
+        }
+        assert!(fast_paths > 10_000, "{fast_paths}");
     }
 
     #[test]

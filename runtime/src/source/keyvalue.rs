@@ -2,25 +2,74 @@
 //! `key SEP value` lines, begun by a line matching the record-start filter or, without one,
 //! separated by blank lines. Lines without the separator stay in the raw text only.
 
-use super::{RawRecord, RecordSource, SourceItem};
-use crate::input::{InputError, Line, LineReader};
+use super::{RawRecord, RecordSource, SourceItem, StringPool};
+use crate::input::{InputError, LineReader};
 use tapesync_compiler::plan::Pattern;
 
 pub struct KeyValueSource {
     lines: LineReader,
     separator: String,
     record_start: Option<Pattern>,
-    /// A record-start line read while finishing the previous block.
-    pending: Option<Line>,
+    /// The number of a record-start line read while finishing the previous block; its text
+    /// is in `pending_text` (a reused buffer: with a record-start filter every record begins
+    /// this way).
+    pending: Option<u64>,
+    pending_text: String,
+    block: Block,
 }
 
-/// A block being collected.
+/// The block being collected, in the record lent out by `next_item`.
 #[derive(Default)]
 struct Block {
-    line: u64,
-    raw: Vec<String>,
-    pairs: Vec<(String, String)>,
+    record: RawRecord,
+    /// Lines in `record.raw` (joined with `\n`).
+    raw_lines: usize,
     bad: Option<String>,
+    pool: StringPool,
+}
+
+impl Block {
+    fn reset(&mut self) {
+        self.record.line = 0;
+        self.record.raw.clear();
+        self.pool.reclaim_pairs(&mut self.record.pairs);
+        self.raw_lines = 0;
+        self.bad = None;
+    }
+
+    fn add(&mut self, separator: &str, number: u64, text: Result<&str, String>) {
+        if self.raw_lines == 0 && self.bad.is_none() {
+            self.record.line = number;
+        }
+        match text {
+            Ok(text) => {
+                if let Some((k, v)) = text.split_once(separator) {
+                    let pair = (self.pool.take(k.trim()), self.pool.take(v.trim()));
+                    self.record.pairs.push(pair);
+                }
+                if self.raw_lines > 0 {
+                    self.record.raw.push('\n');
+                }
+                self.record.raw.push_str(text);
+                self.raw_lines += 1;
+            }
+            Err(reason) => {
+                if self.bad.is_none() {
+                    self.bad = Some(format!("line {number}: {reason}"));
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self) -> SourceItem<'_> {
+        match self.bad.take() {
+            Some(reason) => SourceItem::Bad {
+                line: self.record.line,
+                reason,
+            },
+            None => SourceItem::Record(&self.record),
+        }
+    }
 }
 
 impl KeyValueSource {
@@ -30,86 +79,54 @@ impl KeyValueSource {
             separator,
             record_start,
             pending: None,
-        }
-    }
-
-    fn is_start(&self, text: &str) -> bool {
-        self.record_start
-            .as_ref()
-            .is_some_and(|p| p.matches(text.trim()))
-    }
-
-    fn add(&self, block: &mut Block, line: Line) {
-        if block.raw.is_empty() && block.bad.is_none() {
-            block.line = line.number;
-        }
-        match line.text {
-            Ok(text) => {
-                if let Some((k, v)) = text.split_once(self.separator.as_str()) {
-                    block
-                        .pairs
-                        .push((k.trim().to_string(), v.trim().to_string()));
-                }
-                block.raw.push(text);
-            }
-            Err(reason) => {
-                if block.bad.is_none() {
-                    block.bad = Some(format!("line {}: {reason}", line.number));
-                }
-            }
-        }
-    }
-
-    fn emit(block: Block) -> SourceItem {
-        match block.bad {
-            Some(reason) => SourceItem::Bad {
-                line: block.line,
-                reason,
-            },
-            None => SourceItem::Record(RawRecord {
-                line: block.line,
-                raw: block.raw.join("\n"),
-                elements: Vec::new(),
-                pairs: block.pairs,
-                strict_elements: false,
-            }),
+            pending_text: String::new(),
+            block: Block::default(),
         }
     }
 }
 
 impl RecordSource for KeyValueSource {
-    fn next_item(&mut self) -> Result<Option<SourceItem>, InputError> {
-        let mut block = Block::default();
+    fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
+        self.block.reset();
         let mut started = false;
-        if let Some(line) = self.pending.take() {
-            self.add(&mut block, line);
+        if let Some(number) = self.pending.take() {
+            self.block
+                .add(&self.separator, number, Ok(self.pending_text.as_str()));
             started = true;
         }
         loop {
             let Some(line) = self.lines.next_line()? else {
-                return Ok(started.then(|| Self::emit(block)));
+                return Ok(if started {
+                    Some(self.block.emit())
+                } else {
+                    None
+                });
             };
             let blank = matches!(&line.text, Ok(t) if t.trim().is_empty());
-            if self.record_start.is_some() {
-                let start = matches!(&line.text, Ok(t) if self.is_start(t));
+            if let Some(record_start) = &self.record_start {
+                let start = matches!(&line.text, Ok(t) if record_start.matches(t.trim()));
                 if start {
                     if started {
-                        self.pending = Some(line);
-                        return Ok(Some(Self::emit(block)));
+                        if let Ok(text) = line.text {
+                            self.pending_text.clear();
+                            self.pending_text.push_str(text);
+                        }
+                        self.pending = Some(line.number);
+                        return Ok(Some(self.block.emit()));
                     }
                     started = true;
-                    self.add(&mut block, line);
+                    self.block.add(&self.separator, line.number, line.text);
                 } else if started && !blank {
-                    self.add(&mut block, line);
+                    self.block.add(&self.separator, line.number, line.text);
                 }
                 // Lines before the first record start are a preamble, not a record.
             } else if blank {
                 if started {
-                    return Ok(Some(Self::emit(block)));
+                    return Ok(Some(self.block.emit()));
                 }
             } else {
                 started = true;
-                self.add(&mut block, line);
+                self.block.add(&self.separator, line.number, line.text);
             }
         }
     }
@@ -123,11 +140,11 @@ impl RecordSource for KeyValueSource {
 mod tests {
     use super::*;
     use crate::input::lines_of;
-    use crate::source::collect;
+    use crate::source::{collect, OwnedItem};
 
-    fn pairs(item: &SourceItem) -> Vec<(String, String)> {
+    fn pairs(item: &OwnedItem) -> Vec<(String, String)> {
         match item {
-            SourceItem::Record(r) => r.pairs.clone(),
+            OwnedItem::Record(r) => r.pairs.clone(),
             other => panic!("{other:?}"),
         }
     }
@@ -148,7 +165,7 @@ mod tests {
             ]
         );
         match &items[1] {
-            SourceItem::Record(r) => assert_eq!(r.line, 6),
+            OwnedItem::Record(r) => assert_eq!(r.line, 6),
             other => panic!("{other:?}"),
         }
     }
@@ -162,6 +179,6 @@ mod tests {
         )));
         assert_eq!(items.len(), 2);
         assert_eq!(pairs(&items[0]).len(), 3);
-        assert!(matches!(&items[1], SourceItem::Bad { line: 6, .. }));
+        assert!(matches!(&items[1], OwnedItem::Bad { line: 6, .. }));
     }
 }

@@ -3,6 +3,10 @@
 //!
 //! A record that cannot be read (invalid UTF-8, an unterminated quote, an over-long line) is
 //! returned as [`SourceItem::Bad`] with its line number; only I/O failures end the stream.
+//!
+//! Sources lend their records: each owns one [`RawRecord`] and refills it in place, keeping
+//! the capacity of its strings, so reading a million records allocates a handful of times
+//! rather than a few million (see docs/benchmarks.md).
 
 mod delimited;
 mod keyvalue;
@@ -32,10 +36,10 @@ pub struct RawRecord {
     pub strict_elements: bool,
 }
 
-/// What a source yields.
+/// What a source yields: a record borrowed from the source until the next call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceItem {
-    Record(RawRecord),
+pub enum SourceItem<'a> {
+    Record(&'a RawRecord),
     /// A record that cannot be read; the run goes on.
     Bad {
         line: u64,
@@ -45,7 +49,7 @@ pub enum SourceItem {
 
 /// A streaming reader of records.
 pub trait RecordSource {
-    fn next_item(&mut self) -> Result<Option<SourceItem>, InputError>;
+    fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError>;
     /// Ends reading (drains and checks an input command).
     fn finish(self: Box<Self>) -> Result<(), InputError>;
 }
@@ -69,11 +73,98 @@ pub fn for_plan(plan: &Plan, lines: LineReader) -> Box<dyn RecordSource> {
     }
 }
 
+/// Strings of a [`RawRecord`] kept for reuse, so their capacity survives from record to
+/// record.
+#[derive(Debug, Default)]
+pub(crate) struct StringPool {
+    spare: Vec<String>,
+}
+
+impl StringPool {
+    /// Empties `pairs`, keeping their strings for [`StringPool::take`].
+    pub(crate) fn reclaim_pairs(&mut self, pairs: &mut Vec<(String, String)>) {
+        for (k, v) in pairs.drain(..) {
+            self.spare.push(k);
+            self.spare.push(v);
+        }
+    }
+
+    /// A copy of `text` in a reused string.
+    pub(crate) fn take(&mut self, text: &str) -> String {
+        let mut s = self.spare.pop().unwrap_or_default();
+        s.clear();
+        s.push_str(text);
+        s
+    }
+
+    /// Starts refilling `elements` in place: the strings already there are overwritten in
+    /// order, and those left over go back to the pool when the [`Refill`] is dropped.
+    pub(crate) fn refill<'a>(&'a mut self, elements: &'a mut Vec<String>) -> Refill<'a> {
+        Refill {
+            elements,
+            pool: self,
+            len: 0,
+        }
+    }
+}
+
+/// See [`StringPool::refill`].
+pub(crate) struct Refill<'a> {
+    elements: &'a mut Vec<String>,
+    pool: &'a mut StringPool,
+    len: usize,
+}
+
+impl Refill<'_> {
+    /// Elements written so far.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Starts over (the strings written so far are overwritten next).
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub(crate) fn push(&mut self, text: &str) {
+        match self.elements.get_mut(self.len) {
+            Some(kept) => {
+                kept.clear();
+                kept.push_str(text);
+            }
+            None => {
+                let s = self.pool.take(text);
+                self.elements.push(s);
+            }
+        }
+        self.len += 1;
+    }
+}
+
+impl Drop for Refill<'_> {
+    fn drop(&mut self) {
+        if self.elements.len() > self.len {
+            self.pool.spare.extend(self.elements.drain(self.len..));
+        }
+    }
+}
+
+/// A record source's item as owned data (tests).
 #[cfg(test)]
-pub(crate) fn collect(mut src: Box<dyn RecordSource>) -> Vec<SourceItem> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OwnedItem {
+    Record(RawRecord),
+    Bad { line: u64, reason: String },
+}
+
+#[cfg(test)]
+pub(crate) fn collect(mut src: Box<dyn RecordSource>) -> Vec<OwnedItem> {
     let mut out = Vec::new();
     while let Some(item) = src.next_item().expect("in-memory input") {
-        out.push(item);
+        out.push(match item {
+            SourceItem::Record(r) => OwnedItem::Record(r.clone()),
+            SourceItem::Bad { line, reason } => OwnedItem::Bad { line, reason },
+        });
     }
     out
 }

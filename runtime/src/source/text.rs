@@ -1,14 +1,16 @@
 //! Line-per-record text: fixed-column reports (read by character offset) and whitespace
 //! separated words (extension `SetWhitespaceDelimited`). Blank lines are not records.
 
-use super::{RawRecord, RecordSource, SourceItem};
+use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
 use crate::input::{InputError, LineReader};
 
-/// Reads the next non-blank line as a record, splitting it with `split`.
-fn next_line_record(
+/// Reads the next non-blank line into `record`, splitting it into elements with `split`.
+fn next_line_record<'r>(
     lines: &mut LineReader,
-    split: impl Fn(&str) -> Vec<String>,
-) -> Result<Option<SourceItem>, InputError> {
+    record: &'r mut RawRecord,
+    pool: &mut StringPool,
+    split: impl Fn(&str, &mut Refill<'_>),
+) -> Result<Option<SourceItem<'r>>, InputError> {
     while let Some(line) = lines.next_line()? {
         match line.text {
             Err(reason) => {
@@ -19,13 +21,11 @@ fn next_line_record(
             }
             Ok(text) if text.trim().is_empty() => continue,
             Ok(text) => {
-                return Ok(Some(SourceItem::Record(RawRecord {
-                    line: line.number,
-                    elements: split(&text),
-                    raw: text,
-                    pairs: Vec::new(),
-                    strict_elements: false,
-                })))
+                record.line = line.number;
+                record.raw.clear();
+                record.raw.push_str(text);
+                split(text, &mut pool.refill(&mut record.elements));
+                return Ok(Some(SourceItem::Record(record)));
             }
         }
     }
@@ -34,17 +34,23 @@ fn next_line_record(
 
 pub struct FixedSource {
     lines: LineReader,
+    record: RawRecord,
+    pool: StringPool,
 }
 
 impl FixedSource {
     pub fn new(lines: LineReader) -> FixedSource {
-        FixedSource { lines }
+        FixedSource {
+            lines,
+            record: RawRecord::default(),
+            pool: StringPool::default(),
+        }
     }
 }
 
 impl RecordSource for FixedSource {
-    fn next_item(&mut self) -> Result<Option<SourceItem>, InputError> {
-        next_line_record(&mut self.lines, |_| Vec::new())
+    fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
+        next_line_record(&mut self.lines, &mut self.record, &mut self.pool, |_, _| {})
     }
     fn finish(self: Box<Self>) -> Result<(), InputError> {
         self.lines.finish()
@@ -55,11 +61,18 @@ pub struct WhitespaceSource {
     lines: LineReader,
     /// `SetWhitespaceDelimited(n)`: word `n` (1-based) runs to the end of the line.
     tail: Option<usize>,
+    record: RawRecord,
+    pool: StringPool,
 }
 
 impl WhitespaceSource {
     pub fn new(lines: LineReader, tail: Option<usize>) -> WhitespaceSource {
-        WhitespaceSource { lines, tail }
+        WhitespaceSource {
+            lines,
+            tail,
+            record: RawRecord::default(),
+            pool: StringPool::default(),
+        }
     }
 }
 
@@ -67,26 +80,30 @@ fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
-/// Splits `text` into words; with `tail = Some(n)` the n-th word is the rest of the line.
-fn words(text: &str, tail: Option<usize>) -> Vec<String> {
-    let mut out = Vec::new();
+/// Splits `text` into words appended to `out`; with `tail = Some(n)` the n-th word is the
+/// rest of the line.
+fn words(text: &str, tail: Option<usize>, out: &mut Refill<'_>) {
     let mut rest = text.trim_start_matches(is_blank);
     while !rest.is_empty() {
         if tail == Some(out.len() + 1) {
-            out.push(rest.trim_end_matches(is_blank).to_string());
+            out.push(rest.trim_end_matches(is_blank));
             break;
         }
         let end = rest.find(is_blank).unwrap_or(rest.len());
-        out.push(rest[..end].to_string());
+        out.push(&rest[..end]);
         rest = rest[end..].trim_start_matches(is_blank);
     }
-    out
 }
 
 impl RecordSource for WhitespaceSource {
-    fn next_item(&mut self) -> Result<Option<SourceItem>, InputError> {
+    fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
         let tail = self.tail;
-        next_line_record(&mut self.lines, |t| words(t, tail))
+        next_line_record(
+            &mut self.lines,
+            &mut self.record,
+            &mut self.pool,
+            |t, out| words(t, tail, out),
+        )
     }
     fn finish(self: Box<Self>) -> Result<(), InputError> {
         self.lines.finish()
@@ -97,7 +114,7 @@ impl RecordSource for WhitespaceSource {
 mod tests {
     use super::*;
     use crate::input::lines_of;
-    use crate::source::collect;
+    use crate::source::{collect, OwnedItem};
 
     #[test]
     fn fixed_keeps_raw_and_skips_blank_lines() {
@@ -106,7 +123,7 @@ mod tests {
         ))));
         assert_eq!(items.len(), 2);
         match &items[1] {
-            SourceItem::Record(r) => {
+            OwnedItem::Record(r) => {
                 assert_eq!(r.line, 4);
                 assert_eq!(r.raw, "A00002  OFFS");
                 assert!(r.elements.is_empty());
@@ -122,17 +139,23 @@ mod tests {
             None,
         )));
         match &items[0] {
-            SourceItem::Record(r) => assert_eq!(r.elements, ["A00001", "LIBR", "full", "tape"]),
+            OwnedItem::Record(r) => assert_eq!(r.elements, ["A00001", "LIBR", "full", "tape"]),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&items[1], SourceItem::Bad { line: 2, .. }));
+        assert!(matches!(&items[1], OwnedItem::Bad { line: 2, .. }));
     }
+    fn split(text: &str, tail: Option<usize>) -> Vec<String> {
+        let mut out = Vec::new();
+        words(text, tail, &mut StringPool::default().refill(&mut out));
+        out
+    }
+
     #[test]
     fn whitespace_tail_keeps_free_text() {
         assert_eq!(
-            words("A1  LIBR  full  tape, do not touch  ", Some(3)),
+            split("A1  LIBR  full  tape, do not touch  ", Some(3)),
             ["A1", "LIBR", "full  tape, do not touch"]
         );
-        assert_eq!(words("A1", Some(3)), ["A1"]);
+        assert_eq!(split("A1", Some(3)), ["A1"]);
     }
 }
