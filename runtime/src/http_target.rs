@@ -202,6 +202,19 @@ impl Link {
         url
     }
 
+    /// `/api/v1/customers/{customer}/media/{media}/{last}`.
+    fn scope_url(&self, scope: &ScopeKey, last: &str) -> Url {
+        self.url(&[
+            "api",
+            "v1",
+            "customers",
+            &scope.customer,
+            "media",
+            &scope.media,
+            last,
+        ])
+    }
+
     fn logon(&mut self) -> Result<(), TargetError> {
         let url = self.url(&["api", "v1", "logon"]);
         let body = LogonRequest {
@@ -333,15 +346,7 @@ impl Link {
         scope: &ScopeKey,
         columns: &[Field],
     ) -> Result<ScopeTable, TargetError> {
-        let mut url = self.url(&[
-            "api",
-            "v1",
-            "customers",
-            &scope.customer,
-            "media",
-            &scope.media,
-            "table",
-        ]);
+        let mut url = self.scope_url(scope, "table");
         let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
         url.query_pairs_mut()
             .append_pair("columns", &names.join(","));
@@ -477,15 +482,7 @@ impl Target for HttpTarget {
     }
 
     fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError> {
-        let url = self.link.url(&[
-            "api",
-            "v1",
-            "customers",
-            &scope.customer,
-            "media",
-            &scope.media,
-            "volumes",
-        ]);
+        let url = self.link.scope_url(scope, "volumes");
         let response = self.link.download(url)?;
         expect_json(response)
     }
@@ -510,15 +507,7 @@ impl Target for HttpTarget {
         scope: &ScopeKey,
         batch: &ApplyBatch,
     ) -> Result<ApplyResponse, TargetError> {
-        let url = self.link.url(&[
-            "api",
-            "v1",
-            "customers",
-            &scope.customer,
-            "media",
-            &scope.media,
-            "volumes:apply",
-        ]);
+        let url = self.link.scope_url(scope, "volumes:apply");
         // Built once: every attempt sends the same bytes, hence the same idempotency key.
         let probe = json_body(self.link.client.post(url.clone()), batch)?
             .build()

@@ -1,17 +1,17 @@
 //! The HTTP API through the real router (no socket): rights, validation, throttling, replay,
 //! compression. The end-to-end tests with the real binary live in cli/tests/server_e2e.rs.
 
+mod common;
+
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use common::{call, get, logon, logon_attempt, post, post_raw};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
-use tapesync_server::{router, AppState, ServerConfig, StorePool, ThrottlePolicy};
+use tapesync_server::{ServerConfig, ThrottlePolicy};
 use tapesync_store::{Role, Store};
-use tower::ServiceExt;
 
 struct Fixture {
     app: Router,
@@ -45,85 +45,12 @@ fn fixture() -> Fixture {
         },
         ..ServerConfig::default()
     };
-    let state = AppState::new(StorePool::open(&path, 2).unwrap(), config);
-    let app = router(state).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+    let app = common::app(&path, config);
     Fixture {
         app,
         _dir: dir,
         path,
     }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-async fn call(app: &Router, req: Request<Body>) -> Answer {
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn get(path: &str, token: Option<&str>) -> Request<Body> {
-    let mut b = Request::get(path);
-    if let Some(t) = token {
-        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    b.body(Body::empty()).unwrap()
-}
-
-fn post(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
-    post_raw(path, token, serde_json::to_vec(body).unwrap())
-}
-
-fn post_raw(path: &str, token: Option<&str>, body: Vec<u8>) -> Request<Body> {
-    let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-    if let Some(t) = token {
-        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    b.body(Body::from(body)).unwrap()
-}
-
-/// One logon request, whatever its answer.
-async fn logon_attempt(app: &Router, user: &str, password: &str) -> Answer {
-    call(
-        app,
-        post(
-            "/api/v1/logon",
-            None,
-            &json!({"user": user, "password": password}),
-        ),
-    )
-    .await
-}
-
-async fn logon(app: &Router, user: &str, password: &str) -> String {
-    let a = logon_attempt(app, user, password).await;
-    assert_eq!(
-        a.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&a.body)
-    );
-    a.json()["token"].as_str().unwrap().to_string()
 }
 
 const SCOPE: &str = "/api/v1/customers/ACME/media/LTO/volumes";

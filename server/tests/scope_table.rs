@@ -2,18 +2,17 @@
 //! real router: rights as for the JSON download, column validation, counters, and a byte-exact
 //! round trip of the store's own table, plain and gzipped.
 
+mod common;
+
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use serde_json::{json, Value};
+use common::{call, logon};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::SocketAddr;
 use tapesync_model::{ApplyBatch, Field, ScopeKey, ScopeTable, VolumeChange};
-use tapesync_server::{router, AppState, ServerConfig, StorePool};
+use tapesync_server::ServerConfig;
 use tapesync_store::{Role, Store};
-use tower::ServiceExt;
 
 const TABLE: &str = "/api/v1/customers/ACME/media/LTO/table";
 const TABLE_TYPE: &str = "application/vnd.tapesync.scope-table";
@@ -68,8 +67,7 @@ fn fixture() -> Fixture {
     };
     store.apply("seed", &scope(), &batch).unwrap();
     drop(store);
-    let state = AppState::new(StorePool::open(&path, 2).unwrap(), ServerConfig::default());
-    let app = router(state).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+    let app = common::app(&path, ServerConfig::default());
     Fixture {
         app,
         _dir: dir,
@@ -77,51 +75,8 @@ fn fixture() -> Fixture {
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-async fn call(app: &Router, req: Request<Body>) -> Answer {
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
 fn get(path: &str, token: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-async fn logon(app: &Router, user: &str, password: &str) -> String {
-    let req = Request::post("/api/v1/logon")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            serde_json::to_vec(&json!({"user": user, "password": password})).unwrap(),
-        ))
-        .unwrap();
-    let a = call(app, req).await;
-    assert_eq!(a.status, StatusCode::OK);
-    a.json()["token"].as_str().unwrap().to_string()
+    common::get(path, Some(token))
 }
 
 fn store_table(f: &Fixture, columns: &[Field]) -> ScopeTable {

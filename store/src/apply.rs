@@ -30,14 +30,6 @@ struct CheckedChange {
     columns: Vec<usize>,
 }
 
-/// The current state of an existing volume, as far as one change needs it: its row id,
-/// version and the values of the columns the change sets (in the order of `set`).
-struct Current {
-    row_id: i64,
-    version: u64,
-    values: Vec<Option<String>>,
-}
-
 /// SQL text for reading and updating a set of columns, built once per distinct column set
 /// and batch. Reading and rewriting only the columns a change touches keeps the work per
 /// volume small: an update that names `repository` makes SQLite maintain
@@ -169,7 +161,8 @@ pub(crate) struct BatchContext<'a> {
     pub now: String,
 }
 
-/// The stored row of a volume: its row id, version and field values in column order.
+/// A stored volume as read for a change: its row id, version and the values of the columns
+/// read (every column in column order, or a change's columns in the order of its `set`).
 pub(crate) struct StoredVolume {
     pub row_id: i64,
     pub version: u64,
@@ -403,40 +396,36 @@ impl BatchContext<'_> {
             "SELECT id, version, {} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
             self.columns.list
         );
-        let n = self.columns.fields.len();
+        self.read_volume(&sql, volume, self.columns.fields.len())
+    }
+
+    /// The row id, version and current values of `change`'s columns (in the order of its
+    /// `set`) of an existing volume.
+    fn current(
+        &self,
+        change: &CheckedChange,
+        sql: &mut ColumnSql,
+    ) -> Result<Option<StoredVolume>, StoreError> {
+        let select = sql.select(self.columns, &change.columns);
+        self.read_volume(select, &change.volume, change.columns.len())
+    }
+
+    /// Runs `sql` (selecting row id, version and `n` columns of one volume of the scope).
+    fn read_volume(
+        &self,
+        sql: &str,
+        volume: &str,
+        n: usize,
+    ) -> Result<Option<StoredVolume>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row(params![self.customer, self.media, volume], |r| {
                 let mut values = Vec::with_capacity(n);
                 for i in 0..n {
                     values.push(r.get::<_, Option<String>>(i + 2)?);
                 }
                 Ok(StoredVolume {
-                    row_id: r.get(0)?,
-                    version: r.get(1)?,
-                    values,
-                })
-            })
-            .optional()?)
-    }
-
-    /// The row id, version and current values of `change`'s columns of an existing volume.
-    fn current(
-        &self,
-        change: &CheckedChange,
-        sql: &mut ColumnSql,
-    ) -> Result<Option<Current>, StoreError> {
-        let n = change.columns.len();
-        Ok(self
-            .conn
-            .prepare_cached(sql.select(self.columns, &change.columns))?
-            .query_row(params![self.customer, self.media, change.volume], |r| {
-                let mut values = Vec::with_capacity(n);
-                for i in 0..n {
-                    values.push(r.get::<_, Option<String>>(i + 2)?);
-                }
-                Ok(Current {
                     row_id: r.get(0)?,
                     version: r.get(1)?,
                     values,
