@@ -165,42 +165,36 @@ fn administration_validates_ids_and_refuses_duplicates() {
 #[test]
 fn apply_creates_updates_and_audits() {
     let mut store = seeded();
-    let created = store
-        .apply(
-            "alice",
-            &scope(),
-            &batch(
-                "k1",
-                true,
-                vec![change(
-                    "a00001",
-                    None,
-                    &[
-                        (Field::Repository, Some("LIBR")),
-                        (Field::Scratch, Some("yes")),
-                    ],
-                )],
-            ),
-        )
-        .unwrap();
+    let created = apply_one(
+        &mut store,
+        "alice",
+        "k1",
+        true,
+        change(
+            "a00001",
+            None,
+            &[
+                (Field::Repository, Some("LIBR")),
+                (Field::Scratch, Some("yes")),
+            ],
+        ),
+    )
+    .unwrap();
     assert!(!created.replayed);
     assert_eq!(created.results[0].volume, "A00001");
     assert_eq!(outcomes(&created), [VolumeOutcome::Created { version: 1 }]);
-    let updated = store
-        .apply(
-            "alice",
-            &scope(),
-            &batch(
-                "k2",
-                false,
-                vec![change(
-                    "A00001",
-                    Some(1),
-                    &[(Field::Repository, Some("OFFS")), (Field::Scratch, None)],
-                )],
-            ),
-        )
-        .unwrap();
+    let updated = apply_one(
+        &mut store,
+        "alice",
+        "k2",
+        false,
+        change(
+            "A00001",
+            Some(1),
+            &[(Field::Repository, Some("OFFS")), (Field::Scratch, None)],
+        ),
+    )
+    .unwrap();
     assert_eq!(outcomes(&updated), [VolumeOutcome::Applied { version: 2 }]);
     let v = store.volume(&scope(), "A00001").unwrap().unwrap();
     assert_eq!(v.version, 2);
@@ -231,28 +225,22 @@ fn apply_creates_updates_and_audits() {
 #[test]
 fn unchanged_values_do_not_bump_the_version() {
     let mut store = seeded();
-    store
-        .apply(
-            "a",
-            &scope(),
-            &batch(
-                "k1",
-                true,
-                vec![change("V1", None, &[(Field::Slot, Some("12"))])],
-            ),
-        )
-        .unwrap();
-    let r = store
-        .apply(
-            "a",
-            &scope(),
-            &batch(
-                "k2",
-                false,
-                vec![change("V1", Some(1), &[(Field::Slot, Some("12"))])],
-            ),
-        )
-        .unwrap();
+    apply_one(
+        &mut store,
+        "a",
+        "k1",
+        true,
+        change("V1", None, &[(Field::Slot, Some("12"))]),
+    )
+    .unwrap();
+    let r = apply_one(
+        &mut store,
+        "a",
+        "k2",
+        false,
+        change("V1", Some(1), &[(Field::Slot, Some("12"))]),
+    )
+    .unwrap();
     assert_eq!(outcomes(&r), [VolumeOutcome::Applied { version: 1 }]);
     assert_eq!(store.volume_history(&scope(), "V1").unwrap().len(), 2);
 }
@@ -260,17 +248,14 @@ fn unchanged_values_do_not_bump_the_version() {
 #[test]
 fn stale_versions_conflict_and_write_nothing() {
     let mut store = seeded();
-    store
-        .apply(
-            "a",
-            &scope(),
-            &batch(
-                "k1",
-                true,
-                vec![change("V1", None, &[(Field::Slot, Some("1"))])],
-            ),
-        )
-        .unwrap();
+    apply_one(
+        &mut store,
+        "a",
+        "k1",
+        true,
+        change("V1", None, &[(Field::Slot, Some("1"))]),
+    )
+    .unwrap();
     let r = store
         .apply(
             "b",
@@ -375,17 +360,14 @@ fn missing_things_are_rejected_without_create_missing() {
     ));
     // An existing volume moved to an unknown repository.
     apply_one(&mut store, "a", "k3", true, change("V1", None, &[])).unwrap();
-    let r = store
-        .apply(
-            "a",
-            &scope(),
-            &batch(
-                "k4",
-                false,
-                vec![change("V1", Some(1), &[(Field::Repository, Some("VLT1"))])],
-            ),
-        )
-        .unwrap();
+    let r = apply_one(
+        &mut store,
+        "a",
+        "k4",
+        false,
+        change("V1", Some(1), &[(Field::Repository, Some("VLT1"))]),
+    )
+    .unwrap();
     assert!(matches!(
         &outcomes(&r)[..],
         [VolumeOutcome::Rejected {
@@ -473,17 +455,14 @@ fn an_interrupted_transaction_leaves_nothing() {
     let mut store = Store::open(&path).unwrap();
     store.add_customer("US01", "").unwrap();
     store.add_media("US01", "LTO", "").unwrap();
-    store
-        .apply(
-            "a",
-            &scope(),
-            &batch(
-                "k1",
-                true,
-                vec![change("V1", None, &[(Field::Slot, Some("1"))])],
-            ),
-        )
-        .unwrap();
+    apply_one(
+        &mut store,
+        "a",
+        "k1",
+        true,
+        change("V1", None, &[(Field::Slot, Some("1"))]),
+    )
+    .unwrap();
     {
         // Half a batch written by hand, then dropped without commit: as if the process died.
         let tx = store.conn.transaction().unwrap();
