@@ -46,7 +46,7 @@ pub enum InputError {
 /// An open input: a buffered byte stream plus, for commands, the child to wait for.
 pub struct OpenInput {
     pub name: String,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     child: Option<(String, Child)>,
 }
 
@@ -92,7 +92,7 @@ impl OpenInput {
     }
 
     /// An input over any byte stream (tests, embedding).
-    pub fn from_reader(name: String, reader: Box<dyn BufRead>) -> OpenInput {
+    pub fn from_reader(name: String, reader: Box<dyn BufRead + Send>) -> OpenInput {
         OpenInput {
             name,
             reader,

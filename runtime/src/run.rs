@@ -11,7 +11,7 @@ use crate::observer::Observer;
 use crate::prefetch::{Prefetcher, DEFAULT_BUDGET};
 use crate::report::RunReport;
 use crate::select::{Class, Selector};
-use crate::source::{self, SourceItem};
+use crate::source::{self, ReadAhead, RecordSource, SourceItem};
 use crate::spill::ScopeRecords;
 use crate::spill::Spill;
 use crate::sync::{
@@ -170,7 +170,7 @@ fn read_input(
     prefetcher: Option<&Prefetcher>,
 ) -> Result<Spill, RunError> {
     let mut spill = Spill::new()?;
-    let mut records = source::for_plan(plan, lines);
+    let mut records = read_ahead(source::for_plan(plan, lines));
     let mut selector = Selector::new(&plan.line_rules, plan.header_count);
     let deriver = Deriver::new(plan, options.now);
     let mut derived = DerivedRecord::default();
@@ -215,6 +215,19 @@ fn read_input(
     records.finish()?;
     spill.finish_writing()?;
     Ok(spill)
+}
+
+/// The record source of pass 1: read on a thread of its own when the machine has a second
+/// core, so that reading overlaps deriving and spilling (docs/running.md, "How a run works").
+fn read_ahead(records: Box<dyn RecordSource>) -> Box<dyn RecordSource> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores < 2 {
+        return records;
+    }
+    match ReadAhead::start(records) {
+        Ok(ahead) => Box::new(ahead),
+        Err(records) => records,
+    }
 }
 
 /// Counts and reports a rejected record; in strict mode it ends the run instead.

@@ -10,10 +10,12 @@
 
 mod delimited;
 mod keyvalue;
+mod read_ahead;
 mod text;
 
 pub use delimited::DelimitedSource;
 pub use keyvalue::KeyValueSource;
+pub use read_ahead::ReadAhead;
 pub use text::{FixedSource, WhitespaceSource};
 
 use crate::input::{InputError, LineReader};
@@ -47,8 +49,9 @@ pub enum SourceItem<'a> {
     },
 }
 
-/// A streaming reader of records.
-pub trait RecordSource {
+/// A streaming reader of records. `Send`, so that a run can read on a thread of its own
+/// ([`ReadAhead`]).
+pub trait RecordSource: Send {
     fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError>;
     /// Ends reading (drains and checks an input command).
     fn finish(self: Box<Self>) -> Result<(), InputError>;
