@@ -298,3 +298,74 @@ fn a_file_store_checkpoints_in_the_background_and_closes_clean() {
     assert_eq!(store.download_scope(&scope()).unwrap().volumes.len(), 50);
     assert_eq!(history(&store, "V0000").len(), 3 + 19);
 }
+
+/// A batch is applied in Volume-ID order, but its answer follows the request, and two
+/// changes of one volume keep their order: the second, made against the version the first
+/// replaced, is a conflict.
+#[test]
+fn answers_follow_the_request_whatever_order_changes_are_applied_in() {
+    let mut store = store();
+    let volumes = ["Z9", "A1", "M5", "B2"];
+    let created = apply(
+        &mut store,
+        "create",
+        volumes
+            .iter()
+            .map(|v| change(v, None, &[(Field::Slot, Some("1"))]))
+            .collect(),
+    );
+    assert!(created
+        .iter()
+        .all(|o| matches!(o, VolumeOutcome::Created { version: 1 })));
+    let batch = ApplyBatch {
+        idempotency_key: "update".into(),
+        session: None,
+        create_missing: false,
+        changes: vec![
+            change("Z9", Some(1), &[(Field::Slot, Some("2"))]),
+            change("M5", Some(1), &[(Field::Slot, Some("3"))]),
+            change("A1", Some(1), &[(Field::Slot, Some("4"))]),
+            change("M5", Some(1), &[(Field::Slot, Some("5"))]),
+            change("NOPE", Some(1), &[(Field::Slot, Some("6"))]),
+        ],
+    };
+    let response = store.apply("tester", &scope(), &batch).unwrap();
+    let answered: Vec<&str> = response.results.iter().map(|r| r.volume.as_str()).collect();
+    assert_eq!(answered, ["Z9", "M5", "A1", "M5", "NOPE"]);
+    let outcomes: Vec<&VolumeOutcome> = response.results.iter().map(|r| &r.outcome).collect();
+    assert!(matches!(outcomes[0], VolumeOutcome::Applied { version: 2 }));
+    assert!(matches!(outcomes[1], VolumeOutcome::Applied { version: 2 }));
+    assert!(matches!(outcomes[2], VolumeOutcome::Applied { version: 2 }));
+    assert!(matches!(
+        outcomes[3],
+        VolumeOutcome::Conflict {
+            current_version: Some(2)
+        }
+    ));
+    // A volume that is not there, changed against a version: a conflict with no version.
+    assert!(matches!(
+        outcomes[4],
+        VolumeOutcome::Conflict {
+            current_version: None
+        }
+    ));
+    // The first change of M5 is the one that landed.
+    assert_eq!(
+        history(&store, "M5").last().unwrap(),
+        &(Field::Slot, Some("1".into()), Some("3".into()))
+    );
+    // Applied in Volume-ID order, so that is the order of the batch's audit rows.
+    let audited: Vec<String> = {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT volume FROM audit WHERE new IN ('2', '3', '4') ORDER BY id")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    assert_eq!(audited, ["A1", "M5", "Z9"]);
+    // A replay answers exactly as the first time.
+    let replayed = store.apply("tester", &scope(), &batch).unwrap();
+    assert!(replayed.replayed);
+    assert_eq!(replayed.results, response.results);
+}
