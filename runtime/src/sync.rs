@@ -172,58 +172,51 @@ pub fn plan_scope(
                 .filter_map(|(j, f)| wanted[j].map(|v| (*f, Some(v.to_string()))))
                 .collect()
         };
-        let Some(row) = volume.row else {
-            if rules.add_new {
-                planned.push((
-                    volume.first,
-                    Planned {
-                        line: view.line,
-                        change: VolumeChange {
-                            volume: view.volume.to_string(),
-                            expected_version: None,
-                            set: set_of(&|_| true),
-                        },
-                        before: None,
-                    },
-                ));
-            } else {
+        let (expected_version, set, before) = match volume.row {
+            None if !rules.add_new => {
                 not_in_inventory.push((volume.first, view.volume));
-            }
-            continue;
-        };
-        let differs = |j: usize| wanted[j].is_some_and(|v| current(row, j) != Some(v));
-        if !(0..wanted.len()).any(differs) {
-            report.statistics.volumes_unchanged += 1;
-            continue;
-        }
-        let set = set_of(&differs);
-        if let Some(Some(proposed)) = set.get(&Field::Repository) {
-            let now = current(row, repository_at).unwrap_or("");
-            // The inventory keeps one repository per volume, so the target and the current
-            // repository filters are both tested against it.
-            if rules.skips.iter().any(|s| {
-                s.proposed.matches(proposed) && s.target.matches(now) && s.current.matches(now)
-            }) {
-                report.statistics.volumes_skipped += 1;
                 continue;
             }
-        }
-        let before = rules
-            .compared
-            .iter()
-            .enumerate()
-            .filter_map(|(j, f)| current(row, j).map(|v| (*f, v.to_string())))
-            .collect();
+            None => (None, set_of(&|_| true), None),
+            Some(row) => {
+                let differs = |j: usize| wanted[j].is_some_and(|v| current(row, j) != Some(v));
+                if !(0..wanted.len()).any(differs) {
+                    report.statistics.volumes_unchanged += 1;
+                    continue;
+                }
+                let set = set_of(&differs);
+                if let Some(Some(proposed)) = set.get(&Field::Repository) {
+                    let now = current(row, repository_at).unwrap_or("");
+                    // The inventory keeps one repository per volume, so the target and the
+                    // current repository filters are both tested against it.
+                    if rules.skips.iter().any(|s| {
+                        s.proposed.matches(proposed)
+                            && s.target.matches(now)
+                            && s.current.matches(now)
+                    }) {
+                        report.statistics.volumes_skipped += 1;
+                        continue;
+                    }
+                }
+                let before = rules
+                    .compared
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, f)| current(row, j).map(|v| (*f, v.to_string())))
+                    .collect();
+                (Some(table.version(row)), set, Some(before))
+            }
+        };
         planned.push((
             volume.first,
             Planned {
                 line: view.line,
                 change: VolumeChange {
                     volume: view.volume.to_string(),
-                    expected_version: Some(table.version(row)),
+                    expected_version,
                     set,
                 },
-                before: Some(before),
+                before,
             },
         ));
     }
