@@ -86,7 +86,7 @@ pub struct ScopeRejection {
 /// (the table comes sorted; the records are sorted by an 8-byte prefix of their Volume-ID),
 /// then walked side by side, so the table is read front to back. Looking each record up in a
 /// hash index instead cost several cache misses per record on a large scope (the index, the
-/// Volume-ID it points to, then the row), most of the diff's time (docs/benchmarks.md,
+/// Volume-ID it points to, then the row), much of the diff's time (docs/benchmarks.md,
 /// "Round 3"). Everything the diff reports is put back in input order (the order of each
 /// volume's first record) before it leaves, so the result is the same as a walk in input
 /// order.
@@ -130,7 +130,7 @@ pub fn plan_scope(
     let mut rejected: Vec<(u32, ScopeRejection)> = Vec::new();
     let mut not_in_inventory: Vec<(u32, &str)> = Vec::new();
     let mut wanted: Vec<Option<&str>> = vec![None; rules.compared.len()];
-    for volume in &volumes.matched {
+    for volume in &volumes.named {
         let view = &views[volume.last as usize];
         wanted.fill(None);
         let mut description = None;
@@ -250,8 +250,8 @@ struct NamedVolume {
 
 /// The scope's records matched with the table's rows.
 struct Matched {
-    /// One entry per distinct Volume-ID, in Volume-ID order.
-    matched: Vec<NamedVolume>,
+    /// One entry per distinct Volume-ID the records name, in Volume-ID order.
+    named: Vec<NamedVolume>,
     /// Rows no record names, in table order.
     unmatched_rows: Vec<usize>,
 }
@@ -280,7 +280,7 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
             .then_with(|| views[a.1 as usize].volume.cmp(views[b.1 as usize].volume))
             .then(a.1.cmp(&b.1))
     });
-    let mut matched = Vec::with_capacity(order.len());
+    let mut named = Vec::with_capacity(order.len());
     let mut unmatched_rows = Vec::new();
     let mut row = 0;
     let mut i = 0;
@@ -301,7 +301,7 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
             row += 1;
         }
         let found = row < table.len() && table.volume(row) == volume;
-        matched.push(NamedVolume {
+        named.push(NamedVolume {
             first,
             last,
             row: found.then_some(row),
@@ -312,7 +312,7 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
     }
     unmatched_rows.extend(row..table.len());
     Matched {
-        matched,
+        named,
         unmatched_rows,
     }
 }

@@ -249,22 +249,23 @@ impl Store {
                 let mut sql = ColumnSql::default();
                 // Changes are applied in Volume-ID order, the order of the volume table's key
                 // index and of `audit_by_volume`: consecutive changes then touch neighbouring
-                // B-tree pages, which a large batch would otherwise visit at random and, past
-                // the page cache, read and spill again (docs/benchmarks.md, "Round 3"). The
-                // sort is stable, so two changes of one volume keep their order; the answer
-                // lists the outcomes in the order of the request.
+                // B-tree pages, which a large batch would otherwise visit at random
+                // (docs/benchmarks.md, "Round 3"). The sort is stable, so two changes of one
+                // volume keep their order; the answer lists the outcomes in the order of the
+                // request.
                 let mut order: Vec<usize> = (0..changes.len()).collect();
                 order.sort_by(|a, b| changes[*a].volume.cmp(&changes[*b].volume));
-                let mut outcomes: Vec<Option<VolumeOutcome>> = vec![None; changes.len()];
+                let mut outcomes = Vec::with_capacity(changes.len());
                 for i in order {
-                    outcomes[i] = Some(ctx.apply_one(&changes[i], &mut sql)?);
+                    outcomes.push((i, ctx.apply_one(&changes[i], &mut sql)?));
                 }
+                outcomes.sort_unstable_by_key(|(i, _)| *i);
                 changes
                     .into_iter()
                     .zip(outcomes)
-                    .map(|(change, outcome)| VolumeResult {
+                    .map(|(change, (_, outcome))| VolumeResult {
                         volume: change.volume,
-                        outcome: outcome.expect("every change has been applied"),
+                        outcome,
                     })
                     .collect()
             }

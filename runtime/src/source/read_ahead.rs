@@ -2,8 +2,8 @@
 //!
 //! Pass 1 of a run reads, cuts and splits the report's lines, then selects, derives and
 //! spills each record. On one thread the reading part (system calls, line ends, UTF-8 checks,
-//! splitting at delimiters) is about a third of the pass while the second core waits
-//! (docs/benchmarks.md, "Reading on its own thread"). [`ReadAhead`] runs any
+//! splitting at delimiters) was about 40 % of the pass while the second core waited
+//! (docs/benchmarks.md, "Round 3"). [`ReadAhead`] runs any
 //! [`RecordSource`] on a second thread and hands its items over in batches, in order; it is a
 //! `RecordSource` itself, so the run's loop does not change.
 //!
