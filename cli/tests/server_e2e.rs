@@ -121,40 +121,30 @@ fn a_sync_over_http_matches_the_embedded_one_and_rights_hold() {
     let server = Server::start(&served, 0);
     let root = logon(&server.url(), "root", ADMIN_PASSWORD);
     let (_, before) = get(&server.url(), "/api/v1/server-statistics", &root);
+    // `tapesync run -a --batch-size 5` over the report, against `target`.
+    let sync_in_batches_of_5 = |target: &[String], password: Option<&str>, stats: &Path| {
+        run_command(
+            dir.path(),
+            &report,
+            target,
+            password,
+            &[
+                "-a",
+                "--batch-size",
+                "5",
+                "--stats-json",
+                stats.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap()
+    };
 
     let stats_http = dir.path().join("http.json");
-    let out = run_command(
-        dir.path(),
-        &report,
-        &http(&server, "alice"),
-        Some("alice pw"),
-        &[
-            "-a",
-            "--batch-size",
-            "5",
-            "--stats-json",
-            stats_http.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = sync_in_batches_of_5(&http(&server, "alice"), Some("alice pw"), &stats_http);
     assert!(out.status.success(), "{}", text(&out));
     let stats_local = dir.path().join("local.json");
-    let out_local = run_command(
-        dir.path(),
-        &report,
-        &embedded(&local),
-        None,
-        &[
-            "-a",
-            "--batch-size",
-            "5",
-            "--stats-json",
-            stats_local.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let out_local = sync_in_batches_of_5(&embedded(&local), None, &stats_local);
     assert!(out_local.status.success(), "{}", text(&out_local));
 
     // Same statistics (but the time), same inventory.
@@ -186,21 +176,7 @@ fn a_sync_over_http_matches_the_embedded_one_and_rights_hold() {
 
     // A second run changes nothing and applies nothing.
     let again = dir.path().join("again.json");
-    let out = run_command(
-        dir.path(),
-        &report,
-        &http(&server, "alice"),
-        Some("alice pw"),
-        &[
-            "-a",
-            "--batch-size",
-            "5",
-            "--stats-json",
-            again.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = sync_in_batches_of_5(&http(&server, "alice"), Some("alice pw"), &again);
     assert!(out.status.success(), "{}", text(&out));
     let again = stats(&again);
     assert_eq!(again["volumes_unchanged"], 34);
