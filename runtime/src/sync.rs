@@ -197,6 +197,23 @@ pub fn plan_scope(
                         report.statistics.volumes_skipped += 1;
                         continue;
                     }
+                    // Without --add-new the inventory refuses a repository the customer does
+                    // not have; finding that here, from the downloaded list, lets `--strict`
+                    // stop before anything is applied and a dry run show what a run would do.
+                    // (The inventory still checks: it may have changed since the download.)
+                    if !rules.add_new && !table.repositories.iter().any(|r| r.id == *proposed) {
+                        rejected.push((
+                            volume.first,
+                            ScopeRejection {
+                                line: view.line,
+                                reason: format!(
+                                    "repository {proposed} does not exist for customer {}",
+                                    key.customer
+                                ),
+                            },
+                        ));
+                        continue;
+                    }
                 }
                 let before = rules
                     .compared
@@ -646,6 +663,10 @@ mod tests {
                     s.proposed.matches(proposed) && s.target.matches(now) && s.current.matches(now)
                 }) {
                     report.statistics.volumes_skipped += 1;
+                    continue;
+                }
+                if !rules.add_new && !table.repositories.iter().any(|r| r.id == *proposed) {
+                    rejected.push((r.line, proposed.clone()));
                     continue;
                 }
             }
