@@ -1,0 +1,233 @@
+//! The record-reader fuzz harness, shared by the bounded run in CI
+//! (`runtime/tests/fuzz_readers.rs`) and the cargo-fuzz target `read` (`fuzz/`).
+//!
+//! A case is one of the example definitions with its inventory. [`check`] runs the real
+//! `run` over arbitrary report bytes against an in-memory store that holds that inventory and
+//! panics when the run breaks a promise of docs/running.md: a run over readable bytes never
+//! fails (bad records are rejected and counted, with their line), every rejection names a line
+//! of the input, a dry run writes nothing, and a `--strict` run that meets a bad record stops
+//! with nothing applied.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::time::Duration;
+use tapesync_compiler::plan::Plan;
+use tapesync_compiler::{compile_path, CompileOptions};
+use tapesync_model::{InventoryDump, SessionStart};
+use tapesync_runtime::input::OpenInput;
+use tapesync_runtime::{run, Collector, EmbeddedTarget, RetryPolicy, RunOptions};
+use tapesync_store::Store;
+
+/// An example definition, compiled, with an inventory to sync against: the example's
+/// expected result, so that an unmutated sample finds every one of its volumes.
+pub struct Case {
+    pub name: String,
+    pub plan: Plan,
+    pub inventory: InventoryDump,
+    /// The example's sample reports (the seeds of mutation).
+    pub samples: Vec<Vec<u8>>,
+}
+
+/// Every `(definition, sample, inventory)` of `examples/` (the folder of the repository whose
+/// root is `root`): each example folder's definitions with the samples and inventories named
+/// after them (`sample.*`, `sample-rich.*` / `expected-inventory.json` for the folder's main
+/// definition, `sample-<x>.*` / `expected-inventory-<x>.json` for `<name>-<x>.ttidef`).
+pub fn cases(root: &Path) -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut folders: Vec<_> = std::fs::read_dir(root.join("examples"))
+        .expect("examples/")
+        .map(|e| e.expect("examples/ entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let product = folder.file_name().unwrap().to_string_lossy().to_string();
+        let mut files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for def in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "ttidef"))
+        {
+            let stem = def.file_stem().unwrap().to_string_lossy().to_string();
+            // `spectrum-protect-drm` → variant `drm`; the folder's own definition → none.
+            let variant = stem
+                .strip_prefix(&product)
+                .unwrap_or("")
+                .trim_start_matches('-');
+            // The folder's own definition also reads the richer sample (`sample-rich.*`).
+            let sample_stems = if variant.is_empty() {
+                vec!["sample".to_string(), "sample-rich".to_string()]
+            } else {
+                vec![format!("sample-{variant}")]
+            };
+            let inventory_name = if variant.is_empty() {
+                "expected-inventory.json".to_string()
+            } else {
+                format!("expected-inventory-{variant}.json")
+            };
+            let samples: Vec<Vec<u8>> = files
+                .iter()
+                .filter(|p| {
+                    p.file_stem()
+                        .is_some_and(|s| sample_stems.iter().any(|x| *x == s.to_string_lossy()))
+                })
+                .map(|p| std::fs::read(p).unwrap())
+                .collect();
+            let inventory = std::fs::read_to_string(folder.join(&inventory_name))
+                .unwrap_or_else(|e| panic!("{}: {inventory_name}: {e}", def.display()));
+            let compilation = compile_path(def, &CompileOptions { compat: false });
+            let plan = compilation
+                .plan
+                .unwrap_or_else(|| panic!("{} does not compile", def.display()));
+            assert!(
+                !samples.is_empty(),
+                "{}: no {sample_stems:?}",
+                def.display()
+            );
+            out.push(Case {
+                name: stem,
+                plan,
+                inventory: serde_json::from_str(&inventory).expect("inventory JSON"),
+                samples,
+            });
+        }
+    }
+    out
+}
+
+/// What [`check`] saw, for callers that want to know the harness reached the diff.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub volumes_compared: u64,
+    pub rejected: u64,
+}
+
+/// How a checked run is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    pub dry_run: bool,
+    pub add_new: bool,
+    pub strict: bool,
+}
+
+/// Runs `case` over `input` and panics when the run fails or breaks a promise (see the
+/// module comment).
+pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
+    let mut store = Store::open_in_memory().expect("in-memory store");
+    store
+        .import(&case.inventory)
+        .expect("import the example inventory");
+    let before = serde_json::to_string(&store.export().expect("export")).unwrap();
+    let mut target = EmbeddedTarget::new(store, "fuzz");
+    let lines =
+        OpenInput::from_reader("fuzz.txt".into(), Box::new(Cursor::new(input.to_vec()))).lines();
+    let options = RunOptions {
+        add_new: mode.add_new,
+        dry_run: mode.dry_run,
+        strict: mode.strict,
+        batch_size: 7,
+        limit: None,
+        now: chrono::NaiveDate::from_ymd_opt(2026, 6, 15)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
+        retry: RetryPolicy {
+            attempts: 1,
+            first_delay: Duration::from_millis(1),
+        },
+        session: SessionStart {
+            definition_hash: "0".into(),
+            definition_name: format!("{}.ttidef", case.name),
+            source_name: "fuzz.txt".into(),
+        },
+    };
+    let mut observer = Collector::default();
+    let outcome = run(&case.plan, lines, &mut target, &options, &mut observer);
+    let context = || {
+        format!(
+            "{} ({mode:?}): input {:?}",
+            case.name,
+            String::from_utf8_lossy(input)
+        )
+    };
+    let unchanged = |what: &str| {
+        let after = serde_json::to_string(&target.store().export().expect("export")).unwrap();
+        assert!(before == after, "{what} changed the store\n{}", context());
+    };
+    match &outcome.error {
+        None => {}
+        Some(e) if mode.strict && e.is_input_problem() => {
+            // `--strict` stops at the first bad record, before anything is applied.
+            unchanged("a --strict run that stopped");
+            return Seen::default();
+        }
+        Some(e) => panic!("the run failed: {e}\n{}", context()),
+    }
+    let stats = &outcome.report.statistics;
+    assert_eq!(
+        stats.records_rejected,
+        observer.rejections.len() as u64,
+        "{}",
+        context()
+    );
+    assert!(!mode.strict || stats.records_rejected == 0, "{}", context());
+    // Every rejection names a line of the input ("fuzz.txt:N: rejected: …").
+    let lines_in_input = input.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    for r in &observer.rejections {
+        let line: u64 = r
+            .strip_prefix("fuzz.txt:")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a rejection without its line: {r}\n{}", context()));
+        assert!(
+            (1..=lines_in_input).contains(&line),
+            "line {line} of {lines_in_input}: {r}\n{}",
+            context()
+        );
+    }
+    let compared = stats.volumes_unchanged
+        + stats.volumes_updated
+        + stats.volumes_added
+        + stats.volumes_not_in_inventory
+        + stats.volumes_skipped
+        + stats.conflicts;
+    assert!(compared <= stats.records_read, "{stats:?}\n{}", context());
+    if mode.dry_run {
+        unchanged("a dry run");
+    }
+    Seen {
+        volumes_compared: compared,
+        rejected: stats.records_rejected,
+    }
+}
+
+/// The fuzz target's input: one byte that picks the case (low four bits) and the run's mode
+/// (bit 4: dry run; bit 5: without `--add-new`; bit 6: `--strict`), then the report.
+pub fn decode<'c, 'd>(cases: &'c [Case], data: &'d [u8]) -> Option<(&'c Case, &'d [u8], Mode)> {
+    let (&pick, report) = data.split_first()?;
+    let case = cases.get(usize::from(pick & 0x0f) % cases.len().max(1))?;
+    let mode = Mode {
+        dry_run: pick & 0x10 != 0,
+        add_new: pick & 0x20 == 0,
+        strict: pick & 0x40 != 0,
+    };
+    Some((case, report, mode))
+}
+
+/// Seeds for the fuzz target: every case's samples in [`decode`]'s form (a real run that
+/// adds new volumes).
+pub fn seeds(cases: &[Case]) -> Vec<(String, Vec<u8>)> {
+    assert!(cases.len() <= 16, "the first byte has room for 16 cases");
+    let mut out = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        for (j, sample) in case.samples.iter().enumerate() {
+            let mut data = vec![i as u8];
+            data.extend_from_slice(sample);
+            out.push((format!("{}-{j}", case.name), data));
+        }
+    }
+    out
+}
