@@ -7,6 +7,8 @@
 //! (`runtime/tests/support/read_fuzz.rs`, shared with the bounded run in CI).
 #![no_main]
 
+// Shared with the CI test, which also uses the seeds and what a run saw.
+#[allow(dead_code)]
 #[path = "../../runtime/tests/support/read_fuzz.rs"]
 mod read_fuzz;
 
