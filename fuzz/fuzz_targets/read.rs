@@ -2,8 +2,9 @@
 //! derivation, spill, download, diff, apply) for one of the example definitions, against an
 //! in-memory store holding that example's inventory. The first byte picks the definition and
 //! whether the run is a dry run, adds new volumes and is `--strict`; the rest is the report. A
-//! panic, a failed run, a rejection without its line, a dry run that wrote or a stopped
-//! `--strict` run that wrote is a finding
+//! panic, a failed run, a rejection without its line, a dry run that wrote, a stopped
+//! `--strict` run that wrote, or a second run of the same report that still finds changes is a
+//! finding
 //! (`runtime/tests/support/read_fuzz.rs`, shared with the bounded run in CI).
 #![no_main]
 

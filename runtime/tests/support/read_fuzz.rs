@@ -5,8 +5,8 @@
 //! `run` over arbitrary report bytes against an in-memory store that holds that inventory and
 //! panics when the run breaks a promise of docs/running.md: a run over readable bytes never
 //! fails (bad records are rejected and counted, with their line), every rejection names a line
-//! of the input, a dry run writes nothing, and a `--strict` run that meets a bad record stops
-//! with nothing applied.
+//! of the input, a dry run writes nothing, a `--strict` run that meets a bad record stops
+//! with nothing applied, and after a run the same report finds nothing left to change.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -197,6 +197,30 @@ pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
     assert!(compared <= stats.records_read, "{stats:?}\n{}", context());
     if mode.dry_run {
         unchanged("a dry run");
+    } else {
+        // Sending only what changed: the same report again (as a dry run, which diffs as a
+        // real run does) finds nothing left to add or update.
+        let lines =
+            OpenInput::from_reader("fuzz.txt".into(), Box::new(Cursor::new(input.to_vec())))
+                .lines();
+        let again = RunOptions {
+            dry_run: true,
+            ..options
+        };
+        let second = run(
+            &case.plan,
+            lines,
+            &mut target,
+            &again,
+            &mut Collector::default(),
+        );
+        let s = &second.report.statistics;
+        assert!(
+            second.error.is_none() && s.volumes_added == 0 && s.volumes_updated == 0,
+            "the same report a second time: {:?} {s:?}\n{}",
+            second.error,
+            context()
+        );
     }
     Seen {
         volumes_compared: compared,
