@@ -128,6 +128,9 @@ pub fn plan_scope(
     // Results keyed by the position of the volume's first record, put in that order at the end.
     let mut planned: Vec<(u32, Planned)> = Vec::new();
     let mut rejected: Vec<(u32, ScopeRejection)> = Vec::new();
+    let mut reject = |first: u32, line: u64, reason: String| {
+        rejected.push((first, ScopeRejection { line, reason }));
+    };
     let mut not_in_inventory: Vec<(u32, &str)> = Vec::new();
     let mut wanted: Vec<Option<&str>> = vec![None; rules.compared.len()];
     for volume in &volumes.named {
@@ -149,16 +152,14 @@ pub fn plan_scope(
                     }
                 }
                 None => {
-                    rejected.push((
+                    reject(
                         volume.first,
-                        ScopeRejection {
-                            line: view.line,
-                            reason: format!(
-                                "REPOSITORY_DESC `{desc}` is not the description of any repository of customer {}",
-                                key.customer
-                            ),
-                        },
-                    ));
+                        view.line,
+                        format!(
+                            "REPOSITORY_DESC `{desc}` is not the description of any repository of customer {}",
+                            key.customer
+                        ),
+                    );
                     continue;
                 }
             }
@@ -202,16 +203,14 @@ pub fn plan_scope(
                     // stop before anything is applied and a dry run show what a run would do.
                     // (The inventory still checks: it may have changed since the download.)
                     if !rules.add_new && !table.repositories.iter().any(|r| r.id == *proposed) {
-                        rejected.push((
+                        reject(
                             volume.first,
-                            ScopeRejection {
-                                line: view.line,
-                                reason: format!(
-                                    "repository {proposed} does not exist for customer {}",
-                                    key.customer
-                                ),
-                            },
-                        ));
+                            view.line,
+                            format!(
+                                "repository {proposed} does not exist for customer {}",
+                                key.customer
+                            ),
+                        );
                         continue;
                     }
                 }
