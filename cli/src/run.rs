@@ -2,12 +2,12 @@
 //! The work is `tapesync_runtime::run`; this module turns flags into a plan, an input, a
 //! target and options, and the outcome into output and an exit code (docs/running.md).
 
+use crate::console::{ConsoleObserver, DEFAULT_REJECTION_CAP};
 use crate::exit;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_compiler::{compile_path, render_human, CompileOptions};
 use tapesync_model::SessionStart;
-use tapesync_runtime::console::{ConsoleObserver, DEFAULT_REJECTION_CAP};
 use tapesync_runtime::{EmbeddedTarget, InputSource, OpenInput, RetryPolicy, RunOptions, Target};
 use tapesync_store::Store;
 

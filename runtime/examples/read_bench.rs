@@ -12,8 +12,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tapesync_runtime::input::{InputSource, OpenInput};
-use tapesync_runtime::source::{DelimitedSource, RecordSource, SourceItem};
+use tapesync_runtime::read::input::{InputSource, OpenInput};
+use tapesync_runtime::read::{DelimitedSource, RecordSource, SourceItem};
 
 const POOLS: [&str; 4] = [
     "Weekly-Full",

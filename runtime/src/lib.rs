@@ -3,31 +3,25 @@
 //! Entry point: [`run::run`] with a [`input::LineReader`], a [`target::Target`] and an
 //! [`observer::Observer`]. See docs/running.md for the behaviour users see.
 
-pub mod console;
 pub mod derive;
-pub mod embedded;
-pub mod http_target;
-pub mod input;
 pub mod observer;
-pub mod prefetch;
-pub mod report;
+pub mod read;
 pub mod run;
-pub mod select;
-pub mod source;
+pub mod scope;
 pub mod spill;
-pub mod sync;
+pub mod stats;
 pub mod target;
 #[cfg(test)]
 mod testutil;
 
 pub use derive::{Derived, Deriver, SyncRecord};
-pub use embedded::EmbeddedTarget;
-pub use http_target::{HttpRetry, HttpTarget, RoundTrips};
-pub use input::{InputSource, OpenInput};
 pub use observer::{Collector, Observer};
-pub use report::RunReport;
+pub use read::input::{InputSource, OpenInput};
 pub use run::{run, RunError, RunOptions, RunOutcome};
-pub use sync::RetryPolicy;
+pub use scope::diff::RetryPolicy;
+pub use stats::RunReport;
+pub use target::embedded::{self, EmbeddedTarget};
+pub use target::http::{HttpRetry, HttpTarget, RoundTrips};
 pub use target::{ScopeReader, Target, TargetError};
 
 /// Parses a "now" override (`YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD`) — the value of

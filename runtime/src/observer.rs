@@ -1,5 +1,5 @@
 //! What a run tells its caller while it works: rejected records, the changes of a dry run,
-//! progress and warnings. The CLI prints them ([`crate::console::ConsoleObserver`]); tests
+//! progress and warnings. The CLI prints them (its console observer); tests
 //! collect them.
 
 use std::collections::BTreeMap;
@@ -41,7 +41,7 @@ impl Observer for Collector {
         before: Option<&BTreeMap<Field, String>>,
     ) {
         self.changes
-            .extend(crate::report::describe_change(scope, change, before));
+            .extend(crate::stats::describe_change(scope, change, before));
     }
     fn progress(&mut self, _records_read: u64) {}
     fn warning(&mut self, message: &str) {

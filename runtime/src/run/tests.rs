@@ -1,7 +1,7 @@
 use super::*;
-use crate::embedded::EmbeddedTarget;
-use crate::input::OpenInput;
 use crate::observer::Collector;
+use crate::read::input::OpenInput;
+use crate::target::embedded::EmbeddedTarget;
 use crate::testutil::csv_plan;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tapesync_compiler::plan::Plan;
 use tapesync_compiler::{compile_path, CompileOptions};
 use tapesync_model::{InventoryDump, SessionStart};
-use tapesync_runtime::input::OpenInput;
+use tapesync_runtime::read::input::OpenInput;
 use tapesync_runtime::{run, Collector, EmbeddedTarget, RetryPolicy, RunOptions};
 use tapesync_store::Store;
 

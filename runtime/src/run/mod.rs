@@ -5,18 +5,18 @@
 //! appearance: one download each, diff, apply in batches. `--strict` inserts a pass between
 //! them that diffs every scope before the first batch is applied.
 
+use crate::derive::select::{Class, Selector};
 use crate::derive::{DerivedRecord, Deriver, Outcome};
-use crate::input::{InputError, LineReader};
+use crate::read::input::{InputError, LineReader};
 use crate::observer::Observer;
-use crate::prefetch::{Prefetcher, DEFAULT_BUDGET};
-use crate::report::RunReport;
-use crate::select::{Class, Selector};
-use crate::source::{self, ReadAhead, RecordSource, SourceItem};
-use crate::spill::ScopeRecords;
-use crate::spill::Spill;
-use crate::sync::{
+use crate::read::{self, ReadAhead, RecordSource, SourceItem};
+use crate::scope::diff::{
     plan_scope, record_outcomes, with_retry, Applier, DiffRules, Planned, RetryPolicy, Sent,
 };
+use crate::scope::prefetch::{Prefetcher, DEFAULT_BUDGET};
+use crate::spill::ScopeRecords;
+use crate::spill::Spill;
+use crate::stats::RunReport;
 use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
 use std::sync::mpsc;
@@ -170,7 +170,7 @@ fn read_input(
     prefetcher: Option<&Prefetcher>,
 ) -> Result<Spill, RunError> {
     let mut spill = Spill::new()?;
-    let mut records = read_ahead(source::for_plan(plan, lines));
+    let mut records = read_ahead(read::for_plan(plan, lines));
     let mut selector = Selector::new(&plan.line_rules, plan.header_count);
     let deriver = Deriver::new(plan, options.now);
     let mut derived = DerivedRecord::default();

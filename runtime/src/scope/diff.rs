@@ -2,8 +2,8 @@
 //! against it, and applying the resulting changes in atomic, idempotent, retried batches.
 
 use crate::observer::Observer;
-use crate::report::RunReport;
 use crate::spill::{RecordView, ScopeRecords};
+use crate::stats::RunReport;
 use crate::target::{Target, TargetError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -21,7 +21,7 @@
 //! costs next to nothing while compressing and decompressing a large scope costs both ends
 //! CPU on the same machine (docs/server-api.md, "Compression", has the figures).
 
-use crate::target::{ScopeReader, Target, TargetError};
+use super::{ScopeReader, Target, TargetError};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::{header, StatusCode, Url};
 use serde::de::DeserializeOwned;

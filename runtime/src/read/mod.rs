@@ -9,6 +9,7 @@
 //! rather than a few million (see docs/benchmarks.md).
 
 mod delimited;
+pub mod input;
 mod keyvalue;
 mod read_ahead;
 mod text;
@@ -18,7 +19,7 @@ pub use keyvalue::KeyValueSource;
 pub use read_ahead::ReadAhead;
 pub use text::{FixedSource, WhitespaceSource};
 
-use crate::input::{InputError, LineReader};
+use crate::read::input::{InputError, LineReader};
 use tapesync_compiler::plan::{Plan, RecordFormat};
 
 /// One input record as the derivation engine sees it.

@@ -11,7 +11,7 @@
 //! strings keep their capacity and steady-state reading allocates nothing, as the sources do.
 
 use super::{RawRecord, RecordSource, SourceItem};
-use crate::input::InputError;
+use crate::read::input::InputError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
@@ -243,8 +243,8 @@ impl Drop for ReadAhead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::lines_of;
-    use crate::source::{collect, DelimitedSource, KeyValueSource, OwnedItem};
+    use crate::read::input::lines_of;
+    use crate::read::{collect, DelimitedSource, KeyValueSource, OwnedItem};
 
     fn through_thread(inner: Box<dyn RecordSource>) -> Box<dyn RecordSource> {
         Box::new(ReadAhead::start(inner).unwrap_or_else(|_| panic!("thread")))
@@ -342,7 +342,7 @@ mod tests {
             let text: Vec<u8> = (0..3_000)
                 .flat_map(|i| format!("a{i},b\n").into_bytes())
                 .collect();
-            let input = crate::input::OpenInput::from_reader(
+            let input = crate::read::input::OpenInput::from_reader(
                 "failing".into(),
                 Box::new(std::io::BufReader::new(Failing(std::io::Cursor::new(text)))),
             );

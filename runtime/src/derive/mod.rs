@@ -9,7 +9,7 @@
 //!
 //! `REPOSITORY_DESC` needs the scope's repositories and is resolved later, by the scope cache.
 
-use crate::source::RawRecord;
+use crate::read::RawRecord;
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use serde::{Deserialize, Serialize};
@@ -855,6 +855,8 @@ fn sub_span(t: NaiveDateTime, span: &Span) -> Option<NaiveDateTime> {
         },
     )
 }
+
+pub mod select;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,9 @@
 //! changes go. `EmbeddedTarget` (the store in-process) and `HttpTarget` (the server over HTTP)
 //! implement it and must behave identically.
 
+pub mod embedded;
+pub mod http;
+
 use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,
     SessionStart, SyncStatistics,

@@ -2,7 +2,7 @@
 //! separated words (extension `SetWhitespaceDelimited`). Blank lines are not records.
 
 use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
-use crate::input::{InputError, LineReader};
+use crate::read::input::{InputError, LineReader};
 
 /// Reads the next non-blank line into `record`, splitting it into elements with `split`.
 fn next_line_record<'r>(
@@ -113,8 +113,8 @@ impl RecordSource for WhitespaceSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::lines_of;
-    use crate::source::{collect, OwnedItem};
+    use crate::read::input::lines_of;
+    use crate::read::{collect, OwnedItem};
 
     #[test]
     fn fixed_keeps_raw_and_skips_blank_lines() {

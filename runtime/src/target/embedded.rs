@@ -1,7 +1,7 @@
 //! `EmbeddedTarget`: the inventory store opened in-process (the default target, so a fresh
 //! machine needs no server to run a sync).
 
-use crate::target::{ScopeReader, Target, TargetError};
+use super::{ScopeReader, Target, TargetError};
 use std::path::Path;
 use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,

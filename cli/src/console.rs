@@ -2,12 +2,12 @@
 //! capped, every one counted), dry-run changes on standard output, and a progress spinner on
 //! standard error when it is a terminal.
 
-use crate::observer::Observer;
-use crate::report::describe_change;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use tapesync_model::{Field, ScopeKey, VolumeChange};
+use tapesync_runtime::stats::describe_change;
+use tapesync_runtime::Observer;
 
 /// Rejections printed before the rest are only counted.
 pub const DEFAULT_REJECTION_CAP: u64 = 100;

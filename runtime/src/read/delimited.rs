@@ -6,7 +6,7 @@
 //! the rest of the file.
 
 use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
-use crate::input::{InputError, LineReader, OwnedLine};
+use crate::read::input::{InputError, LineReader, OwnedLine};
 use std::collections::VecDeque;
 
 /// A quoted field may span at most this many lines; beyond that the opening quote is taken
@@ -312,8 +312,8 @@ impl RecordSource for DelimitedSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::lines_of;
-    use crate::source::{collect, OwnedItem};
+    use crate::read::input::lines_of;
+    use crate::read::{collect, OwnedItem};
 
     fn records(bytes: &[u8], delimiter: u8, quote: Option<u8>) -> Vec<OwnedItem> {
         collect(Box::new(DelimitedSource::new(

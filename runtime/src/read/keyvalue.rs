@@ -3,7 +3,7 @@
 //! separated by blank lines. Lines without the separator stay in the raw text only.
 
 use super::{RawRecord, RecordSource, SourceItem, StringPool};
-use crate::input::{InputError, LineReader};
+use crate::read::input::{InputError, LineReader};
 use tapesync_compiler::plan::Pattern;
 
 pub struct KeyValueSource {
@@ -139,8 +139,8 @@ impl RecordSource for KeyValueSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::lines_of;
-    use crate::source::{collect, OwnedItem};
+    use crate::read::input::lines_of;
+    use crate::read::{collect, OwnedItem};
 
     fn pairs(item: &OwnedItem) -> Vec<(String, String)> {
         match item {
