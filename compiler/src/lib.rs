@@ -5,25 +5,17 @@
 //! [`render_human`], [`render_short`], [`render_json`] and the [`catalogue()`] of directives.
 
 pub mod catalogue;
-pub mod codes;
-mod compile;
-pub mod dates;
-pub mod diagnostic;
-pub mod duration;
-pub mod expand;
-pub mod loader;
-pub mod pattern;
+pub mod compile;
+pub mod diagnostics;
 pub mod plan;
 pub mod render;
-pub mod sarif;
-mod suggest;
-pub mod template;
 
 pub use catalogue::{catalogue, DirectiveInfo, Param, ParamKind};
-pub use codes::{Code, CodeInfo, REGISTRY};
+pub use compile::loader::{FsLoader, MemoryLoader, SourceLoader};
 pub use compile::{compile_source, Compilation, CompileOptions};
-pub use diagnostic::{Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap};
-pub use loader::{FsLoader, MemoryLoader, SourceLoader};
+pub use diagnostics::codes::{Code, CodeInfo, REGISTRY};
+pub use diagnostics::diagnostic::{Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap};
+pub use render::sarif;
 pub use render::{
     json_report, render_human, render_json, render_short, JsonReport, JSON_FORMAT_VERSION,
 };

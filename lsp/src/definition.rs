@@ -8,8 +8,8 @@ use crate::text::LineIndex;
 use lsp_types::{Location, Position, Range, Url};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use tapesync_compiler::expand::expand;
-use tapesync_compiler::loader::resolve;
+use tapesync_compiler::compile::arguments::expand::expand;
+use tapesync_compiler::compile::loader::resolve;
 use tapesync_compiler::SourceLoader;
 
 /// The most includes followed while looking for a variable (the compiler's own limit).

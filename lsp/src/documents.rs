@@ -8,7 +8,7 @@ use lsp_types::Url;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use tapesync_compiler::loader::normalise;
+use tapesync_compiler::compile::loader::normalise;
 use tapesync_compiler::{FsLoader, SourceLoader};
 
 /// One open document.

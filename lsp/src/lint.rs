@@ -9,7 +9,7 @@ use lsp_types::{
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use tapesync_compiler::loader::{normalise, resolve};
+use tapesync_compiler::compile::loader::{normalise, resolve};
 use tapesync_compiler::{
     compile_source, Compilation, CompileOptions, FileId, Severity, SourceLoader, SourceMap,
 };

@@ -7,8 +7,8 @@
 
 use crate::derive::select::{Class, Selector};
 use crate::derive::{DerivedRecord, Deriver, Outcome};
-use crate::read::input::{InputError, LineReader};
 use crate::observer::Observer;
+use crate::read::input::{InputError, LineReader};
 use crate::read::{self, ReadAhead, RecordSource, SourceItem};
 use crate::scope::diff::{
     plan_scope, record_outcomes, with_retry, Applier, DiffRules, Planned, RetryPolicy, Sent,

@@ -2,17 +2,20 @@
 //! patterns, templates, dates and durations, checks literals against field limits and builds
 //! the [`Plan`]. All problems become [`Diagnostic`]s; a plan is produced only without errors.
 
+pub mod arguments;
+pub mod loader;
+
 use crate::catalogue::{self, DirectiveId, DirectiveInfo, ParamKind};
-use crate::codes::Code;
-use crate::dates::compile_date_format;
-use crate::diagnostic::{Diagnostic, FileId, Severity, SourceMap};
-use crate::duration::{parse_duration, uses_units};
-use crate::expand::{expand, ExpandProblem, Expanded};
-use crate::loader::{normalise, resolve, SourceLoader};
-use crate::pattern::{compile_glob, PatternWarning};
+use crate::diagnostics::codes::Code;
+use crate::diagnostics::diagnostic::{Diagnostic, FileId, Severity, SourceMap};
+use crate::diagnostics::suggest;
 use crate::plan::*;
-use crate::suggest;
-use crate::template::{compile_template, constant_result};
+use arguments::date_format::compile_date_format;
+use arguments::duration::{parse_duration, uses_units};
+use arguments::expand::{expand, ExpandProblem, Expanded};
+use arguments::pattern::{compile_glob, PatternWarning};
+use arguments::template::{compile_template, constant_result};
+use loader::{normalise, resolve, SourceLoader};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use tapesync_grammar::{Arg, ArgKind, Span as ByteSpan, Statement, SyntaxErrorKind};

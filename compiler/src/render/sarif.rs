@@ -4,9 +4,9 @@
 //! help page, default level), and one result per diagnostic with its rule, level, message and
 //! region. Columns are UTF-16 code units, SARIF's default `columnKind`, stated explicitly.
 
-use crate::codes::REGISTRY;
 use crate::compile::Compilation;
-use crate::diagnostic::{Diagnostic, FileId, Label, Severity, SourceMap};
+use crate::diagnostics::codes::REGISTRY;
+use crate::diagnostics::diagnostic::{Diagnostic, FileId, Label, Severity, SourceMap};
 use serde_json::{json, Value};
 
 /// The SARIF version written.
@@ -204,8 +204,8 @@ fn result(files: &SourceMap, d: &Diagnostic) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::loader::MemoryLoader;
     use crate::compile::{compile_source, CompileOptions};
-    use crate::loader::MemoryLoader;
 
     fn sarif_of(name: &str, text: &str) -> Value {
         let c = compile_source(name, text, &MemoryLoader::new(), &CompileOptions::default());

@@ -2,11 +2,13 @@
 //! JSON (the versioned public [`JsonReport`], documented in docs/diagnostics/json.md).
 
 use crate::compile::Compilation;
-use crate::diagnostic::{Diagnostic, Label, Severity, SourceMap};
+use crate::diagnostics::diagnostic::{Diagnostic, Label, Severity, SourceMap};
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
 use serde::{Deserialize, Serialize};
+
+pub mod sarif;
 
 /// Version of [`JsonReport`]; bumped on any incompatible change.
 pub const JSON_FORMAT_VERSION: u32 = 1;

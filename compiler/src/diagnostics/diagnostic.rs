@@ -1,6 +1,6 @@
 //! The diagnostic model shared by every renderer (human, short, JSON) and the language server.
 
-use crate::codes::Code;
+use super::codes::Code;
 use serde::Serialize;
 use tapesync_grammar::Span;
 

@@ -5,7 +5,7 @@
 //! `W` series): a code's severity is stated here. Codes are never reused; a retired code keeps
 //! its number and its page says so.
 
-use crate::diagnostic::Severity;
+use super::diagnostic::Severity;
 use serde::{Serialize, Serializer};
 use std::fmt;
 

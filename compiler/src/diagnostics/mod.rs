@@ -1,0 +1,3 @@
+pub mod codes;
+pub mod diagnostic;
+pub(crate) mod suggest;
