@@ -2,7 +2,7 @@
 //! SARIF log is valid JSON with the registry as rules, and holds the same findings (rule,
 //! level, file, line, UTF-16 columns) with the same exit code.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::Path;

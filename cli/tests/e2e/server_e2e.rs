@@ -3,11 +3,11 @@
 //! checked on the HTTP API directly, and a crash test that SIGKILLs the server in the middle
 //! of a large sync.
 
-mod common;
-mod server_support;
+use crate::common;
+use crate::server_support;
 
+use crate::server_support::{admin, export, get, logon, post, Server, ADMIN_PASSWORD};
 use serde_json::{json, Value};
-use server_support::{admin, export, get, logon, post, Server, ADMIN_PASSWORD};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

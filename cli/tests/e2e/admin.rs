@@ -4,7 +4,7 @@
 //! per line (arguments split on whitespace; `#` lines are comments), run in the case folder
 //! against a new store; `expected.txt` is the transcript (command, stdout, stderr, exit code).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

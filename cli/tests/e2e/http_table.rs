@@ -2,10 +2,7 @@
 //! loopback: the tables equal the store's own, compressed or not, rights and bad columns
 //! map to the same errors as other calls, and every download is counted once.
 
-mod common;
-mod server_support;
-
-use server_support::Server;
+use crate::server_support::Server;
 use std::collections::BTreeMap;
 use tapesync_model::{ApplyBatch, Field, ScopeKey, VolumeChange};
 use tapesync_runtime::target::table_from_snapshot;

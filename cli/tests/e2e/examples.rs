@@ -10,7 +10,7 @@
 //! compared with `expected-inventory-<name>.json` and `expected-stats-<name>.json`.
 //! Bless with `TAPESYNC_BLESS=1 cargo test -p tapesync --test examples`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

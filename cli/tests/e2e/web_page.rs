@@ -3,11 +3,8 @@
 //! it renders. Without Chromium the test is skipped with a notice — but never under CI
 //! (`CI` set), where a missing browser fails it.
 
-mod common;
-mod server_support;
-
+use crate::server_support::{admin, Server};
 use serde_json::json;
-use server_support::{admin, Server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tapesync_model::{Field, ScopeKey, SessionOutcome, SessionStart, SyncStatistics, VolumeChange};

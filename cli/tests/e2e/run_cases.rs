@@ -17,10 +17,12 @@
 //!
 //! The harness itself is `run_harness/mod.rs` (shared with other target modes).
 
-mod common;
-mod run_harness;
+use crate::common;
+use crate::run_harness;
 
-use run_harness::{case_dirs, describe, run_case, stats_without_timing, tapesync, Embedded, Mode};
+use crate::run_harness::{
+    case_dirs, describe, run_case, stats_without_timing, tapesync, Embedded, Mode,
+};
 
 #[test]
 fn run_cases_embedded() {

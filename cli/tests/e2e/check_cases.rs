@@ -6,7 +6,7 @@
 //! a case that compiles also has `<name>.plan.json` from `tapesync explain`. A first line
 //! `# args: --compat …` adds command-line arguments. Bless with `TAPESYNC_BLESS=1`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

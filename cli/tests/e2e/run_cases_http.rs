@@ -4,12 +4,10 @@
 //! embedded run produces — exit code, standard output and error, statistics and the final
 //! inventory. The harness (`run_harness`) is the embedded one's; only the target differs.
 
-mod common;
-mod run_harness;
-mod server_support;
+use crate::common;
 
-use run_harness::{case_dirs, run_case, Mode};
-use server_support::{admin, export, Server};
+use crate::run_harness::{case_dirs, run_case, Mode};
+use crate::server_support::{admin, export, Server};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

@@ -2,11 +2,10 @@
 //! (with real parameters it answers a documented success status, and an empty body to a JSON
 //! endpoint is a documented 400 — never the router's "no such route").
 
-mod common;
-mod server_support;
+use crate::common;
 
+use crate::server_support::{admin, logon, Server, ADMIN_PASSWORD};
 use serde_json::{json, Value};
-use server_support::{admin, logon, Server, ADMIN_PASSWORD};
 use std::time::Duration;
 
 fn spec() -> Value {

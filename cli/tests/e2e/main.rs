@@ -1,0 +1,17 @@
+//! The end-to-end tests of the `tapesync` binary, as one test binary (one link instead of one
+//! per file): each module is one subject, the support modules are shared.
+
+mod common;
+mod run_harness;
+mod server_support;
+
+mod admin;
+mod check_cases;
+mod check_sarif;
+mod examples;
+mod http_table;
+mod openapi;
+mod run_cases;
+mod run_cases_http;
+mod server_e2e;
+mod web_page;
