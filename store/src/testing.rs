@@ -102,22 +102,37 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
-        if let Ok(mut client) = postgres::Client::connect(&self.base, postgres::NoTls) {
-            let _ = client.batch_execute(&sql);
-        }
+        let base = self.base.clone();
+        // On a thread of its own: a test may drop this on an async thread (see `admin`).
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+                let _ = client.batch_execute(&sql);
+            }
+        })
+        .join();
     }
 }
 
+/// Runs `sql` on a thread of its own: the blocking client cannot run on a thread that drives
+/// asynchronous tasks, which is where an async test calls this from.
 fn admin(url: &str, sql: &str) {
-    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| {
-        panic!(
-            "the PostgreSQL test database {} cannot be reached: {e}",
-            redact_url(url)
-        )
-    });
-    client
-        .batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let (url, sql) = (url.to_string(), sql.to_string());
+    let outcome = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| {
+            format!(
+                "the PostgreSQL test database {} cannot be reached: {e}",
+                redact_url(&url)
+            )
+        })?;
+        client
+            .batch_execute(&sql)
+            .map_err(|e| format!("{sql}: {e}"))
+    })
+    .join()
+    .expect("the test database thread");
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
 }
 
 /// `url` with `search_path` set to `schema` for every connection made from it.

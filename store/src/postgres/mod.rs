@@ -88,17 +88,20 @@ impl PgStore {
             shown,
             columns: Columns::new(),
         };
-        store.with(|conn| schema::migrate(&mut conn.client, create))?;
+        store.with_first(|conn| schema::migrate(&mut conn.client, create))?;
         Ok(store)
     }
 
-    fn open_conn(&self) -> Result<Conn, StoreError> {
+    /// Connects; `named` puts the database into the error (later reconnects, where no
+    /// caller names it).
+    fn open_conn(&self, named: bool) -> Result<Conn, StoreError> {
         let client = self.config.connect(NoTls).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot connect to {}: {}",
-                self.shown,
-                describe(&e)
-            ))
+            let to = if named {
+                format!(" to {}", self.shown)
+            } else {
+                String::new()
+            };
+            StoreError::Unavailable(format!("cannot connect{to}: {}", describe(&e)))
         })?;
         Ok(Conn {
             client,
@@ -111,7 +114,7 @@ impl PgStore {
         let mut slot = self.conn.borrow_mut();
         if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
             *slot = None;
-            *slot = Some(self.open_conn()?);
+            *slot = Some(self.open_conn(true)?);
         }
         Ok(RefMut::map(slot, |c| c.as_mut().expect("connected above")))
     }
@@ -141,9 +144,36 @@ impl PgStore {
         }
     }
 
+    /// [`PgStore::with`] for the first connection of a store being opened: a failure to
+    /// connect is left for the caller to name (it prints the location itself).
+    fn with_first<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.conn.borrow_mut();
+        *slot = Some(self.open_conn(false)?);
+        drop(slot);
+        self.with(f)
+    }
+
     /// A prepared statement (prepared on first use on this connection).
     pub(crate) fn statement(conn: &mut Conn, sql: &str) -> Result<Statement, StoreError> {
         Ok(conn.statements.get(&mut conn.client, sql)?)
+    }
+}
+
+/// The blocking client runs a small runtime of its own and closes the connection through it,
+/// which tokio forbids on a thread that drives asynchronous tasks. A store dropped there (the
+/// server's pool when the server stops, a test's) closes its connection on a thread of its
+/// own instead.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.get_mut().take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::spawn(move || drop(conn)).join();
+        }
     }
 }
 
