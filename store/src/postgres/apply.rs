@@ -187,12 +187,16 @@ impl ScopeTx for PgTx<'_, '_> {
             return Ok(Vec::new());
         }
         self.lock_scope(customer, media)?;
+        // One index lookup per named volume, whatever the planner's statistics say: with
+        // `volume = ANY($3)` and statistics from before a large import, it filtered the whole
+        // scope instead (about 100 ms per batch on a 20,000-volume scope).
         let sql = format!(
-            "SELECT volume, id, version{} FROM volumes
-             WHERE customer = $1 AND media = $2 AND volume = ANY($3)",
+            "SELECT v.volume, v.id, v.version{} FROM unnest($3::text[]) AS u(volume)
+             CROSS JOIN LATERAL (SELECT * FROM volumes
+                 WHERE customer = $1 AND media = $2 AND volume = u.volume) AS v",
             columns
                 .iter()
-                .map(|i| format!(", {}", self.columns.names[*i]))
+                .map(|i| format!(", v.{}", self.columns.names[*i]))
                 .collect::<String>()
         );
         let statement = self.statements.get(self.tx, &sql)?;

@@ -76,6 +76,9 @@ impl DumpSql for PgStore {
             };
             load(&mut inner)?;
             tx.commit()?;
+            // A large import changes the table's make-up at once; the planner should not wait
+            // for autovacuum to learn of it.
+            conn.client.batch_execute("ANALYZE volumes")?;
             Ok(())
         })
     }
