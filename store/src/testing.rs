@@ -140,3 +140,163 @@ pub fn with_search_path(url: &str, schema: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
+
+/// A PostgreSQL server of a test's own (initdb in a temporary directory, its own port), for
+/// tests that stop or restart the database — which the shared test database must not see.
+/// Uses the installed PostgreSQL binaries (`TAPESYNC_TEST_PG_BIN`, else the newest
+/// `/usr/lib/postgresql/*/bin`); as root it runs them as the `postgres` user.
+pub struct PrivateCluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PrivateCluster {
+    /// Starts one, or `None` (after saying why, once; a failure under `CI=true`) when no
+    /// PostgreSQL test database is configured — the same switch as the other PostgreSQL tests.
+    pub fn start() -> Option<PrivateCluster> {
+        postgres_or_skip()?;
+        let bin = pg_bin().expect("PostgreSQL's initdb and pg_ctl (set TAPESYNC_TEST_PG_BIN)");
+        let dir = tempfile::Builder::new()
+            .prefix("tapesync-pg-")
+            .tempdir()
+            .expect("a temporary directory");
+        let as_postgres = is_root();
+        if as_postgres {
+            run(std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path()));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = PrivateCluster {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        let data = cluster.data();
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "tapesync",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        cluster.ctl(&["start"]);
+        Some(cluster)
+    }
+
+    /// The database to use: user `tapesync` (trusted), database `postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://tapesync@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A new, empty schema `name` in it; the URL that uses it.
+    pub fn schema(&self, name: &str) -> String {
+        admin(&self.url(), &format!("CREATE SCHEMA {name}"));
+        with_search_path(&self.url(), name)
+    }
+
+    /// Stops the server (fast: connections are ended, transactions rolled back) and starts
+    /// it again.
+    pub fn restart(&self) {
+        self.ctl(&["-m", "fast", "restart"]);
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        let data = self.data();
+        let mut all = vec!["-D", &data, "-l", &log, "-w", "-o", &options];
+        all.extend_from_slice(args);
+        self.pg("pg_ctl", &all);
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) {
+        let program = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            std::process::Command::new(program)
+        };
+        command.args(args).current_dir(self.dir.path());
+        run(&mut command);
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let program = self.bin.join("pg_ctl");
+        let mut command = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            std::process::Command::new(program)
+        };
+        let _ = command
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn run(command: &mut std::process::Command) {
+    let out = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn pg_bin() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("TAPESYNC_TEST_PG_BIN") {
+        return Some(dir.into());
+    }
+    let mut versions: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_string_lossy().parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
