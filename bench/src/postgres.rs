@@ -9,6 +9,36 @@ use postgres::{Client, NoTls};
 use std::time::Instant;
 use tapesync_store::{Store, StoreLocation};
 
+/// A PostgreSQL error with the server's message ("db error" alone says nothing).
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} [{}]", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+fn execute(client: &mut Client, sql: &str) -> Result<(), String> {
+    client
+        .batch_execute(sql)
+        .map_err(|e| format!("{sql}: {}", describe(&e)))
+}
+
+/// Drops a database once the last run's connections are gone. A plain DROP also stops an
+/// autovacuum worker there (FORCE would need the right to signal it); the servers' last
+/// connections may take a moment to close.
+fn drop_database(client: &mut Client, name: &str) -> Result<(), String> {
+    let sql = format!("DROP DATABASE IF EXISTS {name}");
+    let mut last = String::new();
+    for _ in 0..20 {
+        match execute(client, &sql) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    Err(last)
+}
+
 /// Bump when generated content changes (as `workspace.rs`'s generator version).
 const GENERATOR_VERSION: u32 = 1;
 
@@ -25,7 +55,7 @@ impl Postgres {
     }
 
     fn client(&self) -> Result<Client, String> {
-        Client::connect(&self.admin_url, NoTls).map_err(|e| format!("PostgreSQL: {e}"))
+        Client::connect(&self.admin_url, NoTls).map_err(|e| format!("PostgreSQL: {}", describe(&e)))
     }
 
     /// The admin URL with another database.
@@ -44,7 +74,7 @@ impl Postgres {
         client
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
             .map(|r| r.is_some())
-            .map_err(|e| e.to_string())
+            .map_err(|e| describe(&e))
     }
 
     /// The template database of the data set, built on first use.
@@ -60,19 +90,22 @@ impl Postgres {
             return Ok(name);
         }
         let partial = format!("{name}_partial");
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {partial} WITH (FORCE); CREATE DATABASE {partial}"
-            ))
-            .map_err(|e| e.to_string())?;
+        // One statement per call: several in one message would form one transaction, which
+        // CREATE and DROP DATABASE refuse.
+        execute(
+            &mut client,
+            &format!("DROP DATABASE IF EXISTS {partial} WITH (FORCE)"),
+        )?;
+        execute(&mut client, &format!("CREATE DATABASE {partial}"))?;
         let started = Instant::now();
         let mut store = Store::open_location(&StoreLocation::Postgres(self.url_of(&partial)))
             .map_err(|e| e.to_string())?;
         inventory::fill(&mut store, ds, changed_percent).map_err(|e| e.to_string())?;
         drop(store);
-        client
-            .batch_execute(&format!("ALTER DATABASE {partial} RENAME TO {name}"))
-            .map_err(|e| e.to_string())?;
+        execute(
+            &mut client,
+            &format!("ALTER DATABASE {partial} RENAME TO {name}"),
+        )?;
         eprintln!(
             "  built PostgreSQL inventory {name} in {:.1}s",
             started.elapsed().as_secs_f64()
@@ -83,18 +116,17 @@ impl Postgres {
     /// A fresh copy of `template` named `name` (replacing one left from before); its URL.
     pub fn fresh_copy(&self, template: &str, name: &str) -> Result<String, String> {
         let mut client = self.client()?;
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE);
-                 CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"
-            ))
-            .map_err(|e| format!("copying {template}: {e}"))?;
+        drop_database(&mut client, name)?;
+        execute(
+            &mut client,
+            &format!("CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"),
+        )?;
         Ok(self.url_of(name))
     }
 
     pub fn drop_database(&self, name: &str) {
         if let Ok(mut client) = self.client() {
-            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let _ = drop_database(&mut client, name);
         }
     }
 
@@ -103,7 +135,7 @@ impl Postgres {
         let mut client = self.client()?;
         let bytes: i64 = client
             .query_one("SELECT pg_database_size($1)", &[&database])
-            .map_err(|e| e.to_string())?
+            .map_err(|e| describe(&e))?
             .get(0);
         Ok(u64::try_from(bytes).unwrap_or(0))
     }
