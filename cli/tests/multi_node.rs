@@ -16,14 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use tapesync_store::testing::{PrivateCluster, TestDatabase};
 
-const DEFINITION: &str = "\
-SetCSVDelimiter(\",\");
-Extract(CUSTOMER, 1, 4, 0);
-Extract(MEDIA, 2, 4, 0);
-Extract(VOLUME, 3, 10, 0);
-Extract(REPOSITORY, 4, 4, 0);
-Extract(SLOT, 5, 10, 0);
-";
+use server_support::CSV_DEFINITION as DEFINITION;
 
 const VOLUMES: usize = 20_000;
 const BATCH: usize = 250;
@@ -75,32 +68,26 @@ fn write_sync(dir: &Path, name: &str, prefix: &str) -> std::path::PathBuf {
 
 /// `tapesync run` of `report` as alice through the server at `url`.
 fn sync(dir: &Path, report: &Path, url: &str, stats: &Path) -> Command {
-    let mut cmd = Command::new(common::bin());
-    cmd.arg("run")
-        .arg("-d")
-        .arg(dir.join("sync.ttidef"))
-        .arg("--input")
-        .arg(report)
-        .args(["--server", url, "--user", "alice", "--batch-size"])
-        .arg(BATCH.to_string())
-        .arg("--stats-json")
-        .arg(stats)
-        .env("TAPESYNC_PASSWORD", "alice pw")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = sync_to(dir, report, &["--server", url, "--user", "alice"], stats);
+    cmd.env("TAPESYNC_PASSWORD", "alice pw");
     cmd
 }
 
 /// `tapesync run` of `report` with the store opened in-process (`--store`).
 fn sync_in_process(dir: &Path, report: &Path, store: &str, stats: &Path) -> Command {
+    sync_to(dir, report, &["--store", store], stats)
+}
+
+/// `tapesync run` of `report` against `target` (the flags naming the inventory).
+fn sync_to(dir: &Path, report: &Path, target: &[&str], stats: &Path) -> Command {
     let mut cmd = Command::new(common::bin());
     cmd.arg("run")
         .arg("-d")
         .arg(dir.join("sync.ttidef"))
         .arg("--input")
         .arg(report)
-        .args(["--store", store, "--batch-size"])
+        .args(target)
+        .arg("--batch-size")
         .arg(BATCH.to_string())
         .arg("--stats-json")
         .arg(stats)

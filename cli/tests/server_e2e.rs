@@ -12,15 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A comma-separated report: customer, media, volume, repository, slot.
-const DEFINITION: &str = "\
-SetCSVDelimiter(\",\");
-Extract(CUSTOMER, 1, 4, 0);
-Extract(MEDIA, 2, 4, 0);
-Extract(VOLUME, 3, 10, 0);
-Extract(REPOSITORY, 4, 4, 0);
-Extract(SLOT, 5, 10, 0);
-";
+use server_support::CSV_DEFINITION as DEFINITION;
 
 fn run_command(
     dir: &Path,

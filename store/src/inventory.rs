@@ -174,6 +174,35 @@ impl Store {
     }
 }
 
+/// Appends one volume of a scope download to `table`, its cells read by `cell(i)` for each of
+/// the table's columns (straight from the database's row buffer; both backends).
+pub(crate) fn push_row<'r, E: Into<StoreError>>(
+    table: &mut ScopeTable,
+    scope: (&str, &str),
+    volume: &str,
+    version: u64,
+    mut cell: impl FnMut(usize) -> Result<Option<&'r str>, E>,
+) -> Result<(), StoreError> {
+    // The first bad cell (if any) is kept aside: `push` takes plain values.
+    let mut bad = None;
+    let cells = (0..table.columns().len()).map(|i| {
+        cell(i).unwrap_or_else(|e| {
+            bad.get_or_insert(e);
+            None
+        })
+    });
+    let pushed = table.push(volume, version, cells);
+    if let Some(e) = bad {
+        return Err(e.into());
+    }
+    pushed.map_err(|e| {
+        StoreError::Corrupt(format!(
+            "scope {}/{}, volume {volume}: {e}",
+            scope.0, scope.1
+        ))
+    })
+}
+
 /// An audit row's field name back as a field (damage if unknown).
 pub(crate) fn audit_field(name: &str) -> Result<Field, StoreError> {
     Field::lookup(name)

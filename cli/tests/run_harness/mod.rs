@@ -37,22 +37,7 @@ impl Embedded {
 
 impl Mode for Embedded {
     fn prepare(&self, tmp: &Path, inventory: Option<&Path>) -> Result<(), String> {
-        if let Some(inv) = inventory {
-            let out = tapesync(
-                tmp,
-                &[
-                    "admin".into(),
-                    "--store".into(),
-                    Self::db(tmp).display().to_string(),
-                    "import".into(),
-                    inv.display().to_string(),
-                ],
-            )?;
-            if !out.status.success() {
-                return Err(format!("admin import failed: {}", describe(&out)));
-            }
-        }
-        Ok(())
+        import(tmp, &Self::db(tmp).display().to_string(), inventory)
     }
 
     fn target_args(&self, tmp: &Path) -> Vec<String> {
@@ -107,22 +92,7 @@ impl Mode for PostgresEmbedded {
         let db = TestDatabase::create().ok_or("no PostgreSQL test database")?;
         let url = db.url().to_string();
         *self.case.lock().map_err(|e| e.to_string())? = Some((tmp.to_path_buf(), db));
-        if let Some(inv) = inventory {
-            let out = tapesync(
-                tmp,
-                &[
-                    "admin".into(),
-                    "--store".into(),
-                    url,
-                    "import".into(),
-                    inv.display().to_string(),
-                ],
-            )?;
-            if !out.status.success() {
-                return Err(format!("admin import failed: {}", describe(&out)));
-            }
-        }
-        Ok(())
+        import(tmp, &url, inventory)
     }
 
     fn target_args(&self, tmp: &Path) -> Vec<String> {
@@ -150,6 +120,25 @@ impl Mode for PostgresEmbedded {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// `admin --store STORE import INVENTORY`, if there is an inventory.
+fn import(tmp: &Path, store: &str, inventory: Option<&Path>) -> Result<(), String> {
+    let Some(inv) = inventory else {
+        return Ok(());
+    };
+    let args = [
+        "admin",
+        "--store",
+        store,
+        "import",
+        &inv.display().to_string(),
+    ];
+    let out = tapesync(tmp, &args.map(String::from))?;
+    if !out.status.success() {
+        return Err(format!("admin import failed: {}", describe(&out)));
+    }
+    Ok(())
 }
 
 pub fn tapesync(cwd: &Path, args: &[String]) -> Result<Output, String> {

@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 
 pub const ADMIN_PASSWORD: &str = "admin secret 1";
 
+/// A definition for comma-separated reports: customer, media, volume, repository, slot.
+pub const CSV_DEFINITION: &str = "\
+SetCSVDelimiter(\",\");
+Extract(CUSTOMER, 1, 4, 0);
+Extract(MEDIA, 2, 4, 0);
+Extract(VOLUME, 3, 10, 0);
+Extract(REPOSITORY, 4, 4, 0);
+Extract(SLOT, 5, 10, 0);
+";
+
 /// A running `tapesync serve`; killed (SIGKILL) when dropped.
 pub struct Server {
     pub child: Child,

@@ -4,7 +4,7 @@ use super::{Conn, PgStore};
 use crate::backend::InventorySql;
 use crate::columns::Columns;
 use crate::error::StoreError;
-use crate::inventory::{audit_field, scratch_flag};
+use crate::inventory::{audit_field, push_row, scratch_flag};
 use crate::VolumeCount;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -192,22 +192,8 @@ impl InventorySql for PgStore {
                 while let Some(row) = rows.next()? {
                     let volume: &str = row.try_get(0)?;
                     let v = unsigned(row.try_get(1)?)?;
-                    // The first bad cell (if any) is kept aside: `push` takes plain values.
-                    let mut bad = None;
-                    let cells = (2..2 + names.len()).map(|i| {
-                        row.try_get::<_, Option<&str>>(i).unwrap_or_else(|e| {
-                            bad.get_or_insert(e);
-                            None
-                        })
-                    });
-                    let pushed = table.push(volume, v, cells);
-                    if let Some(e) = bad {
-                        return Err(e.into());
-                    }
-                    pushed.map_err(|e| {
-                        StoreError::Corrupt(format!(
-                            "scope {customer}/{media}, volume {volume}: {e}"
-                        ))
+                    push_row(table, (customer, media), volume, v, |i| {
+                        row.try_get::<_, Option<&str>>(i + 2)
                     })?;
                 }
                 Ok(())

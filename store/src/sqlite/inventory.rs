@@ -4,7 +4,7 @@ use super::SqliteStore;
 use crate::backend::InventorySql;
 use crate::columns::Columns;
 use crate::error::StoreError;
-use crate::inventory::{audit_field, scratch_flag};
+use crate::inventory::{audit_field, push_row, scratch_flag};
 use crate::VolumeCount;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -229,21 +229,8 @@ impl InventorySql for SqliteStore {
         while let Some(row) = rows.next()? {
             let volume = text_ref(row, 0)?.unwrap_or_default();
             let version: u64 = row.get(1)?;
-            // Cells go from SQLite's buffer into the table's text; the first bad one (if any)
-            // is kept aside because `push` takes plain values.
-            let mut bad = None;
-            let cells = (2..2 + names.len()).map(|i| {
-                text_ref(row, i).unwrap_or_else(|e| {
-                    bad.get_or_insert(e);
-                    None
-                })
-            });
-            let pushed = table.push(volume, version, cells);
-            if let Some(e) = bad {
-                return Err(e);
-            }
-            pushed.map_err(|e| {
-                StoreError::Corrupt(format!("scope {customer}/{media}, volume {volume}: {e}"))
+            push_row(table, (customer, media), volume, version, |i| {
+                text_ref(row, i + 2)
             })?;
         }
         drop(rows);
