@@ -5,10 +5,12 @@ use crate::dataset::Dataset;
 use crate::floor;
 use crate::inventory::{self, BENCH_PASSWORD, BENCH_USER};
 use crate::measure::{self, median, ChildRun};
+use crate::postgres::Postgres;
 use crate::report_file::{Format, Order};
 use crate::workspace::Workspace;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 pub enum TargetKind {
     Embedded,
     Http,
+    /// `tapesync serve` over a PostgreSQL store (a fresh copy of a template database per run).
+    Postgres,
 }
 
 impl TargetKind {
@@ -27,9 +31,13 @@ impl TargetKind {
         match self {
             TargetKind::Embedded => "embedded",
             TargetKind::Http => "http",
+            TargetKind::Postgres => "postgres",
         }
     }
 }
+
+/// The database every timed PostgreSQL run works on (a copy of the data set's template).
+pub const PG_RUN_DATABASE: &str = "tapesync_bench_run";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Case {
@@ -88,6 +96,8 @@ pub struct Runner<'a> {
     pub batch_size: Option<u32>,
     /// Generate inputs and measure floors only (no tapesync needed).
     pub floor_only: bool,
+    /// The PostgreSQL server of the `postgres` target (`--postgres URL`).
+    pub postgres: Option<Postgres>,
     floors: HashMap<PathBuf, Option<f64>>,
 }
 
@@ -104,6 +114,7 @@ impl<'a> Runner<'a> {
             runs: runs.max(1),
             batch_size,
             floor_only: false,
+            postgres: None,
             floors: HashMap::new(),
         }
     }
@@ -167,9 +178,31 @@ impl<'a> Runner<'a> {
             .work
             .definition(case.format)
             .map_err(|e| format!("writing the definition: {e}"))?;
-        let baseline = self.work.baseline(&ds, case.changed_percent)?;
-        result.expected_updates = ds.expected_updates(case.changed_percent);
         result.floor_secs = self.floor(&report, case.format);
+        if self.floor_only && case.target != TargetKind::Postgres {
+            let _ = self.work.baseline(&ds, case.changed_percent)?;
+            return Ok(());
+        }
+        let pg = match case.target {
+            TargetKind::Postgres => Some(
+                self.postgres
+                    .as_ref()
+                    .ok_or("the postgres target needs --postgres URL")?,
+            ),
+            _ => None,
+        };
+        let (baseline, template) = match pg {
+            Some(pg) => (None, Some(pg.baseline(&ds, case.changed_percent)?)),
+            None => (Some(self.work.baseline(&ds, case.changed_percent)?), None),
+        };
+        result.expected_updates = ds.expected_updates(case.changed_percent);
+        if let (Some(pg), Some(template)) = (pg, &template) {
+            // The store's size, for sizing a deployment (docs/deployment.md).
+            eprintln!(
+                "  PostgreSQL inventory {template}: {:.0} MB",
+                pg.size(template)? as f64 / 1e6
+            );
+        }
         if self.floor_only {
             return Ok(());
         }
@@ -178,7 +211,14 @@ impl<'a> Runner<'a> {
         let db = runs_dir.join("run.db");
         let stats_path = runs_dir.join("stats.json");
         for i in 0..self.runs {
-            inventory::copy_store(&baseline, &db).map_err(|e| e.to_string())?;
+            let store: OsString = match (&baseline, &template, pg) {
+                (_, Some(template), Some(pg)) => pg.fresh_copy(template, PG_RUN_DATABASE)?.into(),
+                (Some(baseline), _, _) => {
+                    inventory::copy_store(baseline, &db).map_err(|e| e.to_string())?;
+                    db.clone().into_os_string()
+                }
+                _ => return Err("no baseline store".into()),
+            };
             let _ = std::fs::remove_file(&stats_path);
             let mut cmd = Command::new(&self.tapesync);
             cmd.arg("run")
@@ -194,11 +234,12 @@ impl<'a> Runner<'a> {
             let log = runs_dir.join("run.log");
             let run = match case.target {
                 TargetKind::Embedded => {
-                    cmd.arg("--store").arg(&db);
+                    cmd.arg("--store").arg(&store);
                     timed_with_log(&mut cmd, &log)?
                 }
-                TargetKind::Http => {
-                    let server = Server::start(&self.tapesync, &db, &runs_dir.join("serve.log"))?;
+                TargetKind::Http | TargetKind::Postgres => {
+                    let server =
+                        Server::start(&self.tapesync, &store, &runs_dir.join("serve.log"))?;
                     cmd.arg("--server")
                         .arg(&server.url)
                         .arg("--user")
@@ -265,7 +306,7 @@ impl<'a> Runner<'a> {
     }
 }
 
-fn timed_with_log(cmd: &mut Command, log: &Path) -> Result<ChildRun, String> {
+pub fn timed_with_log(cmd: &mut Command, log: &Path) -> Result<ChildRun, String> {
     let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     cmd.stdout(out).stderr(err);
@@ -273,7 +314,7 @@ fn timed_with_log(cmd: &mut Command, log: &Path) -> Result<ChildRun, String> {
 }
 
 /// The last `max` bytes of a log file, for error messages.
-fn tail(path: &Path, max: usize) -> String {
+pub fn tail(path: &Path, max: usize) -> String {
     let mut text = String::new();
     if let Ok(mut f) = File::open(path) {
         let _ = f.read_to_string(&mut text);
@@ -287,7 +328,7 @@ fn tail(path: &Path, max: usize) -> String {
 
 /// `--stats-json` output, read leniently: the statistics may sit at the top level or under a
 /// `statistics` key.
-struct Stats(serde_json::Value);
+pub struct Stats(serde_json::Value);
 
 impl Stats {
     fn obj(&self) -> &serde_json::Value {
@@ -296,7 +337,7 @@ impl Stats {
             _ => &self.0,
         }
     }
-    fn get(&self, key: &str) -> Option<u64> {
+    pub fn get(&self, key: &str) -> Option<u64> {
         self.obj().get(key).and_then(serde_json::Value::as_u64)
     }
     fn flag(&self, key: &str) -> Option<bool> {
@@ -304,7 +345,7 @@ impl Stats {
     }
 }
 
-fn read_stats(path: &Path) -> Result<Stats, String> {
+pub fn read_stats(path: &Path) -> Result<Stats, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("reading --stats-json output {}: {e}", path.display()))?;
     serde_json::from_str(&text)
@@ -313,13 +354,14 @@ fn read_stats(path: &Path) -> Result<Stats, String> {
 }
 
 /// A `tapesync serve` on a free loopback port, for one timed run.
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Server {
-    fn start(tapesync: &Path, db: &Path, log: &Path) -> Result<Server, String> {
+    /// Serves `db` (a file or a URL).
+    pub fn start(tapesync: &Path, db: &OsStr, log: &Path) -> Result<Server, String> {
         let mut child = Command::new(tapesync)
             .arg("serve")
             .arg("--store")
@@ -357,7 +399,7 @@ impl Server {
     }
 
     /// Stops the server and returns its peak RSS.
-    fn stop(self) -> Result<u64, String> {
+    pub fn stop(self) -> Result<u64, String> {
         measure::stop(&self.child, Duration::from_secs(5))
             .map(|(_, rss)| rss)
             .map_err(|e| format!("stopping the server: {e}"))

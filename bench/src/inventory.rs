@@ -74,6 +74,15 @@ pub fn volumes(ds: &Dataset, changed_percent: u32, range: std::ops::Range<u64>) 
 /// Creates the baseline store at `path` (which must not exist yet).
 pub fn build(path: &Path, ds: &Dataset, changed_percent: u32) -> Result<(), InventoryError> {
     let mut store = Store::open(path)?;
+    fill(&mut store, ds, changed_percent)?;
+    // Dropping the last connection checkpoints the WAL into the main file, so copying the
+    // one file copies the whole inventory.
+    drop(store);
+    Ok(())
+}
+
+/// Loads the data set's inventory and the bench user into an empty store (of either backend).
+pub fn fill(store: &mut Store, ds: &Dataset, changed_percent: u32) -> Result<(), InventoryError> {
     store.import(&InventoryDump {
         customers: customers(ds),
         volumes: Vec::new(),
@@ -91,9 +100,6 @@ pub fn build(path: &Path, ds: &Dataset, changed_percent: u32) -> Result<(), Inve
     for c in 0..ds.customers() {
         store.grant(BENCH_USER, &customer_id(c), Role::Write)?;
     }
-    // Dropping the last connection checkpoints the WAL into the main file, so copying the
-    // one file copies the whole inventory.
-    drop(store);
     Ok(())
 }
 

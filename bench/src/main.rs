@@ -8,7 +8,9 @@ mod dataset;
 mod floor;
 mod inventory;
 mod measure;
+mod nodes;
 mod output;
+mod postgres;
 mod prng;
 mod report_file;
 mod workspace;
@@ -42,7 +44,8 @@ struct Cli {
     /// Percentages of volumes whose inventory entry is stale (0, 1, 10).
     #[arg(long, value_delimiter = ',')]
     changed: Option<Vec<u32>>,
-    /// Targets: embedded (the store in-process), http (tapesync serve on loopback).
+    /// Targets: embedded (the store in-process), http (tapesync serve on loopback), postgres
+    /// (tapesync serve over a PostgreSQL store; needs --postgres).
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
     /// Timed runs per case; medians are reported.
@@ -71,6 +74,19 @@ struct Cli {
     /// Only generate the inputs and inventories and measure the floor (no tapesync needed).
     #[arg(long, conflicts_with = "targets_check")]
     floor_only: bool,
+    /// PostgreSQL for the `postgres` target and --nodes-check: a URL whose role may create
+    /// databases (one template database per data set is kept; each run works on a copy).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TAPESYNC_BENCH_POSTGRES",
+        hide_env_values = true
+    )]
+    postgres: Option<String>,
+    /// Measure 8 concurrent syncs of 8 customers through one node and through two nodes on
+    /// one PostgreSQL store (records from --sizes, default 800k; --changed, default 10 %).
+    #[arg(long, requires = "postgres", conflicts_with_all = ["targets_check", "floor_only"])]
+    nodes_check: bool,
 }
 
 fn main() -> ExitCode {
@@ -114,8 +130,31 @@ fn run(cli: Cli) -> Result<bool, String> {
         cli.runs,
         work_root.display()
     );
+    if cli.nodes_check {
+        let pg = postgres::Postgres::new(cli.postgres.as_deref().unwrap_or_default());
+        let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
+            Some(s) => parse_count(s)?,
+            None => 800_000,
+        };
+        let changed = cli
+            .changed
+            .as_ref()
+            .and_then(|c| c.first().copied())
+            .unwrap_or(10);
+        let result = nodes::nodes_check(&tapesync, &work, &pg, records, changed, cli.runs)?;
+        println!(
+            "{} concurrent syncs of different customers, {} records in all, {} % changed, \
+             over HTTP on one PostgreSQL store:",
+            nodes::SYNCS,
+            result.records,
+            result.changed_percent
+        );
+        result.print();
+        return Ok(true);
+    }
     let mut runner = Runner::new(tapesync.clone(), &work, cli.runs, cli.batch_size);
     runner.floor_only = cli.floor_only;
+    runner.postgres = cli.postgres.as_deref().map(postgres::Postgres::new);
     let (cases, check) = if cli.targets_check {
         (target_cases(), true)
     } else {
@@ -336,7 +375,8 @@ fn matrix(cli: &Cli) -> Result<Vec<Case>, String> {
         .map(|s| match s.as_str() {
             "embedded" => Ok(TargetKind::Embedded),
             "http" => Ok(TargetKind::Http),
-            _ => Err(format!("unknown target `{s}` (embedded, http)")),
+            "postgres" => Ok(TargetKind::Postgres),
+            _ => Err(format!("unknown target `{s}` (embedded, http, postgres)")),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut cases = Vec::new();

@@ -8,21 +8,24 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_model::{validate_id, validate_volume_id, Field, InventoryDump, ScopeKey};
-use tapesync_store::{Role, Store, StoreError};
+use tapesync_store::{Role, Store, StoreError, StoreLocation};
 
 /// Environment variable that supplies a password without a prompt (scripts, tests).
 const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The inventory store file (SQLite); created by commands that add something.
+    /// The inventory store: a SQLite file (created by commands that add something) or a
+    /// PostgreSQL database (`postgres://user@host/db`; tables created likewise)
     #[arg(
         long,
         global = true,
-        value_name = "PATH",
-        default_value = "tapesync.db"
+        value_name = "PATH|URL",
+        default_value = "tapesync.db",
+        env = crate::serve::STORE_ENV,
+        hide_env_values = true
     )]
-    store: PathBuf,
+    store: StoreLocation,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -203,7 +206,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn dispatch(args: Args) -> Outcome {
-    let path = args.store.as_path();
+    let path = &args.store;
     match args.command {
         AdminCommand::User { command } => match command {
             UserCommand::Add { name, admin } => {
@@ -325,16 +328,25 @@ fn dispatch(args: Args) -> Outcome {
 }
 
 /// Opens the store. Commands that only read or change existing things refuse a missing
-/// file, so a mistyped `--store` does not silently create an empty inventory.
-fn open(path: &Path, create: bool) -> Result<Store, Failure> {
-    if !create && !path.exists() {
-        return Err(Failure::io(format!(
-            "store {} does not exist (create it with `tapesync admin --store {} customer add ...`)",
-            path.display(),
-            path.display()
-        )));
+/// store (file, or tables in the database), so a mistyped `--store` does not silently
+/// create an empty inventory.
+fn open(location: &StoreLocation, create: bool) -> Result<Store, Failure> {
+    let shown = location.redacted();
+    let missing = || {
+        Failure::io(format!(
+            "store {shown} does not exist (create it with `tapesync admin --store {shown} customer add ...`)"
+        ))
+    };
+    let opened = if create {
+        Store::open_location(location).map(Some)
+    } else {
+        Store::open_existing(location)
+    };
+    match opened {
+        Ok(Some(store)) => Ok(store),
+        Ok(None) | Err(StoreError::NotFound(_)) => Err(missing()),
+        Err(e) => Err(Failure::io(format!("{shown}: {e}"))),
     }
-    Store::open(path).map_err(|e| Failure::io(format!("{}: {e}", path.display())))
 }
 
 fn id(field: Field, raw: &str) -> Result<String, Failure> {
@@ -444,7 +456,7 @@ fn customer_list(store: &Store, json: bool) -> Outcome {
     Ok(())
 }
 
-fn import(path: &Path, file: &Path) -> Outcome {
+fn import(path: &StoreLocation, file: &Path) -> Outcome {
     let text = if file == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -467,7 +479,7 @@ fn import(path: &Path, file: &Path) -> Outcome {
     Ok(())
 }
 
-fn export(path: &Path, file: Option<&Path>) -> Outcome {
+fn export(path: &StoreLocation, file: Option<&Path>) -> Outcome {
     let dump = open(path, false)?.export()?;
     let mut text = serde_json::to_string_pretty(&dump)
         .map_err(|e| Failure::io(format!("writing JSON: {e}")))?;
@@ -529,7 +541,7 @@ fn sessions(store: &Store, limit: usize, customers: &[String], json: bool) -> Ou
     Ok(())
 }
 
-fn history(path: &Path, customer: &str, media: &str, volume: &str, json: bool) -> Outcome {
+fn history(path: &StoreLocation, customer: &str, media: &str, volume: &str, json: bool) -> Outcome {
     let scope = ScopeKey {
         customer: id(Field::Customer, customer)?,
         media: id(Field::Media, media)?,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use tapesync_compiler::{compile_path, render_human, CompileOptions};
 use tapesync_model::SessionStart;
 use tapesync_runtime::{EmbeddedTarget, InputSource, OpenInput, RetryPolicy, RunOptions, Target};
-use tapesync_store::Store;
+use tapesync_store::{Store, StoreLocation};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,9 +27,16 @@ pub struct Args {
     /// Read the report from the output of a shell command (`sh -c`, on Windows `cmd /C`)
     #[arg(long, value_name = "CMD")]
     pub input_command: Option<String>,
-    /// Inventory store file (SQLite), created if missing
-    #[arg(long, value_name = "PATH", default_value = "tapesync.db")]
-    pub store: PathBuf,
+    /// Inventory store: a SQLite file (created if missing) or a PostgreSQL database
+    /// (`postgres://user@host/db`)
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        default_value = "tapesync.db",
+        env = crate::serve::STORE_ENV,
+        hide_env_values = true
+    )]
+    pub store: StoreLocation,
     /// Show the changes a run would make; change nothing (no session is recorded)
     #[arg(long)]
     pub dry_run: bool,
@@ -162,16 +169,16 @@ fn open_target(args: &Args) -> Result<Box<dyn Target>, Failure> {
         return crate::serve::open_http_target(url, user);
     }
     let actor = tapesync_runtime::embedded::local_actor();
-    if args.dry_run && !args.store.exists() {
+    if let Some(path) = args.store.file().filter(|p| args.dry_run && !p.exists()) {
         eprintln!(
             "note: {} does not exist; the dry run compares with an empty inventory",
-            args.store.display()
+            path.display()
         );
         let store = Store::open_in_memory().map_err(|e| (exit::USAGE, e.to_string()))?;
         return Ok(Box::new(EmbeddedTarget::new(store, &actor)));
     }
-    let target =
-        EmbeddedTarget::open(&args.store, &actor).map_err(|e| (exit::USAGE, e.to_string()))?;
+    let target = EmbeddedTarget::open_location(&args.store, &actor)
+        .map_err(|e| (exit::USAGE, e.to_string()))?;
     Ok(Box::new(target))
 }
 

@@ -1,24 +1,36 @@
-//! `tapesync serve`: the inventory server (HTTP API and web page) over a store file.
+//! `tapesync serve`: the inventory server (HTTP API and web page) over a store: a SQLite
+//! file, or a PostgreSQL database that several servers may share.
 
 use crate::exit;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use tapesync_server::{ServeOptions, ServerConfig};
+use tapesync_server::{ServeOptions, ServerConfig, StoreLocation, TrustedProxies};
 
 /// Environment variable with the password of the first administrator (first start only).
 const ADMIN_PASSWORD_ENV: &str = "TAPESYNC_ADMIN_PASSWORD";
 
+/// Environment variable that sets `--store` (serve, run and admin): a file or a
+/// `postgres://` URL, which may then carry its password out of the process list.
+pub const STORE_ENV: &str = "TAPESYNC_STORE";
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// The inventory store file (SQLite); created with its schema on first start
-    #[arg(long, value_name = "PATH", default_value = "tapesync.db")]
-    store: PathBuf,
+    /// The inventory store: a SQLite file, or a PostgreSQL database
+    /// (`postgres://user:password@host/db`); created with its schema on first start
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        default_value = "tapesync.db",
+        env = STORE_ENV,
+        hide_env_values = true
+    )]
+    store: StoreLocation,
     /// Address to listen on. Loopback by default: put a TLS proxy in front for remote
     /// clients (see docs/server.md). Port 0 picks a free port
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8740")]
     listen: String,
-    /// Store connections for reads, beside the one writer connection
+    /// Store connections for reads, beside the one writer connection (PostgreSQL: N + 1
+    /// connections that each read and write)
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     readers: u16,
     /// Lifetime of a logon token, in minutes
@@ -27,6 +39,11 @@ pub struct Args {
     /// Mark the web page's cookie `Secure` (when a TLS proxy is in front)
     #[arg(long)]
     secure_cookie: bool,
+    /// A proxy (address or network, e.g. 127.0.0.1 or 10.0.0.0/8) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client; repeatable. Without it those headers are
+    /// ignored
+    #[arg(long = "trusted-proxy", value_name = "ADDR", value_parser = TrustedProxies::parse_one)]
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -41,10 +58,12 @@ pub fn run(args: Args) -> ExitCode {
         config: ServerConfig {
             token_ttl_secs: args.token_minutes * 60,
             secure_cookie: args.secure_cookie,
+            trusted_proxies: TrustedProxies::new(args.trusted_proxies.clone()),
             ..ServerConfig::default()
         },
     };
-    let store = args.store.display().to_string();
+    // Never the password of a database URL.
+    let store = args.store.redacted();
     let result = tapesync_server::run(options, |startup| {
         // The first line is the address: scripts and tests read the port from it.
         let mut out = std::io::stdout().lock();

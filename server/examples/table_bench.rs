@@ -25,7 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.path().join("bench.db");
     seed(&path, volumes)?;
 
-    let state = AppState::new(StorePool::open(&path, 2)?, ServerConfig::default());
+    let state = AppState::new(
+        StorePool::open(&path.clone().into(), 2)?,
+        ServerConfig::default(),
+    );
     let (ready, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()

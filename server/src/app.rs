@@ -13,8 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
-use tapesync_store::StoreError;
+use tapesync_store::{StoreError, StoreLocation};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -135,9 +134,10 @@ pub struct Startup {
 }
 
 pub struct ServeOptions<'a> {
-    pub store: &'a Path,
+    /// A SQLite file or a PostgreSQL URL (shown only without its password).
+    pub store: &'a StoreLocation,
     pub listen: &'a str,
-    /// Reader connections beside the one writer.
+    /// Reader connections beside the one writer (PostgreSQL: connections in all, less one).
     pub readers: usize,
     /// Password for the first `admin` (from `TAPESYNC_ADMIN_PASSWORD`); generated when `None`.
     pub admin_password: Option<String>,
@@ -148,7 +148,7 @@ pub struct ServeOptions<'a> {
 /// until SIGINT or SIGTERM.
 pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result<(), ServerError> {
     let store_err = |source| ServerError::Store {
-        path: options.store.display().to_string(),
+        path: options.store.redacted(),
         source,
     };
     let pool = StorePool::open(options.store, options.readers).map_err(store_err)?;

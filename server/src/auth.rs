@@ -1,5 +1,13 @@
 //! Who is calling: logon (password → token, throttled), and the token check every other API
 //! request passes through.
+//!
+//! A logon takes the same steps whether the name is a user or not, and whether the password
+//! is right or wrong, until the answer: count the attempt in the store's throttle (refused
+//! while the user-and-address pair or the address is locked), read the credentials (a decoy
+//! hash for an unknown name), check the password under a permit of the server's limited
+//! password checks and on a blocking thread of its own — holding no store connection, so a
+//! burst of logons cannot starve other requests — and only for a right password take the
+//! attempt back and issue a token.
 
 use crate::error::ApiError;
 use crate::state::{AppState, Counters};
@@ -7,8 +15,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
-use tapesync_store::{Role, User};
+use tapesync_store::{Admission, Credentials, Role, User};
 
 /// Name of the web page's session cookie (it holds a logon token).
 pub const COOKIE: &str = "tapesync_token";
@@ -37,23 +44,26 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The client's address, when the server was started with connection info.
+/// The client's address, when the server was started with connection info: the peer, or
+/// behind a trusted proxy the client it forwarded for (see `forwarded.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &S,
+        state: &AppState,
     ) -> Result<ClientAddr, Self::Rejection> {
         // Absent when the router is used without `into_make_service_with_connect_info`.
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .map(|ConnectInfo(a)| a.ip());
+        let proxies = &state.config().trusted_proxies;
         Ok(ClientAddr(
-            ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
-                .await
-                .ok()
-                .map(|ConnectInfo(a)| a.ip()),
+            peer.map(|peer| proxies.client(peer, &parts.headers)),
         ))
     }
 }
@@ -94,37 +104,48 @@ pub struct Logon {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Checks the password (unless the user or address is locked) and issues a token. Wrong user
-/// and wrong password give the same answer.
+/// Checks the password (unless the attempt is throttled) and issues a token. Wrong user and
+/// wrong password give the same answer after the same work.
 pub async fn logon(
     state: &AppState,
     name: &str,
     password: &str,
     address: Option<IpAddr>,
 ) -> Result<Logon, ApiError> {
-    let throttle = &state.0.throttle;
-    if let Some(wait) = throttle.check(name, address, Instant::now()) {
-        Counters::bump(&state.counters().logons_throttled);
-        return Err(ApiError::too_many_requests(wait.as_secs_f64().ceil() as u64));
-    }
+    let policy = state.config().throttle.clone();
+    let (n, p) = (name.to_string(), policy.clone());
+    let admission = state
+        .write(move |store| store.begin_logon(&n, address, &p))
+        .await?;
+    let attempt = match admission {
+        Admission::Admitted(attempt) => attempt,
+        Admission::Refused { retry_after } => {
+            Counters::bump(&state.counters().logons_throttled);
+            return Err(ApiError::too_many_requests(
+                retry_after.as_secs_f64().ceil() as u64,
+            ));
+        }
+    };
+    // Over-long input fails like a wrong password, without hashing: a huge password must
+    // not make the server burn CPU. (Its length, not whether the user exists, decides.)
     let verified = if name.len() > MAX_NAME || password.len() > MAX_PASSWORD {
         None
     } else {
-        let (n, p) = (name.to_string(), password.to_string());
-        state
-            .read(move |store| store.verify_password(&n, &p))
-            .await?
+        let n = name.to_string();
+        let credentials = state.read(move |store| store.credentials(&n)).await?;
+        check_password(state, credentials, password.to_string()).await?
     };
     let Some(user) = verified else {
-        throttle.record_failure(name, address, Instant::now());
         Counters::bump(&state.counters().logons_failed);
         return Err(ApiError::unauthorised("wrong user name or password"));
     };
-    throttle.record_success(name);
     let ttl = state.config().token_ttl_secs;
     let for_token = user.clone();
     let token = state
-        .write(move |store| store.create_token(&for_token, ttl))
+        .write(move |store| {
+            store.finish_logon(&attempt, true, &policy)?;
+            store.create_token(&for_token, ttl)
+        })
         .await?;
     Counters::bump(&state.counters().logons);
     let expires_at = chrono::Utc::now()
@@ -134,6 +155,25 @@ pub async fn logon(
         token,
         expires_at,
     })
+}
+
+/// Checks a password under a permit of the server's password checks, on a blocking thread,
+/// holding no store connection.
+async fn check_password(
+    state: &AppState,
+    credentials: Credentials,
+    password: String,
+) -> Result<Option<User>, ApiError> {
+    let _permit = state
+        .password_checks()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    Counters::bump(&state.counters().password_checks);
+    tokio::task::spawn_blocking(move || credentials.verify(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
 }
 
 /// The caller's role on `customer`; `None` when it has no grant (the caller must then see

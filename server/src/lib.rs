@@ -1,5 +1,7 @@
 //! The inventory server: the HTTP API (axum) over the store, logon with throttling,
-//! per-customer rights, and a server-rendered web page.
+//! per-customer rights, and a server-rendered web page. Several servers (nodes) may serve
+//! one PostgreSQL store: everything they share — tokens, the logon throttle, idempotency
+//! records — lives in the store.
 //!
 //! [`run`] is what `tapesync serve` calls; [`router`] builds the application for tests and
 //! embedding. Routes and bodies are described in `docs/server-api.md` and `docs/openapi.yaml`.
@@ -8,15 +10,16 @@ mod api;
 mod app;
 mod auth;
 mod error;
+mod forwarded;
 mod html;
 mod pool;
 mod state;
-mod throttle;
 mod web;
 
 pub use app::{router, run, serve, ServeOptions, ServerError, Startup};
 pub use error::ApiError;
+pub use forwarded::TrustedProxies;
 pub use html::escape;
 pub use pool::StorePool;
 pub use state::{AppState, CountersSnapshot, ServerConfig};
-pub use throttle::ThrottlePolicy;
+pub use tapesync_store::{StoreLocation, ThrottlePolicy};

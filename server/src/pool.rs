@@ -1,99 +1,130 @@
 //! Store connections for the server.
 //!
-//! rusqlite calls block, so handlers run them on tokio's blocking threads. Writes go through ONE
-//! connection behind a mutex: SQLite admits one writer at a time anyway, and serialising writers
-//! in-process avoids `SQLITE_BUSY` on a read-to-write upgrade, which a busy timeout cannot cure.
-//! Reads use a small set of further connections: with WAL they run concurrently with each other
-//! and with the writer, so a large scope download never waits for a batch being applied.
+//! Store calls block, so handlers run them on tokio's blocking threads.
+//!
+//! - **SQLite**: writes go through ONE connection behind a mutex: SQLite admits one writer at
+//!   a time anyway, and serialising writers in-process avoids `SQLITE_BUSY` on a
+//!   read-to-write upgrade, which a busy timeout cannot cure. Reads use a small set of
+//!   further connections: with WAL they run concurrently with each other and with the
+//!   writer, so a large scope download never waits for a batch being applied.
+//! - **PostgreSQL**: every connection reads and writes; the database keeps writers of one
+//!   scope apart (the store's per-scope lock) and lets batches of different scopes, from this
+//!   node and others, commit side by side. Serialising them here would make a second node
+//!   pointless.
 
-use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use tapesync_store::{Store, StoreError};
+use tapesync_store::{Store, StoreError, StoreLocation};
 
 pub struct StorePool {
-    writer: Mutex<Store>,
-    readers: Option<Readers>,
+    /// SQLite's one writer; `None` on PostgreSQL, where writes use the shared connections.
+    writer: Option<Mutex<Store>>,
+    connections: Option<Idle>,
 }
 
-struct Readers {
+struct Idle {
     idle: Mutex<Vec<Store>>,
     returned: Condvar,
 }
 
 impl StorePool {
-    /// Opens the writer and `readers` reader connections to the store file.
-    pub fn open(path: &Path, readers: usize) -> Result<StorePool, StoreError> {
-        let writer = Store::open(path)?;
+    /// Opens the store at `location`: on SQLite the writer and `readers` reader connections,
+    /// on PostgreSQL `readers + 1` connections that each read and write.
+    pub fn open(location: &StoreLocation, readers: usize) -> Result<StorePool, StoreError> {
+        let first = Store::open_location(location)?;
+        if location.is_postgres() {
+            let mut idle = vec![first];
+            for _ in 0..readers {
+                idle.push(Store::open_location(location)?);
+            }
+            return Ok(StorePool {
+                writer: None,
+                connections: Some(Idle::new(idle)),
+            });
+        }
         let mut idle = Vec::with_capacity(readers);
         for _ in 0..readers {
-            idle.push(Store::open(path)?);
+            idle.push(Store::open_location(location)?);
         }
         Ok(StorePool {
-            writer: Mutex::new(writer),
-            readers: (readers > 0).then(|| Readers {
-                idle: Mutex::new(idle),
-                returned: Condvar::new(),
-            }),
+            writer: Some(Mutex::new(first)),
+            connections: (readers > 0).then(|| Idle::new(idle)),
         })
     }
 
     /// One connection for everything (an in-memory store cannot be opened twice).
     pub fn single(store: Store) -> StorePool {
         StorePool {
-            writer: Mutex::new(store),
-            readers: None,
+            writer: Some(Mutex::new(store)),
+            connections: None,
         }
     }
 
     pub fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let mut store = lock(&self.writer);
-        f(&mut store)
+        match (&self.writer, &self.connections) {
+            (Some(writer), _) => f(&mut lock(writer)),
+            (None, Some(shared)) => shared.with(f),
+            (None, None) => unreachable!("a pool has a writer or shared connections"),
+        }
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
-        let Some(readers) = &self.readers else {
-            let store = lock(&self.writer);
-            return f(&store);
-        };
+        match (&self.connections, &self.writer) {
+            (Some(shared), _) => shared.with(|store| f(store)),
+            (None, Some(writer)) => f(&lock(writer)),
+            (None, None) => unreachable!("a pool has a writer or shared connections"),
+        }
+    }
+}
+
+impl Idle {
+    fn new(idle: Vec<Store>) -> Idle {
+        Idle {
+            idle: Mutex::new(idle),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// Runs `f` on an idle connection, waiting for one to be handed back if none is idle.
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let store = {
-            let mut idle = lock(&readers.idle);
+            let mut idle = lock(&self.idle);
             loop {
                 if let Some(store) = idle.pop() {
                     break store;
                 }
-                idle = readers
+                idle = self
                     .returned
                     .wait(idle)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
         // Hand the connection back even if `f` panics, so the pool never shrinks.
-        let guard = CheckedOut {
-            readers,
+        let mut guard = CheckedOut {
+            pool: self,
             store: Some(store),
         };
-        let result = f(guard.store.as_ref().expect("present until drop"));
+        let result = f(guard.store.as_mut().expect("present until drop"));
         drop(guard);
         result
     }
 }
 
 struct CheckedOut<'a> {
-    readers: &'a Readers,
+    pool: &'a Idle,
     store: Option<Store>,
 }
 
 impl Drop for CheckedOut<'_> {
     fn drop(&mut self) {
         if let Some(store) = self.store.take() {
-            lock(&self.readers.idle).push(store);
-            self.readers.returned.notify_one();
+            lock(&self.pool.idle).push(store);
+            self.pool.returned.notify_one();
         }
     }
 }
 
-/// A panic inside a store call leaves the connection usable (rusqlite rolls back an open
-/// transaction on drop), so a poisoned lock is simply taken over.
+/// A panic inside a store call leaves the connection usable (an open transaction is rolled
+/// back when it is dropped), so a poisoned lock is simply taken over.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

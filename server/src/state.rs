@@ -1,13 +1,14 @@
-//! What every handler shares: the store connections, the logon throttle, the configuration
-//! and the request counters.
+//! What every handler shares: the store connections, the configuration, the limit on
+//! password checks running at once, and the request counters.
 
 use crate::error::ApiError;
+use crate::forwarded::TrustedProxies;
 use crate::pool::StorePool;
-use crate::throttle::{Throttle, ThrottlePolicy};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tapesync_store::{Store, StoreError};
+use tapesync_store::{Store, StoreError, ThrottlePolicy};
+use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -18,6 +19,17 @@ pub struct ServerConfig {
     pub secure_cookie: bool,
     /// Largest request body accepted (after decompression).
     pub max_body_bytes: usize,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (`--trusted-proxy`).
+    pub trusted_proxies: TrustedProxies,
+    /// Password checks (argon2, deliberately slow) that may run at once; more wait their
+    /// turn without holding a thread or a store connection.
+    pub password_checks: usize,
+}
+
+/// One password check per core: argon2 keeps a core busy, and more at once would only
+/// slow every other request down.
+fn default_password_checks() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Default for ServerConfig {
@@ -27,6 +39,8 @@ impl Default for ServerConfig {
             throttle: ThrottlePolicy::default(),
             secure_cookie: false,
             max_body_bytes: 64 * 1024 * 1024,
+            trusted_proxies: TrustedProxies::default(),
+            password_checks: default_password_checks(),
         }
     }
 }
@@ -41,6 +55,8 @@ pub struct Counters {
     pub logons: AtomicU64,
     pub logons_failed: AtomicU64,
     pub logons_throttled: AtomicU64,
+    /// Passwords checked (argon2 runs), right or wrong.
+    pub password_checks: AtomicU64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +67,7 @@ pub struct CountersSnapshot {
     pub logons: u64,
     pub logons_failed: u64,
     pub logons_throttled: u64,
+    pub password_checks: u64,
 }
 
 impl Counters {
@@ -67,15 +84,17 @@ impl Counters {
             logons: get(&self.logons),
             logons_failed: get(&self.logons_failed),
             logons_throttled: get(&self.logons_throttled),
+            password_checks: get(&self.password_checks),
         }
     }
 }
 
 pub struct Shared {
     pub pool: StorePool,
-    pub throttle: Throttle,
     pub config: ServerConfig,
     pub counters: Counters,
+    /// Permits for password checks (see [`ServerConfig::password_checks`]).
+    pub hashing: Semaphore,
 }
 
 #[derive(Clone)]
@@ -85,7 +104,7 @@ impl AppState {
     pub fn new(pool: StorePool, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
             pool,
-            throttle: Throttle::new(config.throttle.clone()),
+            hashing: Semaphore::new(config.password_checks.max(1)),
             config,
             counters: Counters::default(),
         }))
@@ -123,5 +142,10 @@ impl AppState {
 
     pub fn counters(&self) -> &Counters {
         &self.0.counters
+    }
+
+    /// The permits of password checks: a check holds one while it hashes.
+    pub fn password_checks(&self) -> &Semaphore {
+        &self.0.hashing
     }
 }

@@ -19,8 +19,8 @@ const TABLE_TYPE: &str = "application/vnd.tapesync.scope-table";
 
 struct Fixture {
     app: Router,
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    backend: common::Backend,
+    _named: common::Named,
 }
 
 fn scope() -> ScopeKey {
@@ -31,10 +31,15 @@ fn scope() -> ScopeKey {
 }
 
 /// ACME/LTO with 300 volumes (some fields unset); alice may read ACME, bob only BETA.
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inv.db");
-    let mut store = Store::open(&path).unwrap();
+/// The fixture on each backend.
+fn fixtures() -> impl Iterator<Item = Fixture> {
+    common::backends()
+        .into_iter()
+        .map(|b| common::blocking(move || fixture(b)))
+}
+
+fn fixture(backend: common::Backend) -> Fixture {
+    let mut store = Store::open_location(&backend.location).unwrap();
     store.ensure_admin(Some("admin-pw")).unwrap();
     store.add_customer("ACME", "Acme").unwrap();
     store.add_media("ACME", "LTO", "").unwrap();
@@ -67,11 +72,11 @@ fn fixture() -> Fixture {
     };
     store.apply("seed", &scope(), &batch).unwrap();
     drop(store);
-    let app = common::app(&path, ServerConfig::default());
+    let app = common::app(&backend.location, ServerConfig::default());
     Fixture {
         app,
-        _dir: dir,
-        path,
+        _named: common::Named(backend.name),
+        backend,
     }
 }
 
@@ -80,117 +85,123 @@ fn get(path: &str, token: &str) -> Request<Body> {
 }
 
 fn store_table(f: &Fixture, columns: &[Field]) -> ScopeTable {
-    Store::open(&f.path)
-        .unwrap()
-        .download_table(&scope(), columns)
-        .unwrap()
+    let (location, columns) = (f.backend.location.clone(), columns.to_vec());
+    common::blocking(move || {
+        Store::open_location(&location)
+            .unwrap()
+            .download_table(&scope(), &columns)
+            .unwrap()
+    })
 }
 
 #[tokio::test]
 async fn the_table_is_the_stores_table_byte_for_byte() {
-    let f = fixture();
-    let alice = logon(&f.app, "alice", "alice-pw").await;
-    for (query, columns) in [
-        (
-            "?columns=REPOSITORY,SLOT",
-            vec![Field::Repository, Field::Slot],
-        ),
-        ("?columns=slot", vec![Field::Slot]),
-        ("?columns=", vec![]),
-        ("", vec![]),
-    ] {
-        let a = call(&f.app, get(&format!("{TABLE}{query}"), &alice)).await;
-        assert_eq!(a.status, StatusCode::OK, "{query}");
-        assert_eq!(a.headers[header::CONTENT_TYPE], TABLE_TYPE);
-        let expected = store_table(&f, &columns);
-        assert_eq!(a.body, expected.encode(), "{query}");
+    for f in fixtures() {
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        for (query, columns) in [
+            (
+                "?columns=REPOSITORY,SLOT",
+                vec![Field::Repository, Field::Slot],
+            ),
+            ("?columns=slot", vec![Field::Slot]),
+            ("?columns=", vec![]),
+            ("", vec![]),
+        ] {
+            let a = call(&f.app, get(&format!("{TABLE}{query}"), &alice)).await;
+            assert_eq!(a.status, StatusCode::OK, "{query}");
+            assert_eq!(a.headers[header::CONTENT_TYPE], TABLE_TYPE);
+            let expected = store_table(&f, &columns);
+            assert_eq!(a.body, expected.encode(), "{query}");
+            let table = ScopeTable::decode(&a.body).unwrap();
+            assert_eq!(table, expected);
+            assert_eq!(table.len(), 300);
+        }
+        // A media type or customer that does not exist (but may be read) is an empty table.
+        let a = call(
+            &f.app,
+            get(
+                "/api/v1/customers/ACME/media/DLT/table?columns=SLOT",
+                &alice,
+            ),
+        )
+        .await;
         let table = ScopeTable::decode(&a.body).unwrap();
-        assert_eq!(table, expected);
-        assert_eq!(table.len(), 300);
+        assert!(table.customer_exists && !table.media_exists && table.is_empty());
     }
-    // A media type or customer that does not exist (but may be read) is an empty table.
-    let a = call(
-        &f.app,
-        get(
-            "/api/v1/customers/ACME/media/DLT/table?columns=SLOT",
-            &alice,
-        ),
-    )
-    .await;
-    let table = ScopeTable::decode(&a.body).unwrap();
-    assert!(table.customer_exists && !table.media_exists && table.is_empty());
 }
 
 #[tokio::test]
 async fn gzip_is_used_only_when_asked_for() {
-    let f = fixture();
-    let alice = logon(&f.app, "alice", "alice-pw").await;
-    let req = Request::get(format!("{TABLE}?columns=REPOSITORY,SLOT"))
-        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .body(Body::empty())
-        .unwrap();
-    let a = call(&f.app, req).await;
-    assert_eq!(a.headers[header::CONTENT_ENCODING], "gzip");
-    let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(&a.body[..])
-        .read_to_end(&mut bytes)
-        .unwrap();
-    assert_eq!(
-        bytes,
-        store_table(&f, &[Field::Repository, Field::Slot]).encode()
-    );
-    let a = call(&f.app, get(&format!("{TABLE}?columns=SLOT"), &alice)).await;
-    assert!(a.headers.get(header::CONTENT_ENCODING).is_none());
+    for f in fixtures() {
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        let req = Request::get(format!("{TABLE}?columns=REPOSITORY,SLOT"))
+            .header(header::AUTHORIZATION, format!("Bearer {alice}"))
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .unwrap();
+        let a = call(&f.app, req).await;
+        assert_eq!(a.headers[header::CONTENT_ENCODING], "gzip");
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(&a.body[..])
+            .read_to_end(&mut bytes)
+            .unwrap();
+        assert_eq!(
+            bytes,
+            store_table(&f, &[Field::Repository, Field::Slot]).encode()
+        );
+        let a = call(&f.app, get(&format!("{TABLE}?columns=SLOT"), &alice)).await;
+        assert!(a.headers.get(header::CONTENT_ENCODING).is_none());
+    }
 }
 
 #[tokio::test]
 async fn rights_columns_and_counters() {
-    let f = fixture();
-    let alice = logon(&f.app, "alice", "alice-pw").await;
-    let bob = logon(&f.app, "bob", "bob-pw").await;
-    let admin = logon(&f.app, "admin", "admin-pw").await;
-    // No grant: 404 like a customer that does not exist, before the columns are looked at.
-    for path in [
-        format!("{TABLE}?columns=SLOT"),
-        format!("{TABLE}?columns=NOPE"),
-        "/api/v1/customers/NONE/media/LTO/table".to_string(),
-    ] {
-        let a = call(&f.app, get(&path, &bob)).await;
-        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(a.json()["error"], "not found");
-    }
-    let a = call(&f.app, Request::get(TABLE).body(Body::empty()).unwrap()).await;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    for (query, field) in [
-        ("NOPE", "columns"),
-        ("SLOT,,REPOSITORY", "columns"),
-        ("USER1", "USER1"),
-        ("REPOSITORY_DESC", "REPOSITORY_DESC"),
-        ("CUSTOMER", "CUSTOMER"),
-        ("SLOT,SLOT", "SLOT"),
-    ] {
-        let a = call(&f.app, get(&format!("{TABLE}?columns={query}"), &alice)).await;
-        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}");
-        assert_eq!(a.json()["field"], field, "{query}");
-    }
-    let a = call(
-        &f.app,
-        get("/api/v1/customers/TOOLONG/media/LTO/table", &alice),
-    )
-    .await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    for f in fixtures() {
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        let bob = logon(&f.app, "bob", "bob-pw").await;
+        let admin = logon(&f.app, "admin", "admin-pw").await;
+        // No grant: 404 like a customer that does not exist, before the columns are looked at.
+        for path in [
+            format!("{TABLE}?columns=SLOT"),
+            format!("{TABLE}?columns=NOPE"),
+            "/api/v1/customers/NONE/media/LTO/table".to_string(),
+        ] {
+            let a = call(&f.app, get(&path, &bob)).await;
+            assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(a.json()["error"], "not found");
+        }
+        let a = call(&f.app, Request::get(TABLE).body(Body::empty()).unwrap()).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        for (query, field) in [
+            ("NOPE", "columns"),
+            ("SLOT,,REPOSITORY", "columns"),
+            ("USER1", "USER1"),
+            ("REPOSITORY_DESC", "REPOSITORY_DESC"),
+            ("CUSTOMER", "CUSTOMER"),
+            ("SLOT,SLOT", "SLOT"),
+        ] {
+            let a = call(&f.app, get(&format!("{TABLE}?columns={query}"), &alice)).await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(a.json()["field"], field, "{query}");
+        }
+        let a = call(
+            &f.app,
+            get("/api/v1/customers/TOOLONG/media/LTO/table", &alice),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
 
-    let before = call(&f.app, get("/api/v1/server-statistics", &admin))
-        .await
-        .json()["scope_downloads"]
-        .as_u64()
-        .unwrap();
-    call(&f.app, get(&format!("{TABLE}?columns=SLOT"), &alice)).await;
-    let after = call(&f.app, get("/api/v1/server-statistics", &admin))
-        .await
-        .json()["scope_downloads"]
-        .as_u64()
-        .unwrap();
-    assert_eq!(after, before + 1);
+        let before = call(&f.app, get("/api/v1/server-statistics", &admin))
+            .await
+            .json()["scope_downloads"]
+            .as_u64()
+            .unwrap();
+        call(&f.app, get(&format!("{TABLE}?columns=SLOT"), &alice)).await;
+        let after = call(&f.app, get("/api/v1/server-statistics", &admin))
+            .await
+            .json()["scope_downloads"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(after, before + 1);
+    }
 }

@@ -1,22 +1,18 @@
-//! Users, grants and API tokens.
+//! Users of the inventory server, their grants on customers, logons and API tokens.
 //!
-//! Passwords are kept only as argon2id PHC strings with a random salt. Tokens are 32 random
-//! bytes handed to the caller as hex; the store keeps only their SHA-256, so a copy of the
-//! database does not hand out working tokens.
+//! Passwords and tokens: `passwords.rs`; the logon throttle's policy: `throttle.rs`.
 
-use crate::clock::{now_secs, now_text};
+use crate::clock::{now_millis, now_secs, now_text};
 use crate::error::StoreError;
-use crate::inventory::id;
+use crate::passwords::{generate_password, hash_password, random_hex, token_hash, Credentials};
+use crate::throttle::{count_attempt, take_back, Admission, LogonAttempt, ThrottlePolicy};
+use crate::validate::{check_user_name, id};
 use crate::Store;
-use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::time::Duration;
 use tapesync_model::Field;
 
 /// What a user may do with one customer's inventory. `Read < Write < Admin`.
@@ -74,84 +70,8 @@ pub struct UserInfo {
     pub grants: Vec<(String, Role)>,
 }
 
-/// Longest user name accepted.
-const USER_NAME_MAX: usize = 64;
-
-/// Length of generated passwords (letters and digits: about 119 bits).
-const GENERATED_PASSWORD_LEN: usize = 20;
-
-fn check_user_name(name: &str) -> Result<(), StoreError> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= USER_NAME_MAX
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::invalid(
-            None,
-            format!(
-                "user name `{name}` is not valid: use 1-{USER_NAME_MAX} of letters, digits, '.', '_', '-', '@'"
-            ),
-        ))
-    }
-}
-
-fn hash_password(password: &str) -> Result<String, StoreError> {
-    if password.is_empty() {
-        return Err(StoreError::invalid(None, "the password is empty"));
-    }
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Password(e.to_string()))
-}
-
-fn password_matches(password: &str, phc: &str) -> Result<bool, StoreError> {
-    let parsed = PasswordHash::new(phc)
-        .map_err(|e| StoreError::Corrupt(format!("stored password hash: {e}")))?;
-    Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok())
-}
-
-/// A hash to verify against when the user does not exist, so that "no such user" costs the
-/// same time as "wrong password" and logon timing reveals neither.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        hash_password(&random_hex(16)).unwrap_or_else(|_| {
-            // Only reachable if argon2 cannot hash at all, in which case no logon works anyway.
-            String::new()
-        })
-    })
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
-}
-
-fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut out = String::with_capacity(GENERATED_PASSWORD_LEN);
-    while out.len() < GENERATED_PASSWORD_LEN {
-        let mut b = [0u8; 1];
-        OsRng.fill_bytes(&mut b);
-        // Rejection sampling keeps every character equally likely.
-        let limit = 256 - (256 % ALPHABET.len());
-        if (b[0] as usize) < limit {
-            out.push(ALPHABET[b[0] as usize % ALPHABET.len()] as char);
-        }
-    }
-    out
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+fn role(text: String) -> Result<Role, StoreError> {
+    text.parse().map_err(StoreError::Corrupt)
 }
 
 impl Store {
@@ -159,29 +79,23 @@ impl Store {
     pub fn add_user(&self, name: &str, password: &str, is_admin: bool) -> Result<User, StoreError> {
         check_user_name(name)?;
         let hash = hash_password(password)?;
-        let added = self.conn.execute(
-            "INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![name, hash, is_admin, now_text()],
-        )?;
-        if added == 0 {
-            return Err(StoreError::Conflict(format!("user {name} exists already")));
+        match self
+            .backend
+            .insert_user(name, &hash, is_admin, &now_text())?
+        {
+            Some(id) => Ok(User {
+                id,
+                name: name.to_string(),
+                is_admin,
+            }),
+            None => Err(StoreError::Conflict(format!("user {name} exists already"))),
         }
-        Ok(User {
-            id: self.conn.last_insert_rowid(),
-            name: name.to_string(),
-            is_admin,
-        })
     }
 
     /// Replaces a user's password; the user's tokens stay valid until they expire.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
-        let changed = self.conn.execute(
-            "UPDATE users SET password_hash = ?2, failed_logons = 0 WHERE name = ?1",
-            params![name, hash],
-        )?;
-        if changed == 0 {
+        if !self.backend.set_password_hash(name, &hash)? {
             return Err(StoreError::NotFound(format!("user {name}")));
         }
         Ok(())
@@ -189,88 +103,109 @@ impl Store {
 
     /// Sets or clears a user's administrator flag.
     pub fn set_admin(&self, name: &str, is_admin: bool) -> Result<(), StoreError> {
-        let changed = self.conn.execute(
-            "UPDATE users SET is_admin = ?2 WHERE name = ?1",
-            params![name, is_admin],
-        )?;
-        if changed == 0 {
+        if !self.backend.set_admin(name, is_admin)? {
             return Err(StoreError::NotFound(format!("user {name}")));
         }
         Ok(())
     }
 
-    /// The user if `password` is theirs; `None` for an unknown user or a wrong password alike.
-    pub fn verify_password(&self, name: &str, password: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, bool)> = self
-            .conn
-            .prepare_cached("SELECT id, password_hash, is_admin FROM users WHERE name = ?1")?
-            .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        let Some((id, hash, is_admin)) = row else {
-            let decoy = decoy_hash();
-            if !decoy.is_empty() {
-                password_matches(password, decoy)?;
-            }
-            return Ok(None);
-        };
-        if password_matches(password, &hash)? {
-            self.conn.execute(
-                "UPDATE users SET failed_logons = 0 WHERE id = ?1 AND failed_logons <> 0",
-                [id],
-            )?;
-            Ok(Some(User {
-                id,
-                name: name.to_string(),
-                is_admin,
-            }))
-        } else {
-            self.conn.execute(
-                "UPDATE users SET failed_logons = failed_logons + 1, last_failed_at = ?2
-                 WHERE id = ?1",
-                params![id, now_secs()],
-            )?;
-            Ok(None)
-        }
+    /// What a password of `name` is checked against: one read, the same for a user that
+    /// exists and one that does not (then a decoy hash). Check it with
+    /// [`Credentials::verify`], outside any store connection: it is deliberately slow.
+    pub fn credentials(&self, name: &str) -> Result<Credentials, StoreError> {
+        Ok(Credentials::new(self.backend.credentials(name)?))
     }
 
-    /// Failed logons since the last successful one (for throttling and the admin listing).
-    pub fn failed_logons(&self, name: &str) -> Result<u64, StoreError> {
-        self.conn
-            .prepare_cached("SELECT failed_logons FROM users WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("user {name}")))
+    /// The user if `password` is theirs; `None` for an unknown user or a wrong password alike.
+    /// No throttling: the server's logon counts attempts with [`Store::begin_logon`] first.
+    pub fn verify_password(&self, name: &str, password: &str) -> Result<Option<User>, StoreError> {
+        self.credentials(name)?.verify(password)
+    }
+
+    /// Counts a logon attempt of `user` from `address` before its password is checked, or
+    /// refuses it while the pair or the address is locked (see `throttle.rs`). Atomic across
+    /// every connection to the store, so parallel guesses and several server nodes share
+    /// one count.
+    pub fn begin_logon(
+        &self,
+        user: &str,
+        address: Option<IpAddr>,
+        policy: &ThrottlePolicy,
+    ) -> Result<Admission, StoreError> {
+        self.begin_logon_at(user, address, policy, now_millis())
+    }
+
+    pub(crate) fn begin_logon_at(
+        &self,
+        user: &str,
+        address: Option<IpAddr>,
+        policy: &ThrottlePolicy,
+        now: i64,
+    ) -> Result<Admission, StoreError> {
+        let attempt = LogonAttempt::new(user, address);
+        let mut refused = None;
+        self.backend.update_throttle(&attempt.keys, &mut |states| {
+            let (wait, counted) = count_attempt(policy, states, now);
+            refused = wait;
+            counted.map(|c| c.into_iter().map(Some).collect())
+        })?;
+        Ok(match refused {
+            Some(retry_after) => Admission::Refused { retry_after },
+            None => Admission::Admitted(attempt),
+        })
+    }
+
+    /// Ends an admitted attempt: a right password takes the attempt back (see `throttle.rs`)
+    /// and forgets counters idle for longer than the policy's `forget_after`; a wrong one
+    /// stays counted and writes nothing more.
+    pub fn finish_logon(
+        &self,
+        attempt: &LogonAttempt,
+        succeeded: bool,
+        policy: &ThrottlePolicy,
+    ) -> Result<(), StoreError> {
+        if !succeeded {
+            return Ok(());
+        }
+        self.backend
+            .update_throttle(&attempt.keys, &mut |states| Some(take_back(states)))?;
+        let forget = i64::try_from(policy.forget_after.as_millis()).unwrap_or(i64::MAX);
+        self.backend
+            .prune_throttle(now_millis().saturating_sub(forget))?;
+        Ok(())
+    }
+
+    /// How long logons of `user` from `address` are refused from now (`None`: not locked).
+    pub fn logon_lock(
+        &self,
+        user: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let attempt = LogonAttempt::new(user, address);
+        let now = now_millis();
+        let mut wait = None;
+        self.backend.update_throttle(&attempt.keys, &mut |states| {
+            wait = states
+                .iter()
+                .flatten()
+                .map(|s| s.locked_until - now)
+                .filter(|w| *w > 0)
+                .max()
+                .map(|w| Duration::from_millis(u64::try_from(w).unwrap_or(0)));
+            None
+        })?;
+        Ok(wait)
     }
 
     /// A user by name.
     pub fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT id, name, is_admin FROM users WHERE name = ?1")?
-            .query_row([name], |r| {
-                Ok(User {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    is_admin: r.get(2)?,
-                })
-            })
-            .optional()?)
+        self.backend.user(name)
     }
 
     /// Every user with their grants, sorted by name.
     pub fn list_users(&self) -> Result<Vec<UserInfo>, StoreError> {
-        let users: Vec<User> = self
-            .conn
-            .prepare_cached("SELECT id, name, is_admin FROM users ORDER BY name")?
-            .query_map([], |r| {
-                Ok(User {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    is_admin: r.get(2)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        users
+        self.backend
+            .list_users()?
             .into_iter()
             .map(|user| {
                 let grants = self.grants(&user)?;
@@ -283,13 +218,7 @@ impl Store {
     /// exist yet, so a sync with `create_missing` can create it.
     pub fn grant(&self, user: &str, customer: &str, role: Role) -> Result<(), StoreError> {
         let customer = id(Field::Customer, customer)?;
-        let changed = self.conn.execute(
-            "INSERT INTO grants (user_id, customer, role)
-             SELECT id, ?2, ?3 FROM users WHERE name = ?1
-             ON CONFLICT (user_id, customer) DO UPDATE SET role = excluded.role",
-            params![user, customer, role.as_str()],
-        )?;
-        if changed == 0 {
+        if !self.backend.grant(user, &customer, role.as_str())? {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
         Ok(())
@@ -301,27 +230,16 @@ impl Store {
         if self.user(user)?.is_none() {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
-        let removed = self.conn.execute(
-            "DELETE FROM grants WHERE customer = ?2
-             AND user_id = (SELECT id FROM users WHERE name = ?1)",
-            params![user, customer],
-        )?;
-        Ok(removed > 0)
+        self.backend.revoke(user, &customer)
     }
 
     /// The grants a user holds, sorted by customer (admins hold none explicitly).
     pub fn grants(&self, user: &User) -> Result<Vec<(String, Role)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT customer, role FROM grants WHERE user_id = ?1 ORDER BY customer",
-        )?;
-        let mut rows = stmt.query([user.id])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let role: String = r.get(1)?;
-            let role = role.parse().map_err(StoreError::Corrupt)?;
-            out.push((r.get(0)?, role));
-        }
-        Ok(out)
+        self.backend
+            .grants(user.id)?
+            .into_iter()
+            .map(|(customer, r)| Ok((customer, role(r)?)))
+            .collect()
     }
 
     /// The role `user` has on `customer`: `Admin` for administrators, else their grant.
@@ -329,36 +247,31 @@ impl Store {
         if user.is_admin {
             return Ok(Some(Role::Admin));
         }
-        let role: Option<String> = self
-            .conn
-            .prepare_cached("SELECT role FROM grants WHERE user_id = ?1 AND customer = ?2")?
-            .query_row(params![user.id, customer.to_ascii_uppercase()], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        role.map(|r| r.parse().map_err(StoreError::Corrupt))
+        self.backend
+            .role_of(user.id, &customer.to_ascii_uppercase())?
+            .map(role)
             .transpose()
     }
 
     /// On first start (no user at all) creates the administrator `admin` with `password`, or
     /// with a generated one that is returned so it can be shown once. Later calls do nothing.
+    /// Two server nodes starting at once on one database create it once: the second one's
+    /// insert finds the name taken and creates nobody.
     pub fn ensure_admin(&self, password: Option<&str>) -> Result<Option<String>, StoreError> {
-        let users: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-        if users > 0 {
+        if self.backend.count_users()? > 0 {
             return Ok(None);
         }
-        match password {
-            Some(p) => {
-                self.add_user("admin", p, true)?;
-                Ok(None)
-            }
+        let (password, generated) = match password {
+            Some(p) => (p.to_string(), None),
             None => {
-                let generated = generate_password();
-                self.add_user("admin", &generated, true)?;
-                Ok(Some(generated))
+                let g = generate_password();
+                (g.clone(), Some(g))
             }
+        };
+        match self.add_user("admin", &password, true) {
+            Ok(_) => Ok(generated),
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -366,49 +279,24 @@ impl Store {
     pub fn create_token(&self, user: &User, ttl_secs: u64) -> Result<String, StoreError> {
         let token = random_hex(32);
         let now = now_secs();
-        // Logons are rare next to requests: a good moment to drop this user's dead tokens.
-        self.conn
-            .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND expires_at <= ?2")?
-            .execute(params![user.id, now])?;
         let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
-        self.conn
-            .prepare_cached(
-                "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![token_hash(&token), user.id, now, now.saturating_add(ttl)])?;
+        self.backend
+            .insert_token(&token_hash(&token), user.id, now, now.saturating_add(ttl))?;
         Ok(token)
     }
 
     /// The user a token belongs to, if the token exists and has not expired.
     pub fn user_for_token(&self, token: &str) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.hash = ?1 AND t.expires_at > ?2",
-            )?
-            .query_row(params![token_hash(token), now_secs()], |r| {
-                Ok(User {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    is_admin: r.get(2)?,
-                })
-            })
-            .optional()?)
+        self.backend.user_for_token(&token_hash(token), now_secs())
     }
 
     /// Invalidates one token (logoff); returns whether it existed.
     pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM tokens WHERE hash = ?1", [token_hash(token)])?
-            > 0)
+        self.backend.delete_token(&token_hash(token))
     }
 
     /// Removes expired tokens; returns how many.
     pub fn delete_expired_tokens(&self) -> Result<usize, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM tokens WHERE expires_at <= ?1", [now_secs()])?)
+        self.backend.delete_expired_tokens(now_secs())
     }
 }

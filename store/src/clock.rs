@@ -11,3 +11,8 @@ pub(crate) fn now_text() -> String {
 pub(crate) fn now_secs() -> i64 {
     Utc::now().timestamp()
 }
+
+/// Now, in milliseconds since the Unix epoch (logon throttle arithmetic).
+pub(crate) fn now_millis() -> i64 {
+    Utc::now().timestamp_millis()
+}

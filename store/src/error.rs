@@ -30,6 +30,25 @@ pub enum StoreError {
     Password(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
+    /// The database cannot be reached or dropped the connection (a restart, a fail-over, a
+    /// network fault). Nothing of the interrupted operation was committed unless it said so;
+    /// a retry (of a batch: with the same idempotency key) is safe.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A PostgreSQL error with the server's own message and detail, which `Display` of the
+/// client's error type leaves out ("db error" alone says nothing).
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail}) [{}]", db.message(), db.code().code()),
+            None => format!("{} [{}]", db.message(), db.code().code()),
+        },
+        None => e.to_string(),
+    }
 }
 
 fn invalid_message(volume: &Option<String>, field: &Option<Field>, message: &str) -> String {
@@ -51,13 +70,19 @@ impl StoreError {
         }
     }
 
-    /// Whether the cause is SQLite being busy or locked by another writer — worth a retry.
+    /// Whether the failure is transient and nothing was written, so that a retry may succeed:
+    /// SQLite busy or locked by another writer, PostgreSQL unreachable, restarting, or
+    /// aborting a transaction to resolve a deadlock or a serialisation conflict.
     pub fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            StoreError::Unavailable(_) => true,
+            StoreError::Postgres(e) => crate::postgres::is_transient(e),
+            _ => false,
+        }
     }
 }
 

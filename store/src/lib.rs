@@ -1,140 +1,143 @@
 //! The inventory store: tape volumes, their customers, media types and repositories, sync
-//! sessions, the audit trail, and the users and grants of the inventory server — all in one
-//! SQLite file.
+//! sessions, the audit trail, the users, grants and tokens of the inventory server, and the
+//! logon throttle — in one SQLite file (the embedded default) or in a PostgreSQL database
+//! (several server nodes on one database).
 //!
-//! A [`Store`] wraps one SQLite connection (it is `Send`, not `Sync`: open one per thread). The
-//! file runs in WAL mode with `synchronous = FULL`, so a batch that [`Store::apply`] has
-//! acknowledged survives a crash or `kill -9`, and a batch that was interrupted leaves nothing
-//! behind: each batch is a single transaction. The schema is described in `docs/store.md`.
+//! A [`Store`] is one connection (it is `Send`, not `Sync`: open one per thread). Both
+//! backends keep the same contracts: numbered forward-only migrations (a newer schema is
+//! refused), one transaction per applied batch with its idempotency key recorded in the same
+//! transaction, per-volume versions (a stale version is a conflict, never an overwrite), and
+//! an audit row per changed field. The schemas are described in `docs/store.md`.
+//!
+//! Layout: the modules at the top are backend-neutral — [`Store`]'s operations with their
+//! checks (`inventory`, `apply`, `dump`, `sessions`, `auth`), the canonical forms
+//! (`validate`), what a batch means (`batch`), passwords and tokens, the throttle policy.
+//! `sqlite/` and `postgres/` hold each database's SQL behind one trait (`backend.rs`), in
+//! modules of the same names.
 
 mod apply;
 mod auth;
+mod backend;
+mod batch;
 mod clock;
+mod columns;
 mod dump;
 mod error;
 mod inventory;
-mod schema;
+mod location;
+mod passwords;
+mod postgres;
 mod sessions;
+mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod throttle;
+mod validate;
 
 pub use auth::{Role, User, UserInfo};
+pub use columns::column;
 pub use error::StoreError;
 pub use inventory::VolumeCount;
-pub use schema::{column, SCHEMA_VERSION};
+pub use location::{redact_url, StoreLocation};
+pub use passwords::Credentials;
+pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
 
-use rusqlite::{Connection, OpenFlags};
-use schema::Columns;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use backend::Backend;
+use columns::Columns;
+use std::path::Path;
 
-/// How long a connection waits for another writer before giving up with "database is busy".
-/// Batches are short, so waiting is almost always better than failing a sync.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Prepared statements kept per connection; apply and download use a dozen or so.
-const STATEMENT_CACHE: usize = 64;
+/// The schema version this build creates and understands: the number of migration steps,
+/// the same on both backends (step `n` of one is step `n` of the other).
+pub const SCHEMA_VERSION: i64 = sqlite::schema::MIGRATIONS.len() as i64;
 
 /// One connection to an inventory store.
 pub struct Store {
-    /// Declared first so that it is dropped first: its thread's connection closes before
-    /// `conn`, which then, as the last connection, checkpoints the WAL and removes it.
-    checkpoint: apply::BackgroundCheckpoint,
-    conn: Connection,
+    backend: Box<dyn Backend>,
     columns: Columns,
-    path: Option<PathBuf>,
+    location: Option<StoreLocation>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open(path)?;
-        Store::setup(conn, Some(path.to_path_buf()))
+        let backend = sqlite::SqliteStore::open(path)?;
+        Ok(Store::new(Box::new(backend), Some(path.into())))
     }
 
-    /// A second connection on an existing store, for a thread that only reads (e.g. downloads
-    /// the next scopes while another connection applies). Unlike [`Store::open`] it neither
-    /// creates the file nor migrates it: the store must exist at this build's schema version.
+    /// Opens the store at `location`: a SQLite file (created if needed) or a PostgreSQL
+    /// database (its tables created in the connection's schema if missing). Either way the
+    /// schema is brought up to date, and a newer one is refused.
+    pub fn open_location(location: &StoreLocation) -> Result<Store, StoreError> {
+        match location {
+            StoreLocation::File(path) => Store::open(path),
+            StoreLocation::Postgres(url) => {
+                let backend = postgres::PgStore::connect(url, true)?;
+                Ok(Store::new(Box::new(backend), Some(location.clone())))
+            }
+        }
+    }
+
+    /// Opens an existing store without creating or migrating anything: `Ok(None)` when a
+    /// SQLite file does not exist. A store at an older schema version is refused (reading
+    /// must not need write access, and must not change the store).
+    pub fn open_existing(location: &StoreLocation) -> Result<Option<Store>, StoreError> {
+        match location {
+            StoreLocation::File(path) if !path.exists() => Ok(None),
+            StoreLocation::File(path) => Store::open(path).map(Some),
+            StoreLocation::Postgres(url) => {
+                let backend = postgres::PgStore::connect(url, false)?;
+                Ok(Some(Store::new(Box::new(backend), Some(location.clone()))))
+            }
+        }
+    }
+
+    /// A second connection on an existing SQLite store, for a thread that only reads (e.g.
+    /// downloads the next scopes while another connection applies). Unlike [`Store::open`] it
+    /// neither creates the file nor migrates it: the store must exist at this build's schema
+    /// version.
     pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // The writer connection put the file in WAL mode (a persistent setting); checking it
-        // makes sure this reader never blocks the writer or is blocked by it.
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "the store {} is not in WAL mode (journal mode is {mode})",
-                path.display()
-            )));
-        }
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if found != SCHEMA_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "the store {} has schema version {found}, not {SCHEMA_VERSION}; open it for \
-                 writing first",
-                path.display()
-            )));
-        }
-        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Store {
-            checkpoint: Default::default(),
-            conn,
-            columns: Columns::new(),
-            path: Some(path.to_path_buf()),
-        })
+        let backend = sqlite::SqliteStore::open_reader(path)?;
+        Ok(Store::new(Box::new(backend), Some(path.into())))
     }
 
-    /// A private store that lives as long as the value (tests, dry runs).
+    /// A further connection to this store's database for a thread that only reads; `None`
+    /// for an in-memory store, which no other connection can see.
+    pub fn reader(&self) -> Option<Result<Store, StoreError>> {
+        let backend = self.backend.reader()?;
+        Some(backend.map(|b| Store::new(b, self.location.clone())))
+    }
+
+    /// A private SQLite store that lives as long as the value (tests, dry runs).
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Store::setup(Connection::open_in_memory()?, None)
+        Ok(Store::new(
+            Box::new(sqlite::SqliteStore::open_in_memory()?),
+            None,
+        ))
     }
 
-    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<Store, StoreError> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL lets readers (scope downloads, the web page) run beside the one writer; FULL
-        // makes every commit durable before it is acknowledged, which WAL's default (NORMAL)
-        // does not promise across power loss.
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if path.is_some() && !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "could not switch the store to WAL mode (journal mode is {mode})"
-            )));
-        }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        schema::migrate(&mut conn)?;
-        Ok(Store {
-            checkpoint: Default::default(),
-            conn,
+    fn new(backend: Box<dyn Backend>, location: Option<StoreLocation>) -> Store {
+        Store {
+            backend,
             columns: Columns::new(),
-            path,
-        })
+            location,
+        }
     }
 
-    /// The file this store was opened from (`None` in memory).
+    /// The file this store was opened from (`None` in memory or on PostgreSQL).
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.location.as_ref().and_then(StoreLocation::file)
+    }
+
+    /// Where this store is (`None` in memory).
+    pub fn location(&self) -> Option<&StoreLocation> {
+        self.location.as_ref()
     }
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        self.backend.schema_version()
     }
 }
 
-#[cfg(test)]
-mod table_tests;
 #[cfg(test)]
 mod tests;

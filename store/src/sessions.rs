@@ -2,13 +2,11 @@
 
 use crate::clock::now_text;
 use crate::error::StoreError;
-use crate::inventory::scope_ids;
+use crate::validate::scope_ids;
 use crate::Store;
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Row};
 use tapesync_model::{ScopeKey, SessionOutcome, SessionRecord, SessionStart, SyncStatistics};
 
-fn outcome_text(outcome: SessionOutcome) -> &'static str {
+pub(crate) fn outcome_text(outcome: SessionOutcome) -> &'static str {
     match outcome {
         SessionOutcome::Running => "running",
         SessionOutcome::Completed => "completed",
@@ -17,7 +15,7 @@ fn outcome_text(outcome: SessionOutcome) -> &'static str {
     }
 }
 
-fn outcome_from(text: &str) -> Result<SessionOutcome, StoreError> {
+pub(crate) fn outcome_from(text: &str) -> Result<SessionOutcome, StoreError> {
     Ok(match text {
         "running" => SessionOutcome::Running,
         "completed" => SessionOutcome::Completed,
@@ -31,22 +29,28 @@ fn outcome_from(text: &str) -> Result<SessionOutcome, StoreError> {
     })
 }
 
-/// Columns read by [`record_from`], in order.
-const SESSION_COLUMNS: &str = "id, user, started_at, finished_at, definition_name, \
-     definition_hash, source_name, outcome, statistics";
-
-fn record_from(r: &Row<'_>) -> Result<SessionRecord, StoreError> {
-    let outcome: String = r.get(7)?;
-    let statistics: Option<String> = r.get(8)?;
+/// A session row's columns as a record (the same on both backends).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record(
+    id: i64,
+    user: String,
+    started_at: String,
+    finished_at: Option<String>,
+    definition_name: String,
+    definition_hash: String,
+    source_name: String,
+    outcome: &str,
+    statistics: Option<String>,
+) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
-        id: r.get(0)?,
-        user: r.get(1)?,
-        started_at: r.get(2)?,
-        finished_at: r.get(3)?,
-        definition_name: r.get(4)?,
-        definition_hash: r.get(5)?,
-        source_name: r.get(6)?,
-        outcome: outcome_from(&outcome)?,
+        id,
+        user,
+        started_at,
+        finished_at,
+        definition_name,
+        definition_hash,
+        source_name,
+        outcome: outcome_from(outcome)?,
         statistics: statistics
             .map(|s| serde_json::from_str::<SyncStatistics>(&s))
             .transpose()?,
@@ -56,20 +60,7 @@ fn record_from(r: &Row<'_>) -> Result<SessionRecord, StoreError> {
 impl Store {
     /// Records the start of a sync session by `actor`; returns its id.
     pub fn begin_session(&self, actor: &str, start: &SessionStart) -> Result<i64, StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO sync_sessions (user, started_at, definition_name, definition_hash,
-                 source_name, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                actor,
-                now_text(),
-                start.definition_name,
-                start.definition_hash,
-                start.source_name,
-                outcome_text(SessionOutcome::Running)
-            ])?;
-        Ok(self.conn.last_insert_rowid())
+        self.backend.begin_session(actor, start, &now_text())
     }
 
     /// Records how a session ended and its statistics.
@@ -79,19 +70,11 @@ impl Store {
         outcome: SessionOutcome,
         stats: &SyncStatistics,
     ) -> Result<(), StoreError> {
-        let changed = self
-            .conn
-            .prepare_cached(
-                "UPDATE sync_sessions SET finished_at = ?2, outcome = ?3, statistics = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                now_text(),
-                outcome_text(outcome),
-                serde_json::to_string(stats)?
-            ])?;
-        if changed == 0 {
+        let statistics = serde_json::to_string(stats)?;
+        if !self
+            .backend
+            .finish_session(id, outcome_text(outcome), &statistics, &now_text())?
+        {
             return Err(StoreError::NotFound(format!("sync session {id}")));
         }
         Ok(())
@@ -99,13 +82,7 @@ impl Store {
 
     /// One session by id.
     pub fn session(&self, id: i64) -> Result<Option<SessionRecord>, StoreError> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sync_sessions WHERE id = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([id])?;
-        match rows.next()? {
-            Some(r) => Ok(Some(record_from(r)?)),
-            None => Ok(None),
-        }
+        self.backend.session(id)
     }
 
     /// The most recent sessions, newest first. With `customers`, only sessions that applied
@@ -116,36 +93,14 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let (sql, args): (String, Vec<Value>) = match customers {
-            None => (
-                format!("SELECT {SESSION_COLUMNS} FROM sync_sessions ORDER BY id DESC LIMIT ?1"),
-                vec![Value::Integer(limit)],
-            ),
-            Some([]) => return Ok(Vec::new()),
+        match customers {
+            Some([]) => Ok(Vec::new()),
             Some(list) => {
-                let marks = (2..list.len() + 2)
-                    .map(|i| format!("?{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut args = vec![Value::Integer(limit)];
-                args.extend(list.iter().map(|c| Value::Text(c.to_ascii_uppercase())));
-                (
-                    format!(
-                        "SELECT {SESSION_COLUMNS} FROM sync_sessions WHERE id IN
-                         (SELECT session FROM session_scopes WHERE customer IN ({marks}))
-                         ORDER BY id DESC LIMIT ?1"
-                    ),
-                    args,
-                )
+                let upper: Vec<String> = list.iter().map(|c| c.to_ascii_uppercase()).collect();
+                self.backend.list_sessions(Some(&upper), limit)
             }
-        };
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(args))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(record_from(r)?);
+            None => self.backend.list_sessions(None, limit),
         }
-        Ok(out)
     }
 
     /// Records that a session worked on a scope without applying a batch to it (a dry run or
@@ -156,21 +111,11 @@ impl Store {
         if self.session(id)?.is_none() {
             return Err(StoreError::NotFound(format!("sync session {id}")));
         }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO session_scopes (session, customer, media) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![id, customer, media])?;
-        Ok(())
+        self.backend.add_session_scope(id, &customer, &media)
     }
 
     /// The scopes (customer, media) a session applied batches to (or touched), sorted.
     pub fn session_scopes(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT customer, media FROM session_scopes WHERE session = ?1 ORDER BY customer, media",
-        )?;
-        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.backend.session_scopes(id)
     }
 }

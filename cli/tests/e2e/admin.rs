@@ -53,6 +53,34 @@ fn code(out: &Output) -> i32 {
 
 #[test]
 fn data_driven_cases() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = tmp.path().join("inventory.db").display().to_string();
+    run_data_driven_cases(&|| store.clone(), &store);
+}
+
+/// The same transcripts with the store on PostgreSQL (a schema of its own per case).
+#[test]
+fn data_driven_cases_on_postgres() {
+    if common::blessing() {
+        return;
+    }
+    if tapesync_store::testing::postgres_or_skip().is_none() {
+        return;
+    }
+    let databases = std::cell::RefCell::new(Vec::new());
+    let fresh = || {
+        let db = tapesync_store::testing::TestDatabase::create().expect("test database");
+        let url = db.url().to_string();
+        databases.borrow_mut().push(db);
+        url
+    };
+    // "": messages show each URL without its password.
+    run_data_driven_cases(&fresh, "");
+}
+
+/// Runs every case of `tests/cases/admin/` against a new store from `new_store`; `shown` (or
+/// the store as messages show it) is replaced by `STORE` in the transcript.
+fn run_data_driven_cases(new_store: &dyn Fn() -> String, shown: &str) {
     let dir = common::root().join("tests/cases/admin");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/cases/admin exists")
@@ -63,8 +91,15 @@ fn data_driven_cases() {
     cases.sort();
     let mut failures = Vec::new();
     for case in &cases {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let store = tmp.path().join("inventory.db");
+        let store = new_store();
+        if !shown.is_empty() {
+            let _ = std::fs::remove_file(&store);
+        }
+        let shown = if shown.is_empty() {
+            tapesync_store::redact_url(&store)
+        } else {
+            shown.to_string()
+        };
         let script = std::fs::read_to_string(case.join("commands")).expect("commands readable");
         let mut transcript = String::new();
         for line in script.lines() {
@@ -86,8 +121,8 @@ fn data_driven_cases() {
             transcript.push_str(&format!("$ tapesync admin {line}\n"));
             transcript.push_str(&String::from_utf8_lossy(&out.stdout));
             let stderr = String::from_utf8_lossy(&out.stderr);
-            // The temp path differs per run; the transcript must not.
-            transcript.push_str(&stderr.replace(&*store.to_string_lossy(), "STORE"));
+            // The store's name differs per run; the transcript must not.
+            transcript.push_str(&stderr.replace(&shown, "STORE"));
             transcript.push_str(&format!("[exit {}]\n", code(&out)));
         }
         if let Err(e) = common::check_golden(&case.join("expected.txt"), &transcript) {

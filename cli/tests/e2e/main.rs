@@ -10,6 +10,7 @@ mod check_cases;
 mod check_sarif;
 mod examples;
 mod http_table;
+mod multi_node;
 mod openapi;
 mod run_cases;
 mod run_cases_http;

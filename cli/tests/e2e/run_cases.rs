@@ -21,13 +21,28 @@ use crate::common;
 use crate::run_harness;
 
 use crate::run_harness::{
-    case_dirs, describe, run_case, stats_without_timing, tapesync, Embedded, Mode,
+    case_dirs, describe, run_case, stats_without_timing, tapesync, Embedded, Mode, PostgresEmbedded,
 };
 
 #[test]
 fn run_cases_embedded() {
     let dirs = case_dirs();
     let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, &Embedded)).collect();
+    common::finish(failures, dirs.len());
+}
+
+/// The same cases with the store on PostgreSQL: the same files, byte for byte.
+#[test]
+fn run_cases_embedded_on_postgres() {
+    if common::blessing() {
+        eprintln!("NOTICE: run_cases_embedded_on_postgres skipped while blessing");
+        return;
+    }
+    let Some(postgres) = PostgresEmbedded::new() else {
+        return;
+    };
+    let dirs = case_dirs();
+    let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, &postgres)).collect();
     common::finish(failures, dirs.len());
 }
 

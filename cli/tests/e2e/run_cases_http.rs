@@ -8,51 +8,87 @@ use crate::common;
 
 use crate::run_harness::{case_dirs, run_case, Mode};
 use crate::server_support::{admin, export, Server};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use tapesync_store::testing::TestDatabase;
 
 const USER: &str = "sync";
 const PASSWORD: &str = "sync password";
 
-/// `tapesync serve` per case; the previous case's server is stopped when the next one starts.
+/// `tapesync serve` per case, over a file in the case's directory or (`postgres`) a
+/// PostgreSQL schema of the case's own; the previous case's server (and schema) goes when
+/// the next one is prepared.
 struct Http {
-    server: Mutex<Option<(PathBuf, Server)>>,
+    postgres: bool,
+    case: Mutex<Option<Case>>,
+}
+
+struct Case {
+    dir: PathBuf,
+    store: OsString,
+    server: Server,
+    _db: Option<TestDatabase>,
 }
 
 impl Http {
-    fn store(tmp: &Path) -> PathBuf {
-        tmp.join("inventory.db")
+    fn new(postgres: bool) -> Http {
+        Http {
+            postgres,
+            case: Mutex::new(None),
+        }
+    }
+
+    fn store(&self, tmp: &Path) -> OsString {
+        let slot = self.case.lock().expect("case slot");
+        let case = slot.as_ref().expect("prepared");
+        assert_eq!(case.dir, tmp, "a case that was not prepared");
+        case.store.clone()
     }
 }
 
 impl Mode for Http {
     fn prepare(&self, tmp: &Path, inventory: Option<&Path>) -> Result<(), String> {
-        let store = Http::store(tmp);
+        let mut slot = self.case.lock().map_err(|e| e.to_string())?;
+        *slot = None;
+        let (store, db) = if self.postgres {
+            let db = TestDatabase::create().ok_or("no PostgreSQL test database")?;
+            (OsString::from(db.url()), Some(db))
+        } else {
+            (tmp.join("inventory.db").into_os_string(), None)
+        };
         if let Some(inv) = inventory {
             admin(&store, &["import", &inv.display().to_string()], None);
         }
         // An administrator: --add-new cases create customers, which needs rights on them all.
         admin(&store, &["user", "add", USER, "--admin"], Some(PASSWORD));
-        let mut slot = self.server.lock().map_err(|e| e.to_string())?;
-        *slot = None;
-        *slot = Some((tmp.to_path_buf(), Server::start(&store, 0)));
+        let server = Server::start(&store, 0);
+        *slot = Some(Case {
+            dir: tmp.to_path_buf(),
+            store,
+            server,
+            _db: db,
+        });
         Ok(())
     }
 
     fn target_args(&self, tmp: &Path) -> Vec<String> {
-        let slot = self.server.lock().expect("server slot");
-        let (dir, server) = slot.as_ref().expect("prepared");
-        assert_eq!(dir, tmp, "target_args for a case that was not prepared");
+        let slot = self.case.lock().expect("case slot");
+        let case = slot.as_ref().expect("prepared");
+        assert_eq!(
+            case.dir, tmp,
+            "target_args for a case that was not prepared"
+        );
         vec![
             "--server".into(),
-            server.url(),
+            case.server.url(),
             "--user".into(),
             USER.into(),
         ]
     }
 
     fn export(&self, tmp: &Path) -> Result<String, String> {
-        Ok(export(&Http::store(tmp)))
+        Ok(export(self.store(tmp)))
     }
 }
 
@@ -65,13 +101,24 @@ fn run_cases_over_http_match_the_embedded_results() {
         );
         return;
     }
-    // `tapesync run --server` reads the password from here (never from an argument). This
-    // test binary has this one test, so no other thread reads the environment meanwhile.
+    // `tapesync run --server` reads the password from here (never from an argument). Both
+    // tests of this binary set the same value, so it does not matter who reads it when.
     std::env::set_var("TAPESYNC_PASSWORD", PASSWORD);
-    let http = Http {
-        server: Mutex::new(None),
-    };
     let dirs = case_dirs();
+    let http = Http::new(false);
+    let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, &http)).collect();
+    common::finish(failures, dirs.len());
+}
+
+/// The same over a server whose store is on PostgreSQL.
+#[test]
+fn run_cases_over_http_on_postgres_match_the_embedded_results() {
+    if common::blessing() || tapesync_store::testing::postgres_or_skip().is_none() {
+        return;
+    }
+    std::env::set_var("TAPESYNC_PASSWORD", PASSWORD);
+    let dirs = case_dirs();
+    let http = Http::new(true);
     let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, &http)).collect();
     common::finish(failures, dirs.len());
 }

@@ -9,6 +9,8 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
+use tapesync_store::testing::TestDatabase;
 
 /// "Now" for every case (repository rules depend on it).
 pub const NOW: &str = "2026-06-15T12:00:00";
@@ -35,22 +37,7 @@ impl Embedded {
 
 impl Mode for Embedded {
     fn prepare(&self, tmp: &Path, inventory: Option<&Path>) -> Result<(), String> {
-        if let Some(inv) = inventory {
-            let out = tapesync(
-                tmp,
-                &[
-                    "admin".into(),
-                    "--store".into(),
-                    Self::db(tmp).display().to_string(),
-                    "import".into(),
-                    inv.display().to_string(),
-                ],
-            )?;
-            if !out.status.success() {
-                return Err(format!("admin import failed: {}", describe(&out)));
-            }
-        }
-        Ok(())
+        import(tmp, &Self::db(tmp).display().to_string(), inventory)
     }
 
     fn target_args(&self, tmp: &Path) -> Vec<String> {
@@ -75,6 +62,83 @@ impl Mode for Embedded {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// The embedded store on PostgreSQL (`--store postgres://…`): each case in a schema of its
+/// own, made in [`Mode::prepare`] and dropped when the next case is prepared.
+pub struct PostgresEmbedded {
+    case: Mutex<Option<(PathBuf, TestDatabase)>>,
+}
+
+impl PostgresEmbedded {
+    /// `None` (after saying why) when no PostgreSQL test database is configured.
+    pub fn new() -> Option<PostgresEmbedded> {
+        tapesync_store::testing::postgres_or_skip()?;
+        Some(PostgresEmbedded {
+            case: Mutex::new(None),
+        })
+    }
+
+    fn url(&self, tmp: &Path) -> String {
+        let slot = self.case.lock().expect("case slot");
+        let (dir, db) = slot.as_ref().expect("prepared");
+        assert_eq!(dir, tmp, "a case that was not prepared");
+        db.url().to_string()
+    }
+}
+
+impl Mode for PostgresEmbedded {
+    fn prepare(&self, tmp: &Path, inventory: Option<&Path>) -> Result<(), String> {
+        let db = TestDatabase::create().ok_or("no PostgreSQL test database")?;
+        let url = db.url().to_string();
+        *self.case.lock().map_err(|e| e.to_string())? = Some((tmp.to_path_buf(), db));
+        import(tmp, &url, inventory)
+    }
+
+    fn target_args(&self, tmp: &Path) -> Vec<String> {
+        vec!["--store".into(), self.url(tmp)]
+    }
+
+    /// As for a SQLite file that was never created, a schema without tables (the run failed
+    /// before it opened the store) exports as "(no store)".
+    fn export(&self, tmp: &Path) -> Result<String, String> {
+        let out = tapesync(
+            tmp,
+            &[
+                "admin".into(),
+                "--store".into(),
+                self.url(tmp),
+                "export".into(),
+            ],
+        )?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && stderr.contains("does not exist") {
+            return Ok("(no store)\n".into());
+        }
+        if !out.status.success() {
+            return Err(format!("admin export failed: {}", describe(&out)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// `admin --store STORE import INVENTORY`, if there is an inventory.
+fn import(tmp: &Path, store: &str, inventory: Option<&Path>) -> Result<(), String> {
+    let Some(inv) = inventory else {
+        return Ok(());
+    };
+    let args = [
+        "admin",
+        "--store",
+        store,
+        "import",
+        &inv.display().to_string(),
+    ];
+    let out = tapesync(tmp, &args.map(String::from))?;
+    if !out.status.success() {
+        return Err(format!("admin import failed: {}", describe(&out)));
+    }
+    Ok(())
 }
 
 pub fn tapesync(cwd: &Path, args: &[String]) -> Result<Output, String> {

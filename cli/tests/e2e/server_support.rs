@@ -4,26 +4,45 @@
 
 use crate::common;
 use serde_json::Value;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ADMIN_PASSWORD: &str = "admin secret 1";
 
+/// A definition for comma-separated reports: customer, media, volume, repository, slot.
+pub const CSV_DEFINITION: &str = "\
+SetCSVDelimiter(\",\");
+Extract(CUSTOMER, 1, 4, 0);
+Extract(MEDIA, 2, 4, 0);
+Extract(VOLUME, 3, 10, 0);
+Extract(REPOSITORY, 4, 4, 0);
+Extract(SLOT, 5, 10, 0);
+";
+
 /// A running `tapesync serve`; killed (SIGKILL) when dropped.
 pub struct Server {
     pub child: Child,
     pub port: u16,
-    pub store: PathBuf,
+    /// The `--store` it serves: a file or a `postgres://` URL.
+    pub store: OsString,
 }
 
 impl Server {
-    /// Starts the server on `127.0.0.1:port` (0: any free port) and waits for its address line.
-    pub fn start(store: &Path, port: u16) -> Server {
+    /// Starts the server over `store` (a file or a URL) on `127.0.0.1:port` (0: any free
+    /// port) and waits for its address line.
+    pub fn start(store: impl AsRef<OsStr>, port: u16) -> Server {
+        Server::start_with(store, port, &[])
+    }
+
+    /// [`Server::start`] with further `serve` flags.
+    pub fn start_with(store: impl AsRef<OsStr>, port: u16, flags: &[&str]) -> Server {
+        let store = store.as_ref();
         let mut child = Command::new(common::bin())
             .args(["serve", "--store"])
             .arg(store)
+            .args(flags)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("TAPESYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdin(Stdio::null())
@@ -52,12 +71,13 @@ impl Server {
         Server {
             child,
             port,
-            store: store.to_path_buf(),
+            store: store.to_os_string(),
         }
     }
 
     /// Starts on the given port, retrying briefly while the old listener's port is released.
-    pub fn restart_on(store: &Path, port: u16) -> Server {
+    pub fn restart_on(store: impl AsRef<OsStr>, port: u16) -> Server {
+        let store = store.as_ref();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut child = Command::new(common::bin())
@@ -83,7 +103,7 @@ impl Server {
                 return Server {
                     child,
                     port,
-                    store: store.to_path_buf(),
+                    store: store.to_os_string(),
                 };
             }
             let _ = child.wait();
@@ -111,9 +131,12 @@ impl Drop for Server {
 
 /// Runs `tapesync admin --store STORE ARGS…` (password from TAPESYNC_PASSWORD) and panics
 /// on failure.
-pub fn admin(store: &Path, args: &[&str], password: Option<&str>) -> String {
+pub fn admin(store: impl AsRef<OsStr>, args: &[&str], password: Option<&str>) -> String {
     let mut cmd = Command::new(common::bin());
-    cmd.arg("admin").arg("--store").arg(store).args(args);
+    cmd.arg("admin")
+        .arg("--store")
+        .arg(store.as_ref())
+        .args(args);
     cmd.env_remove("TAPESYNC_PASSWORD");
     if let Some(p) = password {
         cmd.env("TAPESYNC_PASSWORD", p);
@@ -174,6 +197,6 @@ pub fn post(base: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
 }
 
 /// The inventory as `tapesync admin export` prints it.
-pub fn export(store: &Path) -> String {
+pub fn export(store: impl AsRef<OsStr>) -> String {
     admin(store, &["export"], None)
 }

@@ -7,7 +7,7 @@ use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,
     SessionStart, SyncStatistics,
 };
-use tapesync_store::{Store, StoreError};
+use tapesync_store::{Store, StoreError, StoreLocation};
 
 pub struct EmbeddedTarget {
     store: Store,
@@ -18,9 +18,16 @@ pub struct EmbeddedTarget {
 impl EmbeddedTarget {
     /// Opens (creating if missing) the store file at `path`.
     pub fn open(path: &Path, actor: &str) -> Result<EmbeddedTarget, TargetError> {
-        let store = Store::open(path).map_err(|e| {
-            TargetError::Internal(format!("cannot open the store {}: {e}", path.display()))
-        })?;
+        EmbeddedTarget::open_location(&path.into(), actor)
+    }
+
+    /// Opens (creating if missing) the store at `location`: a file or a PostgreSQL database.
+    pub fn open_location(
+        location: &StoreLocation,
+        actor: &str,
+    ) -> Result<EmbeddedTarget, TargetError> {
+        let store = Store::open_location(location)
+            .map_err(|e| TargetError::Internal(format!("cannot open the store {location}: {e}")))?;
         Ok(EmbeddedTarget::new(store, actor))
     }
 
@@ -53,8 +60,8 @@ fn map_err(e: StoreError) -> TargetError {
     }
 }
 
-/// Downloads scopes on a connection of its own to the store file (see
-/// [`Target::scope_reader`]); WAL lets it read while the target's connection applies.
+/// Downloads scopes on a connection of its own to the store (see [`Target::scope_reader`]);
+/// SQLite's WAL (or PostgreSQL) lets it read while the target's connection applies.
 pub struct EmbeddedReader {
     store: Store,
 }
@@ -99,12 +106,11 @@ impl Target for EmbeddedTarget {
         self.store.download_table(scope, columns).map_err(map_err)
     }
 
-    /// A reader on a second connection to the store file; `None` for an in-memory store, which
-    /// no other connection can see. A reader that cannot be opened is also `None`: the run
-    /// then simply downloads on this connection.
+    /// A reader on a second connection to the store; `None` for an in-memory store, which no
+    /// other connection can see. A reader that cannot be opened is also `None`: the run then
+    /// simply downloads on this connection.
     fn scope_reader(&self) -> Option<Box<dyn ScopeReader>> {
-        let path = self.store.path()?;
-        let store = Store::open_reader(path).ok()?;
+        let store = self.store.reader()?.ok()?;
         Some(Box::new(EmbeddedReader { store }))
     }
 

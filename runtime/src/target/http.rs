@@ -289,12 +289,22 @@ impl Link {
                 Err(e) => Attempt::NoAnswer(e.to_string()),
             };
             let retryable = match &outcome {
-                Attempt::Answer(r) => r.status() == StatusCode::SERVICE_UNAVAILABLE,
+                Attempt::Answer(r) => {
+                    r.status() == StatusCode::SERVICE_UNAVAILABLE
+                        // Logons are counted before they are checked: several runs logging on
+                        // as one user from one machine at once can find the user locked for a
+                        // moment (docs/server.md, "Logon throttling").
+                        || (kind == Kind::Logon && r.status() == StatusCode::TOO_MANY_REQUESTS)
+                }
                 Attempt::NotSent(_) => true,
                 Attempt::NoAnswer(_) => retry_unanswered,
             };
             if retryable && attempt < attempts {
-                std::thread::sleep(delay);
+                let asked = match &outcome {
+                    Attempt::Answer(r) => retry_after(r),
+                    _ => None,
+                };
+                std::thread::sleep(asked.map_or(delay, |a| a.max(delay)));
                 delay = delay.saturating_mul(2).min(self.retry.max_delay);
                 attempt += 1;
                 continue;
@@ -417,6 +427,19 @@ fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, TargetError> 
             "the server's answer is not what tapesync expects: {e}"
         ))
     })
+}
+
+/// The wait an answer's `Retry-After` asks for (seconds), at most half a minute.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let secs: u64 = response
+        .headers()
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(30)))
 }
 
 /// Turns a non-success answer into the matching error, with the server's message.

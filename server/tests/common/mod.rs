@@ -9,14 +9,75 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::Path;
 use tapesync_server::{router, AppState, ServerConfig, StorePool};
+use tapesync_store::testing::TestDatabase;
+use tapesync_store::StoreLocation;
 use tower::ServiceExt;
 
-/// The router over the store file at `path`, as if every request came from 127.0.0.1:4000.
-pub fn app(path: &Path, config: ServerConfig) -> Router {
-    let state = AppState::new(StorePool::open(path, 2).unwrap(), config);
-    router(state).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))))
+/// The router over the store at `location`, as if every request came from 127.0.0.1:4000.
+pub fn app(location: &StoreLocation, config: ServerConfig) -> Router {
+    app_from(location, config, SocketAddr::from(([127, 0, 0, 1], 4000)))
+}
+
+/// The router and its state over the store at `location` (requests from 127.0.0.1:4000).
+pub fn app_with_state(location: &StoreLocation, config: ServerConfig) -> (Router, AppState) {
+    let state = AppState::new(StorePool::open(location, 2).unwrap(), config);
+    let app =
+        router(state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+    (app, state)
+}
+
+/// The router over the store at `location`, as if every request came from `peer`.
+pub fn app_from(location: &StoreLocation, config: ServerConfig, peer: SocketAddr) -> Router {
+    let state = AppState::new(StorePool::open(location, 2).unwrap(), config);
+    router(state).layer(MockConnectInfo(peer))
+}
+
+/// An empty store on each backend: a SQLite file, and a PostgreSQL schema of its own when
+/// a test database is configured (see `tapesync_store::testing`).
+pub struct Backend {
+    pub name: &'static str,
+    pub location: StoreLocation,
+    _dir: Option<tempfile::TempDir>,
+    _db: Option<TestDatabase>,
+}
+
+pub fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Backend {
+        name: "SQLite",
+        location: StoreLocation::File(dir.path().join("inv.db")),
+        _dir: Some(dir),
+        _db: None,
+    }];
+    if let Some(db) = TestDatabase::create() {
+        out.push(Backend {
+            name: "PostgreSQL",
+            location: db.location(),
+            _dir: None,
+            _db: Some(db),
+        });
+    }
+    out
+}
+
+/// Runs `f` on a thread of its own: opening a PostgreSQL store blocks, which a test's async
+/// thread must not do.
+pub fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f)
+        .join()
+        .expect("the blocking part panicked")
+}
+
+/// Names the backend in the output of a test that fails while it is in scope.
+pub struct Named(pub &'static str);
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("(the failure above was on the {} backend)", self.0);
+        }
+    }
 }
 
 pub struct Answer {

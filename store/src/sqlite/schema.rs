@@ -1,16 +1,20 @@
-//! The database schema: numbered, forward-only migrations and the mapping of stored volume
-//! fields onto columns of `volumes`.
+//! The SQLite schema: numbered, forward-only migrations, and the statement texts that read
+//! and write the stored volume fields.
 //!
 //! `PRAGMA user_version` holds the number of migrations applied. Opening a store applies the
 //! missing ones in a single transaction, so a store is never left between two versions; a
 //! store from a newer tapesync (higher number than known here) is refused rather than guessed at.
+//! Step `n` here and step `n` of `postgres/schema.rs` make the same change.
 
+use crate::columns::Columns;
 use crate::error::StoreError;
+use crate::SCHEMA_VERSION;
 use rusqlite::{Connection, TransactionBehavior};
-use tapesync_model::Field;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit a released step.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: inventory, users, sessions, audit, idempotency.
     r#"
 CREATE TABLE customers (
@@ -140,10 +144,21 @@ CREATE TABLE applied_batches (
     at              TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 2: logon throttle counters in the store (shared by every server node), replacing the
+    // per-user failure count; old idempotency records can be pruned by time.
+    r#"
+CREATE TABLE logon_throttle (
+    key          TEXT PRIMARY KEY NOT NULL,
+    failures     INTEGER NOT NULL CHECK (failures >= 0),
+    locked_until INTEGER NOT NULL,
+    last_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX logon_throttle_by_last ON logon_throttle(last_at);
+ALTER TABLE users DROP COLUMN failed_logons;
+ALTER TABLE users DROP COLUMN last_failed_at;
+CREATE INDEX applied_batches_by_time ON applied_batches(at);
+"#,
 ];
-
-/// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -174,91 +189,70 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The column of `volumes` holding a stored field; `None` for fields that are not stored.
-///
-/// The match is exhaustive on purpose: a field added to the model fails to compile here until
-/// someone decides where it is stored (and writes the migration that adds its column).
-pub fn column(field: Field) -> Option<&'static str> {
-    Some(match field {
-        Field::Customer | Field::Media | Field::Volume | Field::RepositoryDesc | Field::User(_) => {
-            return None
-        }
-        Field::Repository => "repository",
-        Field::Slot => "slot",
-        Field::Description => "description",
-        Field::DataCluster => "datacluster",
-        Field::Container => "container",
-        Field::System => "system",
-        Field::MoveDate => "movedate",
-        Field::WriteTime => "writetime",
-        Field::Encrypted => "encrypted",
-        Field::Scratch => "scratch",
-        Field::ExpiryDate => "expirydate",
-        Field::Generation => "generation",
-        Field::Hidden => "hidden",
-        Field::HomeRepository => "homerepository",
-        Field::HomeSlot => "homeslot",
-        Field::InitialRepository => "initialrepository",
-        Field::MountTime => "mounttime",
-        Field::MoveLock => "movelock",
-        Field::QualityCheck => "qualitycheck",
-        Field::ReadTime => "readtime",
-        Field::Stage => "stage",
-        Field::StockId => "stockid",
-        Field::Usage => "usage",
-        Field::UsageCount => "usagecount",
-    })
-}
-
-/// Stored fields in the fixed order every volume query selects them in.
-pub(crate) struct Columns {
-    pub fields: Vec<Field>,
-    /// The column of each of `fields`.
-    pub names: Vec<&'static str>,
-    /// `repository, slot, …` in the order of `fields`.
-    pub list: String,
+/// Statement texts over the stored volume columns: the fixed ones built once per
+/// connection, those for a set of columns once per distinct set (see `apply.rs`).
+pub(crate) struct VolumeSql {
+    pub columns: Columns,
     /// Inserts a volume: customer, media, volume, version, created_at, updated_at, fields….
     pub insert: String,
-    /// Rewrites a volume's fields: version, updated_at, fields…, then the row id.
-    pub update: String,
+    /// `SELECT id, version, <columns> FROM volumes WHERE <scope and volume>`, per column set.
+    select: RefCell<HashMap<Vec<usize>, String>>,
+    /// `UPDATE volumes SET version, updated_at, <columns> WHERE id`, per column set.
+    update: RefCell<HashMap<Vec<usize>, String>>,
 }
 
-impl Columns {
-    pub fn new() -> Columns {
-        let fields: Vec<Field> = Field::stored().filter(|f| column(*f).is_some()).collect();
-        let names: Vec<&'static str> = fields.iter().filter_map(|f| column(*f)).collect();
-        let list = names.join(", ");
-        let n = fields.len();
+impl VolumeSql {
+    pub fn new() -> VolumeSql {
+        let columns = Columns::new();
         let insert = format!(
-            "INSERT INTO volumes (customer, media, volume, version, created_at, updated_at, {list}) \
+            "INSERT INTO volumes (customer, media, volume, version, created_at, updated_at, {}) \
              VALUES ({})",
-            (1..=n + 6)
+            columns.list,
+            (1..=columns.len() + 6)
                 .map(|i| format!("?{i}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let sets = fields
-            .iter()
-            .filter_map(|f| column(*f))
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let update = format!(
-            "UPDATE volumes SET version = ?1, updated_at = ?2, {sets} WHERE id = ?{}",
-            n + 3
-        );
-        Columns {
-            fields,
-            names,
-            list,
+        VolumeSql {
+            columns,
             insert,
-            update,
+            select: RefCell::default(),
+            update: RefCell::default(),
         }
     }
 
-    /// Position of a field among the selected columns.
-    pub fn index(&self, field: Field) -> Option<usize> {
-        self.fields.iter().position(|f| *f == field)
+    /// Reads row id, version and `set` of one volume (parameters: customer, media, volume).
+    pub fn select(&self, set: &[usize]) -> String {
+        self.select
+            .borrow_mut()
+            .entry(set.to_vec())
+            .or_insert_with(|| {
+                format!(
+                    "SELECT id, version{} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
+                    set.iter()
+                        .map(|i| format!(", {}", self.columns.names[*i]))
+                        .collect::<String>()
+                )
+            })
+            .clone()
+    }
+
+    /// `UPDATE volumes SET version = ?1, updated_at = ?2, <columns> = ?3… WHERE id = ?last`.
+    pub fn update(&self, set: &[usize]) -> String {
+        self.update
+            .borrow_mut()
+            .entry(set.to_vec())
+            .or_insert_with(|| {
+                let assignments = set
+                    .iter()
+                    .enumerate()
+                    .map(|(n, i)| format!(", {} = ?{}", self.columns.names[*i], n + 3))
+                    .collect::<String>();
+                format!(
+                    "UPDATE volumes SET version = ?1, updated_at = ?2{assignments} WHERE id = ?{}",
+                    set.len() + 3
+                )
+            })
+            .clone()
     }
 }

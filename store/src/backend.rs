@@ -1,0 +1,186 @@
+//! The seam between the store's operations (`Store`, backend-neutral) and the SQL of each
+//! database. `sqlite/` and `postgres/` each implement [`Backend`] in parallel modules with
+//! the same names; their inputs are already checked and canonical (see `validate.rs`), and
+//! what an operation means beyond reading and writing rows lives in the shared modules
+//! (`batch.rs`, `throttle.rs`, `passwords.rs`).
+//!
+//! To add an operation: a method in the subject's trait here, its SQL in both backends (the compiler insists), the
+//! checks and meaning in the `Store` method that calls it, and a test in `tests/` that runs
+//! on both backends.
+
+use crate::batch::{BatchRequest, ScopeTx};
+use crate::error::StoreError;
+use crate::throttle::ThrottleState;
+use crate::validate::CheckedCustomer;
+use crate::{User, VolumeCount};
+use tapesync_model::{
+    ApplyResponse, AuditEntry, CustomerDump, InventoryDump, RepositoryInfo, ScopeSnapshot,
+    ScopeTable, SessionRecord, SessionStart, VolumeState,
+};
+
+/// How a read-modify-write of throttle counters turns the stored counters (in key order;
+/// `None`: no row) into new ones (`None`: delete the row). Returning `None` writes nothing.
+pub(crate) type ThrottleUpdate<'a> =
+    dyn FnMut(&[Option<ThrottleState>]) -> Option<Vec<Option<ThrottleState>>> + 'a;
+
+/// Every operation of a backend, in one trait object.
+pub(crate) trait Backend:
+    SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + Send
+{
+}
+
+impl<T: SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + Send> Backend for T {}
+
+/// `schema.rs` (and `mod.rs`) of each backend.
+pub(crate) trait SchemaSql {
+    fn schema_version(&self) -> Result<i64, StoreError>;
+    /// A further connection to the same database for a thread that only reads; `None` when
+    /// no other connection can see this one's data (an in-memory SQLite store).
+    fn reader(&self) -> Option<Result<Box<dyn Backend>, StoreError>>;
+
+    /// Runs one statement (the same text on both backends) and returns the first column of
+    /// its first row as a number, for tests that look past the API.
+    #[cfg(test)]
+    fn test_scalar(&self, sql: &str) -> i64;
+    #[cfg(test)]
+    fn test_execute(&self, sql: &str);
+}
+
+/// `inventory.rs` of each backend: customers, media, repositories, reading volumes.
+pub(crate) trait InventorySql {
+    /// Inserts a customer; false if it exists.
+    fn insert_customer(&self, id: &str, name: &str) -> Result<bool, StoreError>;
+    fn customer_exists(&self, id: &str) -> Result<bool, StoreError>;
+    fn insert_media(&self, customer: &str, id: &str, description: &str)
+        -> Result<bool, StoreError>;
+    fn insert_repository(
+        &self,
+        customer: &str,
+        id: &str,
+        description: &str,
+    ) -> Result<bool, StoreError>;
+    /// Every customer with media and repositories, each sorted by id.
+    fn list_customers(&self) -> Result<Vec<CustomerDump>, StoreError>;
+    fn repositories(&self, customer: &str) -> Result<Vec<RepositoryInfo>, StoreError>;
+
+    // --- volumes ---
+    fn download_scope(&self, customer: &str, media: &str) -> Result<ScopeSnapshot, StoreError>;
+    /// Fills `table` (already reset to its columns) with the scope; `columns` are the
+    /// columns of the table's fields, in its order.
+    fn download_table_into(
+        &self,
+        customer: &str,
+        media: &str,
+        columns: &[&'static str],
+        table: &mut ScopeTable,
+    ) -> Result<(), StoreError>;
+    fn volume(
+        &self,
+        customer: &str,
+        media: &str,
+        volume: &str,
+    ) -> Result<Option<VolumeState>, StoreError>;
+    fn volume_history(
+        &self,
+        customer: &str,
+        media: &str,
+        volume: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    fn volume_counts(&self, customer: &str) -> Result<Vec<VolumeCount>, StoreError>;
+}
+
+/// `apply.rs` of each backend: batches.
+pub(crate) trait ApplySql {
+    /// Opens the batch's transaction (taking whatever lock keeps two writers of one scope
+    /// apart), runs `crate::batch::apply_batch` in it and commits.
+    fn apply(&mut self, request: BatchRequest<'_>) -> Result<ApplyResponse, StoreError>;
+    fn prune_applied_batches(&self, before: &str) -> Result<usize, StoreError>;
+}
+
+/// `dump.rs` of each backend: the whole inventory at once.
+pub(crate) trait DumpSql {
+    fn export(&self) -> Result<InventoryDump, StoreError>;
+    /// One transaction: upserts the customers with their media and repositories, then hands
+    /// the transaction to `load` (which merges the volumes through [`ScopeTx`]).
+    fn import(
+        &mut self,
+        customers: &[CheckedCustomer],
+        load: &mut dyn FnMut(&mut dyn ScopeTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// `sessions.rs` of each backend.
+pub(crate) trait SessionSql {
+    fn begin_session(
+        &self,
+        actor: &str,
+        start: &SessionStart,
+        now: &str,
+    ) -> Result<i64, StoreError>;
+    /// False if there is no such session.
+    fn finish_session(
+        &self,
+        id: i64,
+        outcome: &str,
+        statistics: &str,
+        now: &str,
+    ) -> Result<bool, StoreError>;
+    fn session(&self, id: i64) -> Result<Option<SessionRecord>, StoreError>;
+    /// Newest first; with `customers` (upper case, not empty) only sessions that worked on a
+    /// scope of one of them.
+    fn list_sessions(
+        &self,
+        customers: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+    fn add_session_scope(&self, id: i64, customer: &str, media: &str) -> Result<(), StoreError>;
+    fn session_scopes(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// `auth.rs` of each backend: users, grants, tokens and the logon throttle.
+pub(crate) trait UserSql {
+    /// The new user's id; `None` if the name is taken.
+    fn insert_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        is_admin: bool,
+        now: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    fn count_users(&self) -> Result<i64, StoreError>;
+    /// Replaces the hash; false if there is no such user.
+    fn set_password_hash(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+    fn set_admin(&self, name: &str, is_admin: bool) -> Result<bool, StoreError>;
+    /// The user and its password hash.
+    fn credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
+    /// Sorted by name.
+    fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Sets `user`'s role on `customer`; false if there is no such user.
+    fn grant(&self, user: &str, customer: &str, role: &str) -> Result<bool, StoreError>;
+    fn revoke(&self, user: &str, customer: &str) -> Result<bool, StoreError>;
+    /// (customer, role), sorted by customer.
+    fn grants(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError>;
+    fn role_of(&self, user_id: i64, customer: &str) -> Result<Option<String>, StoreError>;
+    /// Stores a token's hash (dropping the user's expired ones).
+    fn insert_token(
+        &self,
+        hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    fn user_for_token(&self, hash: &str, now: i64) -> Result<Option<User>, StoreError>;
+    fn delete_token(&self, hash: &str) -> Result<bool, StoreError>;
+    fn delete_expired_tokens(&self, now: i64) -> Result<usize, StoreError>;
+
+    /// Reads the counters of `keys` and writes what `update` makes of them, atomically:
+    /// no other update of these keys, from this process or another, comes in between.
+    fn update_throttle(
+        &self,
+        keys: &[String],
+        update: &mut ThrottleUpdate<'_>,
+    ) -> Result<(), StoreError>;
+    /// Deletes counters whose last attempt is older than `before` (Unix milliseconds).
+    fn prune_throttle(&self, before: i64) -> Result<usize, StoreError>;
+}

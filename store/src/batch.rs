@@ -1,0 +1,640 @@
+//! What applying a batch (and importing a dump) means, written once for both backends.
+//!
+//! A backend opens the transaction, takes its locks and then hands its transaction to
+//! [`apply_batch`] or [`import_volumes`] as a [`ScopeTx`]: a handful of reads and writes in
+//! that backend's SQL. Everything else is here — the idempotency answer, the session and
+//! scope checks, per-volume versions and conflicts, the order changes are applied in, which
+//! fields are written and audited — so the two backends cannot drift apart.
+//!
+//! The plan of one scope's writes ([`ScopeWrites`]) holds at most one write per volume: a
+//! volume created and then changed again in the same batch is inserted once with its final
+//! values. Backends may therefore execute the writes in any grouping (SQLite statement by
+//! statement, PostgreSQL as a few array-valued statements).
+
+use crate::columns::Columns;
+use crate::error::StoreError;
+use crate::validate::{CheckedChange, CheckedVolume};
+use std::collections::{HashMap, HashSet};
+use tapesync_model::{ApplyResponse, Field, VolumeOutcome, VolumeResult};
+
+/// One batch to apply, checked and canonical.
+pub(crate) struct BatchRequest<'a> {
+    pub actor: &'a str,
+    pub customer: String,
+    pub media: String,
+    pub key: &'a str,
+    pub session: Option<i64>,
+    pub create_missing: bool,
+    pub changes: Vec<CheckedChange>,
+    /// RFC 3339 time of the batch (audit rows, `updated_at`, the idempotency record).
+    pub now: String,
+}
+
+/// The answer recorded for an idempotency key.
+pub(crate) struct RecordedBatch {
+    pub customer: String,
+    pub media: String,
+    pub response: String,
+}
+
+/// A stored volume as read for a batch: its row id, version and the values of the columns
+/// asked for, in the order asked.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredVolume {
+    pub row_id: i64,
+    pub version: u64,
+    pub values: Vec<Option<String>>,
+}
+
+/// The reads and writes a batch needs, inside the backend's open transaction.
+pub(crate) trait ScopeTx {
+    fn recorded_batch(&mut self, key: &str) -> Result<Option<RecordedBatch>, StoreError>;
+    fn record_batch(
+        &mut self,
+        key: &str,
+        customer: &str,
+        media: &str,
+        response: &str,
+        at: &str,
+    ) -> Result<(), StoreError>;
+    fn session_exists(&mut self, session: i64) -> Result<bool, StoreError>;
+    /// Records that `session` worked on the scope (no error if it is recorded already).
+    fn add_session_scope(
+        &mut self,
+        session: i64,
+        customer: &str,
+        media: &str,
+    ) -> Result<(), StoreError>;
+    fn customer_exists(&mut self, customer: &str) -> Result<bool, StoreError>;
+    fn create_customer(&mut self, customer: &str) -> Result<(), StoreError>;
+    fn media_exists(&mut self, customer: &str, media: &str) -> Result<bool, StoreError>;
+    fn create_media(&mut self, customer: &str, media: &str) -> Result<(), StoreError>;
+    fn repository_ids(&mut self, customer: &str) -> Result<HashSet<String>, StoreError>;
+    fn create_repository(&mut self, customer: &str, repository: &str) -> Result<(), StoreError>;
+    /// The stored state of each of `volumes` (sorted, distinct) of the scope, with the values
+    /// of `columns` (column indexes, ascending); `None` for a volume the scope does not hold.
+    fn current(
+        &mut self,
+        customer: &str,
+        media: &str,
+        volumes: &[&str],
+        columns: &[usize],
+    ) -> Result<Vec<Option<StoredVolume>>, StoreError>;
+    fn write(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError>;
+}
+
+/// A volume to insert.
+#[derive(Debug)]
+pub(crate) struct NewVolume {
+    pub volume: String,
+    pub version: u64,
+    /// Every column's value, in column order.
+    pub values: Vec<Option<String>>,
+}
+
+/// A stored volume to rewrite: only `columns` (ascending), with `values` in their order.
+#[derive(Debug)]
+pub(crate) struct ChangedVolume {
+    pub row_id: i64,
+    pub version: u64,
+    pub columns: Vec<usize>,
+    pub values: Vec<Option<String>>,
+}
+
+/// One audit row: a field of a volume went from `old` to `new`.
+#[derive(Debug)]
+pub(crate) struct AuditRow {
+    pub volume: String,
+    pub field: &'static str,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// Everything one batch (or one chunk of an import) writes to one scope.
+pub(crate) struct ScopeWrites<'a> {
+    pub customer: &'a str,
+    pub media: &'a str,
+    pub actor: &'a str,
+    pub session: Option<i64>,
+    pub now: &'a str,
+    /// In Volume-ID order.
+    pub inserts: Vec<NewVolume>,
+    /// In Volume-ID order.
+    pub updates: Vec<ChangedVolume>,
+    /// In the order they were made: Volume-ID order, and per volume in column order.
+    pub audit: Vec<AuditRow>,
+}
+
+impl ScopeWrites<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.inserts.is_empty() && self.updates.is_empty() && self.audit.is_empty()
+    }
+}
+
+/// A volume's state while a batch is planned: as stored, then as the batch leaves it.
+struct Slot {
+    /// Row id of a stored volume; `None` for one created by this batch.
+    row_id: Option<i64>,
+    version: u64,
+    /// Values of the plan's columns (see [`Plan::columns`]).
+    values: Vec<Option<String>>,
+    /// Columns (positions in the plan's columns) this batch changed on a stored volume.
+    dirty: Vec<bool>,
+    created: bool,
+}
+
+/// The state of a scope's volumes while the changes are worked out, and the audit rows so far.
+struct Plan<'c> {
+    all: &'c Columns,
+    /// The column indexes `Slot::values` hold, ascending.
+    columns: Vec<usize>,
+    /// Per column index, its position in `columns`.
+    position: HashMap<usize, usize>,
+    volumes: Vec<String>,
+    slots: Vec<Option<Slot>>,
+    audit: Vec<AuditRow>,
+}
+
+impl<'c> Plan<'c> {
+    /// Reads the current state of every volume named, once.
+    fn load(
+        tx: &mut dyn ScopeTx,
+        all: &'c Columns,
+        customer: &str,
+        media: &str,
+        mut volumes: Vec<String>,
+        columns: Vec<usize>,
+    ) -> Result<Plan<'c>, StoreError> {
+        volumes.sort_unstable();
+        volumes.dedup();
+        let names: Vec<&str> = volumes.iter().map(String::as_str).collect();
+        let stored = tx.current(customer, media, &names, &columns)?;
+        let slots = stored
+            .into_iter()
+            .map(|s| {
+                s.map(|s| Slot {
+                    row_id: Some(s.row_id),
+                    version: s.version,
+                    dirty: vec![false; s.values.len()],
+                    values: s.values,
+                    created: false,
+                })
+            })
+            .collect();
+        let position = columns.iter().enumerate().map(|(p, c)| (*c, p)).collect();
+        Ok(Plan {
+            all,
+            columns,
+            position,
+            volumes,
+            slots,
+            audit: Vec::new(),
+        })
+    }
+
+    fn slot(&self, volume: &str) -> usize {
+        self.volumes
+            .binary_search_by(|v| v.as_str().cmp(volume))
+            .expect("every volume of the batch was loaded")
+    }
+
+    fn audit(&mut self, volume: &str, column: usize, old: Option<String>, new: Option<String>) {
+        self.audit.push(AuditRow {
+            volume: volume.to_string(),
+            field: self.all.fields[column].name(),
+            old,
+            new,
+        });
+    }
+
+    /// Creates a volume with `set` (column index, value) at `version`.
+    fn create(&mut self, volume: &str, version: u64, set: &[(usize, Option<String>)]) {
+        let i = self.slot(volume);
+        let mut values = vec![None; self.columns.len()];
+        for (column, value) in set {
+            values[self.position[column]].clone_from(value);
+        }
+        self.audit.push(AuditRow {
+            volume: volume.to_string(),
+            field: Field::Volume.name(),
+            old: None,
+            new: Some(volume.to_string()),
+        });
+        for (column, value) in set {
+            if value.is_some() {
+                self.audit(volume, *column, None, value.clone());
+            }
+        }
+        self.slots[i] = Some(Slot {
+            row_id: None,
+            version,
+            dirty: vec![false; values.len()],
+            values,
+            created: true,
+        });
+    }
+
+    /// Sets `set` on an existing volume; returns its version afterwards. Only values that
+    /// differ are written and audited, and only then does the version go up.
+    fn change(&mut self, volume: &str, set: &[(usize, Option<String>)]) -> u64 {
+        let i = self.slot(volume);
+        let mut changed = Vec::new();
+        {
+            let slot = self.slots[i].as_ref().expect("changed volumes exist");
+            for (column, value) in set {
+                let p = self.position[column];
+                if slot.values[p] != *value {
+                    changed.push((*column, p, slot.values[p].clone(), value.clone()));
+                }
+            }
+        }
+        if changed.is_empty() {
+            return self.slots[i].as_ref().map_or(0, |s| s.version);
+        }
+        for (column, _, old, new) in &changed {
+            self.audit(volume, *column, old.clone(), new.clone());
+        }
+        let slot = self.slots[i].as_mut().expect("changed volumes exist");
+        for (_, p, _, new) in changed {
+            slot.values[p] = new;
+            slot.dirty[p] = true;
+        }
+        slot.version += 1;
+        slot.version
+    }
+
+    fn current(&self, volume: &str) -> Option<&Slot> {
+        self.slots[self.slot(volume)].as_ref()
+    }
+
+    /// The writes the plan comes to.
+    fn into_writes<'a>(
+        self,
+        customer: &'a str,
+        media: &'a str,
+        actor: &'a str,
+        session: Option<i64>,
+        now: &'a str,
+    ) -> ScopeWrites<'a> {
+        let mut inserts = Vec::new();
+        let mut updates = Vec::new();
+        let width = self.all.len();
+        for (volume, slot) in self.volumes.into_iter().zip(self.slots) {
+            let Some(slot) = slot else { continue };
+            if slot.created {
+                let mut values = vec![None; width];
+                for (p, value) in slot.values.into_iter().enumerate() {
+                    values[self.columns[p]] = value;
+                }
+                inserts.push(NewVolume {
+                    volume,
+                    version: slot.version,
+                    values,
+                });
+            } else if slot.dirty.iter().any(|d| *d) {
+                let mut columns = Vec::new();
+                let mut values = Vec::new();
+                for (p, value) in slot.values.into_iter().enumerate() {
+                    if slot.dirty[p] {
+                        columns.push(self.columns[p]);
+                        values.push(value);
+                    }
+                }
+                updates.push(ChangedVolume {
+                    row_id: slot.row_id.expect("stored volumes have a row id"),
+                    version: slot.version,
+                    columns,
+                    values,
+                });
+            }
+        }
+        ScopeWrites {
+            customer,
+            media,
+            actor,
+            session,
+            now,
+            inserts,
+            updates,
+            audit: self.audit,
+        }
+    }
+}
+
+/// Applies one checked batch inside the backend's transaction and records its answer under
+/// the idempotency key. A key recorded before answers with the recorded response
+/// (`replayed: true`) and writes nothing.
+pub(crate) fn apply_batch(
+    tx: &mut dyn ScopeTx,
+    columns: &Columns,
+    request: BatchRequest<'_>,
+) -> Result<ApplyResponse, StoreError> {
+    let (customer, media) = (request.customer.as_str(), request.media.as_str());
+    if let Some(recorded) = tx.recorded_batch(request.key)? {
+        return replay(request.key, customer, media, recorded);
+    }
+    if let Some(session) = request.session {
+        if !tx.session_exists(session)? {
+            return Err(StoreError::invalid(
+                None,
+                format!("sync session {session} does not exist"),
+            ));
+        }
+        tx.add_session_scope(session, customer, media)?;
+    }
+    let response = match ensure_scope(tx, customer, media, request.create_missing)? {
+        Some((reason, field)) => ApplyResponse {
+            replayed: false,
+            results: request
+                .changes
+                .into_iter()
+                .map(|c| VolumeResult {
+                    volume: c.volume,
+                    outcome: VolumeOutcome::Rejected {
+                        reason: reason.clone(),
+                        field: Some(field),
+                    },
+                })
+                .collect(),
+        },
+        None => {
+            let (results, writes) = plan_changes(tx, columns, &request)?;
+            if !writes.is_empty() {
+                tx.write(&writes)?;
+            }
+            ApplyResponse {
+                replayed: false,
+                results,
+            }
+        }
+    };
+    tx.record_batch(
+        request.key,
+        customer,
+        media,
+        &serde_json::to_string(&response)?,
+        &request.now,
+    )?;
+    Ok(response)
+}
+
+fn replay(
+    key: &str,
+    customer: &str,
+    media: &str,
+    recorded: RecordedBatch,
+) -> Result<ApplyResponse, StoreError> {
+    if recorded.customer != customer || recorded.media != media {
+        return Err(StoreError::invalid(
+            None,
+            format!(
+                "idempotency key {key} was already used for scope {}.{}",
+                recorded.customer, recorded.media
+            ),
+        ));
+    }
+    let mut response: ApplyResponse = serde_json::from_str(&recorded.response)?;
+    response.replayed = true;
+    Ok(response)
+}
+
+/// Makes sure customer and media exist (creating them under `create_missing`); otherwise
+/// returns the reason every change of the batch is rejected.
+fn ensure_scope(
+    tx: &mut dyn ScopeTx,
+    customer: &str,
+    media: &str,
+    create_missing: bool,
+) -> Result<Option<(String, Field)>, StoreError> {
+    if !tx.customer_exists(customer)? {
+        if !create_missing {
+            return Ok(Some((
+                format!("customer {customer} does not exist"),
+                Field::Customer,
+            )));
+        }
+        tx.create_customer(customer)?;
+    }
+    if !tx.media_exists(customer, media)? {
+        if !create_missing {
+            return Ok(Some((
+                format!("media {media} does not exist for customer {customer}"),
+                Field::Media,
+            )));
+        }
+        tx.create_media(customer, media)?;
+    }
+    Ok(None)
+}
+
+/// Works out every change's outcome, in Volume-ID order (two changes of one volume in the
+/// order they were sent): applying in key order makes consecutive writes touch neighbouring
+/// pages of the volume key index and of the audit index (docs/benchmarks.md, "Round 3").
+/// The answer lists the outcomes in the order of the request.
+fn plan_changes<'r>(
+    tx: &mut dyn ScopeTx,
+    all: &Columns,
+    request: &'r BatchRequest<'_>,
+) -> Result<(Vec<VolumeResult>, ScopeWrites<'r>), StoreError> {
+    let (customer, media) = (request.customer.as_str(), request.media.as_str());
+    let changes = &request.changes;
+    let mut columns: Vec<usize> = changes
+        .iter()
+        .flat_map(|c| c.set.iter().map(|(i, _, _)| *i))
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    let volumes = changes.iter().map(|c| c.volume.clone()).collect();
+    let mut plan = Plan::load(tx, all, customer, media, volumes, columns)?;
+    let mut repositories: Option<HashSet<String>> = None;
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_by(|a, b| changes[*a].volume.cmp(&changes[*b].volume));
+    let mut outcomes: Vec<Option<VolumeOutcome>> = vec![None; changes.len()];
+    for i in order {
+        let outcome = apply_change(
+            tx,
+            &mut plan,
+            &mut repositories,
+            customer,
+            media,
+            request.create_missing,
+            &changes[i],
+        )?;
+        outcomes[i] = Some(outcome);
+    }
+    let results = changes
+        .iter()
+        .zip(outcomes)
+        .map(|(change, outcome)| VolumeResult {
+            volume: change.volume.clone(),
+            outcome: outcome.expect("every change has an outcome"),
+        })
+        .collect();
+    let writes = plan.into_writes(
+        customer,
+        media,
+        request.actor,
+        request.session,
+        &request.now,
+    );
+    Ok((results, writes))
+}
+
+fn apply_change(
+    tx: &mut dyn ScopeTx,
+    plan: &mut Plan<'_>,
+    repositories: &mut Option<HashSet<String>>,
+    customer: &str,
+    media: &str,
+    create_missing: bool,
+    change: &CheckedChange,
+) -> Result<VolumeOutcome, StoreError> {
+    let current = plan.current(&change.volume).map(|s| s.version);
+    match (current, change.expected_version) {
+        (Some(version), None) => {
+            return Ok(VolumeOutcome::Conflict {
+                current_version: Some(version),
+            })
+        }
+        (Some(version), Some(expected)) if version != expected => {
+            return Ok(VolumeOutcome::Conflict {
+                current_version: Some(version),
+            })
+        }
+        (None, Some(_)) => {
+            return Ok(VolumeOutcome::Conflict {
+                current_version: None,
+            })
+        }
+        (None, None) if !create_missing => {
+            return Ok(VolumeOutcome::Rejected {
+                reason: format!(
+                    "volume {} does not exist in {customer}.{media}",
+                    change.volume
+                ),
+                field: Some(Field::Volume),
+            })
+        }
+        _ => {}
+    }
+    for (_, field, value) in &change.set {
+        if let (Field::Repository, Some(repository)) = (field, value) {
+            if repositories.is_none() {
+                *repositories = Some(tx.repository_ids(customer)?);
+            }
+            let known = repositories.as_mut().expect("loaded above");
+            if known.contains(repository) {
+                continue;
+            }
+            if !create_missing {
+                return Ok(VolumeOutcome::Rejected {
+                    reason: format!(
+                        "repository {repository} does not exist for customer {customer}"
+                    ),
+                    field: Some(Field::Repository),
+                });
+            }
+            tx.create_repository(customer, repository)?;
+            known.insert(repository.clone());
+        }
+    }
+    let set: Vec<(usize, Option<String>)> = change
+        .set
+        .iter()
+        .map(|(column, _, value)| (*column, value.clone()))
+        .collect();
+    if current.is_none() {
+        plan.create(&change.volume, 1, &set);
+        return Ok(VolumeOutcome::Created { version: 1 });
+    }
+    Ok(VolumeOutcome::Applied {
+        version: plan.change(&change.volume, &set),
+    })
+}
+
+/// The actor named in audit rows written by an import.
+pub(crate) const IMPORT_ACTOR: &str = "import";
+
+/// Volumes of one scope planned and written together by an import.
+const IMPORT_CHUNK: usize = 1000;
+
+/// Merges checked dump volumes into the store inside the backend's transaction: a volume the
+/// scope does not hold is created at the dump's version (1 without one); a stored volume whose
+/// fields differ gets the dump's fields, its version goes up by one and each changed field is
+/// audited (as `import`). The customers and media must exist (the dump's own are written
+/// first); a REPOSITORY must be one of the customer's.
+pub(crate) fn import_volumes(
+    tx: &mut dyn ScopeTx,
+    all: &Columns,
+    volumes: &[CheckedVolume],
+    now: &str,
+) -> Result<(), StoreError> {
+    let every_column: Vec<usize> = (0..all.len()).collect();
+    let repository = all.index(Field::Repository);
+    let mut known_media: HashSet<(String, String)> = HashSet::new();
+    let mut known_repositories: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut start = 0;
+    while start < volumes.len() {
+        // A run of consecutive volumes of one scope, at most IMPORT_CHUNK long.
+        let first = &volumes[start];
+        let mut end = start + 1;
+        while end < volumes.len()
+            && end - start < IMPORT_CHUNK
+            && volumes[end].customer == first.customer
+            && volumes[end].media == first.media
+        {
+            end += 1;
+        }
+        let chunk = &volumes[start..end];
+        let (customer, media) = (first.customer.as_str(), first.media.as_str());
+        let scope = (customer.to_string(), media.to_string());
+        if !known_media.contains(&scope) {
+            if !tx.media_exists(customer, media)? {
+                return Err(StoreError::Invalid {
+                    volume: Some(first.volume.clone()),
+                    field: Some(Field::Media),
+                    message: format!(
+                        "media {media} of customer {customer} is neither in the store nor in the dump"
+                    ),
+                });
+            }
+            known_media.insert(scope);
+        }
+        if let Some(r) = repository {
+            if !known_repositories.contains_key(customer) {
+                let ids = tx.repository_ids(customer)?;
+                known_repositories.insert(customer.to_string(), ids);
+            }
+            let ids = &known_repositories[customer];
+            for v in chunk {
+                if let Some(value) = &v.values[r] {
+                    if !ids.contains(value) {
+                        return Err(StoreError::Invalid {
+                            volume: Some(v.volume.clone()),
+                            field: Some(Field::Repository),
+                            message: format!(
+                                "repository {value} of customer {customer} is neither in the store nor in the dump"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        let names = chunk.iter().map(|v| v.volume.clone()).collect();
+        let mut plan = Plan::load(tx, all, customer, media, names, every_column.clone())?;
+        for v in chunk {
+            let set: Vec<(usize, Option<String>)> = v.values.iter().cloned().enumerate().collect();
+            if plan.current(&v.volume).is_none() {
+                plan.create(&v.volume, v.version.unwrap_or(1), &set);
+            } else {
+                plan.change(&v.volume, &set);
+            }
+        }
+        let writes = plan.into_writes(customer, media, IMPORT_ACTOR, None, now);
+        if !writes.is_empty() {
+            tx.write(&writes)?;
+        }
+        start = end;
+    }
+    Ok(())
+}

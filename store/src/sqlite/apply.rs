@@ -1,0 +1,237 @@
+//! Batches on SQLite: one IMMEDIATE transaction per batch (SQLite admits one writer at a
+//! time, so two batches of one scope never interleave), statement by statement through
+//! cached prepared statements — in-process, a statement costs microseconds.
+
+use super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES;
+use super::schema::VolumeSql;
+use super::SqliteStore;
+use crate::backend::ApplySql;
+use crate::batch::{apply_batch, BatchRequest, RecordedBatch, ScopeTx, ScopeWrites, StoredVolume};
+use crate::error::StoreError;
+use rusqlite::types::ToSql;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::HashSet;
+use tapesync_model::ApplyResponse;
+
+/// A batch's (or an import's) open transaction.
+pub(super) struct SqliteTx<'a> {
+    pub conn: &'a Connection,
+    pub sql: &'a VolumeSql,
+}
+
+impl ApplySql for SqliteStore {
+    fn apply(&mut self, request: BatchRequest<'_>) -> Result<ApplyResponse, StoreError> {
+        // IMMEDIATE takes the write lock up front: a read-then-write transaction that has to
+        // upgrade later can fail with SQLITE_BUSY without waiting for the busy timeout.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut scope = SqliteTx {
+            conn: &tx,
+            sql: &self.sql,
+        };
+        let response = apply_batch(&mut scope, &self.sql.columns, request)?;
+        if response.replayed {
+            // Nothing was written; the read transaction just ends.
+            return Ok(response);
+        }
+        tx.commit()?;
+        if let Some(path) = &self.path {
+            if self.checkpoint.request(path) {
+                // From now on the checkpoint thread copies the WAL after every batch; the
+                // writer's own automatic checkpoint, which runs inside a COMMIT and so holds
+                // up the sync, only has to bound the WAL should that thread fall behind.
+                // At the default of 1,000 pages it fired inside most large batches' commits
+                // anyway (docs/benchmarks.md, "Round 3").
+                let _ = self.conn.query_row(
+                    &format!("PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}"),
+                    [],
+                    |_| Ok(()),
+                );
+            }
+        }
+        Ok(response)
+    }
+
+    fn prune_applied_batches(&self, before: &str) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM applied_batches WHERE at < ?1", [before])?)
+    }
+}
+
+impl ScopeTx for SqliteTx<'_> {
+    fn recorded_batch(&mut self, key: &str) -> Result<Option<RecordedBatch>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT customer, media, response FROM applied_batches WHERE idempotency_key = ?1",
+            )?
+            .query_row([key], |r| {
+                Ok(RecordedBatch {
+                    customer: r.get(0)?,
+                    media: r.get(1)?,
+                    response: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn record_batch(
+        &mut self,
+        key: &str,
+        customer: &str,
+        media: &str,
+        response: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO applied_batches (idempotency_key, customer, media, response, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![key, customer, media, response, at])?;
+        Ok(())
+    }
+
+    fn session_exists(&mut self, session: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM sync_sessions WHERE id = ?1")?
+            .exists([session])?)
+    }
+
+    fn add_session_scope(
+        &mut self,
+        session: i64,
+        customer: &str,
+        media: &str,
+    ) -> Result<(), StoreError> {
+        super::sessions::add_session_scope(self.conn, session, customer, media)
+    }
+
+    fn customer_exists(&mut self, customer: &str) -> Result<bool, StoreError> {
+        super::inventory::customer_exists(self.conn, customer)
+    }
+
+    fn create_customer(&mut self, customer: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO customers (id, name) VALUES (?1, '')")?
+            .execute([customer])?;
+        Ok(())
+    }
+
+    fn media_exists(&mut self, customer: &str, media: &str) -> Result<bool, StoreError> {
+        super::inventory::media_exists(self.conn, customer, media)
+    }
+
+    fn create_media(&mut self, customer: &str, media: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO media (customer, id, description) VALUES (?1, ?2, '')")?
+            .execute([customer, media])?;
+        Ok(())
+    }
+
+    fn repository_ids(&mut self, customer: &str) -> Result<HashSet<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM repositories WHERE customer = ?1")?;
+        let ids = stmt.query_map([customer], |r| r.get::<_, String>(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    fn create_repository(&mut self, customer: &str, repository: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO repositories (customer, id, description) VALUES (?1, ?2, '')",
+            )?
+            .execute([customer, repository])?;
+        Ok(())
+    }
+
+    /// One cached SELECT per volume, in Volume-ID order: in-process that is cheaper than
+    /// assembling a set-valued query.
+    fn current(
+        &mut self,
+        customer: &str,
+        media: &str,
+        volumes: &[&str],
+        columns: &[usize],
+    ) -> Result<Vec<Option<StoredVolume>>, StoreError> {
+        let sql = self.sql.select(columns);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut out = Vec::with_capacity(volumes.len());
+        for volume in volumes {
+            let stored = stmt
+                .query_row(params![customer, media, volume], |r| {
+                    let mut values = Vec::with_capacity(columns.len());
+                    for i in 0..columns.len() {
+                        values.push(r.get::<_, Option<String>>(i + 2)?);
+                    }
+                    Ok(StoredVolume {
+                        row_id: r.get(0)?,
+                        version: r.get(1)?,
+                        values,
+                    })
+                })
+                .optional()?;
+            out.push(stored);
+        }
+        Ok(out)
+    }
+
+    fn write(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError> {
+        if !writes.inserts.is_empty() {
+            let mut insert = self.conn.prepare_cached(&self.sql.insert)?;
+            for new in &writes.inserts {
+                let version = stored_version(new.version)?;
+                let mut args: Vec<&dyn ToSql> = vec![
+                    &writes.customer,
+                    &writes.media,
+                    &new.volume,
+                    &version,
+                    &writes.now,
+                    &writes.now,
+                ];
+                args.extend(new.values.iter().map(|v| v as &dyn ToSql));
+                insert.execute(params_from_iter(args))?;
+            }
+        }
+        for changed in &writes.updates {
+            let version = stored_version(changed.version)?;
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(changed.values.len() + 3);
+            args.push(&version);
+            args.push(&writes.now);
+            args.extend(changed.values.iter().map(|v| v as &dyn ToSql));
+            args.push(&changed.row_id);
+            self.conn
+                .prepare_cached(&self.sql.update(&changed.columns))?
+                .execute(params_from_iter(args))?;
+        }
+        if !writes.audit.is_empty() {
+            let mut audit = self.conn.prepare_cached(
+                "INSERT INTO audit (session, actor, at, customer, media, volume, field, old, new)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for row in &writes.audit {
+                audit.execute(params![
+                    writes.session,
+                    writes.actor,
+                    writes.now,
+                    writes.customer,
+                    writes.media,
+                    row.volume,
+                    row.field,
+                    row.old,
+                    row.new
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn stored_version(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("version {version} is out of range")))
+}

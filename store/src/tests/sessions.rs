@@ -1,0 +1,95 @@
+//! Sync sessions: recorded, finished, listed per customer.
+
+use super::*;
+use tapesync_model::{SessionOutcome, SessionStart, SyncStatistics};
+
+#[test]
+fn sessions_are_recorded_and_listed_per_customer() {
+    on_each_seeded(|store| {
+        store.add_customer("EU02", "").unwrap();
+        store.add_media("EU02", "LTO", "").unwrap();
+        let start = SessionStart {
+            definition_hash: "ab".repeat(32),
+            definition_name: "nbu.ttidef".into(),
+            source_name: "report.csv".into(),
+        };
+        let s1 = store.begin_session("alice", &start).unwrap();
+        let s2 = store.begin_session("bob", &start).unwrap();
+        let mut b = batch("k1", true, vec![change("V1", None, &[])]);
+        b.session = Some(s1);
+        store.apply("alice", &scope(), &b).unwrap();
+        let mut b = batch("k2", true, vec![change("V1", None, &[])]);
+        b.session = Some(s2);
+        store
+            .apply(
+                "bob",
+                &ScopeKey {
+                    customer: "EU02".into(),
+                    media: "LTO".into(),
+                },
+                &b,
+            )
+            .unwrap();
+        let stats = SyncStatistics {
+            records_read: 10,
+            volumes_added: 1,
+            ..SyncStatistics::default()
+        };
+        store
+            .finish_session(s1, SessionOutcome::Completed, &stats)
+            .unwrap();
+        let all = store.list_sessions(None, 10).unwrap();
+        assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), [s2, s1]);
+        assert_eq!(all[0].outcome, SessionOutcome::Running);
+        assert_eq!(all[1].statistics.as_ref(), Some(&stats));
+        assert!(all[1].finished_at.is_some());
+        let us = store
+            .list_sessions(Some(&["US01".to_string()]), 10)
+            .unwrap();
+        assert_eq!(us.len(), 1);
+        assert_eq!(us[0].user, "alice");
+        assert_eq!(store.list_sessions(None, 1).unwrap().len(), 1);
+        assert!(store.list_sessions(Some(&[]), 10).unwrap().is_empty());
+        // A session that only looked at EU02 shows up for EU02 once it says so.
+        let s3 = store.begin_session("carol", &start).unwrap();
+        let eu = ScopeKey {
+            customer: "eu02".into(),
+            media: "lto".into(),
+        };
+        store.touch_session_scope(s3, &eu).unwrap();
+        store.touch_session_scope(s3, &eu).unwrap();
+        let eu_sessions = store
+            .list_sessions(Some(&["EU02".to_string()]), 10)
+            .unwrap();
+        assert_eq!(
+            eu_sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [s3, s2]
+        );
+        assert!(matches!(
+            store.touch_session_scope(999, &eu),
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            store.session_scopes(s1).unwrap(),
+            [("US01".to_string(), "LTO".to_string())]
+        );
+        let history = store.volume_history(&scope(), "V1").unwrap();
+        assert_eq!(
+            history.len(),
+            1,
+            "creation is audited even without field values"
+        );
+        assert_eq!(history[0].session, Some(s1));
+        assert_eq!(history[0].field, Field::Volume);
+        assert!(matches!(
+            store.finish_session(999, SessionOutcome::Failed, &stats),
+            Err(StoreError::NotFound(_))
+        ));
+        let mut b = batch("k3", true, vec![change("V2", None, &[])]);
+        b.session = Some(999);
+        assert!(matches!(
+            store.apply("a", &scope(), &b),
+            Err(StoreError::Invalid { .. })
+        ));
+    });
+}
