@@ -364,10 +364,11 @@ fn recorded_response(
         return Ok(None);
     };
     if c != customer || m != media {
-        return Err(StoreError::invalid(
-            None,
-            format!("idempotency key {key} was already used for scope {c}.{m}"),
-        ));
+        // A conflict with what the store holds, not malformed input (409, not 400); and the
+        // other scope is not named, which would tell a stranger that a customer exists.
+        return Err(StoreError::Conflict(format!(
+            "idempotency key {key} was already used for another scope; use a new key"
+        )));
     }
     let mut response: ApplyResponse = serde_json::from_str(&json)?;
     response.replayed = true;
