@@ -4,7 +4,7 @@ use crate::exit;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tapesync_server::{ServeOptions, ServerConfig};
+use tapesync_server::{ServeOptions, ServerConfig, ThrottlePolicy};
 
 /// Environment variable with the password of the first administrator (first start only).
 const ADMIN_PASSWORD_ENV: &str = "TAPESYNC_ADMIN_PASSWORD";
@@ -27,6 +27,11 @@ pub struct Args {
     /// Mark the web page's cookie `Secure` (when a TLS proxy is in front)
     #[arg(long)]
     secure_cookie: bool,
+    /// Failed logons allowed per user name and per client address before the logon throttle
+    /// locks them (docs/server-api.md, "Throttling"). Raise it only for a test run that sends
+    /// many bad logons on purpose (scripts/api-fuzz)
+    #[arg(long, value_name = "N", default_value_t = ThrottlePolicy::default().free_failures)]
+    logon_free_failures: u32,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -41,6 +46,10 @@ pub fn run(args: Args) -> ExitCode {
         config: ServerConfig {
             token_ttl_secs: args.token_minutes * 60,
             secure_cookie: args.secure_cookie,
+            throttle: ThrottlePolicy {
+                free_failures: args.logon_free_failures,
+                ..ThrottlePolicy::default()
+            },
             ..ServerConfig::default()
         },
     };
