@@ -32,14 +32,8 @@ where
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut set = BTreeMap::new();
             while let Some(name) = map.next_key::<String>()? {
-                let field = Field::ALL
-                    .into_iter()
-                    .find(|f| f.name() == name)
-                    .ok_or_else(|| {
-                        A::Error::custom(format!(
-                            "`{name}` is not a field name (field names are upper case, e.g. SLOT)"
-                        ))
-                    })?;
+                let field = Field::by_canonical_name(&name)
+                    .ok_or_else(|| A::Error::custom(Field::not_canonical_message(&name)))?;
                 let value: Option<String> = map.next_value()?;
                 if set.insert(field, value).is_some() {
                     return Err(A::Error::custom(format!("field `{name}` is set twice")));

@@ -164,17 +164,9 @@ fn columns_of(list: Option<&str>) -> Result<Vec<Field>, ApiError> {
     }
     list.split(',')
         .map(|name| {
-            Field::ALL
-                .into_iter()
-                .find(|f| f.name() == name)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        Some("columns".into()),
-                        format!(
-                            "`{name}` is not a field name (field names are upper case, e.g. SLOT)"
-                        ),
-                    )
-                })
+            Field::by_canonical_name(name).ok_or_else(|| {
+                ApiError::bad_request(Some("columns".into()), Field::not_canonical_message(name))
+            })
         })
         .collect()
 }

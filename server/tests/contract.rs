@@ -137,11 +137,11 @@ async fn set_names_each_field_once_by_its_canonical_name() {
     };
     for (set, says) in [
         (r#"{"SLOT": "1", "SLOT": "2"}"#, "SLOT` is set twice"),
-        (r#"{"slot": "1"}"#, "`slot` is not a field name"),
         (
-            r#"{"WRITEDATE": "2024-01-01T00:00:00"}"#,
-            "`WRITEDATE` is not",
+            r#"{"slot": "1"}"#,
+            "`slot` is not how fields are named here; use `SLOT`",
         ),
+        (r#"{"WRITEDATE": "2024-01-01T00:00:00"}"#, "use `WRITETIME`"),
         (
             r#"{"x-schemathesis-additional": null}"#,
             "is not a field name",
