@@ -4,7 +4,7 @@
 use crate::exit;
 use std::io::Write;
 use std::process::ExitCode;
-use tapesync_server::{ServeOptions, ServerConfig, StoreLocation, TrustedProxies};
+use tapesync_server::{ServeOptions, ServerConfig, StoreLocation, ThrottlePolicy, TrustedProxies};
 
 /// Environment variable with the password of the first administrator (first start only).
 const ADMIN_PASSWORD_ENV: &str = "TAPESYNC_ADMIN_PASSWORD";
@@ -44,6 +44,11 @@ pub struct Args {
     /// ignored
     #[arg(long = "trusted-proxy", value_name = "ADDR", value_parser = TrustedProxies::parse_one)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Failed logons allowed per user name and client address before the logon throttle locks
+    /// that pair (an address over all names gets at least as many) (docs/server-api.md, "Throttling"). Raise it only for a test run that sends
+    /// many bad logons on purpose (scripts/api-fuzz)
+    #[arg(long, value_name = "N", default_value_t = ThrottlePolicy::default().free_failures)]
+    logon_free_failures: u32,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -59,6 +64,13 @@ pub fn run(args: Args) -> ExitCode {
             token_ttl_secs: args.token_minutes * 60,
             secure_cookie: args.secure_cookie,
             trusted_proxies: TrustedProxies::new(args.trusted_proxies.clone()),
+            throttle: ThrottlePolicy {
+                free_failures: args.logon_free_failures,
+                free_failures_per_address: args
+                    .logon_free_failures
+                    .max(ThrottlePolicy::default().free_failures_per_address),
+                ..ThrottlePolicy::default()
+            },
             ..ServerConfig::default()
         },
     };

@@ -5,8 +5,9 @@
 use crate::wire::{SessionOutcome, SyncStatistics};
 use serde::{Deserialize, Serialize};
 
-/// `POST /api/v1/logon`.
+/// `POST /api/v1/logon`. Request bodies refuse unknown members, as docs/openapi.json says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogonRequest {
     pub user: String,
     pub password: String,
@@ -30,6 +31,7 @@ pub struct SessionCreated {
 
 /// `POST /api/v1/sync-sessions/{id}/finish`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionFinish {
     pub outcome: SessionOutcome,
     pub statistics: SyncStatistics,

@@ -392,6 +392,21 @@ impl Field {
         })
     }
 
+    /// The field whose canonical name is exactly `name` (no alias, no other letter case): how
+    /// the wire names fields (`set` of a batch, the columns of a scope table).
+    pub fn by_canonical_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Why `name` is not a canonical field name, with the one meant when it is an alias or
+    /// another letter case of one.
+    pub fn not_canonical_message(name: &str) -> String {
+        match Field::lookup(name) {
+            Some(f) => format!("`{name}` is not how fields are named here; use `{f}`"),
+            None => format!("`{name}` is not a field name"),
+        }
+    }
+
     /// The scope and identity keys: every record must end with these set.
     pub fn is_key(self) -> bool {
         matches!(self, Field::Customer | Field::Media | Field::Volume)

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod field;
+mod strict;
 pub mod table;
 pub mod value;
 pub mod wire;

@@ -3,6 +3,7 @@
 //! server serialises exactly these as JSON, so both targets speak one language.
 
 use crate::field::Field;
+use crate::strict;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,22 +53,30 @@ pub struct ScopeSnapshot {
 }
 
 /// A change to one volume: the fields to set (`Some`) or clear (`None`).
+///
+/// Read strictly, as the API's description promises (docs/openapi.json): no unknown members,
+/// and `set` names each field once, by its canonical upper-case name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeChange {
     pub volume: String,
     /// The version the change was diffed against; `None` asks to create the volume, which is a
     /// conflict if it exists by then.
+    #[serde(default, deserialize_with = "strict::optional_u64")]
     pub expected_version: Option<u64>,
+    #[serde(deserialize_with = "strict::canonical_field_map")]
     pub set: BTreeMap<Field, Option<String>>,
 }
 
 /// A batch of changes to one scope, applied atomically.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApplyBatch {
     /// Unique per batch and stable across retries: a target that sees the same key twice
     /// answers with the first outcome instead of applying again.
     pub idempotency_key: String,
     /// The sync session the changes belong to (for the audit trail).
+    #[serde(default, deserialize_with = "strict::optional_i64")]
     pub session: Option<i64>,
     /// Create the customer, media, repositories and volumes the batch names if they are
     /// missing (`tapesync run --add-new`). Without it, such changes are rejected per volume.
@@ -126,6 +135,7 @@ pub enum SessionOutcome {
 
 /// What a sync session says about itself when it starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionStart {
     /// SHA-256 of the definition file text, hex.
     pub definition_hash: String,
@@ -137,25 +147,40 @@ pub struct SessionStart {
 /// Statistics of one sync session. Printed as a table, written by `--stats-json`, and
 /// recorded with the session in the inventory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyncStatistics {
+    #[serde(deserialize_with = "strict::u64")]
     pub records_read: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub records_excluded: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub records_rejected: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub volumes_unchanged: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub volumes_updated: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub volumes_added: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub volumes_not_in_inventory: u64,
     /// Volumes of a synced scope that the report did not name.
+    #[serde(deserialize_with = "strict::u64")]
     pub volumes_not_in_report: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub conflicts: u64,
     /// Volumes whose update an `AddSkipOnRepositoryChange` rule vetoed.
+    #[serde(deserialize_with = "strict::u64")]
     pub volumes_skipped: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub scope_downloads: u64,
+    #[serde(deserialize_with = "strict::u64")]
     pub apply_batches: u64,
     /// Distinct scopes seen in the input.
+    #[serde(deserialize_with = "strict::u64")]
     pub scopes: u64,
     /// True when the input arrived unsorted and was grouped by scope before syncing.
     pub grouped_by_scope: bool,
+    #[serde(deserialize_with = "strict::u64")]
     pub elapsed_ms: u64,
 }
 

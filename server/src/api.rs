@@ -2,14 +2,18 @@
 //! on the customer; no role means 404, the same answer as for a customer that does not exist.
 
 use crate::auth::{self, Caller, ClientAddr};
+use crate::body::{parse_json, parse_query, read_body, BodyType, NoQuery};
 use crate::error::ApiError;
+use crate::limits::{
+    DEFAULT_SESSION_LIST, LOGON_BODY_LIMIT, MAX_CHANGES_PER_BATCH, MAX_IDEMPOTENCY_KEY,
+    MAX_SESSION_LIST, MAX_SESSION_TEXT, SESSION_BODY_LIMIT,
+};
 use crate::state::{AppState, Counters, CountersSnapshot};
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 #[cfg(doc)]
 use tapesync_model::ScopeTable;
@@ -19,24 +23,6 @@ use tapesync_model::{
     SessionRecord, SessionStart, VolumeState,
 };
 use tapesync_store::{Role, User, VolumeCount};
-
-/// Limits on what one request may carry (beyond the body size limit).
-const MAX_CHANGES_PER_BATCH: usize = 50_000;
-const MAX_IDEMPOTENCY_KEY: usize = 200;
-const MAX_SESSION_TEXT: usize = 4096;
-const DEFAULT_SESSION_LIST: usize = 50;
-const MAX_SESSION_LIST: usize = 1000;
-
-/// Parses a JSON body; a failure names the JSON path of the offending value (e.g.
-/// `changes[3].set`) in `field`, so a client can tell what to fix.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = (path != ".").then_some(path);
-        ApiError::bad_request(field, format!("invalid request body: {}", e.inner()))
-    })
-}
 
 /// The canonical scope of a path, or 400 naming the bad part.
 fn scope_of(customer: &str, media: &str) -> Result<ScopeKey, ApiError> {
@@ -98,8 +84,12 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn logon(
     State(state): State<AppState>,
     ClientAddr(address): ClientAddr,
-    body: Bytes,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<LogonResponse>, ApiError> {
+    parse_query::<NoQuery>(query.as_deref())?;
+    let body = read_body(&headers, body, BodyType::Json, LOGON_BODY_LIMIT).await?;
     let request: LogonRequest = parse_json(&body)?;
     let done = auth::logon(&state, &request.user, &request.password, address).await?;
     Ok(Json(LogonResponse {
@@ -115,7 +105,9 @@ pub async fn logon(
 pub async fn customers(
     State(state): State<AppState>,
     Caller(user): Caller,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<CustomerDump>>, ApiError> {
+    parse_query::<NoQuery>(query.as_deref())?;
     Ok(Json(readable_customers(&state, &user).await?))
 }
 
@@ -123,10 +115,12 @@ pub async fn volume_counts(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(customer): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<VolumeCount>>, ApiError> {
     let customer = validate_id(Field::Customer, &customer)
         .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
     require_role(&state, &user, &customer, Role::Read).await?;
+    parse_query::<NoQuery>(query.as_deref())?;
     let counts = state
         .read(move |store| store.volume_counts(&customer))
         .await?;
@@ -137,9 +131,11 @@ pub async fn download_scope(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path((customer, media)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<ScopeSnapshot>, ApiError> {
     let scope = scope_of(&customer, &media)?;
     require_role(&state, &user, &scope.customer, Role::Read).await?;
+    parse_query::<NoQuery>(query.as_deref())?;
     Counters::bump(&state.counters().scope_downloads);
     let snapshot = state
         .read(move |store| store.download_scope(&scope))
@@ -151,25 +147,25 @@ pub async fn download_scope(
 pub const SCOPE_TABLE_TYPE: &str = "application/vnd.tapesync.scope-table";
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TableQuery {
     /// Comma-separated field names; absent or empty means no columns (IDs and versions only).
     pub columns: Option<String>,
 }
 
-/// The fields of a `columns=` list. An unknown name is a 400; whether a known field is stored
-/// (and so can be a column) is the store's to say, also as a 400.
+/// The fields of a `columns=` list: canonical field names (as in `set` of a batch; the aliases
+/// and any spelling of the definition language are for definitions, not the wire). An unknown
+/// name is a 400; whether a known field is stored (and so can be a column), and that none is
+/// repeated, is the store's to say, also as a 400.
 fn columns_of(list: Option<&str>) -> Result<Vec<Field>, ApiError> {
-    let list = list.unwrap_or("").trim();
+    let list = list.unwrap_or("");
     if list.is_empty() {
         return Ok(Vec::new());
     }
     list.split(',')
         .map(|name| {
-            Field::lookup(name).ok_or_else(|| {
-                ApiError::bad_request(
-                    Some("columns".into()),
-                    format!("`{}` is not a field name", name.trim()),
-                )
+            Field::by_canonical_name(name).ok_or_else(|| {
+                ApiError::bad_request(Some("columns".into()), Field::not_canonical_message(name))
             })
         })
         .collect()
@@ -196,11 +192,14 @@ pub async fn download_table(
 }
 
 fn check_batch(batch: &ApplyBatch) -> Result<(), ApiError> {
-    let key = batch.idempotency_key.trim();
-    if key.is_empty() || batch.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
+    let key = &batch.idempotency_key;
+    let printable = key.bytes().all(|b| b.is_ascii_graphic());
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !printable {
         return Err(ApiError::bad_request(
             Some("idempotency_key".into()),
-            format!("idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+            format!(
+                "idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces"
+            ),
         ));
     }
     if batch.changes.len() > MAX_CHANGES_PER_BATCH {
@@ -216,11 +215,17 @@ pub async fn apply(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path((customer, media)): Path<(String, String)>,
-    body: Bytes,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<ApplyResponse>, ApiError> {
     let scope = scope_of(&customer, &media)?;
-    // Rights first: a caller without a grant learns nothing, not even whether its body parses.
+    // Rights first: a caller without a grant learns nothing, not even whether its body parses,
+    // and the body (up to the large batch limit) is read only for a caller who may write.
     require_role(&state, &user, &scope.customer, Role::Write).await?;
+    parse_query::<NoQuery>(query.as_deref())?;
+    let limit = state.config().max_body_bytes;
+    let body = read_body(&headers, body, BodyType::Json, limit).await?;
     let batch: ApplyBatch = parse_json(&body)?;
     check_batch(&batch)?;
     if let Some(session) = batch.session {
@@ -241,9 +246,11 @@ pub async fn volume(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path((customer, media, volume)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<VolumeState>, ApiError> {
     let scope = scope_of(&customer, &media)?;
     require_role(&state, &user, &scope.customer, Role::Read).await?;
+    parse_query::<NoQuery>(query.as_deref())?;
     let volume = volume_of(&volume)?;
     state
         .read(move |store| store.volume(&scope, &volume))
@@ -256,9 +263,11 @@ pub async fn volume_history(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path((customer, media, volume)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let scope = scope_of(&customer, &media)?;
     require_role(&state, &user, &scope.customer, Role::Read).await?;
+    parse_query::<NoQuery>(query.as_deref())?;
     let volume = volume_of(&volume)?;
     let (exists, history) = state
         .read(move |store| {
@@ -274,11 +283,12 @@ pub async fn volume_history(
     Ok(Json(history))
 }
 
+/// Session texts are limited in characters, as JSON Schema's `maxLength` counts them.
 fn check_session_text(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.len() > MAX_SESSION_TEXT {
+    if value.chars().count() > MAX_SESSION_TEXT {
         return Err(ApiError::bad_request(
             Some(name.to_string()),
-            format!("{name} is longer than {MAX_SESSION_TEXT} bytes"),
+            format!("{name} is longer than {MAX_SESSION_TEXT} characters"),
         ));
     }
     Ok(())
@@ -287,8 +297,12 @@ fn check_session_text(name: &str, value: &str) -> Result<(), ApiError> {
 pub async fn begin_session(
     State(state): State<AppState>,
     Caller(user): Caller,
-    body: Bytes,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    parse_query::<NoQuery>(query.as_deref())?;
+    let body = read_body(&headers, body, BodyType::Json, SESSION_BODY_LIMIT).await?;
     let start: SessionStart = parse_json(&body)?;
     check_session_text("definition_hash", &start.definition_hash)?;
     check_session_text("definition_name", &start.definition_name)?;
@@ -316,11 +330,15 @@ pub async fn finish_session(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request(Some("id".into()), "session id is not a number"))?;
+    parse_query::<NoQuery>(query.as_deref())?;
+    let body = read_body(&headers, body, BodyType::Json, SESSION_BODY_LIMIT).await?;
     let finish: SessionFinish = parse_json(&body)?;
     require_own_session(&state, &user, id).await?;
     state
@@ -330,17 +348,9 @@ pub async fn finish_session(
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub limit: Option<usize>,
-}
-
-/// Parses a query string; errors are 400 JSON like every other input error.
-pub fn parse_query<T: DeserializeOwned + Default>(query: Option<&str>) -> Result<T, ApiError> {
-    match query {
-        None | Some("") => Ok(T::default()),
-        Some(q) => serde_urlencoded::from_str(q)
-            .map_err(|e| ApiError::bad_request(None, format!("invalid query: {e}"))),
-    }
 }
 
 /// Sessions the user may see: all for an administrator; otherwise those that applied changes
@@ -373,13 +383,21 @@ pub async fn list_sessions(
 ) -> Result<Json<Vec<SessionRecord>>, ApiError> {
     let query: ListQuery = parse_query(query.as_deref())?;
     let limit = query.limit.unwrap_or(DEFAULT_SESSION_LIST);
+    if !(1..=MAX_SESSION_LIST).contains(&limit) {
+        return Err(ApiError::bad_request(
+            Some("limit".into()),
+            format!("limit must be 1 to {MAX_SESSION_LIST}"),
+        ));
+    }
     Ok(Json(visible_sessions(&state, &user, limit).await?))
 }
 
 pub async fn server_statistics(
     State(state): State<AppState>,
     Caller(user): Caller,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<CountersSnapshot>, ApiError> {
+    parse_query::<NoQuery>(query.as_deref())?;
     if !user.is_admin {
         return Err(ApiError::forbidden(
             "server statistics are for administrators",

@@ -3,11 +3,9 @@
 use crate::error::ApiError;
 use crate::pool::StorePool;
 use crate::state::{AppState, ServerConfig};
-use crate::{api, web};
-use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, StatusCode};
-use axum::middleware::map_response;
+use crate::{api, limits, listen, web};
+use axum::http::header;
+use axum::middleware::{from_fn, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -54,19 +52,22 @@ fn api_routes() -> Router<AppState> {
         .route("/sync-sessions/{id}/finish", post(api::finish_session))
         .route("/server-statistics", get(api::server_statistics))
         .fallback(api::not_found)
-        .layer(map_response(json_errors))
 }
 
-/// Answers from axum itself (405, 413 body too large, 415, unreadable path) come as plain text;
-/// the API promises JSON `{error}` for every failure, so they are rewritten here.
+/// Answers from axum and tower-http themselves (404 of an unknown route, 405, 415 of an
+/// unknown content encoding, unreadable path) come as plain text or empty; the server promises
+/// JSON `{error}` for every failure, so they are rewritten here. The web page's own HTML
+/// answers (its logon form, its error page) are left as they are.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .unwrap_or("");
+    let done =
+        content_type.starts_with("application/json") || content_type.starts_with("text/html");
+    if !(status.is_client_error() || status.is_server_error()) || done {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -92,9 +93,9 @@ async fn json_errors(response: Response) -> Response {
 }
 
 /// The whole application: API, web page, health check, with request decompression and
-/// response compression (gzip; large scope downloads shrink a lot).
+/// response compression (gzip; large scope downloads shrink a lot). Body size limits are per
+/// route, in the handlers (`crate::body`); the request head's in `limits::check_head`.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config().max_body_bytes;
     Router::new()
         .route("/", get(web::index))
         .route("/logon", post(web::logon))
@@ -102,9 +103,10 @@ pub fn router(state: AppState) -> Router {
         .route("/volume", get(web::volume))
         .route("/healthz", get(api::healthz))
         .nest("/api/v1", api_routes())
-        .fallback(|| async { (StatusCode::NOT_FOUND, Body::from("not found")) })
-        .layer(DefaultBodyLimit::max(limit))
+        .fallback(api::not_found)
         .layer(RequestDecompressionLayer::new())
+        .layer(from_fn(limits::check_head))
+        .layer(map_response(json_errors))
         // Fastest gzip: scope downloads compress several-fold at any level, and the default
         // level cost the server more CPU than serving the scope (docs/benchmarks.md).
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
@@ -182,12 +184,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listen::serve_http1(listener, router(state), shutdown).await
 }
 
 async fn shutdown_signal() {

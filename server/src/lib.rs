@@ -4,14 +4,17 @@
 //! records — lives in the store.
 //!
 //! [`run`] is what `tapesync serve` calls; [`router`] builds the application for tests and
-//! embedding. Routes and bodies are described in `docs/server-api.md` and `docs/openapi.yaml`.
+//! embedding. Routes and bodies are described in `docs/server-api.md` and `docs/openapi.json`.
 
 mod api;
 mod app;
 mod auth;
+mod body;
 mod error;
 mod forwarded;
 mod html;
+pub mod limits;
+mod listen;
 mod pool;
 mod state;
 mod web;

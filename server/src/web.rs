@@ -3,12 +3,14 @@
 //! repository and scratch state, the recent sync sessions with their statistics, and a volume
 //! search that leads to one volume's change history.
 
-use crate::api::{parse_query, readable_customers, visible_sessions};
+use crate::api::{readable_customers, visible_sessions};
 use crate::auth::{self, ClientAddr, COOKIE};
+use crate::body::{parse_query, read_body, BodyType};
 use crate::error::ApiError;
 use crate::html::{escape, page, query_value};
+use crate::limits::LOGON_BODY_LIMIT;
 use crate::state::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +52,18 @@ fn error_page(e: &ApiError) -> Response {
         "<h1>tapesync inventory</h1><p class=\"err\">{}</p><p><a href=\"/\">Back to the overview</a></p>",
         escape(&e.message)
     );
-    html(e.status, "Error", &body)
+    with_retry_after(html(e.status, "Error", &body), e)
+}
+
+/// A busy store (503) or a throttled logon (429) says when to try again, as in the API.
+fn with_retry_after(mut response: Response, e: &ApiError) -> Response {
+    if let Some(v) = e
+        .retry_after
+        .and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 fn see_other(location: &'static str, cookie: Option<String>) -> Response {
@@ -63,9 +76,11 @@ fn see_other(location: &'static str, cookie: Option<String>) -> Response {
     response
 }
 
-/// The signed-on user of a page request, from the cookie.
+/// The signed-on user of a page request: from the cookie, or from an API bearer token (a
+/// browser never sends one across sites, so accepting it opens nothing to forgery; it lets
+/// scripts and the API's own tests read the pages with the token they already hold).
 async fn page_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
-    match auth::cookie_token(headers) {
+    match auth::cookie_token(headers).or_else(|| auth::bearer_token(headers)) {
         Some(token) => auth::user_for_token(state, token).await,
         None => Ok(None),
     }
@@ -251,20 +266,37 @@ fn sessions_table(sessions: &[SessionRecord]) -> String {
     out
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The logon form: both fields, nothing else (as docs/openapi.json describes it).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LogonForm {
-    #[serde(default)]
     user: String,
-    #[serde(default)]
     password: String,
 }
 
 pub async fn logon(
     State(state): State<AppState>,
     ClientAddr(address): ClientAddr,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
-    let form: LogonForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    // At most a few KiB, read before any token exists: a flood of huge forms cannot hold
+    // the server's memory. Size and type errors answer JSON like every other refusal.
+    let body = match read_body(&headers, body, BodyType::Form, LOGON_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    let form: LogonForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(form) => form,
+        Err(e) => {
+            let message = format!("The logon form is incomplete: {e}");
+            return html(
+                StatusCode::BAD_REQUEST,
+                "Log on",
+                &logon_form(Some(&message)),
+            );
+        }
+    };
     match auth::logon(&state, &form.user, &form.password, address).await {
         Ok(done) => {
             let cookie = format!(
@@ -283,13 +315,7 @@ pub async fn logon(
             if e.status == StatusCode::UNAUTHORIZED
                 || e.status == StatusCode::TOO_MANY_REQUESTS =>
         {
-            let mut r = html(e.status, "Log on", &logon_form(Some(&e.message)));
-            if let Some(secs) = e.retry_after {
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-            }
-            r
+            with_retry_after(html(e.status, "Log on", &logon_form(Some(&e.message))), &e)
         }
         Err(e) => error_page(&e),
     }

@@ -103,7 +103,7 @@ async fn the_table_is_the_stores_table_byte_for_byte() {
                 "?columns=REPOSITORY,SLOT",
                 vec![Field::Repository, Field::Slot],
             ),
-            ("?columns=slot", vec![Field::Slot]),
+            ("?columns=SLOT", vec![Field::Slot]),
             ("?columns=", vec![]),
             ("", vec![]),
         ] {

@@ -385,13 +385,11 @@ fn replay(
     recorded: RecordedBatch,
 ) -> Result<ApplyResponse, StoreError> {
     if recorded.customer != customer || recorded.media != media {
-        return Err(StoreError::invalid(
-            None,
-            format!(
-                "idempotency key {key} was already used for scope {}.{}",
-                recorded.customer, recorded.media
-            ),
-        ));
+        // A conflict with what the store holds, not malformed input (409, not 400); and the
+        // other scope is not named, which would tell a stranger that a customer exists.
+        return Err(StoreError::Conflict(format!(
+            "idempotency key {key} was already used for another scope; use a new key"
+        )));
     }
     let mut response: ApplyResponse = serde_json::from_str(&recorded.response)?;
     response.replayed = true;
