@@ -3,11 +3,11 @@
 use crate::error::ApiError;
 use crate::pool::StorePool;
 use crate::state::{AppState, ServerConfig};
-use crate::{api, web};
+use crate::{api, metrics, request_log, web};
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
-use axum::middleware::map_response;
+use axum::middleware::{from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(web::logout))
         .route("/volume", get(web::volume))
         .route("/healthz", get(api::healthz))
+        .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, Body::from("not found")) })
         .layer(DefaultBodyLimit::max(limit))
@@ -109,6 +110,8 @@ pub fn router(state: AppState) -> Router {
         // Fastest gzip: scope downloads compress several-fold at any level, and the default
         // level cost the server more CPU than serving the scope (docs/benchmarks.md).
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
+        // Outermost, so that the logged latency is the whole answer's.
+        .layer(from_fn_with_state(state.clone(), request_log::observe))
         .with_state(state)
 }
 

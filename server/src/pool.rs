@@ -16,6 +16,8 @@ pub struct StorePool {
 }
 
 struct Readers {
+    /// Connections opened (for the metrics: `idle` holds only those not checked out).
+    total: usize,
     idle: Mutex<Vec<Store>>,
     returned: Condvar,
 }
@@ -31,6 +33,7 @@ impl StorePool {
         Ok(StorePool {
             writer: Mutex::new(writer),
             readers: (readers > 0).then(|| Readers {
+                total: readers,
                 idle: Mutex::new(idle),
                 returned: Condvar::new(),
             }),
@@ -96,4 +99,31 @@ impl Drop for CheckedOut<'_> {
 /// transaction on drop), so a poisoned lock is simply taken over.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How many connections are in use at one moment, for the metrics (`crate::metrics`).
+/// Kept apart from the pool's workings so that another pool only needs to answer this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub readers: usize,
+    pub readers_in_use: usize,
+    pub writer_busy: bool,
+}
+
+impl StorePool {
+    pub fn usage(&self) -> PoolUsage {
+        let writer_busy = matches!(
+            self.writer.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        );
+        let (readers, readers_in_use) = match &self.readers {
+            None => (0, 0),
+            Some(r) => (r.total, r.total - lock(&r.idle).len()),
+        };
+        PoolUsage {
+            readers,
+            readers_in_use,
+            writer_busy,
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! and the request counters.
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::pool::StorePool;
 use crate::throttle::{Throttle, ThrottlePolicy};
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,7 @@ pub struct Shared {
     pub throttle: Throttle,
     pub config: ServerConfig,
     pub counters: Counters,
+    pub metrics: Metrics,
 }
 
 #[derive(Clone)]
@@ -88,6 +90,7 @@ impl AppState {
             throttle: Throttle::new(config.throttle.clone()),
             config,
             counters: Counters::default(),
+            metrics: Metrics::default(),
         }))
     }
 
@@ -98,10 +101,16 @@ impl AppState {
         F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
     {
         let shared = self.0.clone();
-        tokio::task::spawn_blocking(move || shared.pool.read(f))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
+        let asked = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            shared.pool.read(|store| {
+                shared.metrics.store_waited("read", asked.elapsed());
+                f(store)
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
     }
 
     /// Runs a write on the one writer connection, off the async threads.
@@ -111,10 +120,16 @@ impl AppState {
         F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
     {
         let shared = self.0.clone();
-        tokio::task::spawn_blocking(move || shared.pool.write(f))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
+        let asked = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            shared.pool.write(|store| {
+                shared.metrics.store_waited("write", asked.elapsed());
+                f(store)
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -123,5 +138,9 @@ impl AppState {
 
     pub fn counters(&self) -> &Counters {
         &self.0.counters
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 }
