@@ -15,14 +15,10 @@ const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The inventory store file (SQLite); created by commands that add something.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "tapesync.db"
-    )]
-    store: PathBuf,
+    /// The inventory store file (SQLite); created by commands that add something
+    /// [default: tapesync.db; setting `store`, TAPESYNC_STORE]
+    #[arg(long, global = true, value_name = "PATH")]
+    store: Option<PathBuf>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -192,8 +188,18 @@ impl From<StoreError> for Failure {
 
 type Outcome = Result<(), Failure>;
 
-pub fn run(args: Args) -> ExitCode {
-    match dispatch(args) {
+pub fn run(args: Args, context: &crate::Context) -> ExitCode {
+    let store = match context
+        .layers
+        .value(&crate::settings::STORE, args.store.clone())
+    {
+        Ok(setting) => setting.value,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match dispatch(args, &store) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(f) => {
             eprintln!("error: {}", f.message);
@@ -202,8 +208,7 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn dispatch(args: Args) -> Outcome {
-    let path = args.store.as_path();
+fn dispatch(args: Args, path: &Path) -> Outcome {
     match args.command {
         AdminCommand::User { command } => match command {
             UserCommand::Add { name, admin } => {

@@ -22,7 +22,8 @@ impl Server {
     /// Starts the server on `127.0.0.1:port` (0: any free port) and waits for its address line.
     pub fn start(store: &Path, port: u16) -> Server {
         let mut child = Command::new(common::bin())
-            .args(["serve", "--store"])
+            // Errors only: a large sync's request lines would flood the test output.
+            .args(["-q", "serve", "--store"])
             .arg(store)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("TAPESYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -61,7 +62,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut child = Command::new(common::bin())
-                .args(["serve", "--store"])
+                .args(["-q", "serve", "--store"])
                 .arg(store)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .stdin(Stdio::null())
