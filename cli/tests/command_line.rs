@@ -274,6 +274,21 @@ fn a_mistake_in_the_file_is_reported_with_line_and_column() {
         )),
         "{err}"
     );
+    // A misspelt key is refused, not silently a default.
+    let file = write_config(
+        dir.path(),
+        "d.toml",
+        "user = \"u\"\nbatch_sise = 5\n",
+        0o644,
+    );
+    let out = run(tapesync()
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "show"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:2:1: ", file.display())), "{err}");
+    assert!(err.contains("batch_sise"), "{err}");
     let missing = dir.path().join("nope.toml");
     let out = run(tapesync()
         .arg("--config")

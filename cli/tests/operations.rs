@@ -6,15 +6,15 @@ mod common;
 mod server_support;
 
 use serde_json::{json, Value};
-use server_support::{admin, client, logon, ADMIN_PASSWORD};
-use std::io::{BufRead, BufReader};
+use server_support::{admin, client, logon, Server, ADMIN_PASSWORD};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `tapesync serve` whose standard error goes to a file the test reads.
 struct LoggedServer {
-    child: Child,
+    // Killed when dropped.
+    _server: Server,
     url: String,
     log: PathBuf,
 }
@@ -22,33 +22,13 @@ struct LoggedServer {
 impl LoggedServer {
     fn start(store: &Path, global_flags: &[&str]) -> LoggedServer {
         let log = store.with_extension("stderr");
-        let mut child = Command::new(common::bin())
-            .args(global_flags)
-            .args(["serve", "--listen", "127.0.0.1:0", "--store"])
-            .arg(store)
-            .env("TAPESYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("TAPESYNC_CONFIG", "")
-            .env_remove("TAPESYNC_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("tapesync serve starts");
-        let mut first = String::new();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        reader.read_line(&mut first).unwrap();
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
-            }
-        });
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-            .to_string();
-        LoggedServer { child, url, log }
+        let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+        let server = Server::start_with(store, 0, global_flags, stderr);
+        LoggedServer {
+            url: server.url(),
+            _server: server,
+            log,
+        }
     }
 
     /// The log so far, once it holds `needle` (the line of the last request may lag a moment
@@ -62,13 +42,6 @@ impl LoggedServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

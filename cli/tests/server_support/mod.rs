@@ -21,15 +21,24 @@ pub struct Server {
 impl Server {
     /// Starts the server on `127.0.0.1:port` (0: any free port) and waits for its address line.
     pub fn start(store: &Path, port: u16) -> Server {
+        // Errors only: a large sync's request lines would flood the test output.
+        Server::start_with(store, port, &["-q"], Stdio::inherit())
+    }
+
+    /// [`Server::start`] with global flags before `serve` (`--log-format json`, …) and its
+    /// standard error sent to `stderr`; no configuration file is read.
+    pub fn start_with(store: &Path, port: u16, global_flags: &[&str], stderr: Stdio) -> Server {
         let mut child = Command::new(common::bin())
-            // Errors only: a large sync's request lines would flood the test output.
-            .args(["-q", "serve", "--store"])
+            .args(global_flags)
+            .args(["serve", "--store"])
             .arg(store)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("TAPESYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("TAPESYNC_CONFIG", "")
+            .env_remove("TAPESYNC_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("tapesync serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
