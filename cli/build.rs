@@ -47,9 +47,15 @@ fn commit_from_git(manifest_dir: &Path) -> Option<String> {
     if std::fs::canonicalize(&top).ok()? != std::fs::canonicalize(workspace).ok()? {
         return None;
     }
-    // Build again when HEAD moves: HEAD itself, the branch it names, and packed refs. Only
-    // files that exist are named (a missing one would make cargo run this script every time).
-    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    // Build again when HEAD moves: HEAD itself, the branch it names, packed refs, and HEAD's
+    // reflog (it grows with every commit, also when the branch's ref was packed and a new
+    // loose one appears). Only files that exist are named: a missing one would make cargo run
+    // this script, and rebuild the crate, every time.
+    let mut watched = vec![
+        "HEAD".to_string(),
+        "packed-refs".to_string(),
+        "logs/HEAD".to_string(),
+    ];
     if let Some(branch) = git(workspace, &["symbolic-ref", "-q", "HEAD"]) {
         watched.push(branch);
     }
