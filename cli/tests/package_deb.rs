@@ -139,8 +139,12 @@ fn the_debian_package_installs_a_working_tapesync_with_its_units_pages_and_compl
     }
     check_postinst(&control.join("postinst"), dir.path());
 
-    // Installed into a temporary root, the binary runs and names its version.
+    // Installed into a temporary root, the binary runs and names its version. The root first
+    // gets the host's systemd units, which `systemd-analyze verify` looks up under it (the
+    // package's units name multi-user, timers and network-online targets); dpkg then puts the
+    // package's own files over them.
     let root = dir.path().join("root");
+    let host_units = seed_host_units(&root);
     ok(
         Command::new("dpkg")
             .arg("-x")
@@ -172,7 +176,7 @@ fn the_debian_package_installs_a_working_tapesync_with_its_units_pages_and_compl
         "config show of the shipped configuration",
     );
     assert!(shown.contains("/var/lib/tapesync/tapesync.db"), "{shown}");
-    verify_units(&root);
+    verify_units(&root, host_units);
 }
 
 /// Runs postinst `configure` with stand-ins for the commands it calls, and checks that a first
@@ -231,32 +235,38 @@ fn stand_in(bin: &Path, tool: &str, status: i32, log: &Path) {
     }
 }
 
+/// Copies the host's systemd unit folder to `root`; false where the host has none.
+fn seed_host_units(root: &Path) -> bool {
+    let Some(host) = ["/usr/lib/systemd/system", "/lib/systemd/system"]
+        .into_iter()
+        .find(|d| Path::new(d).join("multi-user.target").exists())
+    else {
+        return false;
+    };
+    let units = root.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    ok(
+        Command::new("cp")
+            .args(["-r", &format!("{host}/."), &units.display().to_string()])
+            .output()
+            .unwrap(),
+        "copying the host's units",
+    );
+    true
+}
+
 /// `systemd-analyze verify` of the three units as installed; it prints problems as warnings
 /// and still exits 0, so any output at all fails the test.
-fn verify_units(root: &Path) {
+fn verify_units(root: &Path, host_units: bool) {
     if !have("systemd-analyze") {
         eprintln!("skipped systemd-analyze verify: systemd-analyze is not installed");
         return;
     }
-    // The units name targets (multi-user, timers, network-online) that verify looks up under
-    // the same root: the host's own unit folder provides them.
-    let units = root.join("usr/lib/systemd/system");
-    for host in ["/usr/lib/systemd/system", "/lib/systemd/system"] {
-        if Path::new(host).join("multi-user.target").exists() {
-            ok(
-                Command::new("cp")
-                    .args(["-rn", &format!("{host}/."), &units.display().to_string()])
-                    .output()
-                    .unwrap(),
-                "copying the host's units",
-            );
-            break;
-        }
-    }
-    if !units.join("multi-user.target").exists() {
+    if !host_units {
         eprintln!("skipped systemd-analyze verify: this machine has no systemd unit folder");
         return;
     }
+    let units = root.join("usr/lib/systemd/system");
     // Template units are verified as an instance.
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
