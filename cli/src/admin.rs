@@ -17,15 +17,9 @@ const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
 pub struct Args {
     /// The inventory store: a SQLite file (created by commands that add something) or a
     /// PostgreSQL database (`postgres://user@host/db`; tables created likewise)
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH|URL",
-        default_value = "tapesync.db",
-        env = crate::serve::STORE_ENV,
-        hide_env_values = true
-    )]
-    store: StoreLocation,
+    /// [default: tapesync.db; setting `store`, TAPESYNC_STORE]
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    store: Option<StoreLocation>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -195,8 +189,18 @@ impl From<StoreError> for Failure {
 
 type Outcome = Result<(), Failure>;
 
-pub fn run(args: Args) -> ExitCode {
-    match dispatch(args) {
+pub fn run(args: Args, context: &crate::Context) -> ExitCode {
+    let store = match context
+        .layers
+        .value(&crate::settings::STORE, args.store.clone())
+    {
+        Ok(setting) => setting.value,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match dispatch(args, &store) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(f) => {
             eprintln!("error: {}", f.message);
@@ -205,8 +209,7 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn dispatch(args: Args) -> Outcome {
-    let path = &args.store;
+fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
     match args.command {
         AdminCommand::User { command } => match command {
             UserCommand::Add { name, admin } => {

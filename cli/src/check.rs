@@ -4,7 +4,7 @@
 
 use crate::exit;
 use clap::ValueEnum;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tapesync_compiler::render::JsonFailure;
@@ -38,7 +38,7 @@ pub struct Args {
     pub compat: bool,
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let files = if args.files.is_empty() {
         vec![PathBuf::from("default.ttidef")]
     } else {
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> ExitCode {
     let options = CompileOptions {
         compat: args.compat,
     };
-    let color = std::io::stderr().is_terminal();
+    let color = context.color;
     let mut report = JsonReport {
         version: JSON_FORMAT_VERSION,
         diagnostics: Vec::new(),
@@ -92,7 +92,7 @@ pub fn run(args: Args) -> ExitCode {
             Format::Sarif => sarif.push(compilation),
         }
     }
-    if args.format == Format::Human && !unreadable {
+    if args.format == Format::Human && !unreadable && !context.quiet {
         text.push_str(&summary(errors, warnings, files.len()));
     }
     match args.format {

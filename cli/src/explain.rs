@@ -2,7 +2,7 @@
 //! with errors the diagnostics go to stderr and the exit code is 1 (2 if unreadable).
 
 use crate::exit;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tapesync_compiler::{render_human, try_compile_path, CompileOptions};
@@ -16,7 +16,7 @@ pub struct Args {
     pub compat: bool,
 }
 
-pub fn run(args: Args) -> ExitCode {
+pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let options = CompileOptions {
         compat: args.compat,
     };
@@ -28,7 +28,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     if !compilation.diagnostics.is_empty() {
-        let text = render_human(&compilation, std::io::stderr().is_terminal());
+        let text = render_human(&compilation, context.color);
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
     match &compilation.plan {

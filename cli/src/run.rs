@@ -4,6 +4,7 @@
 
 use crate::console::{ConsoleObserver, DEFAULT_REJECTION_CAP};
 use crate::exit;
+use crate::settings::{self, Layers};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_compiler::{compile_path, render_human, CompileOptions};
@@ -14,34 +15,27 @@ use tapesync_store::{Store, StoreLocation};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Definition file (TMSS10Sync: -d)
-    #[arg(
-        short = 'd',
-        long,
-        value_name = "FILE",
-        default_value = "default.ttidef"
-    )]
-    pub definition: PathBuf,
-    /// Report to read (`-` for standard input); overrides the definition's SetFile
+    /// [default: default.ttidef; setting `definition`, TAPESYNC_DEFINITION]
+    #[arg(short = 'd', long, value_name = "FILE")]
+    pub definition: Option<PathBuf>,
+    /// Report to read (`-` for standard input); overrides the definition's SetFile and an
+    /// `input_command` setting
     #[arg(long, value_name = "FILE|-", conflicts_with = "input_command")]
     pub input: Option<String>,
     /// Read the report from the output of a shell command (`sh -c`, on Windows `cmd /C`)
+    /// [setting `input_command`, TAPESYNC_INPUT_COMMAND]
     #[arg(long, value_name = "CMD")]
     pub input_command: Option<String>,
     /// Inventory store: a SQLite file (created if missing) or a PostgreSQL database
     /// (`postgres://user@host/db`)
-    #[arg(
-        long,
-        value_name = "PATH|URL",
-        default_value = "tapesync.db",
-        env = crate::serve::STORE_ENV,
-        hide_env_values = true
-    )]
-    pub store: StoreLocation,
+    /// [default: tapesync.db; setting `store`, TAPESYNC_STORE]
+    #[arg(long, value_name = "PATH|URL")]
+    pub store: Option<StoreLocation>,
     /// Show the changes a run would make; change nothing (no session is recorded)
     #[arg(long)]
     pub dry_run: bool,
     /// Create volumes (and customers, media, repositories) the inventory does not have
-    /// (TMSS10Sync: -a)
+    /// (TMSS10Sync: -a) [setting `add_new`, TAPESYNC_ADD_NEW]
     #[arg(short = 'a', long)]
     pub add_new: bool,
     /// Read at most N records (TMSS10Sync: -F)
@@ -54,20 +48,87 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
     /// Changes per atomic apply batch
-    #[arg(long, value_name = "N", default_value_t = 1000,
+    /// [default: 1000; setting `batch_size`, TAPESYNC_BATCH_SIZE]
+    #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub batch_size: u64,
+    pub batch_size: Option<u64>,
     /// Sync against an inventory server (`tapesync serve`) instead of a store file; the
-    /// password comes from TAPESYNC_PASSWORD or a prompt on a terminal
-    #[arg(long, value_name = "URL", requires = "user")]
+    /// password comes from TAPESYNC_PASSWORD, a private configuration file or a prompt on a
+    /// terminal [setting `server`, TAPESYNC_SERVER]
+    #[arg(long, value_name = "URL", conflicts_with = "store")]
     pub server: Option<String>,
-    /// User to log on to the server as (with --server)
-    #[arg(long, value_name = "NAME", requires = "server")]
+    /// User to log on to the server as [setting `user`, TAPESYNC_USER]
+    #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match execute(&args) {
+/// Where the run sends its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Inventory {
+    Store(StoreLocation),
+    Server { url: String, user: String },
+}
+
+/// The flags merged with the environment and the configuration file.
+struct Resolved {
+    definition: PathBuf,
+    input_command: Option<String>,
+    add_new: bool,
+    batch_size: u64,
+    inventory: Inventory,
+}
+
+fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
+    let server = layers.get(&settings::SERVER, args.server.clone())?;
+    let store = layers.value(&settings::STORE, args.store.clone())?;
+    let user = layers.get(&settings::USER, args.user.clone())?;
+    // A server URL wins over a store path from the same or a lower layer: a configuration
+    // file may name both (the store for `serve` and `admin`, the server for `run`).
+    let inventory = match server {
+        Some(server) if server.source.rank() >= store.source.rank() => {
+            let user = user.ok_or_else(|| {
+                format!(
+                    "the server {} (from {}) needs a user: --user, TAPESYNC_USER or `user` in \
+                     the configuration file",
+                    server.value, server.source
+                )
+            })?;
+            Inventory::Server {
+                url: server.value,
+                user: user.value,
+            }
+        }
+        _ => {
+            if args.user.is_some() {
+                return Err(
+                    "--user is for --server; a store file has no users to log on as".to_string(),
+                );
+            }
+            Inventory::Store(store.value)
+        }
+    };
+    // `--input` on the command line replaces an input command from anywhere else.
+    let input_command = match &args.input {
+        Some(_) => None,
+        None => layers
+            .get(&settings::INPUT_COMMAND, args.input_command.clone())?
+            .map(|s| s.value),
+    };
+    Ok(Resolved {
+        definition: layers
+            .value(&settings::DEFINITION, args.definition.clone())?
+            .value,
+        input_command,
+        add_new: layers
+            .value(&settings::ADD_NEW, args.add_new.then_some(true))?
+            .value,
+        batch_size: layers.value(&settings::BATCH_SIZE, args.batch_size)?.value,
+        inventory,
+    })
+}
+
+pub fn run(args: Args, context: &crate::Context) -> ExitCode {
+    match execute(&args, context) {
         Ok(code) => ExitCode::from(code),
         Err((code, message)) => {
             eprintln!("error: {message}");
@@ -78,50 +139,55 @@ pub fn run(args: Args) -> ExitCode {
 
 type Failure = (u8, String);
 
-fn execute(args: &Args) -> Result<u8, Failure> {
+fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
+    let resolved = resolve(args, &context.layers).map_err(|e| (exit::USAGE, e))?;
     let now = tapesync_runtime::now_or_override(std::env::var("TAPESYNC_NOW").ok().as_deref())
         .map_err(|e| (exit::USAGE, format!("TAPESYNC_NOW: {e}")))?;
-    let definition_text = std::fs::read(&args.definition).map_err(|e| {
+    let definition = &resolved.definition;
+    let definition_text = std::fs::read(definition).map_err(|e| {
         (
             exit::USAGE,
-            format!("cannot read {}: {e}", args.definition.display()),
+            format!("cannot read {}: {e}", definition.display()),
         )
     })?;
-    let compilation = compile_path(&args.definition, &CompileOptions::default());
+    let compilation = compile_path(definition, &CompileOptions::default());
     if !compilation.diagnostics.is_empty() {
-        use std::io::IsTerminal;
-        eprint!(
-            "{}",
-            render_human(&compilation, std::io::stderr().is_terminal())
-        );
+        eprint!("{}", render_human(&compilation, context.color));
     }
     let plan = match (&compilation.plan, compilation.has_errors()) {
         (Some(plan), false) => plan,
         _ => {
             return Err((
                 exit::INPUT_ERRORS,
-                format!("{} has errors; nothing was run", args.definition.display()),
+                format!("{} has errors; nothing was run", definition.display()),
             ))
         }
     };
 
-    let source = input_source(args, plan.input.file.as_deref());
+    let source = input_source(args, &resolved, plan.input.file.as_deref());
     let input = OpenInput::open(&source).map_err(|e| (exit::USAGE, e.to_string()))?;
-    let mut target = open_target(args)?;
+    tracing::info!(
+        definition = %definition.display(),
+        input = %source.display_name(),
+        inventory = ?resolved.inventory,
+        "sync starts"
+    );
+    let mut target = open_target(&resolved.inventory, args.dry_run, &context.layers)?;
     let options = RunOptions {
-        add_new: args.add_new,
+        add_new: resolved.add_new,
         dry_run: args.dry_run,
         strict: args.strict,
-        batch_size: usize::try_from(args.batch_size).unwrap_or(1000),
+        batch_size: usize::try_from(resolved.batch_size).unwrap_or(1000),
         limit: args.limit,
         now,
         retry: RetryPolicy::default(),
         session: SessionStart {
             definition_hash: tapesync_runtime::definition_hash(&definition_text),
-            definition_name: args.definition.display().to_string(),
+            definition_name: definition.display().to_string(),
             source_name: source.display_name(),
         },
     };
+    let started = std::time::Instant::now();
     let mut observer = ConsoleObserver::new(DEFAULT_REJECTION_CAP);
     let outcome = tapesync_runtime::run(
         plan,
@@ -131,8 +197,15 @@ fn execute(args: &Args) -> Result<u8, Failure> {
         &mut observer,
     );
     observer.finish();
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        failed = outcome.error.is_some(),
+        "sync ends"
+    );
 
-    print!("{}", outcome.report.table());
+    if !context.quiet {
+        print!("{}", outcome.report.table());
+    }
     if let Some(path) = &args.stats_json {
         write_stats(path, &outcome.report)?;
     }
@@ -151,9 +224,10 @@ fn execute(args: &Args) -> Result<u8, Failure> {
     })
 }
 
-/// `--input-command`, else `--input`, else the definition's `SetFile`, else standard input.
-fn input_source(args: &Args, set_file: Option<&str>) -> InputSource {
-    if let Some(c) = &args.input_command {
+/// `--input`, else the input command (flag or setting), else the definition's `SetFile`,
+/// else standard input.
+fn input_source(args: &Args, resolved: &Resolved, set_file: Option<&str>) -> InputSource {
+    if let Some(c) = &resolved.input_command {
         return InputSource::Command(c.clone());
     }
     match args.input.as_deref().or(set_file) {
@@ -164,12 +238,19 @@ fn input_source(args: &Args, set_file: Option<&str>) -> InputSource {
 
 /// The inventory the run talks to. A dry run never creates a store file: with no file there
 /// it syncs against an empty in-memory inventory.
-fn open_target(args: &Args) -> Result<Box<dyn Target>, Failure> {
-    if let (Some(url), Some(user)) = (&args.server, &args.user) {
-        return crate::serve::open_http_target(url, user);
-    }
+fn open_target(
+    inventory: &Inventory,
+    dry_run: bool,
+    layers: &Layers,
+) -> Result<Box<dyn Target>, Failure> {
+    let location = match inventory {
+        Inventory::Server { url, user } => {
+            return crate::serve::open_http_target(url, user, layers)
+        }
+        Inventory::Store(location) => location,
+    };
     let actor = tapesync_runtime::embedded::local_actor();
-    if let Some(path) = args.store.file().filter(|p| args.dry_run && !p.exists()) {
+    if let Some(path) = location.file().filter(|p| dry_run && !p.exists()) {
         eprintln!(
             "note: {} does not exist; the dry run compares with an empty inventory",
             path.display()
@@ -177,7 +258,7 @@ fn open_target(args: &Args) -> Result<Box<dyn Target>, Failure> {
         let store = Store::open_in_memory().map_err(|e| (exit::USAGE, e.to_string()))?;
         return Ok(Box::new(EmbeddedTarget::new(store, &actor)));
     }
-    let target = EmbeddedTarget::open_location(&args.store, &actor)
+    let target = EmbeddedTarget::open_location(location, &actor)
         .map_err(|e| (exit::USAGE, e.to_string()))?;
     Ok(Box::new(target))
 }

@@ -2,6 +2,7 @@
 //! file, or a PostgreSQL database that several servers may share.
 
 use crate::exit;
+use crate::settings::{self, Layers};
 use std::io::Write;
 use std::process::ExitCode;
 use tapesync_server::{ServeOptions, ServerConfig, StoreLocation, ThrottlePolicy, TrustedProxies};
@@ -9,34 +10,29 @@ use tapesync_server::{ServeOptions, ServerConfig, StoreLocation, ThrottlePolicy,
 /// Environment variable with the password of the first administrator (first start only).
 const ADMIN_PASSWORD_ENV: &str = "TAPESYNC_ADMIN_PASSWORD";
 
-/// Environment variable that sets `--store` (serve, run and admin): a file or a
-/// `postgres://` URL, which may then carry its password out of the process list.
-pub const STORE_ENV: &str = "TAPESYNC_STORE";
-
 #[derive(clap::Args)]
 pub struct Args {
     /// The inventory store: a SQLite file, or a PostgreSQL database
     /// (`postgres://user:password@host/db`); created with its schema on first start
-    #[arg(
-        long,
-        value_name = "PATH|URL",
-        default_value = "tapesync.db",
-        env = STORE_ENV,
-        hide_env_values = true
-    )]
-    store: StoreLocation,
+    /// [default: tapesync.db; setting `store`, TAPESYNC_STORE]
+    #[arg(long, value_name = "PATH|URL")]
+    store: Option<StoreLocation>,
     /// Address to listen on. Loopback by default: put a TLS proxy in front for remote
     /// clients (see docs/server.md). Port 0 picks a free port
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8740")]
-    listen: String,
+    /// [default: 127.0.0.1:8740; setting `serve.listen`, TAPESYNC_LISTEN]
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
     /// Store connections for reads, beside the one writer connection (PostgreSQL: N + 1
     /// connections that each read and write)
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    readers: u16,
+    /// [default: 4; setting `serve.readers`, TAPESYNC_READERS]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    readers: Option<u16>,
     /// Lifetime of a logon token, in minutes
-    #[arg(long, value_name = "MINUTES", default_value_t = 720, value_parser = clap::value_parser!(u64).range(1..=525_600))]
-    token_minutes: u64,
+    /// [default: 720; setting `serve.token_minutes`, TAPESYNC_TOKEN_MINUTES]
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=525_600))]
+    token_minutes: Option<u64>,
     /// Mark the web page's cookie `Secure` (when a TLS proxy is in front)
+    /// [setting `serve.secure_cookie`, TAPESYNC_SECURE_COOKIE]
     #[arg(long)]
     secure_cookie: bool,
     /// A proxy (address or network, e.g. 127.0.0.1 or 10.0.0.0/8) whose `Forwarded` /
@@ -45,13 +41,48 @@ pub struct Args {
     #[arg(long = "trusted-proxy", value_name = "ADDR", value_parser = TrustedProxies::parse_one)]
     trusted_proxies: Vec<ipnet::IpNet>,
     /// Failed logons allowed per user name and client address before the logon throttle locks
-    /// that pair (an address over all names gets at least as many) (docs/server-api.md, "Throttling"). Raise it only for a test run that sends
-    /// many bad logons on purpose (scripts/api-fuzz)
+    /// that pair; an address over all names gets at least as many (docs/server-api.md,
+    /// "Throttling"). Raise it only for a test run that sends many bad logons on purpose
+    /// (scripts/api-fuzz)
     #[arg(long, value_name = "N", default_value_t = ThrottlePolicy::default().free_failures)]
     logon_free_failures: u32,
 }
 
-pub fn run(args: Args) -> ExitCode {
+/// The flags merged with the environment and the configuration file.
+struct Resolved {
+    store: StoreLocation,
+    listen: String,
+    readers: u16,
+    token_minutes: u64,
+    secure_cookie: bool,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    logon_free_failures: u32,
+}
+
+fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
+    Ok(Resolved {
+        store: layers.value(&settings::STORE, args.store)?.value,
+        listen: layers.value(&settings::LISTEN, args.listen)?.value,
+        readers: layers.value(&settings::READERS, args.readers)?.value,
+        token_minutes: layers
+            .value(&settings::TOKEN_MINUTES, args.token_minutes)?
+            .value,
+        secure_cookie: layers
+            .value(&settings::SECURE_COOKIE, args.secure_cookie.then_some(true))?
+            .value,
+        trusted_proxies: args.trusted_proxies,
+        logon_free_failures: args.logon_free_failures,
+    })
+}
+
+pub fn run(args: Args, context: &crate::Context) -> ExitCode {
+    let args = match resolve(args, &context.layers) {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let admin_password = std::env::var(ADMIN_PASSWORD_ENV)
         .ok()
         .filter(|p| !p.is_empty());
@@ -99,27 +130,31 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-/// Environment variable with the password for `tapesync run --server` (never a CLI argument,
-/// where other users of the machine could read it).
-const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
-
-/// The target of `tapesync run --server URL --user NAME`: a logon with the password from
-/// `TAPESYNC_PASSWORD`, or from a prompt when standard input is a terminal.
+/// The target of `tapesync run --server URL --user NAME`: a logon with the password from the
+/// `password` setting (TAPESYNC_PASSWORD or a private configuration file), or from a prompt
+/// when standard input is a terminal.
 pub fn open_http_target(
     url: &str,
     user: &str,
+    layers: &Layers,
 ) -> Result<Box<dyn tapesync_runtime::Target>, (u8, String)> {
     use std::io::IsTerminal;
-    let password = match std::env::var(PASSWORD_ENV) {
-        Ok(p) => p,
-        Err(_) if std::io::stdin().is_terminal() => {
+    let from_settings = layers
+        .get(&settings::PASSWORD, None)
+        .map_err(|e| (exit::USAGE, e))?;
+    let password = match from_settings {
+        Some(setting) => setting.value,
+        None if std::io::stdin().is_terminal() => {
             rpassword::prompt_password(format!("Password for {user} at {url}: "))
                 .map_err(|e| (exit::USAGE, format!("reading the password: {e}")))?
         }
-        Err(_) => {
+        None => {
             return Err((
                 exit::USAGE,
-                format!("no password for {user}: set {PASSWORD_ENV} or run on a terminal"),
+                format!(
+                    "no password for {user}: set TAPESYNC_PASSWORD, put `password` in a \
+                     private configuration file, or run on a terminal"
+                ),
             ))
         }
     };

@@ -239,6 +239,7 @@ pub async fn apply(
     if response.replayed {
         Counters::bump(&state.counters().applies_replayed);
     }
+    state.metrics().batch_applied(&response);
     Ok(Json(response))
 }
 
@@ -311,6 +312,7 @@ pub async fn begin_session(
     let id = state
         .write(move |store| store.begin_session(&actor, &start))
         .await?;
+    state.metrics().session_started();
     Ok((StatusCode::CREATED, Json(SessionCreated { id })))
 }
 
@@ -341,9 +343,11 @@ pub async fn finish_session(
     let body = read_body(&headers, body, BodyType::Json, SESSION_BODY_LIMIT).await?;
     let finish: SessionFinish = parse_json(&body)?;
     require_own_session(&state, &user, id).await?;
+    let outcome = finish.outcome;
     state
         .write(move |store| store.finish_session(id, finish.outcome, &finish.statistics))
         .await?;
+    state.metrics().session_finished(outcome);
     Ok(StatusCode::NO_CONTENT)
 }
 

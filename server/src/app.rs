@@ -3,9 +3,9 @@
 use crate::error::ApiError;
 use crate::pool::StorePool;
 use crate::state::{AppState, ServerConfig};
-use crate::{api, limits, listen, web};
+use crate::{api, limits, listen, metrics, request_log, web};
 use axum::http::header;
-use axum::middleware::{from_fn, map_response};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(web::logout))
         .route("/volume", get(web::volume))
         .route("/healthz", get(api::healthz))
+        .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())
         .fallback(api::not_found)
         .layer(RequestDecompressionLayer::new())
@@ -110,6 +111,8 @@ pub fn router(state: AppState) -> Router {
         // Fastest gzip: scope downloads compress several-fold at any level, and the default
         // level cost the server more CPU than serving the scope (docs/benchmarks.md).
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
+        // Outermost, so that the logged latency is the whole answer's.
+        .layer(from_fn_with_state(state.clone(), request_log::observe))
         .with_state(state)
 }
 

@@ -93,7 +93,13 @@ pub async fn user_for_token(state: &AppState, token: String) -> Result<Option<Us
     if token.len() > MAX_PASSWORD {
         return Ok(None);
     }
-    state.read(move |store| store.user_for_token(&token)).await
+    let user = state
+        .read(move |store| store.user_for_token(&token))
+        .await?;
+    if let Some(user) = &user {
+        crate::request_log::record_user(&user.name);
+    }
+    Ok(user)
 }
 
 /// A successful logon.
@@ -139,6 +145,7 @@ pub async fn logon(
         Counters::bump(&state.counters().logons_failed);
         return Err(ApiError::unauthorised("wrong user name or password"));
     };
+    crate::request_log::record_user(&user.name);
     let ttl = state.config().token_ttl_secs;
     let for_token = user.clone();
     let token = state

@@ -58,10 +58,10 @@ impl ApiError {
         }
     }
 
-    /// A failure of the server itself. The details go to the log, not to the client.
+    /// A failure of the server itself. The details go to the log (standard error, with the
+    /// request's id and user), not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error: {detail}");
-        eprintln!("tapesync serve: internal error: {detail}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
     }
 

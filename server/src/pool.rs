@@ -22,6 +22,8 @@ pub struct StorePool {
 }
 
 struct Idle {
+    /// Connections opened (for the metrics: `idle` holds only those not checked out).
+    total: usize,
     idle: Mutex<Vec<Store>>,
     returned: Condvar,
 }
@@ -79,6 +81,7 @@ impl StorePool {
 impl Idle {
     fn new(idle: Vec<Store>) -> Idle {
         Idle {
+            total: idle.len(),
             idle: Mutex::new(idle),
             returned: Condvar::new(),
         }
@@ -127,4 +130,32 @@ impl Drop for CheckedOut<'_> {
 /// back when it is dropped), so a poisoned lock is simply taken over.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How many connections are in use at one moment, for the metrics (`crate::metrics`).
+/// Kept apart from the pool's workings so that another pool only needs to answer this.
+/// On PostgreSQL every connection reads and writes: they all count as `readers`, and there is
+/// no single writer to be busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub readers: usize,
+    pub readers_in_use: usize,
+    pub writer_busy: bool,
+}
+
+impl StorePool {
+    pub fn usage(&self) -> PoolUsage {
+        let writer_busy = self.writer.as_ref().is_some_and(|writer| {
+            matches!(writer.try_lock(), Err(std::sync::TryLockError::WouldBlock))
+        });
+        let (readers, readers_in_use) = match &self.connections {
+            None => (0, 0),
+            Some(r) => (r.total, r.total - lock(&r.idle).len()),
+        };
+        PoolUsage {
+            readers,
+            readers_in_use,
+            writer_busy,
+        }
+    }
 }

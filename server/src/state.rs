@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::forwarded::TrustedProxies;
+use crate::metrics::Metrics;
 use crate::pool::StorePool;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,6 +96,7 @@ pub struct Shared {
     pub counters: Counters,
     /// Permits for password checks (see [`ServerConfig::password_checks`]).
     pub hashing: Semaphore,
+    pub metrics: Metrics,
 }
 
 #[derive(Clone)]
@@ -107,6 +109,7 @@ impl AppState {
             hashing: Semaphore::new(config.password_checks.max(1)),
             config,
             counters: Counters::default(),
+            metrics: Metrics::default(),
         }))
     }
 
@@ -117,10 +120,16 @@ impl AppState {
         F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
     {
         let shared = self.0.clone();
-        tokio::task::spawn_blocking(move || shared.pool.read(f))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
+        let asked = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            shared.pool.read(|store| {
+                shared.metrics.store_waited("read", asked.elapsed());
+                f(store)
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
     }
 
     /// Runs a write on the one writer connection, off the async threads.
@@ -130,10 +139,16 @@ impl AppState {
         F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
     {
         let shared = self.0.clone();
-        tokio::task::spawn_blocking(move || shared.pool.write(f))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
+        let asked = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            shared.pool.write(|store| {
+                shared.metrics.store_waited("write", asked.elapsed());
+                f(store)
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -147,5 +162,9 @@ impl AppState {
     /// The permits of password checks: a check holds one while it hashes.
     pub fn password_checks(&self) -> &Semaphore {
         &self.0.hashing
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 }

@@ -66,6 +66,14 @@ impl FromStr for StoreLocation {
     }
 }
 
+/// Read from text as on the command line (a configuration file's `store = "…"`).
+impl<'de> serde::Deserialize<'de> for StoreLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StoreLocation, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(StoreLocation::parse(&text))
+    }
+}
+
 impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())

@@ -38,16 +38,32 @@ impl Server {
 
     /// [`Server::start`] with further `serve` flags.
     pub fn start_with(store: impl AsRef<OsStr>, port: u16, flags: &[&str]) -> Server {
+        // Errors only: a large sync's request lines would flood the test output.
+        Server::start_logging(store, port, &["-q"], flags, Stdio::inherit())
+    }
+
+    /// [`Server::start_with`] with global flags before `serve` (`--log-format json`, …) and
+    /// its standard error sent to `stderr`; no configuration file is read.
+    pub fn start_logging(
+        store: impl AsRef<OsStr>,
+        port: u16,
+        global_flags: &[&str],
+        flags: &[&str],
+        stderr: Stdio,
+    ) -> Server {
         let store = store.as_ref();
         let mut child = Command::new(common::bin())
+            .args(global_flags)
             .args(["serve", "--store"])
             .arg(store)
             .args(flags)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("TAPESYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("TAPESYNC_CONFIG", "")
+            .env_remove("TAPESYNC_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("tapesync serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -81,7 +97,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut child = Command::new(common::bin())
-                .args(["serve", "--store"])
+                .args(["-q", "serve", "--store"])
                 .arg(store)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .stdin(Stdio::null())
