@@ -54,6 +54,11 @@ impl Mode for Http {
     fn export(&self, tmp: &Path) -> Result<String, String> {
         Ok(export(&Http::store(tmp)))
     }
+
+    /// `tapesync run --server` reads the password from here (never from an argument).
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("TAPESYNC_PASSWORD", PASSWORD)]
+    }
 }
 
 #[test]
@@ -65,9 +70,6 @@ fn run_cases_over_http_match_the_embedded_results() {
         );
         return;
     }
-    // `tapesync run --server` reads the password from here (never from an argument). This
-    // test binary has this one test, so no other thread reads the environment meanwhile.
-    std::env::set_var("TAPESYNC_PASSWORD", PASSWORD);
     let http = Http {
         server: Mutex::new(None),
     };
