@@ -203,10 +203,10 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     );
     let first = if stats.exists() {
         let (value, pretty) = stats_without_timing(&stats)?;
-        check("stats.json", &pretty);
+        check("expected-stats.json", &pretty);
         Some(value)
     } else {
-        check("stats.json", "(no statistics)\n");
+        check("expected-stats.json", "(no statistics)\n");
         None
     };
     check("expected-inventory.json", &mode.export(tmp.path())?);
