@@ -13,8 +13,10 @@ pub mod render;
 pub use catalogue::{catalogue, DirectiveInfo, Param, ParamKind};
 pub use compile::loader::{FsLoader, MemoryLoader, SourceLoader};
 pub use compile::{compile_source, Compilation, CompileOptions};
-pub use diagnostics::codes::{Code, CodeInfo, REGISTRY};
-pub use diagnostics::diagnostic::{Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap};
+pub use diagnostics::{
+    Code, CodeInfo, Diagnosed, Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap,
+    REGISTRY,
+};
 pub use render::sarif;
 pub use render::{
     json_report, render_human, render_json, render_short, JsonReport, JSON_FORMAT_VERSION,

@@ -44,7 +44,7 @@ pub struct LintSettings {
 impl Default for LintSettings {
     fn default() -> Self {
         LintSettings {
-            docs_base: tapesync_compiler::sarif::docs_base(),
+            docs_base: tapesync_compiler::diagnostics::codes::docs_base(),
             compile: CompileOptions::default(),
         }
     }

@@ -6,9 +6,9 @@ pub mod arguments;
 pub mod loader;
 
 use crate::catalogue::{self, DirectiveId, DirectiveInfo, ParamKind};
-use crate::diagnostics::codes::Code;
-use crate::diagnostics::diagnostic::{Diagnostic, FileId, Severity, SourceMap};
 use crate::diagnostics::suggest;
+use crate::diagnostics::Code;
+use crate::diagnostics::{Diagnosed, Diagnostic, FileId, Severity, SourceMap};
 use crate::plan::*;
 use arguments::date_format::compile_date_format;
 use arguments::duration::{parse_duration, uses_units};
@@ -47,6 +47,15 @@ impl Compilation {
         self.diagnostics
             .iter()
             .any(|d| d.severity == Severity::Warning)
+    }
+}
+
+impl Diagnosed for Compilation {
+    fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+    fn sources(&self) -> &SourceMap {
+        &self.files
     }
 }
 
