@@ -19,7 +19,7 @@ use loader::{normalise, resolve, SourceLoader};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use tapesync_grammar::{Arg, ArgKind, Span as ByteSpan, Statement, SyntaxErrorKind};
-use tapesync_model::{canonicalise, Field, FieldKind};
+use tapesync_model::{canonicalise, Field};
 
 /// Options of a compilation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1497,10 +1497,7 @@ impl Compiler<'_> {
                     .get(field)
                     .and_then(|(f, _)| f.parse(value).ok());
                 match parsed {
-                    Some(t) => Some(match field.kind() {
-                        FieldKind::Date => t.format("%Y-%m-%d").to_string(),
-                        _ => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                    }),
+                    Some(t) => Some(crate::plan::dates::canonical(field.kind(), &t)),
                     None => canonicalise(*field, value).ok(),
                 }
             } else {
