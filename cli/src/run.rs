@@ -125,9 +125,9 @@ fn execute(args: &Args) -> Result<u8, Failure> {
     );
     observer.finish();
 
-    print!("{}", outcome.report.table());
+    print!("{}", outcome.stats.table());
     if let Some(path) = &args.stats_json {
-        write_stats(path, &outcome.report)?;
+        write_stats(path, &outcome.stats)?;
     }
     if let Some(e) = outcome.error {
         let code = if e.is_input_problem() {
@@ -137,7 +137,7 @@ fn execute(args: &Args) -> Result<u8, Failure> {
         };
         return Err((code, e.to_string()));
     }
-    Ok(if outcome.report.has_problems() {
+    Ok(if outcome.stats.has_problems() {
         exit::INPUT_ERRORS
     } else {
         exit::OK
@@ -175,8 +175,8 @@ fn open_target(args: &Args) -> Result<Box<dyn Target>, Failure> {
     Ok(Box::new(target))
 }
 
-fn write_stats(path: &Path, report: &tapesync_runtime::RunReport) -> Result<(), Failure> {
-    let mut text = serde_json::to_string_pretty(report)
+fn write_stats(path: &Path, stats: &tapesync_runtime::RunStats) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(stats)
         .map_err(|e| (exit::USAGE, format!("statistics JSON: {e}")))?;
     text.push('\n');
     std::fs::write(path, text).map_err(|e| (exit::USAGE, format!("{}: {e}", path.display())))
