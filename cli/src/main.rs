@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod check;
+mod client;
 mod console;
 mod exit;
 mod explain;

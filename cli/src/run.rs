@@ -159,7 +159,7 @@ fn input_source(args: &Args, set_file: Option<&str>) -> InputSource {
 /// it syncs against an empty in-memory inventory.
 fn open_target(args: &Args) -> Result<Box<dyn Target>, Failure> {
     if let (Some(url), Some(user)) = (&args.server, &args.user) {
-        return crate::serve::open_http_target(url, user);
+        return crate::client::open_http_target(url, user);
     }
     let actor = tapesync_runtime::embedded::local_actor();
     if args.dry_run && !args.store.exists() {

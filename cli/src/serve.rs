@@ -67,32 +67,3 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 }
-
-/// Environment variable with the password for `tapesync run --server` (never a CLI argument,
-/// where other users of the machine could read it).
-const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
-
-/// The target of `tapesync run --server URL --user NAME`: a logon with the password from
-/// `TAPESYNC_PASSWORD`, or from a prompt when standard input is a terminal.
-pub fn open_http_target(
-    url: &str,
-    user: &str,
-) -> Result<Box<dyn tapesync_runtime::Target>, (u8, String)> {
-    use std::io::IsTerminal;
-    let password = match std::env::var(PASSWORD_ENV) {
-        Ok(p) => p,
-        Err(_) if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("Password for {user} at {url}: "))
-                .map_err(|e| (exit::USAGE, format!("reading the password: {e}")))?
-        }
-        Err(_) => {
-            return Err((
-                exit::USAGE,
-                format!("no password for {user}: set {PASSWORD_ENV} or run on a terminal"),
-            ))
-        }
-    };
-    let target = tapesync_runtime::HttpTarget::connect(url, user, &password)
-        .map_err(|e| (exit::USAGE, e.to_string()))?;
-    Ok(Box::new(target))
-}
