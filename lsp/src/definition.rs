@@ -2,7 +2,7 @@
 //! `SetVariable(NAME, …)` that defines it, in the document or in a file it includes.
 
 use crate::context::{context_at, variable_refs, Context, Under};
-use crate::documents::uri_for_path;
+use crate::uri::uri_for_path;
 use crate::symbols::Symbols;
 use crate::text::LineIndex;
 use lsp_types::{Location, Position, Range, Url};

@@ -1,7 +1,7 @@
 //! Compiling an open document and turning the compiler's diagnostics into LSP diagnostics and
 //! quick fixes.
 
-use crate::documents::uri_for_path;
+use crate::uri::uri_for_path;
 use crate::text::LineIndex;
 use lsp_types::{
     CodeDescription, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, Location,
