@@ -1,15 +1,16 @@
-//! The compiler proper, step by step: [`loading`] reads the definition and its includes and
+//! The compiler proper, step by step: `loading.rs` reads the definition and its includes and
 //! turns the grammar's syntax errors into diagnostics; [`arguments`] checks each statement's
 //! arguments against the catalogue's signature and compiles patterns, templates, date formats
 //! and durations; one module per directive family gives the statements their meaning —
-//! [`input_format`], [`line_rules`], [`fields`] (field derivation and translations) and
-//! [`repository_and_date_rules`]; [`checks`] looks at the whole definition; [`lower`] builds
-//! the [`Plan`]. All problems become [`Diagnostic`]s; a plan is produced only without errors.
+//! `input_format.rs`, `line_rules.rs`, `fields.rs` (field derivation and translations) and
+//! `repository_and_date_rules.rs`; `checks.rs` looks at the whole definition; `lower.rs`
+//! builds the [`Plan`]. All problems become [`Diagnostic`]s; a plan is produced only without
+//! errors.
 //!
 //! Adding a directive: its entry in the catalogue (`crate::catalogue`, the one list of
-//! directives, with a new `DirectiveId`), one line in [`Compiler::directive`] below (the
-//! match is exhaustive, so the compiler points at it), and the handler in its family's module,
-//! next to what that family gathers from the statements and lowers into the plan.
+//! directives, with a new `DirectiveId`), one line in `Compiler::directive` (the match is
+//! exhaustive, so the compiler points at it), and the handler in its family's module, next to
+//! what that family gathers from the statements and lowers into the plan.
 
 pub mod arguments;
 mod checks;

@@ -2,7 +2,7 @@
 //!
 //! The plan is plain data (serde) so `tapesync explain` can print it and the runtime can execute
 //! it without seeing definition text. Patterns, translation templates and date formats arrive
-//! here compiled; their evaluation lives beside them ([`pattern`], [`template`], [`dates`]) and
+//! here compiled; their evaluation lives beside them (`pattern.rs`, `template.rs`, [`dates`]) and
 //! is all the runtime needs to use them. The date engine in [`dates`] is the only one: the
 //! compiler checks formats and reads literal dates with it, the runtime reads report values.
 

@@ -1,5 +1,5 @@
 //! Arguments: each statement's arguments checked against its directive's signature in the
-//! catalogue (count, kind, range) and converted to [`Val`]s, with variables expanded in
+//! catalogue (count, kind, range) and converted to `Val`s, with variables expanded in
 //! strings. The modules below read what a string argument says — filters ([`pattern`]),
 //! translation templates ([`template`]), date formats ([`date_format`]), durations
 //! ([`duration`]) — each with the diagnostics it reports.
