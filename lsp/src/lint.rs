@@ -1,8 +1,8 @@
 //! Compiling an open document and turning the compiler's diagnostics into LSP diagnostics and
 //! quick fixes.
 
-use crate::uri::uri_for_path;
 use crate::text::LineIndex;
+use crate::uri::uri_for_path;
 use lsp_types::{
     CodeDescription, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, Location,
     NumberOrString, Range, TextEdit, Url,

@@ -58,52 +58,46 @@ pub(super) struct LoweredFields {
 impl Compiler<'_> {
     /// `SetLiteral`.
     pub(super) fn set_literal(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let field = v[0].field();
         let Some(s) = v[1].str() else { return };
-        if self.empty(file, s, "a literal value") {
+        if self.empty(site.file, s, "a literal value") {
             return;
         }
         if !field.is_temporal() {
             if let Err(e) = canonicalise(field, s.text()) {
                 self.emit(
-                    Diagnostic::new(Code::VALUE_INVALID, file, s.arg, e.to_string())
+                    Diagnostic::new(Code::VALUE_INVALID, site.file, s.arg, e.to_string())
                         .label(format!("does not fit {field}"))
                         .note(format!("{field}: {}", field.info().doc)),
                 );
                 return;
             }
         }
-        if let Some((_, _, old)) = self
-            .given
-            .fields
-            .literals
-            .iter()
-            .find(|(f, _, _)| *f == field)
-        {
-            let old = *old;
-            self.emit(
-                Diagnostic::new(
-                    Code::DUPLICATE_DEFINITION,
-                    file,
-                    site.span,
-                    format!("{field} is set by SetLiteral twice; the last one wins"),
-                )
-                .secondary(old.file, old.span, "first set here"),
+        let literals = &self.given.fields.literals;
+        if let Some(&(_, _, old)) = literals.iter().find(|(f, _, _)| *f == field) {
+            let message = format!("{field} is set by SetLiteral twice; the last one wins");
+            self.repeated(
+                Code::DUPLICATE_DEFINITION,
+                site,
+                old,
+                message,
+                "first set here",
             );
         }
-        self.given
-            .fields
-            .literals
-            .push((field, s.text().to_string(), Site { file, span: s.arg }));
+        self.given.fields.literals.push((
+            field,
+            s.text().to_string(),
+            Site {
+                file: site.file,
+                span: s.arg,
+            },
+        ));
     }
 
     /// `Extract`.
     pub(super) fn extract(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let pending = PendingExtract::Offset {
             offset: v[1].int() as usize,
             record: v[3].int() as usize,
@@ -116,11 +110,9 @@ impl Compiler<'_> {
 
     /// `ExtractKey`.
     pub(super) fn extract_key(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[1].str() else { return };
-        if self.empty(file, s, "a key") {
+        if self.empty(site.file, s, "a key") {
             return;
         }
         let key = s.text().trim().to_string();
@@ -134,26 +126,17 @@ impl Compiler<'_> {
 
     /// `RemoveSpaces`.
     pub(super) fn remove_spaces(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let field = v[0].field();
-        if let Some((_, old)) = self
-            .given
-            .fields
-            .remove_spaces
-            .iter()
-            .find(|(f, _)| *f == field)
-        {
-            let old = *old;
-            self.emit(
-                Diagnostic::new(
-                    Code::DUPLICATE_DEFINITION,
-                    file,
-                    site.span,
-                    format!("RemoveSpaces({field}) is given twice"),
-                )
-                .secondary(old.file, old.span, "first given here"),
+        let given = &self.given.fields.remove_spaces;
+        if let Some(&(_, old)) = given.iter().find(|(f, _)| *f == field) {
+            let message = format!("RemoveSpaces({field}) is given twice");
+            self.repeated(
+                Code::DUPLICATE_DEFINITION,
+                site,
+                old,
+                message,
+                "first given here",
             );
             return;
         }
@@ -162,10 +145,9 @@ impl Compiler<'_> {
 
     /// `RemoveCharacters`.
     pub(super) fn remove_characters(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[1].str() else { return };
-        if !self.empty(file, s, "the characters to remove") {
+        if !self.empty(site.file, s, "the characters to remove") {
             self.given.fields.remove_characters.push(RemoveCharacters {
                 field: v[0].field(),
                 chars: s.text().to_string(),
@@ -175,9 +157,7 @@ impl Compiler<'_> {
 
     /// `AddTranslation` and `AddTranslation2`.
     pub(super) fn add_translation(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let info = d.info;
+        let (info, v, site) = (d.info, &d.args, d.site);
         let two = info.id == DirectiveId::AddTranslation2;
         let field = v[0].field();
         let tested = if two { v[1].field() } else { field };
@@ -185,13 +165,13 @@ impl Compiler<'_> {
         let (Some(fs), Some(ts)) = (fs.str(), ts.str()) else {
             return;
         };
-        let filter = self.pattern(file, fs);
+        let filter = self.pattern(site.file, fs);
         let template = compile_template(ts.text());
         if ts.text().is_empty() && self.options.compat {
             self.emit(
                 Diagnostic::new(
                     Code::EXTENSION_USED,
-                    file,
+                    site.file,
                     ts.arg,
                     "an empty translation (\"no value\") is a tapesync extension",
                 )
@@ -202,7 +182,7 @@ impl Compiler<'_> {
             if !constant.is_empty() && !field.is_temporal() {
                 if let Err(e) = canonicalise(field, &constant) {
                     self.emit(
-                        Diagnostic::new(Code::VALUE_INVALID, file, ts.arg, e.to_string())
+                        Diagnostic::new(Code::VALUE_INVALID, site.file, ts.arg, e.to_string())
                             .label(format!("does not fit {field}")),
                     );
                     return;
@@ -225,10 +205,9 @@ impl Compiler<'_> {
 
     /// `AddExclusionOnValue`.
     pub(super) fn add_exclusion_on_value(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[1].str() else { return };
-        if let Some(filter) = self.pattern(file, s) {
+        if let Some(filter) = self.pattern(site.file, s) {
             self.given.fields.value_exclusions.push(ValueFilter {
                 field: v[0].field(),
                 filter,

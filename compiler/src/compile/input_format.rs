@@ -45,11 +45,9 @@ impl FormatChoice {
 impl Compiler<'_> {
     /// `SetFile`.
     pub(super) fn set_file(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[0].str() else { return };
-        if self.empty(file, s, "a file name") {
+        if self.empty(site.file, s, "a file name") {
             return;
         }
         if let Some((_, first)) = &self.given.input.file {
@@ -66,33 +64,25 @@ impl Compiler<'_> {
 
     /// `SetCSVDelimiter`.
     pub(super) fn set_csv_delimiter(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
-        let info = d.info;
+        let (info, v, site) = (d.info, &d.args, d.site);
         let Some(s) = v[0].str() else { return };
-        if let Some(d) = self.one_char(file, s, "a delimiter") {
+        if let Some(d) = self.one_char(site.file, s, "a delimiter") {
             self.set_format(FormatChoice::Delimited(d), site, info.name);
         }
     }
 
     /// `SetWhitespaceDelimited`.
     pub(super) fn set_whitespace_delimited(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let site = d.site;
-        let info = d.info;
+        let (info, v, site) = (d.info, &d.args, d.site);
         let tail = v.first().map(|t| t.int() as usize);
         self.set_format(FormatChoice::Whitespace(tail), site, info.name);
     }
 
     /// `SetKeyValueFormat`.
     pub(super) fn set_key_value_format(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
-        let info = d.info;
+        let (info, v, site) = (d.info, &d.args, d.site);
         let Some(s) = v[0].str() else { return };
-        if !self.empty(file, s, "a key/value separator") {
+        if !self.empty(site.file, s, "a key/value separator") {
             self.set_format(
                 FormatChoice::KeyValue(s.text().to_string()),
                 site,
@@ -103,12 +93,10 @@ impl Compiler<'_> {
 
     /// `SetCSVQuote`.
     pub(super) fn set_csv_quote(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let quote = match &v[0] {
             Val::NoneWord => None,
-            Val::Str(s) => match self.one_char(file, s, "a quote character") {
+            Val::Str(s) => match self.one_char(site.file, s, "a quote character") {
                 Some(c) => Some(c),
                 None => return,
             },
@@ -123,11 +111,9 @@ impl Compiler<'_> {
 
     /// `SetRecordStart`.
     pub(super) fn set_record_start(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[0].str() else { return };
-        if let Some(p) = self.pattern(file, s) {
+        if let Some(p) = self.pattern(site.file, s) {
             self.given.input.record_start = Some((p, site));
         }
     }
@@ -149,11 +135,7 @@ impl Compiler<'_> {
                     ),
                 )
             };
-            self.emit(Diagnostic::new(code, site.file, site.span, msg).secondary(
-                old_site.file,
-                old_site.span,
-                "record format first chosen here",
-            ));
+            self.repeated(code, site, old_site, msg, "record format first chosen here");
         }
         self.given.input.format = Some((choice, site));
     }

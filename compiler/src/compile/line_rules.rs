@@ -25,9 +25,7 @@ pub(super) struct LoweredLines {
 impl Compiler<'_> {
     /// `AddString`.
     pub(super) fn add_string(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let kind = match &v[0] {
             Val::Keyword(k) => match k.as_str() {
                 "HEADER" => LineRuleKind::Header,
@@ -39,7 +37,7 @@ impl Compiler<'_> {
             _ => return,
         };
         let Some(s) = v[2].str() else { return };
-        if let Some(filter) = self.pattern(file, s) {
+        if let Some(filter) = self.pattern(site.file, s) {
             self.given.lines.rules.push((
                 LineRule {
                     kind,
@@ -53,8 +51,7 @@ impl Compiler<'_> {
 
     /// `SetHeaderCount`.
     pub(super) fn set_header_count(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let site = d.site;
+        let (v, site) = (&d.args, d.site);
         let n = v[0].int() as usize;
         if let Some((old, first)) = self.given.lines.header_count {
             let message = "`SetHeaderCount` given twice; the last one wins";

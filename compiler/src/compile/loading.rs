@@ -64,11 +64,10 @@ impl Compiler<'_> {
 
     /// `Include`.
     pub(super) fn include(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[0].str() else { return };
-        if !self.empty(file, s, "an include path") {
-            self.include_file(file, s);
+        if !self.empty(site.file, s, "an include path") {
+            self.include_file(site.file, s);
         }
     }
 
@@ -130,9 +129,7 @@ impl Compiler<'_> {
 
     /// `SetVariable`.
     pub(super) fn set_variable(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let stmt = d.statement;
+        let (stmt, v, site) = (d.statement, &d.args, d.site);
         let name = match &v[0] {
             Val::Keyword(k) => k.clone(),
             _ => return,
@@ -146,7 +143,7 @@ impl Compiler<'_> {
             self.emit(
                 Diagnostic::new(
                     Code::ARGUMENT_TYPE,
-                    file,
+                    site.file,
                     stmt.args[0].span,
                     format!("`{name}` is not a valid variable name"),
                 )

@@ -14,10 +14,10 @@ impl Compiler<'_> {
         let lines = self.lower_line_rules();
         let fields = self.lower_fields(&input.format, &lines);
         let fields_set = self.check_definition(main);
-        let rules = self.lower_repository_and_date_rules();
         if self.error_count() > 0 {
             return None;
         }
+        let rules = std::mem::take(&mut self.given.rules);
         Some(Plan {
             format_version: PLAN_FORMAT_VERSION,
             definition: name.to_string(),
@@ -33,7 +33,12 @@ impl Compiler<'_> {
             translations: fields.translations,
             translations2: fields.translations2,
             value_exclusions: fields.value_exclusions,
-            date_formats: rules.date_formats,
+            // The repository and date rules were checked as their statements were read.
+            date_formats: rules
+                .date_formats
+                .into_iter()
+                .map(|(field, (format, _))| (field, format))
+                .collect(),
             move_date_adjustments: rules.move_date_adjustments,
             repository_on_move_date: rules.repository_on_move_date,
             repository_on_write_time: rules.repository_on_write_time,

@@ -162,11 +162,23 @@ impl Compiler<'_> {
         } else {
             Code::CONFLICTING_DEFINITIONS
         };
+        self.repeated(code, site, first, message, "first given here");
+    }
+
+    /// Reports the statement at `site`, which repeats (or replaces) the one at `first`.
+    fn repeated(
+        &mut self,
+        code: Code,
+        site: Site,
+        first: Site,
+        message: impl Into<String>,
+        first_label: &str,
+    ) {
         self.emit(
             Diagnostic::new(code, site.file, site.span, message).secondary(
                 first.file,
                 first.span,
-                "first given here",
+                first_label,
             ),
         );
     }

@@ -20,10 +20,10 @@ use tapesync_model::Field;
 pub(super) struct RepositoryAndDateRules {
     /// The date format of each field, with the statement that gave it.
     pub(super) date_formats: BTreeMap<Field, (DateFormat, Site)>,
-    move_date_adjustments: Vec<MoveDateAdjustment>,
-    repository_on_move_date: Vec<RepositoryOnMoveDate>,
-    repository_on_write_time: Vec<RepositoryOnWriteTime>,
-    skip_on_repository_change: Vec<SkipOnRepositoryChange>,
+    pub(super) move_date_adjustments: Vec<MoveDateAdjustment>,
+    pub(super) repository_on_move_date: Vec<RepositoryOnMoveDate>,
+    pub(super) repository_on_write_time: Vec<RepositoryOnWriteTime>,
+    pub(super) skip_on_repository_change: Vec<SkipOnRepositoryChange>,
 }
 
 impl RepositoryAndDateRules {
@@ -45,23 +45,10 @@ impl RepositoryAndDateRules {
     }
 }
 
-/// The repository and date directives as the plan has them.
-pub(super) struct LoweredRules {
-    pub(super) date_formats: BTreeMap<Field, DateFormat>,
-    pub(super) move_date_adjustments: Vec<MoveDateAdjustment>,
-    pub(super) repository_on_move_date: Vec<RepositoryOnMoveDate>,
-    pub(super) repository_on_write_time: Vec<RepositoryOnWriteTime>,
-    pub(super) skip_on_repository_change: Vec<SkipOnRepositoryChange>,
-}
-
 impl Compiler<'_> {
     /// `SetMoveDateFormat`, `SetWriteTimeFormat` and `SetDateFormat`.
     pub(super) fn set_date_format(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
-        let site = d.site;
-        let info = d.info;
-        let stmt = d.statement;
+        let (info, stmt, v, site) = (d.info, d.statement, &d.args, d.site);
         let (field, fmt_arg) = match info.id {
             DirectiveId::SetMoveDateFormat => (Field::MoveDate, &v[0]),
             DirectiveId::SetWriteTimeFormat => (Field::WriteTime, &v[0]),
@@ -72,7 +59,7 @@ impl Compiler<'_> {
             self.emit(
                 Diagnostic::new(
                     Code::FIELD_NOT_ALLOWED,
-                    file,
+                    site.file,
                     stmt.args[0].span,
                     format!("{field} is not a date or time field"),
                 )
@@ -85,7 +72,7 @@ impl Compiler<'_> {
             ArgKind::Str { value, .. } => value.clone(),
             _ => s.text().to_string(),
         };
-        let Some(format) = self.date_format(file, s, &written) else {
+        let Some(format) = self.date_format(site.file, s, &written) else {
             return;
         };
         if let Some((old, first)) = self.given.rules.date_formats.get(&field) {
@@ -98,10 +85,9 @@ impl Compiler<'_> {
 
     /// `AddMoveDateAdjustment`.
     pub(super) fn add_move_date_adjustment(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let Some(s) = v[1].str() else { return };
-        if let Some(filter) = self.pattern(file, s) {
+        if let Some(filter) = self.pattern(site.file, s) {
             self.given
                 .rules
                 .move_date_adjustments
@@ -117,17 +103,16 @@ impl Compiler<'_> {
 
     /// `AddRepositoryOnWriteTime`.
     pub(super) fn add_repository_on_write_time(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let (Some(fs), Some(age), Some(repo), Some(md)) =
             (v[1].str(), v[2].str(), v[3].str(), v[4].str())
         else {
             return;
         };
-        let filter = self.pattern(file, fs);
-        let age = self.duration(file, age);
-        let repository = self.repository(file, repo);
-        let move_date = self.duration(file, md);
+        let filter = self.pattern(site.file, fs);
+        let age = self.duration(site.file, age);
+        let repository = self.repository(site.file, repo);
+        let move_date = self.duration(site.file, md);
         if let (Some(filter), Some(age), Some(repository), Some(move_date)) =
             (filter, age, repository, move_date)
         {
@@ -147,14 +132,13 @@ impl Compiler<'_> {
 
     /// `AddRepositoryOnMoveDate`.
     pub(super) fn add_repository_on_move_date(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let (Some(fs), Some(within), Some(repo)) = (v[1].str(), v[2].str(), v[3].str()) else {
             return;
         };
-        let filter = self.pattern(file, fs);
-        let within = self.duration(file, within);
-        let repository = self.repository(file, repo);
+        let filter = self.pattern(site.file, fs);
+        let within = self.duration(site.file, within);
+        let repository = self.repository(site.file, repo);
         if let (Some(filter), Some(within), Some(repository)) = (filter, within, repository) {
             self.given
                 .rules
@@ -170,15 +154,14 @@ impl Compiler<'_> {
 
     /// `AddSkipOnRepositoryChange`.
     pub(super) fn add_skip_on_repository_change(&mut self, d: &Directive<'_>) {
-        let v = &d.args;
-        let file = d.site.file;
+        let (v, site) = (&d.args, d.site);
         let (Some(a), Some(b), Some(c)) = (v[0].str(), v[1].str(), v[2].str()) else {
             return;
         };
         let (a, b, c) = (
-            self.pattern(file, a),
-            self.pattern(file, b),
-            self.pattern(file, c),
+            self.pattern(site.file, a),
+            self.pattern(site.file, b),
+            self.pattern(site.file, c),
         );
         if let (Some(proposed), Some(target), Some(current)) = (a, b, c) {
             self.given
@@ -189,22 +172,6 @@ impl Compiler<'_> {
                     target,
                     current,
                 });
-        }
-    }
-
-    /// The rules as the plan has them (each was checked when its statement was read).
-    pub(super) fn lower_repository_and_date_rules(&mut self) -> LoweredRules {
-        let given = &mut self.given.rules;
-        LoweredRules {
-            date_formats: given
-                .date_formats
-                .iter()
-                .map(|(f, (d, _))| (*f, d.clone()))
-                .collect(),
-            move_date_adjustments: std::mem::take(&mut given.move_date_adjustments),
-            repository_on_move_date: std::mem::take(&mut given.repository_on_move_date),
-            repository_on_write_time: std::mem::take(&mut given.repository_on_write_time),
-            skip_on_repository_change: std::mem::take(&mut given.skip_on_repository_change),
         }
     }
 }
