@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use tapesync_model::{Field, ScopeKey, VolumeChange};
-use tapesync_runtime::stats::describe_change;
+use tapesync_runtime::observer::describe_change;
 use tapesync_runtime::Observer;
 
 /// Rejections printed before the rest are only counted.

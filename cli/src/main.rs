@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod check;
+mod client;
 mod console;
 mod color;
 mod config_cmd;

@@ -204,10 +204,10 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     );
 
     if !context.quiet {
-        print!("{}", outcome.report.table());
+        print!("{}", outcome.stats.table());
     }
     if let Some(path) = &args.stats_json {
-        write_stats(path, &outcome.report)?;
+        write_stats(path, &outcome.stats)?;
     }
     if let Some(e) = outcome.error {
         let code = if e.is_input_problem() {
@@ -217,7 +217,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
         };
         return Err((code, e.to_string()));
     }
-    Ok(if outcome.report.has_problems() {
+    Ok(if outcome.stats.has_problems() {
         exit::INPUT_ERRORS
     } else {
         exit::OK
@@ -245,7 +245,7 @@ fn open_target(
 ) -> Result<Box<dyn Target>, Failure> {
     let location = match inventory {
         Inventory::Server { url, user } => {
-            return crate::serve::open_http_target(url, user, layers)
+            return crate::client::open_http_target(url, user, layers)
         }
         Inventory::Store(location) => location,
     };
@@ -263,8 +263,8 @@ fn open_target(
     Ok(Box::new(target))
 }
 
-fn write_stats(path: &Path, report: &tapesync_runtime::RunReport) -> Result<(), Failure> {
-    let mut text = serde_json::to_string_pretty(report)
+fn write_stats(path: &Path, stats: &tapesync_runtime::RunStats) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(stats)
         .map_err(|e| (exit::USAGE, format!("statistics JSON: {e}")))?;
     text.push('\n');
     std::fs::write(path, text).map_err(|e| (exit::USAGE, format!("{}: {e}", path.display())))

@@ -129,36 +129,3 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
         }
     }
 }
-
-/// The target of `tapesync run --server URL --user NAME`: a logon with the password from the
-/// `password` setting (TAPESYNC_PASSWORD or a private configuration file), or from a prompt
-/// when standard input is a terminal.
-pub fn open_http_target(
-    url: &str,
-    user: &str,
-    layers: &Layers,
-) -> Result<Box<dyn tapesync_runtime::Target>, (u8, String)> {
-    use std::io::IsTerminal;
-    let from_settings = layers
-        .get(&settings::PASSWORD, None)
-        .map_err(|e| (exit::USAGE, e))?;
-    let password = match from_settings {
-        Some(setting) => setting.value,
-        None if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("Password for {user} at {url}: "))
-                .map_err(|e| (exit::USAGE, format!("reading the password: {e}")))?
-        }
-        None => {
-            return Err((
-                exit::USAGE,
-                format!(
-                    "no password for {user}: set TAPESYNC_PASSWORD, put `password` in a \
-                     private configuration file, or run on a terminal"
-                ),
-            ))
-        }
-    };
-    let target = tapesync_runtime::HttpTarget::connect(url, user, &password)
-        .map_err(|e| (exit::USAGE, e.to_string()))?;
-    Ok(Box::new(target))
-}

@@ -1,6 +1,11 @@
 //! The directive catalogue: every directive of TapeTrack's definition language that its public
 //! documentation describes, plus tapesync's extensions — names, aliases, signatures, one-line
 //! docs and source pages. `--help`, the language server and docs/language.md use it too.
+//!
+//! This is the one list of directives. What a directive means is compiled by the module of its
+//! family under `compile/` (input format, line rules, fields, repository and date rules,
+//! definition files); `Compiler::directive` in `compile/mod.rs` routes every [`DirectiveId`]
+//! to its handler.
 
 use serde::Serialize;
 

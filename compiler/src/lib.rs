@@ -1,8 +1,18 @@
-//! Definition files → typed [`plan::Plan`] plus diagnostics.
+//! Definition files → a typed [`plan::Plan`] plus diagnostics.
 //!
-//! The facade used by the CLI, the runtime and the language server:
-//! [`compile_path`], [`compile_source`], [`CompileOptions`], [`Compilation`], the renderers
-//! [`render_human`], [`render_short`], [`render_json`] and the [`catalogue()`] of directives.
+//! The steps, each a folder:
+//!
+//! 1. [`compile`] — [`compile_source`]/[`compile_path`]: the definition and its includes
+//!    loaded through a [`SourceLoader`], each statement's arguments checked against the
+//!    [`catalogue()`] of directives ([`compile::arguments`]), its meaning given by the module of
+//!    its directive family, the whole definition checked, and the plan lowered;
+//! 2. [`plan`] — the plan as plain data, with what evaluates its compiled parts (patterns,
+//!    translation templates, and the one date engine, [`plan::dates`]);
+//! 3. [`diagnostics`] — the code registry, the [`Diagnostic`] model and its [`SourceMap`];
+//! 4. [`render`] — human, short, JSON and SARIF output of anything [`Diagnosed`].
+//!
+//! The CLI, the runtime and the language server use the facade re-exported here.
+//! docs/architecture.md has the whole pipeline.
 
 pub mod catalogue;
 pub mod compile;
@@ -13,8 +23,10 @@ pub mod render;
 pub use catalogue::{catalogue, DirectiveInfo, Param, ParamKind};
 pub use compile::loader::{FsLoader, MemoryLoader, SourceLoader};
 pub use compile::{compile_source, Compilation, CompileOptions};
-pub use diagnostics::codes::{Code, CodeInfo, REGISTRY};
-pub use diagnostics::diagnostic::{Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap};
+pub use diagnostics::{
+    Code, CodeInfo, Diagnosed, Diagnostic, FileId, Fix, Label, Location, Severity, SourceMap,
+    REGISTRY,
+};
 pub use render::sarif;
 pub use render::{
     json_report, render_human, render_json, render_short, JsonReport, JSON_FORMAT_VERSION,

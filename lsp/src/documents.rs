@@ -4,6 +4,7 @@
 //! what is on disk, or the diagnostics would contradict what the user sees.
 
 use crate::lint::QuickFix;
+use crate::uri::path_for_uri;
 use lsp_types::Url;
 use std::collections::HashMap;
 use std::io;
@@ -42,24 +43,6 @@ impl Document {
             None => uri.to_string(),
         }
     }
-}
-
-/// The file path of a `file:` URI, normalised the way the compiler normalises include paths.
-pub fn path_for_uri(uri: &Url) -> Option<PathBuf> {
-    if uri.scheme() != "file" {
-        return None;
-    }
-    uri.to_file_path().ok().map(|p| normalise(&p))
-}
-
-/// The `file:` URI of a path; relative paths are taken from the working directory.
-pub fn uri_for_path(path: &Path) -> Option<Url> {
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().ok()?.join(path)
-    };
-    Url::from_file_path(normalise(&absolute)).ok()
 }
 
 /// Every open document, by URI.
@@ -123,6 +106,7 @@ impl SourceLoader for OverlayLoader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::uri::uri_for_path;
 
     #[test]
     fn open_documents_shadow_the_disk() {

@@ -15,6 +15,7 @@ pub mod lint;
 pub mod server;
 pub mod symbols;
 pub mod text;
+pub mod uri;
 
 pub use server::{capabilities, serve, ServerError, ServerOptions};
 

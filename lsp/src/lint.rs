@@ -1,8 +1,8 @@
 //! Compiling an open document and turning the compiler's diagnostics into LSP diagnostics and
 //! quick fixes.
 
-use crate::documents::uri_for_path;
 use crate::text::LineIndex;
+use crate::uri::uri_for_path;
 use lsp_types::{
     CodeDescription, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, Location,
     NumberOrString, Range, TextEdit, Url,
@@ -44,7 +44,7 @@ pub struct LintSettings {
 impl Default for LintSettings {
     fn default() -> Self {
         LintSettings {
-            docs_base: tapesync_compiler::sarif::docs_base(),
+            docs_base: tapesync_compiler::diagnostics::codes::docs_base(),
             compile: CompileOptions::default(),
         }
     }

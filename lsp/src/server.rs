@@ -247,7 +247,7 @@ impl Server<'_> {
 
     /// Re-lints open documents whose last compilation read the file behind `uri`.
     fn schedule_dependents(&mut self, uri: &Url, due: Instant) {
-        let Some(path) = crate::documents::path_for_uri(uri) else {
+        let Some(path) = crate::uri::path_for_uri(uri) else {
             return;
         };
         let dependents: Vec<Url> = self

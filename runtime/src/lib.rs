@@ -1,8 +1,24 @@
-//! Plan execution: record sources, field derivation, scope cache, diff, targets, statistics.
+//! A sync: a compiled plan run over a backup product's report against an inventory.
 //!
-//! Entry point: [`run::run`] with a [`input::LineReader`], a [`target::Target`] and an
-//! [`observer::Observer`]. See docs/running.md for the behaviour users see.
+//! Entry point: [`run()`] with a [`read::input::LineReader`] (from [`OpenInput`]), a
+//! [`Target`] and an [`Observer`]. The modules follow the records:
+//!
+//! 1. [`read`] — the report's bytes as lines ([`read::input`]), cut into records by the source
+//!    of the plan's format, on a thread of their own ([`read::ReadAhead`]);
+//! 2. [`derive`](mod@derive) — which records count ([`derive::select`]), and what each says about one
+//!    volume: fields extracted, translated, dates read and rules applied, canonical values;
+//! 3. [`spill`] — the derived records grouped by scope in a temporary file;
+//! 4. [`scope`] — each scope's table from the inventory, downloaded ahead
+//!    ([`scope::prefetch`]), and the [`scope::diff`] of the records against it;
+//! 5. [`apply`] — the changes sent in atomic, idempotent batches;
+//! 6. [`target`] — the seam to the inventory: [`EmbeddedTarget`] (the store in-process) and
+//!    [`HttpTarget`] (the server), retried while unavailable ([`target::retry`]);
+//!
+//! [`run`](mod@run) drives the two passes (1–3, then 4–5 scope by scope); [`stats`] counts
+//! what happened ([`RunStats`]) and [`observer`] tells the caller while it happens.
+//! docs/architecture.md draws the whole pipeline; docs/running.md is what users see.
 
+pub mod apply;
 pub mod derive;
 pub mod observer;
 pub mod read;
@@ -17,29 +33,9 @@ mod testutil;
 pub use derive::{Derived, Deriver, SyncRecord};
 pub use observer::{Collector, Observer};
 pub use read::input::{InputSource, OpenInput};
-pub use run::{run, RunError, RunOptions, RunOutcome};
-pub use scope::diff::RetryPolicy;
-pub use stats::RunReport;
+pub use run::{definition_hash, now_or_override, run, RunError, RunOptions, RunOutcome};
+pub use stats::RunStats;
 pub use target::embedded::{self, EmbeddedTarget};
-pub use target::http::{HttpRetry, HttpTarget, RoundTrips};
+pub use target::http::{ClientFactory, HttpRetry, HttpSettings, HttpTarget, RoundTrips};
+pub use target::retry::RetryPolicy;
 pub use target::{ScopeReader, Target, TargetError};
-
-/// Parses a "now" override (`YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD`) — the value of
-/// `TAPESYNC_NOW` — or returns the local time.
-pub fn now_or_override(value: Option<&str>) -> Result<chrono::NaiveDateTime, String> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(chrono::Local::now().naive_local()),
-        Some(v) => chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S")
-            .or_else(|_| {
-                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            })
-            .map_err(|_| format!("`{v}` is not a time (use YYYY-MM-DDTHH:MM:SS)")),
-    }
-}
-
-/// SHA-256 of a definition file's text, hex (for the session record).
-pub fn definition_hash(text: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(text))
-}

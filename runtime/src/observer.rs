@@ -40,11 +40,45 @@ impl Observer for Collector {
         change: &VolumeChange,
         before: Option<&BTreeMap<Field, String>>,
     ) {
-        self.changes
-            .extend(crate::stats::describe_change(scope, change, before));
+        self.changes.extend(describe_change(scope, change, before));
     }
     fn progress(&mut self, _records_read: u64) {}
     fn warning(&mut self, message: &str) {
         self.warnings.push(message.to_string());
+    }
+}
+
+/// Lines describing a change: `SCOPE VOLUME FIELD: old → new`, or a creation.
+pub fn describe_change(
+    scope: &ScopeKey,
+    change: &VolumeChange,
+    before: Option<&BTreeMap<Field, String>>,
+) -> Vec<String> {
+    let show = |v: Option<&String>| v.map_or("(none)".to_string(), |s| format!("{s:?}"));
+    match before {
+        None => {
+            let fields: Vec<String> = change
+                .set
+                .iter()
+                .map(|(f, v)| format!("{f}={}", show(v.as_ref())))
+                .collect();
+            vec![format!(
+                "{scope} {}: create ({})",
+                change.volume,
+                fields.join(", ")
+            )]
+        }
+        Some(old) => change
+            .set
+            .iter()
+            .map(|(f, v)| {
+                format!(
+                    "{scope} {} {f}: {} → {}",
+                    change.volume,
+                    show(old.get(f)),
+                    show(v.as_ref())
+                )
+            })
+            .collect(),
     }
 }

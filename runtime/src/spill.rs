@@ -5,7 +5,7 @@
 //! before anything is written, and refuse the output of a failed input command — while memory
 //! stays bounded by the largest scope, not by the input.
 //!
-//! Records are encoded compactly (see [`encode`]) into a small buffer per scope; a full buffer
+//! Records are encoded compactly (see `encode`) into a small buffer per scope; a full buffer
 //! (or all of them, when together they pass a budget) is appended to the one spill file as a
 //! chunk, and each scope remembers where its chunks are. Shuffled input over many scopes
 //! therefore costs sequential appends to one file — no file per scope to open, close and

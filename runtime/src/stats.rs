@@ -1,10 +1,9 @@
-//! The result of a run: the statistics plus the volumes behind two of its counters, as the
-//! table printed at the end of every run and as `--stats-json`.
+//! The statistics of a run: the counters (recorded with the session) plus the volumes behind
+//! two of them, as the table printed at the end of every run and as `--stats-json`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use tapesync_model::{Field, ScopeKey, SyncStatistics, VolumeChange};
+use tapesync_model::{ScopeKey, SyncStatistics};
 
 /// The volume lists keep at most this many entries each (their counters count all).
 pub const LIST_CAP: usize = 10_000;
@@ -13,7 +12,7 @@ pub const LIST_CAP: usize = 10_000;
 pub const TABLE_LIST_ENTRIES: usize = 20;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunReport {
+pub struct RunStats {
     #[serde(flatten)]
     pub statistics: SyncStatistics,
     /// True for `--dry-run`: the update/add counters say what would have happened.
@@ -28,7 +27,7 @@ pub struct RunReport {
     pub not_in_report: Vec<String>,
 }
 
-impl RunReport {
+impl RunStats {
     pub(crate) fn note_not_in_inventory(&mut self, scope: &ScopeKey, volume: &str) {
         self.statistics.volumes_not_in_inventory += 1;
         if self.not_in_inventory.len() < LIST_CAP {
@@ -119,40 +118,5 @@ fn list(out: &mut String, title: &str, entries: &[String], total: u64) {
     let shown = entries.len().min(TABLE_LIST_ENTRIES) as u64;
     if total > shown {
         let _ = writeln!(out, "  … and {} more (all in --stats-json)", total - shown);
-    }
-}
-
-/// Lines describing a change: `SCOPE VOLUME FIELD: old → new`, or a creation.
-pub fn describe_change(
-    scope: &ScopeKey,
-    change: &VolumeChange,
-    before: Option<&BTreeMap<Field, String>>,
-) -> Vec<String> {
-    let show = |v: Option<&String>| v.map_or("(none)".to_string(), |s| format!("{s:?}"));
-    match before {
-        None => {
-            let fields: Vec<String> = change
-                .set
-                .iter()
-                .map(|(f, v)| format!("{f}={}", show(v.as_ref())))
-                .collect();
-            vec![format!(
-                "{scope} {}: create ({})",
-                change.volume,
-                fields.join(", ")
-            )]
-        }
-        Some(old) => change
-            .set
-            .iter()
-            .map(|(f, v)| {
-                format!(
-                    "{scope} {} {f}: {} → {}",
-                    change.volume,
-                    show(old.get(f)),
-                    show(v.as_ref())
-                )
-            })
-            .collect(),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Data-driven cases live in `tests/cases/admin/<case>/`: `commands` holds one admin command
 //! per line (arguments split on whitespace; `#` lines are comments), run in the case folder
-//! against a new store; `expected.txt` is the transcript (command, stdout, stderr, exit code).
+//! against a new store; `expected-transcript` is what it printed (command, stdout, stderr,
+//! exit code).
 
 use crate::common;
 
@@ -125,7 +126,7 @@ fn run_data_driven_cases(new_store: &dyn Fn() -> String, shown: &str) {
             transcript.push_str(&stderr.replace(&shown, "STORE"));
             transcript.push_str(&format!("[exit {}]\n", code(&out)));
         }
-        if let Err(e) = common::check_golden(&case.join("expected.txt"), &transcript) {
+        if let Err(e) = common::check_golden(&case.join("expected-transcript"), &transcript) {
             failures.push(e);
         }
     }

@@ -2,9 +2,11 @@
 //!
 //! Every `tests/cases/{check,diagnostics,syntax}/<name>.ttidef` is checked by the real binary
 //! (working directory = the case's folder) in each output format and compared with the
-//! goldens beside it: `<name>.stderr` (human), `<name>.short`, `<name>.json` and `<name>.exit`;
-//! a case that compiles also has `<name>.plan.json` from `tapesync explain`. A first line
-//! `# args: --compat …` adds command-line arguments. Bless with `TAPESYNC_BLESS=1`.
+//! expected outputs beside it (docs/testing.md, "Expected outputs"): `<name>.expected-human`,
+//! `<name>.expected-short`, `<name>.expected-diagnostics.json` (`--format json`) and
+//! `<name>.expected-exit`; a case that compiles also has `<name>.expected-plan.json` from
+//! `tapesync explain`. A first line `# args: --compat …` adds command-line arguments. Bless
+//! with `TAPESYNC_BLESS=1 cargo test -p tapesync --test e2e check_cases`.
 
 use crate::common;
 
@@ -53,11 +55,11 @@ fn check_case(dir: &Path, name: &str, failures: &mut Vec<String>) -> Vec<String>
     human.extend(["--format", "human"]);
     let (code, _, stderr) = run(dir, &human);
     record(common::check_golden(
-        &dir.join(format!("{name}.stderr")),
+        &dir.join(format!("{name}.expected-human")),
         &stderr,
     ));
     record(common::check_golden(
-        &dir.join(format!("{name}.exit")),
+        &dir.join(format!("{name}.expected-exit")),
         &format!("{code}\n"),
     ));
 
@@ -65,7 +67,7 @@ fn check_case(dir: &Path, name: &str, failures: &mut Vec<String>) -> Vec<String>
     short.extend(["--format", "short"]);
     let (short_code, _, short_out) = run(dir, &short);
     record(common::check_golden(
-        &dir.join(format!("{name}.short")),
+        &dir.join(format!("{name}.expected-short")),
         &short_out,
     ));
     if short_code != code {
@@ -78,7 +80,7 @@ fn check_case(dir: &Path, name: &str, failures: &mut Vec<String>) -> Vec<String>
     json.extend(["--format", "json"]);
     let (json_code, json_out, _) = run(dir, &json);
     record(common::check_golden(
-        &dir.join(format!("{name}.json")),
+        &dir.join(format!("{name}.expected-diagnostics.json")),
         &json_out,
     ));
     if json_code != code {
@@ -109,7 +111,7 @@ fn check_case(dir: &Path, name: &str, failures: &mut Vec<String>) -> Vec<String>
             record(Err(format!("explain exits {ecode}: {estderr}")));
         }
         record(common::check_golden(
-            &dir.join(format!("{name}.plan.json")),
+            &dir.join(format!("{name}.expected-plan.json")),
             &plan,
         ));
     }

@@ -1,6 +1,5 @@
 //! Shared helpers of the data-driven test harnesses: where things are, how to run the real
 //! binary, and golden-file comparison with one bless switch (`TAPESYNC_BLESS=1 cargo test`).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,7 @@
 //! `expected-stats.json`; a report `sample-<name>.<ext>` with `<product>-<name>.ttidef` when
 //! that exists (another report format of the product), else with `<product>.ttidef`, and
 //! compared with `expected-inventory-<name>.json` and `expected-stats-<name>.json`.
-//! Bless with `TAPESYNC_BLESS=1 cargo test -p tapesync --test examples`.
+//! Bless with `TAPESYNC_BLESS=1 cargo test -p tapesync --test e2e examples`.
 
 use crate::common;
 

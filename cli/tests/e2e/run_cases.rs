@@ -2,20 +2,21 @@
 //!
 //! Each folder of `tests/cases/run/` holds `definition.ttidef`, the report `report.*`, an
 //! optional starting inventory `inventory.json` (an `InventoryDump`), optional `args` (extra
-//! `run` flags, one per line) and the expected results: `stats.json` (the `--stats-json`
-//! output with `elapsed_ms` set to 0), `expected-inventory.json` (`admin export` afterwards),
-//! `expected-stderr`, `expected-stdout` (the statistics table, dry-run changes; elapsed time
-//! blanked) and `expected-exit`. The run's working directory is the case folder, so
-//! rejection lines read `report.csv:3: rejected: …`.
+//! `run` flags, one per line) and the expected outputs (docs/testing.md): `expected-stats.json`
+//! (the `--stats-json` output with `elapsed_ms` set to 0), `expected-inventory.json` (`admin
+//! export` afterwards), `expected-stderr`, `expected-stdout` (the statistics table, dry-run
+//! changes; elapsed time blanked) and `expected-exit`. The run's working directory is the case
+//! folder, so rejection lines read `report.csv:3: rejected: …`.
 //!
 //! Every case also runs a second time against the result of the first: a run must converge,
 //! so the second run may neither update nor add anything.
 //!
 //! The target is a parameter ([`Mode`]): the embedded store here; the HTTP server mode plugs
-//! in as a second [`Mode`]. Bless with `TAPESYNC_BLESS=1 cargo test -p tapesync --test run_cases`.
+//! in as a second [`Mode`]. Bless with
+//! `TAPESYNC_BLESS=1 cargo test -p tapesync --test e2e run_cases`.
 
 //!
-//! The harness itself is `run_harness/mod.rs` (shared with other target modes).
+//! The harness itself is `run_harness.rs` (shared with other target modes).
 
 use crate::common;
 use crate::run_harness;

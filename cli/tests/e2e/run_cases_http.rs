@@ -90,6 +90,11 @@ impl Mode for Http {
     fn export(&self, tmp: &Path) -> Result<String, String> {
         Ok(export(self.store(tmp)))
     }
+
+    /// `tapesync run --server` reads the password from here (never from an argument).
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("TAPESYNC_PASSWORD", PASSWORD)]
+    }
 }
 
 #[test]
@@ -101,9 +106,6 @@ fn run_cases_over_http_match_the_embedded_results() {
         );
         return;
     }
-    // `tapesync run --server` reads the password from here (never from an argument). Both
-    // tests of this binary set the same value, so it does not matter who reads it when.
-    std::env::set_var("TAPESYNC_PASSWORD", PASSWORD);
     let dirs = case_dirs();
     let http = Http::new(false);
     let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, &http)).collect();
@@ -116,7 +118,6 @@ fn run_cases_over_http_on_postgres_match_the_embedded_results() {
     if common::blessing() || tapesync_store::testing::postgres_or_skip().is_none() {
         return;
     }
-    std::env::set_var("TAPESYNC_PASSWORD", PASSWORD);
     let dirs = case_dirs();
     let http = Http::new(true);
     let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, &http)).collect();

@@ -1,9 +1,8 @@
 //! The target-agnostic part of the `tapesync run` case harness, shared by every target mode:
-//! a test file declares `mod common; mod run_harness;`, implements [`Mode`] for its target
+//! a test module implements [`Mode`] for its target
 //! (or uses [`Embedded`]) and calls [`run_case`] for each of [`case_dirs`].
 //!
-//! See `cli/tests/run_cases.rs` for the case layout.
-#![allow(dead_code)]
+//! See `run_cases.rs` (beside this file) for the case layout.
 
 use crate::common;
 
@@ -24,6 +23,11 @@ pub trait Mode {
     fn target_args(&self, tmp: &Path) -> Vec<String>;
     /// `admin export` of the target (pretty JSON).
     fn export(&self, tmp: &Path) -> Result<String, String>;
+    /// Environment variables `tapesync run` needs for the target (a password). Given to the
+    /// command only: the e2e tests share one process, whose environment stays untouched.
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
 }
 
 /// The embedded SQLite store (`--store`).
@@ -142,10 +146,17 @@ fn import(tmp: &Path, store: &str, inventory: Option<&Path>) -> Result<(), Strin
 }
 
 pub fn tapesync(cwd: &Path, args: &[String]) -> Result<Output, String> {
+    tapesync_with(cwd, args, &[])
+}
+
+/// [`tapesync`] with extra environment variables (and none inherited that a case could see).
+fn tapesync_with(cwd: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Output, String> {
     Command::new(common::bin())
         .args(args)
         .current_dir(cwd)
+        .env_remove("TAPESYNC_PASSWORD")
         .env("TAPESYNC_NOW", NOW)
+        .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("cannot run tapesync: {e}"))
 }
@@ -237,7 +248,8 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     args.push(stats.display().to_string());
     args.extend(extra.iter().cloned());
 
-    let out = tapesync(dir, &args)?;
+    let env = mode.env();
+    let out = tapesync_with(dir, &args, &env)?;
     let mut failures = Vec::new();
     let mut check = |file: &str, actual: &str| {
         if let Err(e) = common::check_golden(&dir.join(file), actual) {
@@ -255,10 +267,10 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     );
     let first = if stats.exists() {
         let (value, pretty) = stats_without_timing(&stats)?;
-        check("stats.json", &pretty);
+        check("expected-stats.json", &pretty);
         Some(value)
     } else {
-        check("stats.json", "(no statistics)\n");
+        check("expected-stats.json", "(no statistics)\n");
         None
     };
     check("expected-inventory.json", &mode.export(tmp.path())?);
@@ -266,7 +278,7 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     // Convergence: the same input again changes nothing.
     let dry = extra.iter().any(|a| a == "--dry-run");
     if first.is_some() && !dry && out.status.code() != Some(2) {
-        let again = tapesync(dir, &args)?;
+        let again = tapesync_with(dir, &args, &env)?;
         let (second, _) = stats_without_timing(&stats)?;
         if second["volumes_updated"] != 0 || second["volumes_added"] != 0 {
             failures.push(format!(

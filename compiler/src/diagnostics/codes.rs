@@ -5,7 +5,7 @@
 //! `W` series): a code's severity is stated here. Codes are never reused; a retired code keeps
 //! its number and its page says so.
 
-use super::diagnostic::Severity;
+use super::severity::Severity;
 use serde::{Serialize, Serializer};
 use std::fmt;
 
@@ -39,6 +39,38 @@ impl CodeInfo {
     /// The page explaining the code, relative to the repository root.
     pub fn doc_path(&self) -> String {
         format!("docs/diagnostics/{}.md", self.code)
+    }
+}
+
+/// Where the diagnostic pages are, as an absolute URL prefix ending in `/` to which the
+/// repository-relative page path (`docs/diagnostics/E0009.md`) is appended (SARIF requires an
+/// absolute `helpUri`, and LSP's `codeDescription.href` is a URI too).
+///
+/// `TAPESYNC_DOCS_URL` names a published copy of the docs (e.g. a repository's web view,
+/// `https://git.example.org/tapesync/blob/main/`). Without it the pages of the source tree the
+/// binary was built from are used, as a `file://` URL: tapesync is built from source, so that
+/// tree is where its docs are on the machine that runs it.
+pub fn docs_base() -> String {
+    match std::env::var("TAPESYNC_DOCS_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let url = url.trim();
+            if url.ends_with('/') {
+                url.to_string()
+            } else {
+                format!("{url}/")
+            }
+        }
+        _ => {
+            // CARGO_MANIFEST_DIR is `<workspace>/compiler`; the docs live at `<workspace>/docs`.
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(std::path::Path::new("/"));
+            let mut path = root.to_string_lossy().replace('\\', "/");
+            if !path.starts_with('/') {
+                path.insert(0, '/');
+            }
+            format!("file://{}/", path.replace(' ', "%20"))
+        }
     }
 }
 

@@ -4,59 +4,26 @@
 //! help page, default level), and one result per diagnostic with its rule, level, message and
 //! region. Columns are UTF-16 code units, SARIF's default `columnKind`, stated explicitly.
 
-use crate::compile::Compilation;
-use crate::diagnostics::codes::REGISTRY;
-use crate::diagnostics::diagnostic::{Diagnostic, FileId, Label, Severity, SourceMap};
+use crate::diagnostics::codes::docs_base;
+use crate::diagnostics::{Diagnosed, Diagnostic, FileId, Label, Severity, SourceMap, REGISTRY};
 use serde_json::{json, Value};
 
 /// The SARIF version written.
 pub const SARIF_VERSION: &str = "2.1.0";
 
-/// Where the diagnostic pages are, as an absolute URL prefix ending in `/` to which the
-/// repository-relative page path (`docs/diagnostics/E0009.md`) is appended (SARIF requires an
-/// absolute `helpUri`, and LSP's `codeDescription.href` is a URI too).
-///
-/// `TAPESYNC_DOCS_URL` names a published copy of the docs (e.g. a repository's web view,
-/// `https://git.example.org/tapesync/blob/main/`). Without it the pages of the source tree the
-/// binary was built from are used, as a `file://` URL: tapesync is built from source, so that
-/// tree is where its docs are on the machine that runs it.
-pub fn docs_base() -> String {
-    match std::env::var("TAPESYNC_DOCS_URL") {
-        Ok(url) if !url.trim().is_empty() => {
-            let url = url.trim();
-            if url.ends_with('/') {
-                url.to_string()
-            } else {
-                format!("{url}/")
-            }
-        }
-        _ => {
-            // CARGO_MANIFEST_DIR is `<workspace>/compiler`; the docs live at `<workspace>/docs`.
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .unwrap_or(std::path::Path::new("/"));
-            let mut path = root.to_string_lossy().replace('\\', "/");
-            if !path.starts_with('/') {
-                path.insert(0, '/');
-            }
-            format!("file://{}/", path.replace(' ', "%20"))
-        }
-    }
-}
-
 /// The SARIF log of one compilation.
-pub fn render_sarif(c: &Compilation) -> String {
-    render_sarif_many(&[c])
+pub fn render_sarif<D: Diagnosed + ?Sized>(diagnosed: &D) -> String {
+    render_sarif_many(&[diagnosed])
 }
 
 /// One SARIF log (one run) for several compilations, e.g. every file of a `check` call.
-pub fn render_sarif_many(compilations: &[&Compilation]) -> String {
-    let log = sarif_log(compilations);
+pub fn render_sarif_many<D: Diagnosed + ?Sized>(runs: &[&D]) -> String {
+    let log = sarif_log(runs);
     serde_json::to_string_pretty(&log).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// The SARIF log as a JSON value.
-pub fn sarif_log(compilations: &[&Compilation]) -> Value {
+pub fn sarif_log<D: Diagnosed + ?Sized>(runs: &[&D]) -> Value {
     let base = docs_base();
     let rules: Vec<Value> = REGISTRY
         .iter()
@@ -70,9 +37,9 @@ pub fn sarif_log(compilations: &[&Compilation]) -> Value {
             })
         })
         .collect();
-    let results: Vec<Value> = compilations
+    let results: Vec<Value> = runs
         .iter()
-        .flat_map(|c| c.diagnostics.iter().map(|d| result(&c.files, d)))
+        .flat_map(|r| r.diagnostics().iter().map(|d| result(r.sources(), d)))
         .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

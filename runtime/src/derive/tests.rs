@@ -2,7 +2,7 @@ use super::*;
 use crate::testutil::{csv_plan, date_format, glob, template};
 use tapesync_compiler::plan::{
     Extraction, MoveDateAdjustment, RemoveCharacters, RepositoryOnMoveDate, RepositoryOnWriteTime,
-    Translation, ValueFilter,
+    Span, Translation, ValueFilter,
 };
 
 fn now() -> NaiveDateTime {

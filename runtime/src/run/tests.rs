@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tapesync_model::{
     ApplyBatch, ApplyResponse, CustomerDump, Field, InventoryDump, MediaDump, RepositoryInfo,
-    ScopeSnapshot, SyncStatistics, VolumeChange, VolumeDump,
+    ScopeKey, ScopeSnapshot, SyncStatistics, VolumeChange, VolumeDump,
 };
 use tapesync_store::Store;
 
@@ -160,7 +160,7 @@ fn retry_reuses_the_key_and_counts_once() {
     assert!(out.error.is_none(), "{:?}", out.error);
     assert_eq!(target.keys.len(), 2);
     assert_eq!(target.keys[0], target.keys[1]);
-    let s = &out.report.statistics;
+    let s = &out.stats.statistics;
     assert_eq!(
         (s.volumes_updated, s.volumes_unchanged, s.apply_batches),
         (2, 1, 1)
@@ -195,7 +195,7 @@ fn strict_checks_every_scope_before_applying() {
         "{:?}",
         out.error
     );
-    assert_eq!(out.report.statistics.apply_batches, 0);
+    assert_eq!(out.stats.statistics.apply_batches, 0);
     assert_eq!(repositories(target.store())["A1"], "LIBR");
     // Without --strict the good record is applied and the bad one rejected.
     let out = run(
@@ -206,7 +206,7 @@ fn strict_checks_every_scope_before_applying() {
         &mut obs,
     );
     assert!(out.error.is_none());
-    assert_eq!(out.report.statistics.records_rejected, 1);
+    assert_eq!(out.stats.statistics.records_rejected, 1);
     assert_eq!(repositories(target.store())["A1"], "OFFS");
     assert_eq!(
         obs.rejections,
@@ -281,9 +281,9 @@ fn stale_versions_are_conflicts() {
         &mut obs,
     );
     assert!(out.error.is_none());
-    assert_eq!(out.report.statistics.conflicts, 1);
-    assert_eq!(out.report.statistics.volumes_updated, 1);
-    assert!(out.report.has_problems());
+    assert_eq!(out.stats.statistics.conflicts, 1);
+    assert_eq!(out.stats.statistics.volumes_updated, 1);
+    assert!(out.stats.has_problems());
     assert_eq!(repositories(target.inner.store())["A1"], "LIBR");
     assert_eq!(obs.warnings.len(), 1);
 }
@@ -333,7 +333,7 @@ fn limit_and_terminate_stop_reading() {
         &limited,
         &mut obs,
     );
-    assert_eq!(out.report.statistics.records_read, 1);
+    assert_eq!(out.stats.statistics.records_read, 1);
     assert_eq!(repositories(target.store())["A2"], "LIBR");
 }
 
@@ -379,7 +379,7 @@ fn throughput_100k() {
         );
         assert!(out.error.is_none(), "{:?}", out.error);
         let secs = start.elapsed().as_secs_f64();
-        let s = &out.report.statistics;
+        let s = &out.stats.statistics;
         assert_eq!(s.volumes_added + s.volumes_unchanged, 100_000);
         assert_eq!(s.scope_downloads, 10);
         eprintln!(

@@ -1,59 +1,17 @@
-//! One scope at a time: the [`ScopeCache`] (a downloaded scope), the diff of derived records
-//! against it, and applying the resulting changes in atomic, idempotent, retried batches.
+//! The diff of one scope: the derived records of the scope (from the spill) against its
+//! table as downloaded from the inventory, giving the changes to send, the volumes unchanged,
+//! skipped, missing on either side, and the records the scope cannot take.
 
-use crate::observer::Observer;
 use crate::spill::{RecordView, ScopeRecords};
-use crate::stats::RunReport;
-use crate::target::{Target, TargetError};
+use crate::stats::RunStats;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 use tapesync_compiler::plan::SkipOnRepositoryChange;
-use tapesync_model::{
-    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeTable, VolumeChange, VolumeOutcome,
-};
-
-/// How transient target failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all (1 = no retry).
-    pub attempts: u32,
-    /// Delay before the first retry; doubled for each further one.
-    pub first_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 6,
-            first_delay: Duration::from_millis(200),
-        }
-    }
-}
-
-/// Runs `op` until it succeeds, fails with something other than
-/// [`TargetError::Unavailable`], or the attempts are used up.
-pub fn with_retry<T>(
-    policy: &RetryPolicy,
-    mut op: impl FnMut() -> Result<T, TargetError>,
-) -> Result<T, TargetError> {
-    let mut delay = policy.first_delay;
-    let mut attempt = 1;
-    loop {
-        match op() {
-            Err(TargetError::Unavailable(_)) if attempt < policy.attempts.max(1) => {
-                std::thread::sleep(delay);
-                delay = delay.saturating_mul(2).min(Duration::from_secs(30));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
+use tapesync_model::{Field, ScopeTable, VolumeChange};
 
 /// A change to send, with what the volume held before (for dry-run output).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Planned {
+pub struct PendingChange {
     pub line: u64,
     pub change: VolumeChange,
     /// The compared fields' current values (`None` for a volume to create).
@@ -76,7 +34,7 @@ pub struct ScopeRejection {
 
 /// Diffs the records of one scope (in input order; a volume named twice counts once, the
 /// last record wins) against the scope's table. Counts unchanged, skipped,
-/// not-in-inventory and not-in-report volumes into `report`; returns the changes and the
+/// not-in-inventory and not-in-report volumes into `stats`; returns the changes and the
 /// rejected records.
 ///
 /// Nothing is allocated for an unchanged volume — 99 % of a typical night: records are views
@@ -90,12 +48,12 @@ pub struct ScopeRejection {
 /// "Round 3"). Everything the diff reports is put back in input order (the order of each
 /// volume's first record) before it leaves, so the result is the same as a walk in input
 /// order.
-pub fn plan_scope(
+pub fn diff_scope(
     table: &ScopeTable,
     records: &ScopeRecords,
     rules: &DiffRules<'_>,
-    report: &mut RunReport,
-) -> std::io::Result<(Vec<Planned>, Vec<ScopeRejection>)> {
+    stats: &mut RunStats,
+) -> std::io::Result<(Vec<PendingChange>, Vec<ScopeRejection>)> {
     let key = records.key();
     let mut views: Vec<RecordView<'_>> =
         Vec::with_capacity(usize::try_from(records.len()).unwrap_or(0));
@@ -126,7 +84,7 @@ pub fn plan_scope(
         .collect();
 
     // Results keyed by the position of the volume's first record, put in that order at the end.
-    let mut planned: Vec<(u32, Planned)> = Vec::new();
+    let mut changes: Vec<(u32, PendingChange)> = Vec::new();
     let mut rejected: Vec<(u32, ScopeRejection)> = Vec::new();
     let mut reject = |first: u32, line: u64, reason: String| {
         rejected.push((first, ScopeRejection { line, reason }));
@@ -182,7 +140,7 @@ pub fn plan_scope(
             Some(row) => {
                 let differs = |j: usize| wanted[j].is_some_and(|v| current(row, j) != Some(v));
                 if !(0..wanted.len()).any(differs) {
-                    report.statistics.volumes_unchanged += 1;
+                    stats.statistics.volumes_unchanged += 1;
                     continue;
                 }
                 let set = set_of(&differs);
@@ -195,7 +153,7 @@ pub fn plan_scope(
                             && s.target.matches(now)
                             && s.current.matches(now)
                     }) {
-                        report.statistics.volumes_skipped += 1;
+                        stats.statistics.volumes_skipped += 1;
                         continue;
                     }
                     // Without --add-new the inventory refuses a repository the customer does
@@ -223,9 +181,9 @@ pub fn plan_scope(
                 (Some(table.version(row)), set, Some(before))
             }
         };
-        planned.push((
+        changes.push((
             volume.first,
-            Planned {
+            PendingChange {
                 line: view.line,
                 change: VolumeChange {
                     volume: view.volume.to_string(),
@@ -239,17 +197,17 @@ pub fn plan_scope(
     // Positions are distinct (one entry per volume), so an unstable sort is exact.
     not_in_inventory.sort_unstable_by_key(|(first, _)| *first);
     for (_, volume) in not_in_inventory {
-        report.note_not_in_inventory(key, volume);
+        stats.note_not_in_inventory(key, volume);
     }
     if table.customer_exists && table.media_exists {
         for row in volumes.unmatched_rows {
-            report.note_not_in_report(key, table.volume(row));
+            stats.note_not_in_report(key, table.volume(row));
         }
     }
-    planned.sort_unstable_by_key(|(first, _)| *first);
+    changes.sort_unstable_by_key(|(first, _)| *first);
     rejected.sort_unstable_by_key(|(first, _)| *first);
     Ok((
-        planned.into_iter().map(|(_, p)| p).collect(),
+        changes.into_iter().map(|(_, p)| p).collect(),
         rejected.into_iter().map(|(_, r)| r).collect(),
     ))
 }
@@ -333,143 +291,12 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
     }
 }
 
-/// Applies changes of one scope in batches.
-pub struct Applier<'a> {
-    pub target: &'a mut dyn Target,
-    pub session: Option<i64>,
-    /// Unique per run; batch keys are `<run key>-<sequence>`.
-    pub run_key: String,
-    pub sequence: u64,
-    pub batch_size: usize,
-    pub add_new: bool,
-    pub retry: RetryPolicy,
-    pub dry_run: bool,
-    pub source_name: String,
-}
-
-/// What sending one scope's changes gave: the answers, batch by batch, and the error that
-/// stopped the rest (if one did).
-pub struct Sent {
-    /// Batches the target answered (including one whose answer did not fit the batch).
-    pub batches: u64,
-    pub responses: Vec<ApplyResponse>,
-    pub error: Option<TargetError>,
-}
-
-impl Applier<'_> {
-    /// Sends `planned` and records the outcomes (or, for a dry run, reports them).
-    pub fn apply(
-        &mut self,
-        scope: &ScopeKey,
-        planned: &[Planned],
-        report: &mut RunReport,
-        observer: &mut dyn Observer,
-    ) -> Result<(), TargetError> {
-        if self.dry_run {
-            for p in planned {
-                observer.would_change(scope, &p.change, p.before.as_ref());
-                match p.change.expected_version {
-                    Some(_) => report.statistics.volumes_updated += 1,
-                    None => report.statistics.volumes_added += 1,
-                }
-            }
-            return Ok(());
-        }
-        let sent = self.send(scope, planned);
-        record_outcomes(
-            &self.source_name,
-            self.batch_size,
-            scope,
-            planned,
-            sent,
-            report,
-            observer,
-        )
-    }
-
-    /// Sends `planned` in batches (retrying each with its own key) and collects the answers;
-    /// touches neither the report nor the observer, so that it can run on another thread
-    /// while the next scope is compared.
-    pub fn send(&mut self, scope: &ScopeKey, planned: &[Planned]) -> Sent {
-        let mut sent = Sent {
-            batches: 0,
-            responses: Vec::new(),
-            error: None,
-        };
-        for chunk in planned.chunks(self.batch_size.max(1)) {
-            self.sequence += 1;
-            let batch = ApplyBatch {
-                idempotency_key: format!("{}-{}", self.run_key, self.sequence),
-                session: self.session,
-                create_missing: self.add_new,
-                changes: chunk.iter().map(|p| p.change.clone()).collect(),
-            };
-            let target = &mut *self.target;
-            match with_retry(&self.retry, || target.apply(scope, &batch)) {
-                Ok(response) => {
-                    sent.batches += 1;
-                    if response.results.len() != chunk.len() {
-                        sent.error = Some(TargetError::Internal(format!(
-                            "the inventory answered {} results for a batch of {} changes",
-                            response.results.len(),
-                            chunk.len()
-                        )));
-                        return sent;
-                    }
-                    sent.responses.push(response);
-                }
-                Err(e) => {
-                    sent.error = Some(e);
-                    return sent;
-                }
-            }
-        }
-        sent
-    }
-}
-
-/// Counts and reports the outcomes of [`Applier::send`] for `planned` (in its order).
-pub fn record_outcomes(
-    source_name: &str,
-    batch_size: usize,
-    scope: &ScopeKey,
-    planned: &[Planned],
-    sent: Sent,
-    report: &mut RunReport,
-    observer: &mut dyn Observer,
-) -> Result<(), TargetError> {
-    report.statistics.apply_batches += sent.batches;
-    for (chunk, response) in planned.chunks(batch_size.max(1)).zip(&sent.responses) {
-        for (p, result) in chunk.iter().zip(&response.results) {
-            match &result.outcome {
-                VolumeOutcome::Applied { .. } => report.statistics.volumes_updated += 1,
-                VolumeOutcome::Created { .. } => report.statistics.volumes_added += 1,
-                VolumeOutcome::Conflict { .. } => {
-                    report.statistics.conflicts += 1;
-                    observer.warning(&format!(
-                        "{source_name}:{}: conflict: {scope} {} was changed by someone else since it was downloaded; not updated",
-                        p.line, p.change.volume
-                    ));
-                }
-                VolumeOutcome::Rejected { reason, .. } => {
-                    report.statistics.records_rejected += 1;
-                    observer.rejected(source_name, p.line, reason);
-                }
-            }
-        }
-    }
-    match sent.error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::derive::SyncRecord;
     use crate::testutil::glob;
-    use tapesync_model::{RepositoryInfo, ScopeSnapshot, VolumeState};
+    use tapesync_model::{RepositoryInfo, ScopeKey, ScopeSnapshot, VolumeState};
 
     fn scope() -> ScopeKey {
         ScopeKey {
@@ -528,8 +355,8 @@ mod tests {
             skips: &skips,
             add_new: false,
         };
-        let mut report = RunReport::default();
-        let (planned, rejected) = plan_scope(
+        let mut stats = RunStats::default();
+        let (changes, rejected) = diff_scope(
             &cache(),
             &records(vec![
                 rec("A1", &[(Field::RepositoryDesc, "offsite vault")]),
@@ -542,18 +369,18 @@ mod tests {
                 rec("A3", &[(Field::RepositoryDesc, "nowhere")]),
             ]),
             &rules,
-            &mut report,
+            &mut stats,
         )
         .unwrap();
-        assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].change.volume, "A1");
-        assert_eq!(planned[0].change.expected_version, Some(3));
-        assert_eq!(planned[0].change.set.len(), 2);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].change.volume, "A1");
+        assert_eq!(changes[0].change.expected_version, Some(3));
+        assert_eq!(changes[0].change.set.len(), 2);
         assert_eq!(rejected.len(), 1);
-        assert_eq!(report.statistics.volumes_skipped, 1);
-        assert_eq!(report.not_in_inventory, ["US01.LTO B9"]);
+        assert_eq!(stats.statistics.volumes_skipped, 1);
+        assert_eq!(stats.not_in_inventory, ["US01.LTO B9"]);
         // A3 was named (and rejected), so only nothing else is missing from the report.
-        assert_eq!(report.statistics.volumes_not_in_report, 0);
+        assert_eq!(stats.statistics.volumes_not_in_report, 0);
     }
 
     #[test]
@@ -564,8 +391,8 @@ mod tests {
             skips: &[],
             add_new: true,
         };
-        let mut report = RunReport::default();
-        let (planned, _) = plan_scope(
+        let mut stats = RunStats::default();
+        let (changes, _) = diff_scope(
             &cache(),
             &records(vec![
                 rec(
@@ -575,23 +402,23 @@ mod tests {
                 rec("NEW1", &[(Field::Repository, "LIBR")]),
             ]),
             &rules,
-            &mut report,
+            &mut stats,
         )
         .unwrap();
-        assert_eq!(report.statistics.volumes_unchanged, 1);
-        assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].change.expected_version, None);
-        assert_eq!(report.not_in_report, ["US01.LTO A2", "US01.LTO A3"]);
+        assert_eq!(stats.statistics.volumes_unchanged, 1);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].change.expected_version, None);
+        assert_eq!(stats.not_in_report, ["US01.LTO A2", "US01.LTO A3"]);
     }
 
     /// The diff done the plain way — each volume looked up by name, in input order — as the
-    /// oracle for the merge in `plan_scope`.
+    /// oracle for the merge in `diff_scope`.
     fn reference_diff(
         table: &ScopeTable,
         records: &[SyncRecord],
         rules: &DiffRules<'_>,
-    ) -> (Vec<Planned>, Vec<(u64, String)>, RunReport) {
-        let mut report = RunReport::default();
+    ) -> (Vec<PendingChange>, Vec<(u64, String)>, RunStats) {
+        let mut stats = RunStats::default();
         let mut order: Vec<&str> = Vec::new();
         let mut last: HashMap<&str, &SyncRecord> = HashMap::new();
         for r in records {
@@ -605,7 +432,7 @@ mod tests {
             .map(|r| (r.description.trim().to_uppercase(), r.id.as_str()))
             .collect();
         let value = |row: usize, f: Field| table.column(f).and_then(|c| table.value(row, c));
-        let (mut planned, mut rejected) = (Vec::new(), Vec::new());
+        let (mut changes, mut rejected) = (Vec::new(), Vec::new());
         for volume in &order {
             let r = last[volume];
             let mut wanted: BTreeMap<Field, &str> = r
@@ -630,7 +457,7 @@ mod tests {
             }
             let Some(row) = table.find(volume) else {
                 if rules.add_new {
-                    planned.push(Planned {
+                    changes.push(PendingChange {
                         line: r.line,
                         change: VolumeChange {
                             volume: volume.to_string(),
@@ -643,7 +470,7 @@ mod tests {
                         before: None,
                     });
                 } else {
-                    report.note_not_in_inventory(&scope(), volume);
+                    stats.note_not_in_inventory(&scope(), volume);
                 }
                 continue;
             };
@@ -653,7 +480,7 @@ mod tests {
                 .map(|(f, v)| (*f, Some(v.to_string())))
                 .collect();
             if set.is_empty() {
-                report.statistics.volumes_unchanged += 1;
+                stats.statistics.volumes_unchanged += 1;
                 continue;
             }
             if let Some(Some(proposed)) = set.get(&Field::Repository) {
@@ -661,7 +488,7 @@ mod tests {
                 if rules.skips.iter().any(|s| {
                     s.proposed.matches(proposed) && s.target.matches(now) && s.current.matches(now)
                 }) {
-                    report.statistics.volumes_skipped += 1;
+                    stats.statistics.volumes_skipped += 1;
                     continue;
                 }
                 if !rules.add_new && !table.repositories.iter().any(|r| r.id == *proposed) {
@@ -669,7 +496,7 @@ mod tests {
                     continue;
                 }
             }
-            planned.push(Planned {
+            changes.push(PendingChange {
                 line: r.line,
                 change: VolumeChange {
                     volume: volume.to_string(),
@@ -687,10 +514,10 @@ mod tests {
         }
         for row in 0..table.len() {
             if !last.contains_key(table.volume(row)) {
-                report.note_not_in_report(&scope(), table.volume(row));
+                stats.note_not_in_report(&scope(), table.volume(row));
             }
         }
-        (planned, rejected, report)
+        (changes, rejected, stats)
     }
 
     /// Generated scopes: Volume-IDs that share long prefixes (so that the 8-byte sort key
@@ -781,57 +608,22 @@ mod tests {
                     skips: &skips,
                     add_new,
                 };
-                let mut report = RunReport::default();
-                let (planned, rejected) =
-                    plan_scope(&table, &records(input.clone()), &rules, &mut report).unwrap();
-                let (want_planned, want_rejected, want_report) =
+                let mut stats = RunStats::default();
+                let (changes, rejected) =
+                    diff_scope(&table, &records(input.clone()), &rules, &mut stats).unwrap();
+                let (want_changes, want_rejected, want_stats) =
                     reference_diff(&table, &input, &rules);
-                assert_eq!(planned, want_planned, "case {case}");
+                assert_eq!(changes, want_changes, "case {case}");
                 let rejected: Vec<u64> = rejected.iter().map(|r| r.line).collect();
                 let want_rejected: Vec<u64> = want_rejected.iter().map(|r| r.0).collect();
                 assert_eq!(rejected, want_rejected, "case {case}");
                 assert_eq!(
-                    report.not_in_inventory, want_report.not_in_inventory,
+                    stats.not_in_inventory, want_stats.not_in_inventory,
                     "case {case}"
                 );
-                assert_eq!(
-                    report.not_in_report, want_report.not_in_report,
-                    "case {case}"
-                );
-                assert_eq!(report.statistics, want_report.statistics, "case {case}");
+                assert_eq!(stats.not_in_report, want_stats.not_in_report, "case {case}");
+                assert_eq!(stats.statistics, want_stats.statistics, "case {case}");
             }
         }
-    }
-
-    #[test]
-    fn retry_only_unavailable() {
-        let policy = RetryPolicy {
-            attempts: 3,
-            first_delay: Duration::from_millis(1),
-        };
-        let mut calls = 0;
-        let r: Result<(), _> = with_retry(&policy, || {
-            calls += 1;
-            Err(TargetError::Unavailable("down".into()))
-        });
-        assert!(r.is_err());
-        assert_eq!(calls, 3);
-        let mut calls = 0;
-        let r = with_retry(&policy, || {
-            calls += 1;
-            if calls < 2 {
-                Err(TargetError::Unavailable("blip".into()))
-            } else {
-                Ok(calls)
-            }
-        });
-        assert_eq!(r.unwrap(), 2);
-        let mut calls = 0;
-        let r: Result<(), _> = with_retry(&policy, || {
-            calls += 1;
-            Err(TargetError::Refused("bad".into()))
-        });
-        assert!(r.is_err());
-        assert_eq!(calls, 1);
     }
 }

@@ -9,7 +9,7 @@
 //! the same order. The tables it holds that the run has not used yet are bounded by a byte
 //! budget, so memory stays bounded however many scopes the input names.
 
-use crate::scope::diff::{with_retry, RetryPolicy};
+use crate::target::retry::{with_retry, RetryPolicy};
 use crate::target::{ScopeReader, TargetError};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};

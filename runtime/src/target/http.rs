@@ -16,6 +16,10 @@
 //! costs one download per scope and one apply per batch, never one request per record. A
 //! [`Target::scope_reader`] handle counts into the same [`RoundTrips`].
 //!
+//! The HTTP clients are the caller's: [`HttpSettings::clients`] builds them (timeouts, user
+//! agent, proxies and TLS roots are the command line's decision, `cli/src/client.rs`); this
+//! module only speaks the API through them.
+//!
 //! Compression: the server gzips an answer when the request asks for it. Scopes are downloaded
 //! uncompressed from a loopback server and gzipped from any other: on loopback the transfer
 //! costs next to nothing while compressing and decompressing a large scope costs both ends
@@ -66,6 +70,28 @@ impl Default for HttpRetry {
     }
 }
 
+/// Builds an HTTP client: called once for the target and once for each scope reader, so that
+/// each has a connection (and I/O thread) of its own.
+pub type ClientFactory = Arc<dyn Fn() -> reqwest::Result<Client> + Send + Sync>;
+
+/// How an [`HttpTarget`] talks to the server.
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub retry: HttpRetry,
+    pub clients: ClientFactory,
+}
+
+impl Default for HttpSettings {
+    /// reqwest's default clients (no user agent; a 30-second timeout per request) and the
+    /// default retries. The command line builds its own clients.
+    fn default() -> HttpSettings {
+        HttpSettings {
+            retry: HttpRetry::default(),
+            clients: Arc::new(|| Client::builder().build()),
+        }
+    }
+}
+
 /// Request bodies larger than this are sent gzip-compressed (the server decompresses).
 const COMPRESS_ABOVE: usize = 16 * 1024;
 
@@ -89,6 +115,8 @@ struct Link {
     password: String,
     token: String,
     retry: HttpRetry,
+    /// Where further clients come from (see [`Link::fork`]).
+    clients: ClientFactory,
     trips: Arc<Mutex<RoundTrips>>,
     /// Whether downloads ask for gzip (not from a loopback server; see the module comment).
     gzip_downloads: bool,
@@ -112,16 +140,18 @@ enum Kind {
 }
 
 impl HttpTarget {
-    /// Logs on to the server at `base_url` (e.g. `http://127.0.0.1:8740`).
+    /// Logs on to the server at `base_url` (e.g. `http://127.0.0.1:8740`) with the default
+    /// [`HttpSettings`].
     pub fn connect(base_url: &str, user: &str, password: &str) -> Result<HttpTarget, TargetError> {
-        HttpTarget::connect_with(base_url, user, password, HttpRetry::default())
+        HttpTarget::connect_with(base_url, user, password, HttpSettings::default())
     }
 
+    /// Logs on with the caller's clients and retries.
     pub fn connect_with(
         base_url: &str,
         user: &str,
         password: &str,
-        retry: HttpRetry,
+        settings: HttpSettings,
     ) -> Result<HttpTarget, TargetError> {
         let mut base = Url::parse(base_url.trim())
             .map_err(|e| TargetError::Refused(format!("server URL `{base_url}`: {e}")))?;
@@ -135,12 +165,13 @@ impl HttpTarget {
         base.set_path(&trimmed);
         let gzip_downloads = !is_loopback(&base);
         let mut link = Link {
-            client: new_client()?,
+            client: new_client(&settings.clients)?,
             base,
             user: user.to_string(),
             password: password.to_string(),
             token: String::new(),
-            retry,
+            retry: settings.retry,
+            clients: settings.clients,
             trips: Arc::default(),
             gzip_downloads,
         };
@@ -165,14 +196,8 @@ impl HttpTarget {
     }
 }
 
-fn new_client() -> Result<Client, TargetError> {
-    Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // Large scopes take a while to serialise and transfer; a hung server still ends.
-        .timeout(Duration::from_secs(600))
-        .user_agent(concat!("tapesync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| TargetError::Internal(format!("HTTP client: {e}")))
+fn new_client(clients: &ClientFactory) -> Result<Client, TargetError> {
+    clients().map_err(|e| TargetError::Internal(format!("HTTP client: {e}")))
 }
 
 /// Whether the server is on this machine (a loopback address or `localhost`).
@@ -385,12 +410,13 @@ impl Link {
     /// copy, the same counters.
     fn fork(&self) -> Result<Link, TargetError> {
         Ok(Link {
-            client: new_client()?,
+            client: new_client(&self.clients)?,
             base: self.base.clone(),
             user: self.user.clone(),
             password: self.password.clone(),
             token: self.token.clone(),
             retry: self.retry.clone(),
+            clients: Arc::clone(&self.clients),
             trips: Arc::clone(&self.trips),
             gzip_downloads: self.gzip_downloads,
         })
@@ -624,7 +650,11 @@ mod tests {
         };
         // https too: TLS support is built in (without it this would be refused outright).
         for url in ["http://127.0.0.1:9", "https://127.0.0.1:9"] {
-            match HttpTarget::connect_with(url, "u", "p", retry.clone()) {
+            let settings = HttpSettings {
+                retry: retry.clone(),
+                ..HttpSettings::default()
+            };
+            match HttpTarget::connect_with(url, "u", "p", settings) {
                 Err(TargetError::Unavailable(m)) => assert!(m.contains("cannot reach"), "{m}"),
                 Err(e) => panic!("{url}: {e}"),
                 Ok(_) => panic!("{url}: connected to nothing"),

@@ -4,6 +4,7 @@
 
 pub mod embedded;
 pub mod http;
+pub mod retry;
 
 use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,

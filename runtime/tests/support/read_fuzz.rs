@@ -166,7 +166,7 @@ pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
         }
         Some(e) => panic!("the run failed: {e}\n{}", context()),
     }
-    let stats = &outcome.report.statistics;
+    let stats = &outcome.stats.statistics;
     assert_eq!(
         stats.records_rejected,
         observer.rejections.len() as u64,
@@ -214,7 +214,7 @@ pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
             &again,
             &mut Collector::default(),
         );
-        let s = &second.report.statistics;
+        let s = &second.stats.statistics;
         assert!(
             second.error.is_none() && s.volumes_added == 0 && s.volumes_updated == 0,
             "the same report a second time: {:?} {s:?}\n{}",

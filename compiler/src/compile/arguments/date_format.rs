@@ -1,6 +1,9 @@
 //! Date formats: `%%` is already `%` here (variable expansion undoes the doubling); the
 //! format is checked with chrono's strftime parser and by a round trip through a sample date.
 
+use super::Str;
+use crate::compile::Compiler;
+use crate::diagnostics::{Code, Diagnostic, FileId};
 use crate::plan::DateFormat;
 use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
 
@@ -101,6 +104,30 @@ pub fn compile_date_format(written: &str, strftime: &str) -> Result<DateFormat, 
         });
     }
     Ok(format)
+}
+
+impl Compiler<'_> {
+    /// A date-format argument; `raw_written` is the format as written (with `%%`).
+    pub(in crate::compile) fn date_format(
+        &mut self,
+        file: FileId,
+        s: &Str,
+        raw_written: &str,
+    ) -> Option<DateFormat> {
+        if self.empty(file, s, "a date format") {
+            return None;
+        }
+        match compile_date_format(raw_written, s.text()) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let mut d = Diagnostic::new(Code::BAD_DATE_FORMAT, file, s.arg, e.message)
+                    .label("date format");
+                d.help = e.help;
+                self.emit(d);
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! one year — and, as an extension, unit-suffixed terms such as `12h`, `7d`, `6m`, `1y`
 //! (combinable: `1y6m`).
 
+use super::Str;
+use crate::compile::Compiler;
+use crate::diagnostics::{Code, Diagnostic, FileId};
 use crate::plan::Span;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,44 @@ fn parse_units(t: &str, lead: usize) -> Result<Span, DurationError> {
         i += 1;
     }
     Ok(span)
+}
+
+impl Compiler<'_> {
+    /// A duration argument of the repository rules.
+    pub(in crate::compile) fn duration(&mut self, file: FileId, s: &Str) -> Option<Span> {
+        if self.empty(file, s, "a duration") {
+            return None;
+        }
+        match parse_duration(s.text()) {
+            Ok(span) => {
+                if self.options.compat && uses_units(s.text()) {
+                    self.emit(
+                        Diagnostic::new(
+                            Code::EXTENSION_USED,
+                            file,
+                            s.arg,
+                            "unit suffixes in durations are a tapesync extension",
+                        )
+                        .help("TapeTrack reads colon-separated days:months:years"),
+                    );
+                }
+                Some(span)
+            }
+            Err(e) => {
+                self.emit(
+                    Diagnostic::new(
+                        Code::BAD_DURATION,
+                        file,
+                        Compiler::span_of(s, e.start, e.end),
+                        format!("invalid duration: {}", e.message),
+                    )
+                    .label("here")
+                    .help("write days:months:years (\"7\", \"0:0:1\") or units (\"12h\", \"7d\", \"6m\", \"1y\")"),
+                );
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,15 @@
 //! Compiles filter strings into [`Pattern`]s (the pattern language of TapeTrack's
 //! "Pattern Matching And Filter Strings" page): `*`, `?`, `[abc]`, `[a|b]`, `[a-z]`, `[!…]`,
-//! `(A|B)` and a leading `!` that negates the whole filter. `*LIST:` and `*REG:` are
-//! recognised by the compiler before it calls [`compile_glob`].
+//! `(A|B)` and a leading `!` that negates the whole filter. `*LIST:` (a file of patterns, read
+//! through the loader) and `*REG:` (refused) are handled by `Compiler::pattern` before it calls
+//! [`compile_glob`].
 
+use super::Str;
+use crate::compile::loader::resolve;
+use crate::compile::Compiler;
+use crate::diagnostics::{Code, Diagnostic, FileId};
 use crate::plan::{Pattern, PatternBody, PatternToken};
+use tapesync_grammar::Span as ByteSpan;
 
 /// Where and why a filter is malformed; offsets are bytes of the (expanded) filter text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +213,135 @@ pub fn compile_glob(text: &str) -> Result<(Pattern, Vec<PatternWarning>), Patter
         },
         warnings,
     ))
+}
+
+impl Compiler<'_> {
+    /// Compiles a filter argument (with `*LIST:` / `*REG:`).
+    pub(in crate::compile) fn pattern(&mut self, file: FileId, s: &Str) -> Option<Pattern> {
+        if self.empty(file, s, "a filter") {
+            return None;
+        }
+        let text = s.text();
+        let upper = text.to_ascii_uppercase();
+        let (negated, rest_at) = if text.starts_with('!') {
+            (true, 1)
+        } else {
+            (false, 0)
+        };
+        let rest_upper = &upper[rest_at..];
+        if rest_upper.starts_with("*REG:") {
+            self.emit(
+                Diagnostic::new(
+                    Code::REGISTRY_LIST_UNSUPPORTED,
+                    file,
+                    Compiler::span_of(s, rest_at, rest_at + 5),
+                    "`*REG:` lists read the Windows registry and are unsupported on this system",
+                )
+                .label("registry list")
+                .help("put the patterns in a text file, one per line, and use `*LIST:path`"),
+            );
+            return None;
+        }
+        if rest_upper.starts_with("*LIST:") {
+            let path_text = text[rest_at + 6..].trim().to_string();
+            let base = self.paths.get(file.0).cloned().unwrap_or_default();
+            let path = resolve(&base, &path_text);
+            let list_span = Compiler::span_of(s, rest_at, text.len());
+            let content = match self.loader.load(&path) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.emit(
+                        Diagnostic::new(
+                            Code::LIST_FILE_UNREADABLE,
+                            file,
+                            list_span,
+                            format!("cannot read list file `{}`: {e}", path.display()),
+                        )
+                        .label("list file")
+                        .note("list paths are relative to the definition file"),
+                    );
+                    return None;
+                }
+            };
+            let list_file = self.add_file(&path.display().to_string(), &content, path.clone());
+            let mut patterns = Vec::new();
+            let mut offset = 0;
+            for line in content.split_inclusive('\n') {
+                let trimmed = line.trim();
+                let lead = line.len() - line.trim_start().len();
+                if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                    match compile_glob(trimmed) {
+                        Ok((p, _)) => patterns.push(p),
+                        Err(e) => {
+                            let span =
+                                ByteSpan::new(offset + lead + e.start, offset + lead + e.end);
+                            let mut d = Diagnostic::new(
+                                Code::MALFORMED_PATTERN,
+                                list_file,
+                                span,
+                                e.message,
+                            )
+                            .label("in this list entry")
+                            .secondary(
+                                file,
+                                list_span,
+                                "list used here",
+                            );
+                            d.help = e.help;
+                            self.emit(d);
+                        }
+                    }
+                }
+                offset += line.len();
+            }
+            return Some(Pattern {
+                source: text.to_string(),
+                negated,
+                body: PatternBody::List {
+                    path: path_text,
+                    patterns,
+                },
+            });
+        }
+        match compile_glob(text) {
+            Ok((p, warnings)) => {
+                for w in warnings {
+                    let PatternWarning::UnbalancedNegation { at } = w;
+                    let span = Compiler::span_of(s, at, at + 1);
+                    self.emit(
+                        Diagnostic::new(
+                            Code::UNBALANCED_NEGATION,
+                            file,
+                            span,
+                            "`(` after `!` is never closed; read as if it were not there",
+                        )
+                        .label("unbalanced `(`")
+                        .note(format!(
+                            "the filter means `!{}`: values NOT matching `{}`",
+                            &text[at + 1..],
+                            &text[at + 1..]
+                        ))
+                        .help("remove the `(`")
+                        .fix(span, ""),
+                    );
+                }
+                Some(p)
+            }
+            Err(e) => {
+                let span = Compiler::span_of(s, e.start, e.end);
+                let mut d = Diagnostic::new(
+                    Code::MALFORMED_PATTERN,
+                    file,
+                    span,
+                    format!("malformed filter: {}", e.message),
+                )
+                .label("here");
+                d.help = e.help;
+                self.emit(d);
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -42,14 +42,14 @@ mod tests {
 
     #[test]
     fn documented_examples() {
-        assert_eq!(compile_template("*L3").apply("000123"), "000123L3");
-        assert_eq!(compile_template("~~~~~~").apply("A1234567"), "A12345");
+        assert_eq!(compile_template("*L3").translate("000123"), "000123L3");
+        assert_eq!(compile_template("~~~~~~").translate("A1234567"), "A12345");
         assert_eq!(
-            compile_template("^^^~~~~~~L4").apply("A12345678"),
+            compile_template("^^^~~~~~~L4").translate("A12345678"),
             "345678L4"
         );
         assert_eq!(
-            compile_template("^^~~~~~~~~~~").apply("A61234567890"),
+            compile_template("^^~~~~~~~~~~").translate("A61234567890"),
             "1234567890"
         );
         assert_eq!(

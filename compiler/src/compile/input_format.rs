@@ -1,0 +1,202 @@
+//! Input format: where the report comes from and how it is cut into records — `SetFile`,
+//! `SetCSVDelimiter` and `SetCSVQuote` (delimited text), `SetWhitespaceDelimited` (words),
+//! `SetKeyValueFormat` and `SetRecordStart` (key/value blocks); fixed columns without any.
+
+use super::arguments::{Site, Val};
+use super::{Compiler, Directive};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::plan::{InputSpec, Pattern, RecordFormat};
+
+/// What the input-format directives gave.
+#[derive(Default)]
+pub(super) struct InputFormat {
+    file: Option<(String, Site)>,
+    format: Option<(FormatChoice, Site)>,
+    quote: Option<(Option<u8>, Site)>,
+    record_start: Option<(Pattern, Site)>,
+}
+
+/// The input format as the plan has it.
+pub(super) struct LoweredInput {
+    pub(super) input: InputSpec,
+    pub(super) format: RecordFormat,
+    pub(super) whitespace_tail: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FormatChoice {
+    Delimited(u8),
+    Whitespace(Option<usize>),
+    KeyValue(String),
+}
+
+impl FormatChoice {
+    fn describe(&self) -> String {
+        match self {
+            FormatChoice::Delimited(d) => {
+                format!("delimited input (`{}`)", char::from(*d).escape_debug())
+            }
+            FormatChoice::Whitespace(_) => "whitespace-separated input".into(),
+            FormatChoice::KeyValue(s) => format!("key/value input (`{s}`)"),
+        }
+    }
+}
+
+impl Compiler<'_> {
+    /// `SetFile`.
+    pub(super) fn set_file(&mut self, d: &Directive<'_>) {
+        let (v, site) = (&d.args, d.site);
+        let Some(s) = v[0].str() else { return };
+        if self.empty(site.file, s, "a file name") {
+            return;
+        }
+        if let Some((_, first)) = &self.given.input.file {
+            let first = *first;
+            self.given_twice(
+                site,
+                first,
+                true,
+                "`SetFile` given twice; the last one wins",
+            );
+        }
+        self.given.input.file = Some((s.text().to_string(), site));
+    }
+
+    /// `SetCSVDelimiter`.
+    pub(super) fn set_csv_delimiter(&mut self, d: &Directive<'_>) {
+        let (info, v, site) = (d.info, &d.args, d.site);
+        let Some(s) = v[0].str() else { return };
+        if let Some(d) = self.one_char(site.file, s, "a delimiter") {
+            self.set_format(FormatChoice::Delimited(d), site, info.name);
+        }
+    }
+
+    /// `SetWhitespaceDelimited`.
+    pub(super) fn set_whitespace_delimited(&mut self, d: &Directive<'_>) {
+        let (info, v, site) = (d.info, &d.args, d.site);
+        let tail = v.first().map(|t| t.int() as usize);
+        self.set_format(FormatChoice::Whitespace(tail), site, info.name);
+    }
+
+    /// `SetKeyValueFormat`.
+    pub(super) fn set_key_value_format(&mut self, d: &Directive<'_>) {
+        let (info, v, site) = (d.info, &d.args, d.site);
+        let Some(s) = v[0].str() else { return };
+        if !self.empty(site.file, s, "a key/value separator") {
+            self.set_format(
+                FormatChoice::KeyValue(s.text().to_string()),
+                site,
+                info.name,
+            );
+        }
+    }
+
+    /// `SetCSVQuote`.
+    pub(super) fn set_csv_quote(&mut self, d: &Directive<'_>) {
+        let (v, site) = (&d.args, d.site);
+        let quote = match &v[0] {
+            Val::NoneWord => None,
+            Val::Str(s) => match self.one_char(site.file, s, "a quote character") {
+                Some(c) => Some(c),
+                None => return,
+            },
+            _ => return,
+        };
+        if let Some((old, first)) = self.given.input.quote {
+            let message = "`SetCSVQuote` given twice; the last one wins";
+            self.given_twice(site, first, old == quote, message);
+        }
+        self.given.input.quote = Some((quote, site));
+    }
+
+    /// `SetRecordStart`.
+    pub(super) fn set_record_start(&mut self, d: &Directive<'_>) {
+        let (v, site) = (&d.args, d.site);
+        let Some(s) = v[0].str() else { return };
+        if let Some(p) = self.pattern(site.file, s) {
+            self.given.input.record_start = Some((p, site));
+        }
+    }
+
+    /// Chooses the record format (a later choice replaces an earlier one, with a warning).
+    fn set_format(&mut self, choice: FormatChoice, site: Site, name: &str) {
+        if let Some((old, old_site)) = self.given.input.format.clone() {
+            let (code, msg) = if old == choice {
+                (
+                    Code::DUPLICATE_DEFINITION,
+                    format!("`{name}` repeats the record format"),
+                )
+            } else {
+                (
+                    Code::CONFLICTING_DEFINITIONS,
+                    format!(
+                        "`{name}` replaces the record format chosen earlier ({}); the last one wins",
+                        old.describe()
+                    ),
+                )
+            };
+            self.repeated(code, site, old_site, msg, "record format first chosen here");
+        }
+        self.given.input.format = Some((choice, site));
+    }
+
+    /// The record format (fixed columns unless a directive chose another), and the settings
+    /// that do not fit it.
+    pub(super) fn lower_input_format(&mut self) -> LoweredInput {
+        let format = match self.given.input.format.as_ref().map(|(f, _)| f.clone()) {
+            None => RecordFormat::FixedColumns,
+            Some(FormatChoice::Delimited(d)) => RecordFormat::Delimited {
+                delimiter: d,
+                quote: self.given.input.quote.map_or(Some(b'"'), |(q, _)| q),
+            },
+            Some(FormatChoice::Whitespace(_)) => RecordFormat::Whitespace,
+            Some(FormatChoice::KeyValue(sep)) => RecordFormat::KeyValue {
+                separator: sep,
+                record_start: self
+                    .given
+                    .input
+                    .record_start
+                    .as_ref()
+                    .map(|(p, _)| p.clone()),
+            },
+        };
+        let whitespace_tail = match &self.given.input.format {
+            Some((FormatChoice::Whitespace(t), _)) => *t,
+            _ => None,
+        };
+        if let Some((_, site)) = self.given.input.quote {
+            if !matches!(format, RecordFormat::Delimited { .. }) {
+                self.emit(
+                    Diagnostic::new(
+                        Code::WRONG_RECORD_FORMAT,
+                        site.file,
+                        site.span,
+                        "`SetCSVQuote` applies to delimited input only",
+                    )
+                    .help("add `SetCSVDelimiter(\",\");` or remove this line"),
+                );
+            }
+        }
+        if let Some((_, site)) = &self.given.input.record_start {
+            let site = *site;
+            if !matches!(format, RecordFormat::KeyValue { .. }) {
+                self.emit(
+                    Diagnostic::new(
+                        Code::WRONG_RECORD_FORMAT,
+                        site.file,
+                        site.span,
+                        "`SetRecordStart` applies to key/value input only",
+                    )
+                    .help("add `SetKeyValueFormat(\":\");` or remove this line"),
+                );
+            }
+        }
+        LoweredInput {
+            input: InputSpec {
+                file: self.given.input.file.as_ref().map(|(f, _)| f.clone()),
+            },
+            format,
+            whitespace_tail,
+        }
+    }
+}
