@@ -8,8 +8,8 @@
 
 use crate::common;
 
-use serde_json::{json, Value};
 use crate::server_support::{admin, client, export, get, logon, post, Server, ADMIN_PASSWORD};
+use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

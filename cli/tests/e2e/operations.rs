@@ -4,8 +4,8 @@
 
 use crate::common;
 
-use serde_json::{json, Value};
 use crate::server_support::{admin, client, logon, Server, ADMIN_PASSWORD};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
