@@ -1,5 +1,5 @@
 //! What one request may carry. docs/openapi.json states every one of these limits, and
-//! `cli/tests/openapi.rs` fails when the description and these constants disagree.
+//! `cli/tests/e2e/openapi.rs` fails when the description and these constants disagree.
 //!
 //! The request head is checked here ([`check_head`], answered like every other refusal: `431`
 //! with the JSON error body; hyper would answer an oversized head itself, without a body, so

@@ -1,5 +1,5 @@
 //! The HTTP API through the real router (no socket): rights, validation, throttling, replay,
-//! compression. The end-to-end tests with the real binary live in cli/tests/server_e2e.rs.
+//! compression. The end-to-end tests with the real binary live in cli/tests/e2e/server_e2e.rs.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The data-driven run cases of `tests/cases/run/` (layout: cli/tests/run_cases.rs) once more,
+//! The data-driven run cases of `tests/cases/run/` (layout: cli/tests/e2e/run_cases.rs) once more,
 //! over HTTP: each case gets its own `tapesync serve` on loopback holding the case's starting
 //! inventory, and `tapesync run --server … --user …` must produce exactly the files the
 //! embedded run produces — exit code, standard output and error, statistics and the final
