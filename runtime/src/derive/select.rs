@@ -83,8 +83,10 @@ impl<'p> Selector<'p> {
         }
         self.rules.iter().any(|r| {
             r.kind == kind && {
-                // Offsets count characters; a record shorter than the offset is tested as
-                // the empty string.
+                // Offsets count characters. Nothing left to test (an empty line, a record
+                // shorter than the offset) is tested as one blank, as if the record were
+                // padded: TapeTrack's `AddString(TERMINATE, 0, " *")` stops at the first
+                // blank record, an empty line included.
                 let rest = if r.offset == 0 {
                     raw
                 } else {
@@ -93,7 +95,7 @@ impl<'p> Selector<'p> {
                         None => "",
                     }
                 };
-                r.filter.matches(rest)
+                r.filter.matches(if rest.is_empty() { " " } else { rest })
             }
         })
     }
@@ -193,7 +195,25 @@ mod tests {
     }
 
     #[test]
-    fn short_records_test_empty_rest() {
+    fn blank_records_end_a_report_and_fill_headers() {
+        let rules = vec![
+            rule(LineRuleKind::Header, 0, "1*"),
+            rule(LineRuleKind::Terminate, 0, " *"),
+        ];
+        let mut s = Selector::new(&rules, 3);
+        let classes: Vec<Class> = ["1 Page", "", "Lib", "A00001", "", "A00002"]
+            .iter()
+            .map(|l| s.classify(l))
+            .collect();
+        use Class::*;
+        assert_eq!(classes, [Header, Header, Header, Body, Terminate, Body]);
+        assert_eq!(s.header(), ["1 Page", "", "Lib"]);
+        let mut s = Selector::new(&rules, 1);
+        assert_eq!(s.classify("   "), Terminate);
+    }
+
+    #[test]
+    fn short_records_test_one_blank() {
         let rules = vec![rule(LineRuleKind::Exclusion, 10, "!*X*")];
         let mut s = Selector::new(&rules, 0);
         assert_eq!(s.classify("abc"), Class::Excluded);

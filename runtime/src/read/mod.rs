@@ -50,6 +50,13 @@ pub enum SourceItem<'a> {
     },
 }
 
+/// Whether a line is blank (empty or only spaces and tabs). Line-per-record sources yield
+/// blank lines as records — TapeTrack counts them for `AddString` rules and header sections
+/// (docs/language.md, "Blank lines") — and pass 1 never derives one.
+pub fn is_blank_line(text: &str) -> bool {
+    text.bytes().all(|b| b == b' ' || b == b'\t')
+}
+
 /// A streaming reader of records. `Send`, so that a run can read on a thread of its own
 /// ([`ReadAhead`]).
 pub trait RecordSource: Send {

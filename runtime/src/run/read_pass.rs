@@ -39,6 +39,16 @@ pub(super) fn read_pass(
         let Some(item) = records.next_item()? else {
             break;
         };
+        if let SourceItem::Record(record) = &item {
+            if read::is_blank_line(&record.raw) {
+                // A blank line is a record for the line rules (it can end the report or be
+                // part of a header section), never a volume; it is not counted.
+                if selector.classify(&record.raw) == Class::Terminate {
+                    break;
+                }
+                continue;
+            }
+        }
         counts.records_read += 1;
         match item {
             SourceItem::Bad { line, reason } => {
