@@ -255,7 +255,7 @@ impl Compiler<'_> {
                     );
                     continue;
                 }
-                (PendingExtract::Offset { offset, record }, RecordFormat::FixedColumns) => {
+                (PendingExtract::Offset { offset, record }, format) => {
                     if *record > 0 {
                         let problem = if !has_header_rule {
                             Some("takes a header record, but no `AddString(HEADER, …)` rule defines headers".to_string())
@@ -279,16 +279,16 @@ impl Compiler<'_> {
                             continue;
                         }
                     }
-                    ExtractSource::Columns {
-                        offset: *offset,
-                        record: *record,
-                    }
-                }
-                (PendingExtract::Offset { offset, .. }, _) => {
-                    if *offset == 0 {
-                        ExtractSource::WholeRecord
-                    } else {
-                        ExtractSource::Element { index: *offset }
+                    let (offset, record) = (*offset, *record);
+                    match format {
+                        RecordFormat::FixedColumns => ExtractSource::Columns { offset, record },
+                        // Every other offset format counts elements, in header records too.
+                        _ if record > 0 => ExtractSource::HeaderElement {
+                            index: offset,
+                            record,
+                        },
+                        _ if offset == 0 => ExtractSource::WholeRecord,
+                        _ => ExtractSource::Element { index: offset },
                     }
                 }
             };

@@ -130,6 +130,9 @@ pub enum ExtractSource {
     Columns { offset: usize, record: usize },
     /// Delimited or whitespace input: 1-based element `index`.
     Element { index: usize },
+    /// Delimited or whitespace input: 1-based element `index` of header record `record`
+    /// (1-based within the header section; `index` 0 is the whole header record).
+    HeaderElement { index: usize, record: usize },
     /// The whole raw record (`Extract(field, 0, len, 0)` on delimited input).
     WholeRecord,
     /// Key/value input: the value of `key` (compared case-insensitively, trimmed).

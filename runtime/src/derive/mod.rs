@@ -153,7 +153,7 @@ impl<'p> Deriver<'p> {
 
     /// Derives one record into an owned [`SyncRecord`] (allocates; the run uses
     /// [`Deriver::derive_into`]).
-    pub fn derive(&self, record: &RawRecord, header: &[String]) -> Derived {
+    pub fn derive(&self, record: &RawRecord, header: &[RawRecord]) -> Derived {
         let mut out = DerivedRecord::default();
         match self.derive_into(record, header, &mut out) {
             Outcome::Record => Derived::Record(out.to_sync_record()),
@@ -166,7 +166,7 @@ impl<'p> Deriver<'p> {
     pub fn derive_into(
         &self,
         record: &RawRecord,
-        header: &[String],
+        header: &[RawRecord],
         out: &mut DerivedRecord,
     ) -> Outcome {
         out.line = record.line;
@@ -185,7 +185,7 @@ impl<'p> Deriver<'p> {
     fn try_derive(
         &self,
         record: &RawRecord,
-        header: &[String],
+        header: &[RawRecord],
         values: &mut Values,
     ) -> Result<Option<bool>, String> {
         let plan = self.plan;
@@ -303,33 +303,54 @@ fn extract<'r>(
     source: &ExtractSource,
     field: Field,
     record: &'r RawRecord,
-    header: &'r [String],
+    header: &'r [RawRecord],
 ) -> Result<&'r str, String> {
     Ok(match source {
         ExtractSource::Columns { offset, record: 0 } => from_offset(&record.raw, *offset),
         ExtractSource::Columns { offset, record: n } => header
             .get(n - 1)
-            .map(|h| from_offset(h, *offset))
+            .map(|h| from_offset(&h.raw, *offset))
             .unwrap_or_default(),
+        ExtractSource::HeaderElement { index, record: n } => match header.get(n - 1) {
+            // No header section above this record yet: no value, as with fixed columns.
+            None => "",
+            Some(h) if *index == 0 => &h.raw,
+            Some(h) => element(h, *index, field, Some(*n))?,
+        },
         ExtractSource::WholeRecord => &record.raw,
         ExtractSource::Element { index: 0 } => &record.raw,
-        ExtractSource::Element { index } => match record.elements.get(index - 1) {
-            Some(v) => v,
-            None if record.strict_elements => {
-                let n = record.elements.len();
-                return Err(format!(
-                    "{field} needs element {index}, but the record has only {n} element{}",
-                    if n == 1 { "" } else { "s" }
-                ));
-            }
-            None => "",
-        },
+        ExtractSource::Element { index } => element(record, *index, field, None)?,
         ExtractSource::Key { key } => record
             .pairs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key.trim()))
             .map_or("", |(_, v)| v.as_str()),
     })
+}
+
+/// Element `index` (1-based) of `record`, the body record or header record `header`. A
+/// missing element of delimited input is a ragged row (an error); a missing word is empty.
+fn element(
+    record: &RawRecord,
+    index: usize,
+    field: Field,
+    header: Option<usize>,
+) -> Result<&str, String> {
+    match record.elements.get(index - 1) {
+        Some(v) => Ok(v),
+        None if record.strict_elements => {
+            let n = record.elements.len();
+            let which = match header {
+                Some(h) => format!("header record {h} (line {})", record.line),
+                None => "the record".to_string(),
+            };
+            Err(format!(
+                "{field} needs element {index}, but {which} has only {n} element{}",
+                if n == 1 { "" } else { "s" }
+            ))
+        }
+        None => Ok(""),
+    }
 }
 
 /// The characters of `text` from 0-based character `offset` on (empty when it is shorter).

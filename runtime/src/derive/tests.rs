@@ -275,7 +275,13 @@ fn header_records_and_columns() {
         raw: "  A00001  short".into(),
         ..RawRecord::default()
     };
-    let header = vec!["Page 1".to_string(), "Library LIBR".to_string()];
+    let header: Vec<RawRecord> = ["Page 1", "Library LIBR"]
+        .iter()
+        .map(|t| RawRecord {
+            raw: t.to_string(),
+            ..RawRecord::default()
+        })
+        .collect();
     let r = record(Deriver::new(&plan, now()).derive(&raw, &header));
     assert_eq!(r.volume, "A00001");
     assert_eq!(r.fields[&Field::Repository], "LIBR");
@@ -292,4 +298,31 @@ fn remove_characters_before_translation() {
     plan.translations = vec![tr(Field::UsageCount, Field::UsageCount, "1000", "*0")];
     let r = record(derive(&plan, &["A00001", "1,000"]));
     assert_eq!(r.fields[&Field::UsageCount], "10000");
+}
+
+#[test]
+fn header_elements_of_delimited_and_whitespace_input() {
+    let mut plan = csv_plan("US01", "LTO3", &[]);
+    plan.extractions.push(Extraction {
+        field: Field::Repository,
+        source: ExtractSource::HeaderElement {
+            index: 2,
+            record: 1,
+        },
+        length: 4,
+    });
+    let header = [rec(&["Library", "OFFS"])];
+    let deriver = Deriver::new(&plan, now());
+    let r = record(deriver.derive(&rec(&["A00001"]), &header));
+    assert_eq!(r.fields[&Field::Repository], "OFFS");
+    // Before the first header section there is no value.
+    let r = record(deriver.derive(&rec(&["A00001"]), &[]));
+    assert!(!r.fields.contains_key(&Field::Repository));
+    // A ragged delimited header record is an error naming it; a missing word is empty.
+    let mut short = rec(&["Library"]);
+    let why = rejected(deriver.derive(&rec(&["A00001"]), std::slice::from_ref(&short)));
+    assert!(why.contains("header record 1 (line 7)"), "{why}");
+    short.strict_elements = false;
+    let r = record(deriver.derive(&rec(&["A00001"]), &[short]));
+    assert!(!r.fields.contains_key(&Field::Repository));
 }

@@ -292,7 +292,7 @@ impl RecordSource for DelimitedSource {
             self.quote,
             &mut self.pool.refill(&mut self.record.elements),
         );
-        return Ok(Some(match split {
+        Ok(Some(match split {
             Ok(()) => {
                 self.record.line = number;
                 SourceItem::Record(&self.record)
@@ -301,7 +301,7 @@ impl RecordSource for DelimitedSource {
                 line: number,
                 reason,
             },
-        }));
+        }))
     }
 
     fn finish(self: Box<Self>) -> Result<(), InputError> {

@@ -43,7 +43,7 @@ pub(super) fn read_pass(
             if read::is_blank_line(&record.raw) {
                 // A blank line is a record for the line rules (it can end the report or be
                 // part of a header section), never a volume; it is not counted.
-                if selector.classify(&record.raw) == Class::Terminate {
+                if selector.classify(record) == Class::Terminate {
                     break;
                 }
                 continue;
@@ -54,7 +54,7 @@ pub(super) fn read_pass(
             SourceItem::Bad { line, reason } => {
                 reject(options, source_name, counts, observer, line, reason)?
             }
-            SourceItem::Record(record) => match selector.classify(&record.raw) {
+            SourceItem::Record(record) => match selector.classify(record) {
                 Class::Terminate => break,
                 Class::Header | Class::Outside => {}
                 Class::Excluded => counts.records_excluded += 1,
