@@ -8,6 +8,7 @@ pub mod date_format;
 pub mod duration;
 pub mod expand;
 pub mod pattern;
+pub mod pattern_lint;
 pub mod template;
 
 use super::Compiler;
