@@ -110,6 +110,7 @@ pub fn csv_plan(customer: &str, media: &str, extra: &[(Field, usize)]) -> Plan {
         },
         header_count: 0,
         line_rules: Vec::new(),
+        grouping: None,
         literals: vec![
             Literal {
                 field: Field::Customer,

@@ -9,7 +9,8 @@ use super::{Compiler, Directive};
 use crate::catalogue::DirectiveId;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::{
-    ExtractSource, Extraction, Literal, RecordFormat, RemoveCharacters, Translation, ValueFilter,
+    ExtractSource, Extraction, Literal, RecordFormat, RecordGrouping, RemoveCharacters,
+    Translation, ValueFilter,
 };
 use tapesync_model::{canonicalise, Field};
 
@@ -40,7 +41,15 @@ impl FieldRules {
 /// An extraction before the record format is known (it decides what an offset means).
 #[derive(Debug, Clone)]
 pub(super) enum PendingExtract {
-    Offset { offset: usize, record: usize },
+    Offset {
+        offset: usize,
+        record: usize,
+    },
+    /// `ExtractLine`: `offset` of 1-based line `line` of a grouped record.
+    Line {
+        line: usize,
+        offset: usize,
+    },
     Key(String),
 }
 
@@ -106,6 +115,19 @@ impl Compiler<'_> {
             .fields
             .extractions
             .push((v[0].field(), pending, v[2].int() as usize, site));
+    }
+
+    /// `ExtractLine`.
+    pub(super) fn extract_line(&mut self, d: &Directive<'_>) {
+        let (v, site) = (&d.args, d.site);
+        let pending = PendingExtract::Line {
+            line: v[1].int() as usize,
+            offset: v[2].int() as usize,
+        };
+        self.given
+            .fields
+            .extractions
+            .push((v[0].field(), pending, v[3].int() as usize, site));
     }
 
     /// `ExtractKey`.
@@ -221,6 +243,7 @@ impl Compiler<'_> {
         &mut self,
         format: &RecordFormat,
         lines: &LoweredLines,
+        grouping: Option<&RecordGrouping>,
     ) -> LoweredFields {
         // Extractions, resolved for the record format.
         let (header_count, has_header_rule) = (lines.header_count, lines.has_header_rule);
@@ -243,17 +266,58 @@ impl Compiler<'_> {
                     );
                     continue;
                 }
-                (PendingExtract::Offset { .. }, RecordFormat::KeyValue { .. }) => {
+                (
+                    PendingExtract::Offset { .. } | PendingExtract::Line { .. },
+                    RecordFormat::KeyValue { .. },
+                ) => {
+                    let name = match p {
+                        PendingExtract::Line { .. } => "ExtractLine",
+                        _ => "Extract",
+                    };
                     self.emit(
                         Diagnostic::new(
                             Code::WRONG_RECORD_FORMAT,
                             site.file,
                             site.span,
-                            "`Extract` cannot address key/value input",
+                            format!("`{name}` cannot address key/value input"),
                         )
                         .help("use `ExtractKey(field, \"key\", length);`"),
                     );
                     continue;
+                }
+                (PendingExtract::Line { line, offset }, format) => {
+                    let (line, offset) = (*line, *offset);
+                    let problem = match grouping {
+                        None => Some(format!(
+                            "takes line {line} of a record, but every record is one line"
+                        )),
+                        Some(RecordGrouping { lines: Some(n), .. }) if line > *n => Some(
+                            format!("takes line {line} of a record, but a record has {n} lines (`SetRecordLines({n})`)"),
+                        ),
+                        Some(_) => None,
+                    };
+                    if let Some(problem) = problem {
+                        self.emit(
+                            Diagnostic::new(
+                                Code::RECORD_LINE_INVALID,
+                                site.file,
+                                site.span,
+                                format!("`ExtractLine` {problem}"),
+                            )
+                            .help(match grouping {
+                                None => "say how lines group into a record: `SetRecordLines(n);`, `SetRecordStart(\"filter\");` or `SetRecordIndent();`",
+                                Some(_) => "the 2nd argument is a line from 1 to SetRecordLines",
+                            }),
+                        );
+                        continue;
+                    }
+                    match format {
+                        RecordFormat::FixedColumns => ExtractSource::LineColumns { line, offset },
+                        _ => ExtractSource::LineElement {
+                            line,
+                            index: offset,
+                        },
+                    }
                 }
                 (PendingExtract::Offset { offset, record }, format) => {
                     if *record > 0 {

@@ -12,7 +12,7 @@ impl Compiler<'_> {
         // the checks of the whole definition see every problem the lowering found.
         let input = self.lower_input_format();
         let lines = self.lower_line_rules();
-        let fields = self.lower_fields(&input.format, &lines);
+        let fields = self.lower_fields(&input.format, &lines, input.grouping.as_ref());
         let fields_set = self.check_definition(main);
         if self.error_count() > 0 {
             return None;
@@ -25,6 +25,7 @@ impl Compiler<'_> {
             format: input.format,
             header_count: lines.header_count,
             line_rules: lines.rules,
+            grouping: input.grouping,
             literals: fields.literals,
             extractions: fields.extractions,
             remove_spaces: fields.remove_spaces,

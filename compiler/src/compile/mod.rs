@@ -255,6 +255,8 @@ impl Compiler<'_> {
             SetKeyValueFormat => self.set_key_value_format(d),
             SetCsvQuote => self.set_csv_quote(d),
             SetRecordStart => self.set_record_start(d),
+            SetRecordLines => self.set_record_lines(d),
+            SetRecordIndent => self.set_record_indent(d),
             // Line rules (line_rules.rs)
             AddString => self.add_string(d),
             SetHeaderCount => self.set_header_count(d),
@@ -262,6 +264,7 @@ impl Compiler<'_> {
             SetLiteral => self.set_literal(d),
             Extract => self.extract(d),
             ExtractKey => self.extract_key(d),
+            ExtractLine => self.extract_line(d),
             RemoveSpaces => self.remove_spaces(d),
             RemoveCharacters => self.remove_characters(d),
             AddTranslation | AddTranslation2 => self.add_translation(d),

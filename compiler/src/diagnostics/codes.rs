@@ -124,6 +124,7 @@ registry! {
     HEADER_RECORD_INVALID = 35, Error, "header record out of range";
     BAD_DELIMITER = 36, Error, "invalid delimiter or quote character";
     LITERAL_PARENTHESES = 37, Warning, "parentheses around one alternative in a filter";
+    RECORD_LINE_INVALID = 38, Error, "record line out of range";
 }
 
 impl Code {

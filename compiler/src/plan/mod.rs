@@ -34,6 +34,10 @@ pub struct Plan {
     pub header_count: usize,
     /// `AddString` rules in file order.
     pub line_rules: Vec<LineRule>,
+    /// Extension: how body lines group into one record (`SetRecordLines`, `SetRecordStart`
+    /// and `SetRecordIndent` with line-per-record formats). `None`: a line is a record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouping: Option<RecordGrouping>,
     /// `SetLiteral` values, already validated (and canonicalised where the field has a
     /// canonical form) against field limits.
     pub literals: Vec<Literal>,
@@ -96,6 +100,30 @@ pub enum RecordFormat {
     },
 }
 
+/// How the body lines of a line-per-record format group into records (extension). The line
+/// rules (`AddString`) still see every line; only body lines are grouped, and a header
+/// section ends the record being collected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordGrouping {
+    /// `SetRecordLines(n)`: every record has exactly `n` lines (n ≥ 2); a record with fewer
+    /// is rejected with its line numbers. Without `start`, every `n` lines are a record.
+    pub lines: Option<usize>,
+    /// What begins a record; `None` with `lines` set (every `n` lines).
+    pub start: Option<GroupStart>,
+}
+
+/// The line that begins a record of a [`RecordGrouping`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GroupStart {
+    /// `SetRecordStart(filter)`: a line matching the filter (its leading and trailing blanks
+    /// trimmed, as with key/value input); the lines after it continue the record.
+    Matching { filter: Pattern },
+    /// `SetRecordIndent()`: a line that does not begin with a blank; indented lines continue
+    /// the record above.
+    NotIndented,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LineRuleKind {
@@ -135,6 +163,12 @@ pub enum ExtractSource {
     HeaderElement { index: usize, record: usize },
     /// The whole raw record (`Extract(field, 0, len, 0)` on delimited input).
     WholeRecord,
+    /// Fixed columns of a grouped record (extension `ExtractLine`): `length` characters at
+    /// 0-based character `offset` of line `line` (1-based) of the record.
+    LineColumns { line: usize, offset: usize },
+    /// Delimited or whitespace input of a grouped record (extension `ExtractLine`): 1-based
+    /// element `index` of line `line` of the record (`index` 0 is the whole line).
+    LineElement { line: usize, index: usize },
     /// Key/value input: the value of `key` (compared case-insensitively, trimmed).
     Key { key: String },
 }

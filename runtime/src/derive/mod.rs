@@ -152,25 +152,29 @@ impl<'p> Deriver<'p> {
     }
 
     /// Derives one record into an owned [`SyncRecord`] (allocates; the run uses
-    /// [`Deriver::derive_into`]).
-    pub fn derive(&self, record: &RawRecord, header: &[RawRecord]) -> Derived {
+    /// [`Deriver::derive_into`]). `lines` is the record: one line, or the lines of a record
+    /// of several lines (`plan.grouping`), first line first.
+    pub fn derive(&self, lines: &[RawRecord], header: &[RawRecord]) -> Derived {
         let mut out = DerivedRecord::default();
-        match self.derive_into(record, header, &mut out) {
+        match self.derive_into(lines, header, &mut out) {
             Outcome::Record => Derived::Record(out.to_sync_record()),
             Outcome::Excluded => Derived::Excluded,
             Outcome::Rejected(reason) => Derived::Rejected(reason),
         }
     }
 
-    /// Derives one record into `out`, reusing its buffers.
+    /// Derives one record (its lines, first line first) into `out`, reusing its buffers.
     pub fn derive_into(
         &self,
-        record: &RawRecord,
+        lines: &[RawRecord],
         header: &[RawRecord],
         out: &mut DerivedRecord,
     ) -> Outcome {
+        let Some(record) = lines.first() else {
+            return Outcome::Rejected("a record without lines".to_string());
+        };
         out.line = record.line;
-        match self.try_derive(record, header, &mut out.values) {
+        match self.try_derive(lines, header, &mut out.values) {
             Ok(Some(by_rule)) => {
                 out.repository_by_rule = by_rule;
                 Outcome::Record
@@ -184,7 +188,7 @@ impl<'p> Deriver<'p> {
     /// record, `None` when a value filter excluded it.
     fn try_derive(
         &self,
-        record: &RawRecord,
+        lines: &[RawRecord],
         header: &[RawRecord],
         values: &mut Values,
     ) -> Result<Option<bool>, String> {
@@ -194,7 +198,7 @@ impl<'p> Deriver<'p> {
             values.set(lit.field, &lit.value);
         }
         for ex in &plan.extractions {
-            let value = extract(&ex.source, ex.field, record, header)?;
+            let value = extract(&ex.source, ex.field, lines, header)?;
             // A value of no more bytes than the length has no more characters either: only
             // longer ones need the character walk.
             let cut = if value.len() <= ex.length {
@@ -302,10 +306,22 @@ fn translate(values: &mut Values, table: &[tapesync_compiler::plan::Translation]
 fn extract<'r>(
     source: &ExtractSource,
     field: Field,
-    record: &'r RawRecord,
+    lines: &'r [RawRecord],
     header: &'r [RawRecord],
 ) -> Result<&'r str, String> {
+    // `derive_into` makes sure there is a first line.
+    let record = &lines[0];
     Ok(match source {
+        ExtractSource::LineColumns { line, offset } => {
+            from_offset(&record_line(lines, *line, field)?.raw, *offset)
+        }
+        ExtractSource::LineElement { line, index: 0 } => &record_line(lines, *line, field)?.raw,
+        ExtractSource::LineElement { line, index } => element(
+            record_line(lines, *line, field)?,
+            *index,
+            field,
+            Part::Line(*line),
+        )?,
         ExtractSource::Columns { offset, record: 0 } => from_offset(&record.raw, *offset),
         ExtractSource::Columns { offset, record: n } => header
             .get(n - 1)
@@ -315,11 +331,11 @@ fn extract<'r>(
             // No header section above this record yet: no value, as with fixed columns.
             None => "",
             Some(h) if *index == 0 => &h.raw,
-            Some(h) => element(h, *index, field, Some(*n))?,
+            Some(h) => element(h, *index, field, Part::Header(*n))?,
         },
         ExtractSource::WholeRecord => &record.raw,
         ExtractSource::Element { index: 0 } => &record.raw,
-        ExtractSource::Element { index } => element(record, *index, field, None)?,
+        ExtractSource::Element { index } => element(record, *index, field, Part::Body)?,
         ExtractSource::Key { key } => record
             .pairs
             .iter()
@@ -328,21 +344,38 @@ fn extract<'r>(
     })
 }
 
-/// Element `index` (1-based) of `record`, the body record or header record `header`. A
-/// missing element of delimited input is a ragged row (an error); a missing word is empty.
-fn element(
-    record: &RawRecord,
-    index: usize,
-    field: Field,
-    header: Option<usize>,
-) -> Result<&str, String> {
+/// Line `line` (1-based) of a record of several lines.
+fn record_line(lines: &[RawRecord], line: usize, field: Field) -> Result<&RawRecord, String> {
+    lines.get(line - 1).ok_or_else(|| {
+        let (first, last) = (lines[0].line, lines[lines.len() - 1].line);
+        let (n, span) = match lines.len() {
+            1 => ("1 line".to_string(), format!("line {first}")),
+            n => (format!("{n} lines"), format!("lines {first}–{last}")),
+        };
+        format!("{field} needs line {line} of the record, but the record ({span}) has {n}")
+    })
+}
+
+/// Which record an element is taken from (for messages).
+#[derive(Clone, Copy)]
+enum Part {
+    Body,
+    Header(usize),
+    Line(usize),
+}
+
+/// Element `index` (1-based) of `record`, a body record, a header record or a line of a
+/// record of several lines. A missing element of delimited input is a ragged row (an
+/// error); a missing word is empty.
+fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result<&str, String> {
     match record.elements.get(index - 1) {
         Some(v) => Ok(v),
         None if record.strict_elements => {
             let n = record.elements.len();
-            let which = match header {
-                Some(h) => format!("header record {h} (line {})", record.line),
-                None => "the record".to_string(),
+            let which = match part {
+                Part::Header(h) => format!("header record {h} (line {})", record.line),
+                Part::Line(l) => format!("line {l} of the record (line {})", record.line),
+                Part::Body => "the record".to_string(),
             };
             Err(format!(
                 "{field} needs element {index}, but {which} has only {n} element{}",

@@ -100,6 +100,14 @@ impl<'p> Selector<'p> {
         })
     }
 
+    /// Whether `raw` would begin a header section ([`Selector::classify`] would say so and
+    /// start the section), asked before the section replaces the current one.
+    pub fn begins_header(&self, raw: &str) -> bool {
+        self.header_remaining == 0
+            && self.hit(LineRuleKind::Header, raw)
+            && !self.hit(LineRuleKind::Terminate, raw)
+    }
+
     pub fn classify(&mut self, record: &RawRecord) -> Class {
         let raw = record.raw.as_str();
         if self.header_remaining > 0 {

@@ -20,7 +20,7 @@ fn rec(elements: &[&str]) -> RawRecord {
 }
 
 fn derive(plan: &Plan, elements: &[&str]) -> Derived {
-    Deriver::new(plan, now()).derive(&rec(elements), &[])
+    Deriver::new(plan, now()).derive(&[rec(elements)], &[])
 }
 
 fn record(d: Derived) -> SyncRecord {
@@ -282,7 +282,7 @@ fn header_records_and_columns() {
             ..RawRecord::default()
         })
         .collect();
-    let r = record(Deriver::new(&plan, now()).derive(&raw, &header));
+    let r = record(Deriver::new(&plan, now()).derive(&[raw], &header));
     assert_eq!(r.volume, "A00001");
     assert_eq!(r.fields[&Field::Repository], "LIBR");
     assert!(!r.fields.contains_key(&Field::Slot));
@@ -313,16 +313,16 @@ fn header_elements_of_delimited_and_whitespace_input() {
     });
     let header = [rec(&["Library", "OFFS"])];
     let deriver = Deriver::new(&plan, now());
-    let r = record(deriver.derive(&rec(&["A00001"]), &header));
+    let r = record(deriver.derive(&[rec(&["A00001"])], &header));
     assert_eq!(r.fields[&Field::Repository], "OFFS");
     // Before the first header section there is no value.
-    let r = record(deriver.derive(&rec(&["A00001"]), &[]));
+    let r = record(deriver.derive(&[rec(&["A00001"])], &[]));
     assert!(!r.fields.contains_key(&Field::Repository));
     // A ragged delimited header record is an error naming it; a missing word is empty.
     let mut short = rec(&["Library"]);
-    let why = rejected(deriver.derive(&rec(&["A00001"]), std::slice::from_ref(&short)));
+    let why = rejected(deriver.derive(&[rec(&["A00001"])], std::slice::from_ref(&short)));
     assert!(why.contains("header record 1 (line 7)"), "{why}");
     short.strict_elements = false;
-    let r = record(deriver.derive(&rec(&["A00001"]), &[short]));
+    let r = record(deriver.derive(&[rec(&["A00001"])], &[short]));
     assert!(!r.fields.contains_key(&Field::Repository));
 }

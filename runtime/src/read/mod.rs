@@ -9,6 +9,7 @@
 //! rather than a few million (see docs/benchmarks.md).
 
 mod delimited;
+pub mod group;
 pub mod input;
 mod keyvalue;
 mod read_ahead;
