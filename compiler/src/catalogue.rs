@@ -210,7 +210,7 @@ static CATALOGUE: &[DirectiveInfo] = &[
         aliases: &[],
         params: &[
             FIELD,
-            Param { name: "offset", kind: INT_NONNEG, doc: "0-based character offset (text) or 1-based element (delimited; 0 = whole line)" },
+            Param { name: "offset", kind: INT_ANY, doc: "0-based character offset (text) or 1-based element (delimited, whitespace; 0 = whole line; -1 = last, -2 = the one before, … (extension))" },
             Param { name: "length", kind: INT_POS, doc: "characters taken (text) or kept at most (delimited)" },
             Param { name: "record", kind: INT_NONNEG, doc: "0 = body record, n = n-th record of the header section" },
         ],
@@ -430,7 +430,7 @@ static CATALOGUE: &[DirectiveInfo] = &[
         params: &[
             FIELD,
             Param { name: "line", kind: INT_POS, doc: "1-based line of the record (with SetRecordLines, SetRecordStart or SetRecordIndent)" },
-            Param { name: "offset", kind: INT_NONNEG, doc: "0-based character offset (text) or 1-based element or word (delimited, whitespace; 0 = whole line)" },
+            Param { name: "offset", kind: INT_ANY, doc: "0-based character offset (text) or 1-based element or word (delimited, whitespace; 0 = whole line; -1 = last, …)" },
             Param { name: "length", kind: INT_POS, doc: "characters taken (text) or kept at most (delimited, whitespace)" },
         ],
         optional: 0,

@@ -41,14 +41,15 @@ impl FieldRules {
 /// An extraction before the record format is known (it decides what an offset means).
 #[derive(Debug, Clone)]
 pub(super) enum PendingExtract {
+    /// `offset` below 0 counts elements from the end of the line (extension).
     Offset {
-        offset: usize,
+        offset: i64,
         record: usize,
     },
     /// `ExtractLine`: `offset` of 1-based line `line` of a grouped record.
     Line {
         line: usize,
-        offset: usize,
+        offset: i64,
     },
     Key(String),
 }
@@ -108,7 +109,7 @@ impl Compiler<'_> {
     pub(super) fn extract(&mut self, d: &Directive<'_>) {
         let (v, site) = (&d.args, d.site);
         let pending = PendingExtract::Offset {
-            offset: v[1].int() as usize,
+            offset: v[1].int(),
             record: v[3].int() as usize,
         };
         self.given
@@ -122,7 +123,7 @@ impl Compiler<'_> {
         let (v, site) = (&d.args, d.site);
         let pending = PendingExtract::Line {
             line: v[1].int() as usize,
-            offset: v[2].int() as usize,
+            offset: v[2].int(),
         };
         self.given
             .fields
@@ -237,6 +238,45 @@ impl Compiler<'_> {
         }
     }
 
+    /// An offset below 0 (extension): the element counted from the end of the line, 1 being
+    /// the last — `Some(1)` for `-1`. `None` for other offsets; `Err` (reported) where the
+    /// record format has no elements to count.
+    fn counted_from_end(
+        &mut self,
+        offset: i64,
+        format: &RecordFormat,
+        site: Site,
+        name: &str,
+    ) -> Result<Option<usize>, ()> {
+        if offset >= 0 {
+            return Ok(None);
+        }
+        if matches!(format, RecordFormat::FixedColumns) {
+            self.emit(
+                Diagnostic::new(
+                    Code::ARGUMENT_OUT_OF_RANGE,
+                    site.file,
+                    site.span,
+                    format!("`{name}` with offset {offset}: fixed columns have no words to count from the end of the line"),
+                )
+                .help("a character offset is 0 or more; a negative offset counts words or elements (SetWhitespaceDelimited, SetCSVDelimiter)"),
+            );
+            return Err(());
+        }
+        if self.options.compat {
+            self.emit(
+                Diagnostic::new(
+                    Code::EXTENSION_USED,
+                    site.file,
+                    site.span,
+                    format!("`{name}` with a negative offset (counting from the end of the line) is a tapesync extension"),
+                )
+                .note("TapeTrack's offsets are 0 or more"),
+            );
+        }
+        Ok(Some(offset.unsigned_abs() as usize))
+    }
+
     /// Extractions resolved for the record format and the header size; literals checked
     /// and in canonical form (literal dates read with their field's date format).
     pub(super) fn lower_fields(
@@ -286,7 +326,11 @@ impl Compiler<'_> {
                     continue;
                 }
                 (PendingExtract::Line { line, offset }, format) => {
-                    let (line, offset) = (*line, *offset);
+                    let line = *line;
+                    let Ok(from_end) = self.counted_from_end(*offset, format, *site, "ExtractLine")
+                    else {
+                        continue;
+                    };
                     let problem = match grouping {
                         None => Some(format!(
                             "takes line {line} of a record, but every record is one line"
@@ -311,8 +355,16 @@ impl Compiler<'_> {
                         );
                         continue;
                     }
-                    match format {
-                        RecordFormat::FixedColumns => ExtractSource::LineColumns { line, offset },
+                    let offset = offset.unsigned_abs() as usize;
+                    match (format, from_end) {
+                        (_, Some(index)) => ExtractSource::ElementFromEnd {
+                            index,
+                            line,
+                            record: 0,
+                        },
+                        (RecordFormat::FixedColumns, _) => {
+                            ExtractSource::LineColumns { line, offset }
+                        }
                         _ => ExtractSource::LineElement {
                             line,
                             index: offset,
@@ -320,6 +372,10 @@ impl Compiler<'_> {
                     }
                 }
                 (PendingExtract::Offset { offset, record }, format) => {
+                    let Ok(from_end) = self.counted_from_end(*offset, format, *site, "Extract")
+                    else {
+                        continue;
+                    };
                     if *record > 0 {
                         let problem = if !has_header_rule {
                             Some("takes a header record, but no `AddString(HEADER, …)` rule defines headers".to_string())
@@ -343,9 +399,16 @@ impl Compiler<'_> {
                             continue;
                         }
                     }
-                    let (offset, record) = (*offset, *record);
-                    match format {
-                        RecordFormat::FixedColumns => ExtractSource::Columns { offset, record },
+                    let (offset, record) = (offset.unsigned_abs() as usize, *record);
+                    match (format, from_end) {
+                        (_, Some(index)) => ExtractSource::ElementFromEnd {
+                            index,
+                            line: 1,
+                            record,
+                        },
+                        (RecordFormat::FixedColumns, _) => {
+                            ExtractSource::Columns { offset, record }
+                        }
                         // Every other offset format counts elements, in header records too.
                         _ if record > 0 => ExtractSource::HeaderElement {
                             index: offset,

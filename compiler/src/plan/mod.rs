@@ -163,6 +163,14 @@ pub enum ExtractSource {
     HeaderElement { index: usize, record: usize },
     /// The whole raw record (`Extract(field, 0, len, 0)` on delimited input).
     WholeRecord,
+    /// Delimited or whitespace input (extension: a negative offset): element `index` counted
+    /// from the end of the line (1 is the last) of line `line` (1-based; 1 for one-line
+    /// records) of the record, or of header record `record` when it is not 0.
+    ElementFromEnd {
+        index: usize,
+        line: usize,
+        record: usize,
+    },
     /// Fixed columns of a grouped record (extension `ExtractLine`): `length` characters at
     /// 0-based character `offset` of line `line` (1-based) of the record.
     LineColumns { line: usize, offset: usize },

@@ -315,6 +315,24 @@ fn extract<'r>(
         ExtractSource::LineColumns { line, offset } => {
             from_offset(&record_line(lines, *line, field)?.raw, *offset)
         }
+        ExtractSource::ElementFromEnd {
+            index,
+            line,
+            record: 0,
+        } => {
+            let part = if *line > 1 {
+                Part::Line(*line)
+            } else {
+                Part::Body
+            };
+            element_from_end(record_line(lines, *line, field)?, *index, field, part)?
+        }
+        ExtractSource::ElementFromEnd {
+            index, record: n, ..
+        } => match header.get(n - 1) {
+            None => "",
+            Some(h) => element_from_end(h, *index, field, Part::Header(*n))?,
+        },
         ExtractSource::LineElement { line, index: 0 } => &record_line(lines, *line, field)?.raw,
         ExtractSource::LineElement { line, index } => element(
             record_line(lines, *line, field)?,
@@ -364,6 +382,35 @@ enum Part {
     Line(usize),
 }
 
+impl Part {
+    fn describe(self, record: &RawRecord) -> String {
+        match self {
+            Part::Header(h) => format!("header record {h} (line {})", record.line),
+            Part::Line(l) => format!("line {l} of the record (line {})", record.line),
+            Part::Body => "the record".to_string(),
+        }
+    }
+}
+
+/// Element `index` counted from the end of `record` (1 is the last), as [`element`] does.
+fn element_from_end(
+    record: &RawRecord,
+    index: usize,
+    field: Field,
+    part: Part,
+) -> Result<&str, String> {
+    let n = record.elements.len();
+    match n.checked_sub(index) {
+        Some(i) => Ok(&record.elements[i]),
+        None if record.strict_elements => Err(format!(
+            "{field} needs element {index} from the end, but {} has only {n} element{}",
+            part.describe(record),
+            if n == 1 { "" } else { "s" }
+        )),
+        None => Ok(""),
+    }
+}
+
 /// Element `index` (1-based) of `record`, a body record, a header record or a line of a
 /// record of several lines. A missing element of delimited input is a ragged row (an
 /// error); a missing word is empty.
@@ -372,13 +419,9 @@ fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result
         Some(v) => Ok(v),
         None if record.strict_elements => {
             let n = record.elements.len();
-            let which = match part {
-                Part::Header(h) => format!("header record {h} (line {})", record.line),
-                Part::Line(l) => format!("line {l} of the record (line {})", record.line),
-                Part::Body => "the record".to_string(),
-            };
             Err(format!(
-                "{field} needs element {index}, but {which} has only {n} element{}",
+                "{field} needs element {index}, but {} has only {n} element{}",
+                part.describe(record),
                 if n == 1 { "" } else { "s" }
             ))
         }

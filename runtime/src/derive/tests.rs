@@ -326,3 +326,37 @@ fn header_elements_of_delimited_and_whitespace_input() {
     let r = record(deriver.derive(&[rec(&["A00001"])], &[short]));
     assert!(!r.fields.contains_key(&Field::Repository));
 }
+
+#[test]
+fn elements_counted_from_the_end() {
+    let mut plan = csv_plan("US01", "LTO3", &[]);
+    let from_end = |index, line, record| ExtractSource::ElementFromEnd {
+        index,
+        line,
+        record,
+    };
+    plan.extractions.push(Extraction {
+        field: Field::Slot,
+        source: from_end(2, 1, 0),
+        length: 10,
+    });
+    plan.extractions.push(Extraction {
+        field: Field::Description,
+        source: from_end(1, 2, 0),
+        length: 10,
+    });
+    plan.extractions.push(Extraction {
+        field: Field::Repository,
+        source: from_end(1, 1, 1),
+        length: 4,
+    });
+    let deriver = Deriver::new(&plan, now());
+    let lines = [rec(&["A00001", "x", "12", "LTO"]), rec(&["more", "last"])];
+    let r = record(deriver.derive(&lines, &[rec(&["Library", "OFFS"])]));
+    assert_eq!(r.fields[&Field::Slot], "12");
+    assert_eq!(r.fields[&Field::Description], "last");
+    assert_eq!(r.fields[&Field::Repository], "OFFS");
+    // Too few elements: a ragged delimited row is rejected, naming the count from the end.
+    let why = rejected(deriver.derive(&[rec(&["A00001"]), rec(&["x"])], &[]));
+    assert!(why.contains("element 2 from the end"), "{why}");
+}
