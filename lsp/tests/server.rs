@@ -288,8 +288,8 @@ fn hover_on_directive_field_and_keyword() {
     client.shutdown();
 }
 
-/// The directives of records of several lines (extensions) are hovered and completed from
-/// the catalogue like any other.
+/// The directives of records of several lines and of value parts (extensions) are hovered
+/// and completed from the catalogue like any other.
 #[test]
 fn hover_and_completion_of_record_grouping() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -314,6 +314,8 @@ fn hover_and_completion_of_record_grouping() {
         "SetRecordIndent",
         "SetRecordStart",
         "ExtractLine",
+        "SetSubstring",
+        "SetValueTemplate",
     ] {
         assert!(names.contains(&name.to_string()), "{name}: {names:?}");
     }

@@ -125,6 +125,7 @@ registry! {
     BAD_DELIMITER = 36, Error, "invalid delimiter or quote character";
     LITERAL_PARENTHESES = 37, Warning, "parentheses around one alternative in a filter";
     RECORD_LINE_INVALID = 38, Error, "record line out of range";
+    MALFORMED_VALUE_TEMPLATE = 39, Error, "malformed value template";
 }
 
 impl Code {

@@ -49,6 +49,14 @@ pub struct Plan {
     /// field, applied together with `remove_spaces` (after extraction, before translations).
     #[serde(default)]
     pub remove_characters: Vec<RemoveCharacters>,
+    /// Extension `SetSubstring(field, offset, length)`: a part of a value, taken after
+    /// `RemoveSpaces`/`RemoveCharacters` (one per field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substrings: Vec<Substring>,
+    /// Extension `SetValueTemplate(field, template)`: values built from other fields' values,
+    /// in file order, after the substrings and before the translations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_templates: Vec<ValueTemplate>,
     /// Extension `SetWhitespaceDelimited(n)`: with [`RecordFormat::Whitespace`], word `n`
     /// (1-based) extends to the end of the line, so trailing free text stays one element.
     /// `None` for `SetWhitespaceDelimited()` and for every other format.
@@ -206,6 +214,35 @@ pub struct RemoveCharacters {
     pub field: Field,
     /// Every character to remove (compared exactly).
     pub chars: String,
+}
+
+/// `SetSubstring(field, offset, length)` (extension): the value becomes `length` characters
+/// from 0-based character `offset` (below 0: counted from the end of the value, -1 being the
+/// last character), trimmed of blanks. A value shorter than the offset becomes empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Substring {
+    pub field: Field,
+    pub offset: i64,
+    pub length: usize,
+}
+
+/// `SetValueTemplate(field, template)` (extension): `field` becomes the template with every
+/// `{FIELD}` replaced by that field's current value (empty when it has none), trimmed; an
+/// empty result leaves the field without a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueTemplate {
+    pub field: Field,
+    /// The template as written.
+    pub source: String,
+    pub parts: Vec<ValuePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub enum ValuePart {
+    Text(String),
+    /// `{FIELD}`: the current value of another field (or of this one).
+    Field(Field),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! Field derivation: what one body record says about one volume.
 //!
 //! Order (docs/running.md "Evaluation order"): literals → extraction (cut to `length`, trimmed)
-//! → RemoveSpaces/RemoveCharacters → AddTranslation (first match per field, file order) →
+//! → RemoveSpaces/RemoveCharacters → SetSubstring → SetValueTemplate → AddTranslation (first
+//! match per field, file order) →
 //! AddTranslation2 (same, after all AddTranslations) → AddExclusionOnValue → dates parsed with
 //! their formats → AddMoveDateAdjustment (every matching entry, cumulative, file order) →
 //! AddRepositoryOnMoveDate (first match) → AddRepositoryOnWriteTime (first match, only when no
@@ -11,6 +12,7 @@
 //! (`crate::scope::diff`).
 
 mod dates;
+mod parts;
 pub mod select;
 mod values;
 
@@ -224,6 +226,7 @@ impl<'p> Deriver<'p> {
                 v.retain(|c| !rc.chars.contains(c));
             }
         }
+        parts::apply(values, &plan.substrings, &plan.value_templates);
         translate(values, &plan.translations);
         translate(values, &plan.translations2);
         for ex in &plan.value_exclusions {

@@ -360,3 +360,37 @@ fn elements_counted_from_the_end() {
     let why = rejected(deriver.derive(&[rec(&["A00001"]), rec(&["x"])], &[]));
     assert!(why.contains("element 2 from the end"), "{why}");
 }
+
+#[test]
+fn substrings_then_templates_then_translations() {
+    use tapesync_compiler::plan::{Substring, ValuePart, ValueTemplate};
+    let mut plan = csv_plan("US01", "LTO3", &[(Field::User(1), 2), (Field::User(2), 3)]);
+    plan.substrings = vec![Substring {
+        field: Field::Volume,
+        offset: 0,
+        length: 6,
+    }];
+    plan.value_templates = vec![ValueTemplate {
+        field: Field::Description,
+        source: "{USER1}-{USER2} of {VOLUME}".into(),
+        parts: vec![
+            ValuePart::Field(Field::User(1)),
+            ValuePart::Text("-".into()),
+            ValuePart::Field(Field::User(2)),
+            ValuePart::Text(" of ".into()),
+            ValuePart::Field(Field::Volume),
+        ],
+    }];
+    plan.translations = vec![tr(Field::Description, Field::Description, "a-b*", "*!")];
+    let r = record(derive(&plan, &["A00001L8", "a", "b"]));
+    assert_eq!(r.volume, "A00001");
+    assert_eq!(r.fields[&Field::Description], "a-b of A00001!");
+    // A template whose fields are all empty leaves no value.
+    plan.value_templates[0]
+        .parts
+        .retain(|p| matches!(p, ValuePart::Field(_)));
+    plan.value_templates[0].parts.pop();
+    plan.translations.clear();
+    let r = record(derive(&plan, &["A00001L8", "", ""]));
+    assert!(!r.fields.contains_key(&Field::Description));
+}

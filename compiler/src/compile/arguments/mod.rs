@@ -318,7 +318,13 @@ impl Compiler<'_> {
         exp
     }
 
-    fn field(&mut self, file: FileId, span: ByteSpan, text: &str) -> Option<Val> {
+    /// A field name (reported when it is none).
+    pub(in crate::compile) fn field(
+        &mut self,
+        file: FileId,
+        span: ByteSpan,
+        text: &str,
+    ) -> Option<Val> {
         if let Some(f) = Field::lookup(text) {
             return Some(Val::Field(f));
         }
