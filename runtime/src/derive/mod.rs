@@ -332,7 +332,7 @@ fn extract<'r>(
         }
         ExtractSource::ElementFromEnd {
             index, record: n, ..
-        } => match header.get(n - 1) {
+        } => match header_record(header, *n) {
             None => "",
             Some(h) => element_from_end(h, *index, field, Part::Header(*n))?,
         },
@@ -348,7 +348,7 @@ fn extract<'r>(
             .get(n - 1)
             .map(|h| from_offset(&h.raw, *offset))
             .unwrap_or_default(),
-        ExtractSource::HeaderElement { index, record: n } => match header.get(n - 1) {
+        ExtractSource::HeaderElement { index, record: n } => match header_record(header, *n) {
             // No header section above this record yet: no value, as with fixed columns.
             None => "",
             Some(h) if *index == 0 => &h.raw,
@@ -367,14 +367,21 @@ fn extract<'r>(
 
 /// Line `line` (1-based) of a record of several lines.
 fn record_line(lines: &[RawRecord], line: usize, field: Field) -> Result<&RawRecord, String> {
-    lines.get(line - 1).ok_or_else(|| {
-        let (first, last) = (lines[0].line, lines[lines.len() - 1].line);
-        let (n, span) = match lines.len() {
-            1 => ("1 line".to_string(), format!("line {first}")),
-            n => (format!("{n} lines"), format!("lines {first}–{last}")),
-        };
-        format!("{field} needs line {line} of the record, but the record ({span}) has {n}")
-    })
+    line.checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .ok_or_else(|| {
+            let (first, last) = (lines[0].line, lines[lines.len() - 1].line);
+            let (n, span) = match lines.len() {
+                1 => ("1 line".to_string(), format!("line {first}")),
+                n => (format!("{n} lines"), format!("lines {first}–{last}")),
+            };
+            format!("{field} needs line {line} of the record, but the record ({span}) has {n}")
+        })
+}
+
+/// Header record `n` (1-based) of the current section, if there is one.
+fn header_record(header: &[RawRecord], n: usize) -> Option<&RawRecord> {
+    n.checked_sub(1).and_then(|i| header.get(i))
 }
 
 /// Which record an element is taken from (for messages).
@@ -403,8 +410,9 @@ fn element_from_end(
     part: Part,
 ) -> Result<&str, String> {
     let n = record.elements.len();
-    match n.checked_sub(index) {
-        Some(i) => Ok(&record.elements[i]),
+    // `index` is at least 1 (the compiler makes it from a negative offset).
+    match n.checked_sub(index).and_then(|i| record.elements.get(i)) {
+        Some(v) => Ok(v),
         None if record.strict_elements => Err(format!(
             "{field} needs element {index} from the end, but {} has only {n} element{}",
             part.describe(record),

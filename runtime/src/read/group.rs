@@ -27,8 +27,10 @@ pub struct Grouper<'p> {
     /// The record being collected: `current[..current_len]` (strings kept for reuse).
     current: Vec<RawRecord>,
     current_len: usize,
-    /// A line of the current record that could not be read: its number and why.
+    /// The first line of the current record that could not be read: its number and why.
     current_bad: Option<(u64, String)>,
+    /// Lines of the current record that could not be read (they hold their place).
+    bad_lines: usize,
     /// Line numbers of the current record's first and last lines (bad lines included).
     first_line: u64,
     last_line: u64,
@@ -46,6 +48,7 @@ impl<'p> Grouper<'p> {
             current: Vec::new(),
             current_len: 0,
             current_bad: None,
+            bad_lines: 0,
             first_line: 0,
             last_line: 0,
             done: Vec::new(),
@@ -59,9 +62,9 @@ impl<'p> Grouper<'p> {
         self.first_line != 0
     }
 
-    /// Lines in the current record, a bad one included.
+    /// Lines in the current record, bad ones included.
     fn lines_held(&self) -> usize {
-        self.current_len + usize::from(self.current_bad.is_some())
+        self.current_len + self.bad_lines
     }
 
     fn begins_record(&self, raw: &str) -> bool {
@@ -109,6 +112,7 @@ impl<'p> Grouper<'p> {
             return Some(Grouped::Bad { line, reason });
         }
         self.last_line = line;
+        self.bad_lines += 1;
         if self.current_bad.is_none() {
             self.current_bad = Some((line, reason));
         }
@@ -133,6 +137,7 @@ impl<'p> Grouper<'p> {
     fn start(&mut self, line: u64) {
         self.current_len = 0;
         self.current_bad = None;
+        self.bad_lines = 0;
         self.first_line = line;
         self.last_line = line;
         self.last_complete = None;
@@ -271,17 +276,10 @@ mod tests {
                 "!4: the record of lines 4–5 has 2 of its 3 lines (`SetRecordLines(3)`): the report ends"
             ]
         );
-        // A line that cannot be read takes its place and makes its record bad.
+        // Lines that cannot be read take their places and make their record bad.
         let out = run(
             &rule,
-            &[
-                Some("a1"),
-                None,
-                Some("a3"),
-                Some("b1"),
-                Some("b2"),
-                Some("b3"),
-            ],
+            &[Some("a1"), None, None, Some("b1"), Some("b2"), Some("b3")],
         );
         assert_eq!(
             out,
