@@ -42,6 +42,8 @@ pub(super) fn read_pass(
     let mut next_progress = PROGRESS_EVERY;
     loop {
         if options.limit.is_some_and(|n| body.counts.records_read >= n) {
+            // A record of several lines begun before the limit is not read.
+            grouper = None;
             break;
         }
         let Some(item) = records.next_item()? else {
