@@ -288,6 +288,42 @@ fn hover_on_directive_field_and_keyword() {
     client.shutdown();
 }
 
+/// The directives of records of several lines and of value parts (extensions) are hovered
+/// and completed from the catalogue like any other.
+#[test]
+fn hover_and_completion_of_record_grouping() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let doc = uri(&dir.path().join("lines.ttidef"));
+    let mut client = Client::start(Duration::from_millis(20));
+    client.open(
+        &doc,
+        "SetRecordLines(3);\nExtractLine(VOLUME, 1, 0, 8);\nSetRecord\nExtractLine(",
+    );
+    let hover = client.at("textDocument/hover", &doc, 1, 4);
+    let text = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(
+        text.contains("ExtractLine(field, line, offset, length)") && text.contains("extension"),
+        "{text}"
+    );
+    let hover = client.at("textDocument/hover", &doc, 0, 4);
+    let text = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(text.contains("cut short"), "{text}");
+    let names = labels(&client.at("textDocument/completion", &doc, 2, 9));
+    for name in [
+        "SetRecordLines",
+        "SetRecordIndent",
+        "SetRecordStart",
+        "ExtractLine",
+        "SetSubstring",
+        "SetValueTemplate",
+    ] {
+        assert!(names.contains(&name.to_string()), "{name}: {names:?}");
+    }
+    let fields = labels(&client.at("textDocument/completion", &doc, 3, 12));
+    assert!(fields.contains(&"VOLUME".to_string()), "{fields:?}");
+    client.shutdown();
+}
+
 fn labels(items: &Value) -> Vec<String> {
     items
         .as_array()

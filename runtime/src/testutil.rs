@@ -110,6 +110,9 @@ pub fn csv_plan(customer: &str, media: &str, extra: &[(Field, usize)]) -> Plan {
         },
         header_count: 0,
         line_rules: Vec::new(),
+        grouping: None,
+        substrings: Vec::new(),
+        value_templates: Vec::new(),
         literals: vec![
             Literal {
                 field: Field::Customer,

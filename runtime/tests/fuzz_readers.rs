@@ -1,5 +1,5 @@
 //! A bounded, deterministic fuzz run of the record readers that CI can afford: every example
-//! definition's sample report, mutated at the byte level (invalid UTF-8, stray quotes and
+//! definition's sample report (and the run cases that group lines into records), mutated at the byte level (invalid UTF-8, stray quotes and
 //! delimiters, NULs, CRs, cut and doubled lines, over-long values and lines), goes through the
 //! real `run` — reading on a second thread, selection, derivation, spill, download, diff and
 //! apply — against an in-memory store. The test fails on any panic, a failed run, a rejection
@@ -131,7 +131,9 @@ fn every_example_reaches_the_diff_unmutated() {
                 "{}: no volume compared",
                 case.name
             );
-            assert_eq!(seen.rejected, 0, "{}: the sample has rejects", case.name);
+            if case.clean {
+                assert_eq!(seen.rejected, 0, "{}: the sample has rejects", case.name);
+            }
         }
     }
 }

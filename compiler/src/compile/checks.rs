@@ -35,6 +35,7 @@ impl Compiler<'_> {
             .map(|(f, _, _)| *f)
             .chain(pending.iter().map(|(f, _, _, _)| *f))
             .chain(self.given.fields.translated())
+            .chain(self.given.parts.templated().map(|(f, _)| f))
             .chain(self.given.rules.fields_set())
             .collect();
         if fields_set.contains(&Field::RepositoryDesc) {

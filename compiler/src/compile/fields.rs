@@ -9,7 +9,8 @@ use super::{Compiler, Directive};
 use crate::catalogue::DirectiveId;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::{
-    ExtractSource, Extraction, Literal, RecordFormat, RemoveCharacters, Translation, ValueFilter,
+    ExtractSource, Extraction, Literal, RecordFormat, RecordGrouping, RemoveCharacters,
+    Translation, ValueFilter,
 };
 use tapesync_model::{canonicalise, Field};
 
@@ -40,7 +41,16 @@ impl FieldRules {
 /// An extraction before the record format is known (it decides what an offset means).
 #[derive(Debug, Clone)]
 pub(super) enum PendingExtract {
-    Offset { offset: usize, record: usize },
+    /// `offset` below 0 counts elements from the end of the line (extension).
+    Offset {
+        offset: i64,
+        record: usize,
+    },
+    /// `ExtractLine`: `offset` of 1-based line `line` of a grouped record.
+    Line {
+        line: usize,
+        offset: i64,
+    },
     Key(String),
 }
 
@@ -99,13 +109,26 @@ impl Compiler<'_> {
     pub(super) fn extract(&mut self, d: &Directive<'_>) {
         let (v, site) = (&d.args, d.site);
         let pending = PendingExtract::Offset {
-            offset: v[1].int() as usize,
+            offset: v[1].int(),
             record: v[3].int() as usize,
         };
         self.given
             .fields
             .extractions
             .push((v[0].field(), pending, v[2].int() as usize, site));
+    }
+
+    /// `ExtractLine`.
+    pub(super) fn extract_line(&mut self, d: &Directive<'_>) {
+        let (v, site) = (&d.args, d.site);
+        let pending = PendingExtract::Line {
+            line: v[1].int() as usize,
+            offset: v[2].int(),
+        };
+        self.given
+            .fields
+            .extractions
+            .push((v[0].field(), pending, v[3].int() as usize, site));
     }
 
     /// `ExtractKey`.
@@ -215,12 +238,52 @@ impl Compiler<'_> {
         }
     }
 
+    /// An offset below 0 (extension): the element counted from the end of the line, 1 being
+    /// the last — `Some(1)` for `-1`. `None` for other offsets; `Err` (reported) where the
+    /// record format has no elements to count.
+    fn counted_from_end(
+        &mut self,
+        offset: i64,
+        format: &RecordFormat,
+        site: Site,
+        name: &str,
+    ) -> Result<Option<usize>, ()> {
+        if offset >= 0 {
+            return Ok(None);
+        }
+        if matches!(format, RecordFormat::FixedColumns) {
+            self.emit(
+                Diagnostic::new(
+                    Code::ARGUMENT_OUT_OF_RANGE,
+                    site.file,
+                    site.span,
+                    format!("`{name}` with offset {offset}: fixed columns have no words to count from the end of the line"),
+                )
+                .help("a character offset is 0 or more; a negative offset counts words or elements (SetWhitespaceDelimited, SetCSVDelimiter)"),
+            );
+            return Err(());
+        }
+        if self.options.compat {
+            self.emit(
+                Diagnostic::new(
+                    Code::EXTENSION_USED,
+                    site.file,
+                    site.span,
+                    format!("`{name}` with a negative offset (counting from the end of the line) is a tapesync extension"),
+                )
+                .note("TapeTrack's offsets are 0 or more"),
+            );
+        }
+        Ok(Some(offset.unsigned_abs() as usize))
+    }
+
     /// Extractions resolved for the record format and the header size; literals checked
     /// and in canonical form (literal dates read with their field's date format).
     pub(super) fn lower_fields(
         &mut self,
         format: &RecordFormat,
         lines: &LoweredLines,
+        grouping: Option<&RecordGrouping>,
     ) -> LoweredFields {
         // Extractions, resolved for the record format.
         let (header_count, has_header_rule) = (lines.header_count, lines.has_header_rule);
@@ -243,19 +306,76 @@ impl Compiler<'_> {
                     );
                     continue;
                 }
-                (PendingExtract::Offset { .. }, RecordFormat::KeyValue { .. }) => {
+                (
+                    PendingExtract::Offset { .. } | PendingExtract::Line { .. },
+                    RecordFormat::KeyValue { .. },
+                ) => {
+                    let name = match p {
+                        PendingExtract::Line { .. } => "ExtractLine",
+                        _ => "Extract",
+                    };
                     self.emit(
                         Diagnostic::new(
                             Code::WRONG_RECORD_FORMAT,
                             site.file,
                             site.span,
-                            "`Extract` cannot address key/value input",
+                            format!("`{name}` cannot address key/value input"),
                         )
                         .help("use `ExtractKey(field, \"key\", length);`"),
                     );
                     continue;
                 }
-                (PendingExtract::Offset { offset, record }, RecordFormat::FixedColumns) => {
+                (PendingExtract::Line { line, offset }, format) => {
+                    let line = *line;
+                    let Ok(from_end) = self.counted_from_end(*offset, format, *site, "ExtractLine")
+                    else {
+                        continue;
+                    };
+                    let problem = match grouping {
+                        None => Some(format!(
+                            "takes line {line} of a record, but every record is one line"
+                        )),
+                        Some(RecordGrouping { lines: Some(n), .. }) if line > *n => Some(
+                            format!("takes line {line} of a record, but a record has {n} lines (`SetRecordLines({n})`)"),
+                        ),
+                        Some(_) => None,
+                    };
+                    if let Some(problem) = problem {
+                        self.emit(
+                            Diagnostic::new(
+                                Code::RECORD_LINE_INVALID,
+                                site.file,
+                                site.span,
+                                format!("`ExtractLine` {problem}"),
+                            )
+                            .help(match grouping {
+                                None => "say how lines group into a record: `SetRecordLines(n);`, `SetRecordStart(\"filter\");` or `SetRecordIndent();`",
+                                Some(_) => "the 2nd argument is a line from 1 to SetRecordLines",
+                            }),
+                        );
+                        continue;
+                    }
+                    let offset = offset.unsigned_abs() as usize;
+                    match (format, from_end) {
+                        (_, Some(index)) => ExtractSource::ElementFromEnd {
+                            index,
+                            line,
+                            record: 0,
+                        },
+                        (RecordFormat::FixedColumns, _) => {
+                            ExtractSource::LineColumns { line, offset }
+                        }
+                        _ => ExtractSource::LineElement {
+                            line,
+                            index: offset,
+                        },
+                    }
+                }
+                (PendingExtract::Offset { offset, record }, format) => {
+                    let Ok(from_end) = self.counted_from_end(*offset, format, *site, "Extract")
+                    else {
+                        continue;
+                    };
                     if *record > 0 {
                         let problem = if !has_header_rule {
                             Some("takes a header record, but no `AddString(HEADER, …)` rule defines headers".to_string())
@@ -279,16 +399,23 @@ impl Compiler<'_> {
                             continue;
                         }
                     }
-                    ExtractSource::Columns {
-                        offset: *offset,
-                        record: *record,
-                    }
-                }
-                (PendingExtract::Offset { offset, .. }, _) => {
-                    if *offset == 0 {
-                        ExtractSource::WholeRecord
-                    } else {
-                        ExtractSource::Element { index: *offset }
+                    let (offset, record) = (offset.unsigned_abs() as usize, *record);
+                    match (format, from_end) {
+                        (_, Some(index)) => ExtractSource::ElementFromEnd {
+                            index,
+                            line: 1,
+                            record,
+                        },
+                        (RecordFormat::FixedColumns, _) => {
+                            ExtractSource::Columns { offset, record }
+                        }
+                        // Every other offset format counts elements, in header records too.
+                        _ if record > 0 => ExtractSource::HeaderElement {
+                            index: offset,
+                            record,
+                        },
+                        _ if offset == 0 => ExtractSource::WholeRecord,
+                        _ => ExtractSource::Element { index: offset },
                     }
                 }
             };

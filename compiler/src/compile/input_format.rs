@@ -1,11 +1,13 @@
 //! Input format: where the report comes from and how it is cut into records — `SetFile`,
 //! `SetCSVDelimiter` and `SetCSVQuote` (delimited text), `SetWhitespaceDelimited` (words),
 //! `SetKeyValueFormat` and `SetRecordStart` (key/value blocks); fixed columns without any.
+//! Records of several lines (extensions): `SetRecordLines`, `SetRecordStart` and
+//! `SetRecordIndent` with the line-per-record formats.
 
 use super::arguments::{Site, Val};
 use super::{Compiler, Directive};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::plan::{InputSpec, Pattern, RecordFormat};
+use crate::plan::{GroupStart, InputSpec, Pattern, RecordFormat, RecordGrouping};
 
 /// What the input-format directives gave.
 #[derive(Default)]
@@ -14,6 +16,8 @@ pub(super) struct InputFormat {
     format: Option<(FormatChoice, Site)>,
     quote: Option<(Option<u8>, Site)>,
     record_start: Option<(Pattern, Site)>,
+    record_lines: Option<(usize, Site)>,
+    record_indent: Option<Site>,
 }
 
 /// The input format as the plan has it.
@@ -21,6 +25,7 @@ pub(super) struct LoweredInput {
     pub(super) input: InputSpec,
     pub(super) format: RecordFormat,
     pub(super) whitespace_tail: Option<usize>,
+    pub(super) grouping: Option<RecordGrouping>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +119,93 @@ impl Compiler<'_> {
         let (v, site) = (&d.args, d.site);
         let Some(s) = v[0].str() else { return };
         if let Some(p) = self.pattern(site.file, s) {
+            self.record_begin_given(site, "SetRecordStart");
             self.given.input.record_start = Some((p, site));
         }
+    }
+
+    /// `SetRecordLines`.
+    pub(super) fn set_record_lines(&mut self, d: &Directive<'_>) {
+        let (v, site) = (&d.args, d.site);
+        let n = v[0].int() as usize;
+        if let Some((old, first)) = self.given.input.record_lines {
+            let message = "`SetRecordLines` given twice; the last one wins";
+            self.given_twice(site, first, old == n, message);
+        }
+        self.given.input.record_lines = Some((n, site));
+    }
+
+    /// `SetRecordIndent`.
+    pub(super) fn set_record_indent(&mut self, d: &Directive<'_>) {
+        let site = d.site;
+        if let Some(first) = self.given.input.record_indent {
+            self.given_twice(site, first, true, "`SetRecordIndent` given twice");
+        }
+        self.record_begin_given(site, "SetRecordIndent");
+        self.given.input.record_indent = Some(site);
+    }
+
+    /// `SetRecordStart` and `SetRecordIndent` both say where a record begins: the later one
+    /// replaces the other (a warning).
+    fn record_begin_given(&mut self, site: Site, name: &str) {
+        let input = &mut self.given.input;
+        let other = match name {
+            "SetRecordIndent" => input
+                .record_start
+                .take()
+                .map(|(_, s)| ("SetRecordStart", s)),
+            _ => input.record_indent.take().map(|s| ("SetRecordIndent", s)),
+        };
+        if let Some((other, first)) = other {
+            let message = format!(
+                "`{name}` replaces `{other}`: both say where a record begins; the last one wins"
+            );
+            self.repeated(
+                Code::CONFLICTING_DEFINITIONS,
+                site,
+                first,
+                message,
+                "first given here",
+            );
+        }
+    }
+
+    /// How lines group into records, for a line-per-record `format`: at most one way to
+    /// begin a record (the last of `SetRecordStart`/`SetRecordIndent` wins, with a warning).
+    fn lower_grouping(&mut self, format: &RecordFormat) -> Option<RecordGrouping> {
+        let input = &self.given.input;
+        let (start, indent, lines) = (
+            input.record_start.clone(),
+            input.record_indent,
+            input.record_lines,
+        );
+        if matches!(format, RecordFormat::KeyValue { .. }) {
+            // SetRecordStart belongs to key/value input; the others do not.
+            let others = [
+                lines.map(|(_, s)| ("SetRecordLines", s)),
+                indent.map(|s| ("SetRecordIndent", s)),
+            ];
+            for (name, site) in others.into_iter().flatten() {
+                self.emit(
+                    Diagnostic::new(
+                        Code::WRONG_RECORD_FORMAT,
+                        site.file,
+                        site.span,
+                        format!("`{name}` does not apply to key/value input"),
+                    )
+                    .help("key/value blocks begin at `SetRecordStart` lines or blank lines; remove this line"),
+                );
+            }
+            return None;
+        }
+        // At most one of them is left (see `record_begin_given`).
+        let start = match (start, indent) {
+            (Some((filter, _)), _) => Some(GroupStart::Matching { filter }),
+            (None, Some(_)) => Some(GroupStart::NotIndented),
+            (None, None) => None,
+        };
+        let lines = lines.map(|(n, _)| n);
+        (start.is_some() || lines.is_some()).then_some(RecordGrouping { lines, start })
     }
 
     /// Chooses the record format (a later choice replaces an earlier one, with a warning).
@@ -177,26 +267,14 @@ impl Compiler<'_> {
                 );
             }
         }
-        if let Some((_, site)) = &self.given.input.record_start {
-            let site = *site;
-            if !matches!(format, RecordFormat::KeyValue { .. }) {
-                self.emit(
-                    Diagnostic::new(
-                        Code::WRONG_RECORD_FORMAT,
-                        site.file,
-                        site.span,
-                        "`SetRecordStart` applies to key/value input only",
-                    )
-                    .help("add `SetKeyValueFormat(\":\");` or remove this line"),
-                );
-            }
-        }
+        let grouping = self.lower_grouping(&format);
         LoweredInput {
             input: InputSpec {
                 file: self.given.input.file.as_ref().map(|(f, _)| f.clone()),
             },
             format,
             whitespace_tail,
+            grouping,
         }
     }
 }

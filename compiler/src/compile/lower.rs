@@ -12,7 +12,8 @@ impl Compiler<'_> {
         // the checks of the whole definition see every problem the lowering found.
         let input = self.lower_input_format();
         let lines = self.lower_line_rules();
-        let fields = self.lower_fields(&input.format, &lines);
+        let fields = self.lower_fields(&input.format, &lines, input.grouping.as_ref());
+        let parts = self.lower_value_parts();
         let fields_set = self.check_definition(main);
         if self.error_count() > 0 {
             return None;
@@ -25,10 +26,13 @@ impl Compiler<'_> {
             format: input.format,
             header_count: lines.header_count,
             line_rules: lines.rules,
+            grouping: input.grouping,
             literals: fields.literals,
             extractions: fields.extractions,
             remove_spaces: fields.remove_spaces,
             remove_characters: fields.remove_characters,
+            substrings: parts.substrings,
+            value_templates: parts.value_templates,
             whitespace_tail: input.whitespace_tail,
             translations: fields.translations,
             translations2: fields.translations2,

@@ -2,7 +2,8 @@
 //! turns the grammar's syntax errors into diagnostics; [`arguments`] checks each statement's
 //! arguments against the catalogue's signature and compiles patterns, templates, date formats
 //! and durations; one module per directive family gives the statements their meaning —
-//! `input_format.rs`, `line_rules.rs`, `fields.rs` (field derivation and translations) and
+//! `input_format.rs`, `line_rules.rs`, `fields.rs` (field derivation and translations),
+//! `value_parts.rs` (parts of values, values built from fields) and
 //! `repository_and_date_rules.rs`; `checks.rs` looks at the whole definition; `lower.rs`
 //! builds the [`Plan`]. All problems become [`Diagnostic`]s; a plan is produced only without
 //! errors.
@@ -21,6 +22,7 @@ pub mod loader;
 mod loading;
 mod lower;
 mod repository_and_date_rules;
+mod value_parts;
 
 use crate::catalogue::{self, DirectiveId, DirectiveInfo};
 use crate::diagnostics::suggest;
@@ -77,6 +79,7 @@ struct Given {
     input: input_format::InputFormat,
     lines: line_rules::LineRules,
     fields: fields::FieldRules,
+    parts: value_parts::ValueParts,
     rules: repository_and_date_rules::RepositoryAndDateRules,
 }
 
@@ -255,6 +258,8 @@ impl Compiler<'_> {
             SetKeyValueFormat => self.set_key_value_format(d),
             SetCsvQuote => self.set_csv_quote(d),
             SetRecordStart => self.set_record_start(d),
+            SetRecordLines => self.set_record_lines(d),
+            SetRecordIndent => self.set_record_indent(d),
             // Line rules (line_rules.rs)
             AddString => self.add_string(d),
             SetHeaderCount => self.set_header_count(d),
@@ -262,10 +267,14 @@ impl Compiler<'_> {
             SetLiteral => self.set_literal(d),
             Extract => self.extract(d),
             ExtractKey => self.extract_key(d),
+            ExtractLine => self.extract_line(d),
             RemoveSpaces => self.remove_spaces(d),
             RemoveCharacters => self.remove_characters(d),
             AddTranslation | AddTranslation2 => self.add_translation(d),
             AddExclusionOnValue => self.add_exclusion_on_value(d),
+            // Parts of values and values built from fields (value_parts.rs)
+            SetSubstring => self.set_substring(d),
+            SetValueTemplate => self.set_value_template(d),
             // Repository and date rules (repository_and_date_rules.rs)
             SetMoveDateFormat | SetWriteTimeFormat | SetDateFormat => self.set_date_format(d),
             AddMoveDateAdjustment => self.add_move_date_adjustment(d),

@@ -123,6 +123,9 @@ registry! {
     INCOMPLETE_HEADER = 34, Warning, "incomplete header definition";
     HEADER_RECORD_INVALID = 35, Error, "header record out of range";
     BAD_DELIMITER = 36, Error, "invalid delimiter or quote character";
+    LITERAL_PARENTHESES = 37, Warning, "parentheses around one alternative in a filter";
+    RECORD_LINE_INVALID = 38, Error, "record line out of range";
+    MALFORMED_VALUE_TEMPLATE = 39, Error, "malformed value template";
 }
 
 impl Code {

@@ -34,6 +34,10 @@ pub struct Plan {
     pub header_count: usize,
     /// `AddString` rules in file order.
     pub line_rules: Vec<LineRule>,
+    /// Extension: how body lines group into one record (`SetRecordLines`, `SetRecordStart`
+    /// and `SetRecordIndent` with line-per-record formats). `None`: a line is a record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouping: Option<RecordGrouping>,
     /// `SetLiteral` values, already validated (and canonicalised where the field has a
     /// canonical form) against field limits.
     pub literals: Vec<Literal>,
@@ -45,6 +49,14 @@ pub struct Plan {
     /// field, applied together with `remove_spaces` (after extraction, before translations).
     #[serde(default)]
     pub remove_characters: Vec<RemoveCharacters>,
+    /// Extension `SetSubstring(field, offset, length)`: a part of a value, taken after
+    /// `RemoveSpaces`/`RemoveCharacters` (one per field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substrings: Vec<Substring>,
+    /// Extension `SetValueTemplate(field, template)`: values built from other fields' values,
+    /// in file order, after the substrings and before the translations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_templates: Vec<ValueTemplate>,
     /// Extension `SetWhitespaceDelimited(n)`: with [`RecordFormat::Whitespace`], word `n`
     /// (1-based) extends to the end of the line, so trailing free text stays one element.
     /// `None` for `SetWhitespaceDelimited()` and for every other format.
@@ -96,6 +108,30 @@ pub enum RecordFormat {
     },
 }
 
+/// How the body lines of a line-per-record format group into records (extension). The line
+/// rules (`AddString`) still see every line; only body lines are grouped, and a header
+/// section ends the record being collected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordGrouping {
+    /// `SetRecordLines(n)`: every record has exactly `n` lines (n ≥ 2); a record with fewer
+    /// is rejected with its line numbers. Without `start`, every `n` lines are a record.
+    pub lines: Option<usize>,
+    /// What begins a record; `None` with `lines` set (every `n` lines).
+    pub start: Option<GroupStart>,
+}
+
+/// The line that begins a record of a [`RecordGrouping`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GroupStart {
+    /// `SetRecordStart(filter)`: a line matching the filter (its leading and trailing blanks
+    /// trimmed, as with key/value input); the lines after it continue the record.
+    Matching { filter: Pattern },
+    /// `SetRecordIndent()`: a line that does not begin with a blank; indented lines continue
+    /// the record above.
+    NotIndented,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LineRuleKind {
@@ -130,8 +166,25 @@ pub enum ExtractSource {
     Columns { offset: usize, record: usize },
     /// Delimited or whitespace input: 1-based element `index`.
     Element { index: usize },
+    /// Delimited or whitespace input: 1-based element `index` of header record `record`
+    /// (1-based within the header section; `index` 0 is the whole header record).
+    HeaderElement { index: usize, record: usize },
     /// The whole raw record (`Extract(field, 0, len, 0)` on delimited input).
     WholeRecord,
+    /// Delimited or whitespace input (extension: a negative offset): element `index` counted
+    /// from the end of the line (1 is the last) of line `line` (1-based; 1 for one-line
+    /// records) of the record, or of header record `record` when it is not 0.
+    ElementFromEnd {
+        index: usize,
+        line: usize,
+        record: usize,
+    },
+    /// Fixed columns of a grouped record (extension `ExtractLine`): `length` characters at
+    /// 0-based character `offset` of line `line` (1-based) of the record.
+    LineColumns { line: usize, offset: usize },
+    /// Delimited or whitespace input of a grouped record (extension `ExtractLine`): 1-based
+    /// element `index` of line `line` of the record (`index` 0 is the whole line).
+    LineElement { line: usize, index: usize },
     /// Key/value input: the value of `key` (compared case-insensitively, trimmed).
     Key { key: String },
 }
@@ -161,6 +214,35 @@ pub struct RemoveCharacters {
     pub field: Field,
     /// Every character to remove (compared exactly).
     pub chars: String,
+}
+
+/// `SetSubstring(field, offset, length)` (extension): the value becomes `length` characters
+/// from 0-based character `offset` (below 0: counted from the end of the value, -1 being the
+/// last character), trimmed of blanks. A value shorter than the offset becomes empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Substring {
+    pub field: Field,
+    pub offset: i64,
+    pub length: usize,
+}
+
+/// `SetValueTemplate(field, template)` (extension): `field` becomes the template with every
+/// `{FIELD}` replaced by that field's current value (empty when it has none), trimmed; an
+/// empty result leaves the field without a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueTemplate {
+    pub field: Field,
+    /// The template as written.
+    pub source: String,
+    pub parts: Vec<ValuePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub enum ValuePart {
+    Text(String),
+    /// `{FIELD}`: the current value of another field (or of this one).
+    Field(Field),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! Field derivation: what one body record says about one volume.
 //!
 //! Order (docs/running.md "Evaluation order"): literals → extraction (cut to `length`, trimmed)
-//! → RemoveSpaces/RemoveCharacters → AddTranslation (first match per field, file order) →
+//! → RemoveSpaces/RemoveCharacters → SetSubstring → SetValueTemplate → AddTranslation (first
+//! match per field, file order) →
 //! AddTranslation2 (same, after all AddTranslations) → AddExclusionOnValue → dates parsed with
 //! their formats → AddMoveDateAdjustment (every matching entry, cumulative, file order) →
 //! AddRepositoryOnMoveDate (first match) → AddRepositoryOnWriteTime (first match, only when no
@@ -11,6 +12,7 @@
 //! (`crate::scope::diff`).
 
 mod dates;
+mod parts;
 pub mod select;
 mod values;
 
@@ -152,25 +154,29 @@ impl<'p> Deriver<'p> {
     }
 
     /// Derives one record into an owned [`SyncRecord`] (allocates; the run uses
-    /// [`Deriver::derive_into`]).
-    pub fn derive(&self, record: &RawRecord, header: &[String]) -> Derived {
+    /// [`Deriver::derive_into`]). `lines` is the record: one line, or the lines of a record
+    /// of several lines (`plan.grouping`), first line first.
+    pub fn derive(&self, lines: &[RawRecord], header: &[RawRecord]) -> Derived {
         let mut out = DerivedRecord::default();
-        match self.derive_into(record, header, &mut out) {
+        match self.derive_into(lines, header, &mut out) {
             Outcome::Record => Derived::Record(out.to_sync_record()),
             Outcome::Excluded => Derived::Excluded,
             Outcome::Rejected(reason) => Derived::Rejected(reason),
         }
     }
 
-    /// Derives one record into `out`, reusing its buffers.
+    /// Derives one record (its lines, first line first) into `out`, reusing its buffers.
     pub fn derive_into(
         &self,
-        record: &RawRecord,
-        header: &[String],
+        lines: &[RawRecord],
+        header: &[RawRecord],
         out: &mut DerivedRecord,
     ) -> Outcome {
+        let Some(record) = lines.first() else {
+            return Outcome::Rejected("a record without lines".to_string());
+        };
         out.line = record.line;
-        match self.try_derive(record, header, &mut out.values) {
+        match self.try_derive(lines, header, &mut out.values) {
             Ok(Some(by_rule)) => {
                 out.repository_by_rule = by_rule;
                 Outcome::Record
@@ -184,8 +190,8 @@ impl<'p> Deriver<'p> {
     /// record, `None` when a value filter excluded it.
     fn try_derive(
         &self,
-        record: &RawRecord,
-        header: &[String],
+        lines: &[RawRecord],
+        header: &[RawRecord],
         values: &mut Values,
     ) -> Result<Option<bool>, String> {
         let plan = self.plan;
@@ -194,7 +200,7 @@ impl<'p> Deriver<'p> {
             values.set(lit.field, &lit.value);
         }
         for ex in &plan.extractions {
-            let value = extract(&ex.source, ex.field, record, header)?;
+            let value = extract(&ex.source, ex.field, lines, header)?;
             // A value of no more bytes than the length has no more characters either: only
             // longer ones need the character walk.
             let cut = if value.len() <= ex.length {
@@ -220,6 +226,7 @@ impl<'p> Deriver<'p> {
                 v.retain(|c| !rc.chars.contains(c));
             }
         }
+        parts::apply(values, &plan.substrings, &plan.value_templates);
         translate(values, &plan.translations);
         translate(values, &plan.translations2);
         for ex in &plan.value_exclusions {
@@ -302,34 +309,135 @@ fn translate(values: &mut Values, table: &[tapesync_compiler::plan::Translation]
 fn extract<'r>(
     source: &ExtractSource,
     field: Field,
-    record: &'r RawRecord,
-    header: &'r [String],
+    lines: &'r [RawRecord],
+    header: &'r [RawRecord],
 ) -> Result<&'r str, String> {
+    // `derive_into` makes sure there is a first line.
+    let record = &lines[0];
     Ok(match source {
+        ExtractSource::LineColumns { line, offset } => {
+            from_offset(&record_line(lines, *line, field)?.raw, *offset)
+        }
+        ExtractSource::ElementFromEnd {
+            index,
+            line,
+            record: 0,
+        } => {
+            let part = if *line > 1 {
+                Part::Line(*line)
+            } else {
+                Part::Body
+            };
+            element_from_end(record_line(lines, *line, field)?, *index, field, part)?
+        }
+        ExtractSource::ElementFromEnd {
+            index, record: n, ..
+        } => match header_record(header, *n) {
+            None => "",
+            Some(h) => element_from_end(h, *index, field, Part::Header(*n))?,
+        },
+        ExtractSource::LineElement { line, index: 0 } => &record_line(lines, *line, field)?.raw,
+        ExtractSource::LineElement { line, index } => element(
+            record_line(lines, *line, field)?,
+            *index,
+            field,
+            Part::Line(*line),
+        )?,
         ExtractSource::Columns { offset, record: 0 } => from_offset(&record.raw, *offset),
         ExtractSource::Columns { offset, record: n } => header
             .get(n - 1)
-            .map(|h| from_offset(h, *offset))
+            .map(|h| from_offset(&h.raw, *offset))
             .unwrap_or_default(),
+        ExtractSource::HeaderElement { index, record: n } => match header_record(header, *n) {
+            // No header section above this record yet: no value, as with fixed columns.
+            None => "",
+            Some(h) if *index == 0 => &h.raw,
+            Some(h) => element(h, *index, field, Part::Header(*n))?,
+        },
         ExtractSource::WholeRecord => &record.raw,
         ExtractSource::Element { index: 0 } => &record.raw,
-        ExtractSource::Element { index } => match record.elements.get(index - 1) {
-            Some(v) => v,
-            None if record.strict_elements => {
-                let n = record.elements.len();
-                return Err(format!(
-                    "{field} needs element {index}, but the record has only {n} element{}",
-                    if n == 1 { "" } else { "s" }
-                ));
-            }
-            None => "",
-        },
+        ExtractSource::Element { index } => element(record, *index, field, Part::Body)?,
         ExtractSource::Key { key } => record
             .pairs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key.trim()))
             .map_or("", |(_, v)| v.as_str()),
     })
+}
+
+/// Line `line` (1-based) of a record of several lines.
+fn record_line(lines: &[RawRecord], line: usize, field: Field) -> Result<&RawRecord, String> {
+    line.checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .ok_or_else(|| {
+            let (first, last) = (lines[0].line, lines[lines.len() - 1].line);
+            let (n, span) = match lines.len() {
+                1 => ("1 line".to_string(), format!("line {first}")),
+                n => (format!("{n} lines"), format!("lines {first}–{last}")),
+            };
+            format!("{field} needs line {line} of the record, but the record ({span}) has {n}")
+        })
+}
+
+/// Header record `n` (1-based) of the current section, if there is one.
+fn header_record(header: &[RawRecord], n: usize) -> Option<&RawRecord> {
+    n.checked_sub(1).and_then(|i| header.get(i))
+}
+
+/// Which record an element is taken from (for messages).
+#[derive(Clone, Copy)]
+enum Part {
+    Body,
+    Header(usize),
+    Line(usize),
+}
+
+impl Part {
+    fn describe(self, record: &RawRecord) -> String {
+        match self {
+            Part::Header(h) => format!("header record {h} (line {})", record.line),
+            Part::Line(l) => format!("line {l} of the record (line {})", record.line),
+            Part::Body => "the record".to_string(),
+        }
+    }
+}
+
+/// Element `index` counted from the end of `record` (1 is the last), as [`element`] does.
+fn element_from_end(
+    record: &RawRecord,
+    index: usize,
+    field: Field,
+    part: Part,
+) -> Result<&str, String> {
+    let n = record.elements.len();
+    // `index` is at least 1 (the compiler makes it from a negative offset).
+    match n.checked_sub(index).and_then(|i| record.elements.get(i)) {
+        Some(v) => Ok(v),
+        None if record.strict_elements => Err(format!(
+            "{field} needs element {index} from the end, but {} has only {n} element{}",
+            part.describe(record),
+            if n == 1 { "" } else { "s" }
+        )),
+        None => Ok(""),
+    }
+}
+
+/// Element `index` (1-based) of `record`, a body record, a header record or a line of a
+/// record of several lines. A missing element of delimited input is a ragged row (an
+/// error); a missing word is empty.
+fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result<&str, String> {
+    match record.elements.get(index - 1) {
+        Some(v) => Ok(v),
+        None if record.strict_elements => {
+            let n = record.elements.len();
+            Err(format!(
+                "{field} needs element {index}, but {} has only {n} element{}",
+                part.describe(record),
+                if n == 1 { "" } else { "s" }
+            ))
+        }
+        None => Ok(""),
+    }
 }
 
 /// The characters of `text` from 0-based character `offset` on (empty when it is shorter).

@@ -11,6 +11,7 @@
 //! 5. `EXCLUSION` skips the record (counted as excluded);
 //! 6. anything else is a body record.
 
+use crate::read::RawRecord;
 use tapesync_compiler::plan::{LineRule, LineRuleKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +31,10 @@ pub struct Selector<'p> {
     kinds: u8,
     header_count: usize,
     window_open: bool,
-    /// The current header section is `header[..header_len]`; strings past it are kept for
-    /// reuse (a report repeats its page header every page).
-    header: Vec<String>,
+    /// The current header section is `header[..header_len]`; records past it are kept for
+    /// reuse (a report repeats its page header every page). Whole records, so that an
+    /// extraction can take an element of a header record of delimited or whitespace input.
+    header: Vec<RawRecord>,
     header_len: usize,
     header_remaining: usize,
 }
@@ -62,17 +64,15 @@ impl<'p> Selector<'p> {
     }
 
     /// The records of the current header section (index 0 is header record 1).
-    pub fn header(&self) -> &[String] {
+    pub fn header(&self) -> &[RawRecord] {
         &self.header[..self.header_len]
     }
 
-    fn push_header(&mut self, raw: &str) {
+    fn push_header(&mut self, record: &RawRecord) {
         match self.header.get_mut(self.header_len) {
-            Some(kept) => {
-                kept.clear();
-                kept.push_str(raw);
-            }
-            None => self.header.push(raw.to_string()),
+            // `clone_from` reuses the kept strings' capacity.
+            Some(kept) => kept.clone_from(record),
+            None => self.header.push(record.clone()),
         }
         self.header_len += 1;
     }
@@ -83,8 +83,10 @@ impl<'p> Selector<'p> {
         }
         self.rules.iter().any(|r| {
             r.kind == kind && {
-                // Offsets count characters; a record shorter than the offset is tested as
-                // the empty string.
+                // Offsets count characters. Nothing left to test (an empty line, a record
+                // shorter than the offset) is tested as one blank, as if the record were
+                // padded: TapeTrack's `AddString(TERMINATE, 0, " *")` stops at the first
+                // blank record, an empty line included.
                 let rest = if r.offset == 0 {
                     raw
                 } else {
@@ -93,15 +95,24 @@ impl<'p> Selector<'p> {
                         None => "",
                     }
                 };
-                r.filter.matches(rest)
+                r.filter.matches(if rest.is_empty() { " " } else { rest })
             }
         })
     }
 
-    pub fn classify(&mut self, raw: &str) -> Class {
+    /// Whether `raw` would begin a header section ([`Selector::classify`] would say so and
+    /// start the section), asked before the section replaces the current one.
+    pub fn begins_header(&self, raw: &str) -> bool {
+        self.header_remaining == 0
+            && self.hit(LineRuleKind::Header, raw)
+            && !self.hit(LineRuleKind::Terminate, raw)
+    }
+
+    pub fn classify(&mut self, record: &RawRecord) -> Class {
+        let raw = record.raw.as_str();
         if self.header_remaining > 0 {
             self.header_remaining -= 1;
-            self.push_header(raw);
+            self.push_header(record);
             return Class::Header;
         }
         if self.hit(LineRuleKind::Terminate, raw) {
@@ -109,7 +120,7 @@ impl<'p> Selector<'p> {
         }
         if self.hit(LineRuleKind::Header, raw) {
             self.header_len = 0;
-            self.push_header(raw);
+            self.push_header(record);
             self.header_remaining = self.header_count.saturating_sub(1);
             return Class::Header;
         }
@@ -134,6 +145,17 @@ impl<'p> Selector<'p> {
 mod tests {
     use super::*;
     use crate::testutil::glob;
+
+    fn line(text: &str) -> RawRecord {
+        RawRecord {
+            raw: text.to_string(),
+            ..RawRecord::default()
+        }
+    }
+
+    fn header(s: &Selector<'_>) -> Vec<String> {
+        s.header().iter().map(|r| r.raw.clone()).collect()
+    }
 
     fn rule(kind: LineRuleKind, offset: usize, filter: &str) -> LineRule {
         LineRule {
@@ -167,7 +189,7 @@ mod tests {
             "END OF REPORT",
         ]
         .iter()
-        .map(|l| s.classify(l))
+        .map(|l| s.classify(&line(l)))
         .collect();
         use Class::*;
         assert_eq!(
@@ -177,26 +199,44 @@ mod tests {
                 Terminate
             ]
         );
-        assert_eq!(s.header(), ["Page 1", "Library LIB1"]);
+        assert_eq!(header(&s), ["Page 1", "Library LIB1"]);
         // A later, shorter header section replaces the whole section.
         let rules = vec![rule(LineRuleKind::Header, 0, "Page*")];
         let mut s = Selector::new(&rules, 2);
-        for line in ["Page 1", "Library LONG-NAME", "x", "Page 2", "L2"] {
-            s.classify(line);
+        for text in ["Page 1", "Library LONG-NAME", "x", "Page 2", "L2"] {
+            s.classify(&line(text));
         }
-        assert_eq!(s.header(), ["Page 2", "L2"]);
+        assert_eq!(header(&s), ["Page 2", "L2"]);
         let mut s = Selector::new(&rules, 1);
-        for line in ["Page 1", "x", "Page 2"] {
-            s.classify(line);
+        for text in ["Page 1", "x", "Page 2"] {
+            s.classify(&line(text));
         }
-        assert_eq!(s.header(), ["Page 2"]);
+        assert_eq!(header(&s), ["Page 2"]);
     }
 
     #[test]
-    fn short_records_test_empty_rest() {
+    fn blank_records_end_a_report_and_fill_headers() {
+        let rules = vec![
+            rule(LineRuleKind::Header, 0, "1*"),
+            rule(LineRuleKind::Terminate, 0, " *"),
+        ];
+        let mut s = Selector::new(&rules, 3);
+        let classes: Vec<Class> = ["1 Page", "", "Lib", "A00001", "", "A00002"]
+            .iter()
+            .map(|l| s.classify(&line(l)))
+            .collect();
+        use Class::*;
+        assert_eq!(classes, [Header, Header, Header, Body, Terminate, Body]);
+        assert_eq!(header(&s), ["1 Page", "", "Lib"]);
+        let mut s = Selector::new(&rules, 1);
+        assert_eq!(s.classify(&line("   ")), Terminate);
+    }
+
+    #[test]
+    fn short_records_test_one_blank() {
         let rules = vec![rule(LineRuleKind::Exclusion, 10, "!*X*")];
         let mut s = Selector::new(&rules, 0);
-        assert_eq!(s.classify("abc"), Class::Excluded);
-        assert_eq!(s.classify("0123456789X"), Class::Body);
+        assert_eq!(s.classify(&line("abc")), Class::Excluded);
+        assert_eq!(s.classify(&line("0123456789X")), Class::Body);
     }
 }

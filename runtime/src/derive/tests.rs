@@ -20,7 +20,7 @@ fn rec(elements: &[&str]) -> RawRecord {
 }
 
 fn derive(plan: &Plan, elements: &[&str]) -> Derived {
-    Deriver::new(plan, now()).derive(&rec(elements), &[])
+    Deriver::new(plan, now()).derive(&[rec(elements)], &[])
 }
 
 fn record(d: Derived) -> SyncRecord {
@@ -275,8 +275,14 @@ fn header_records_and_columns() {
         raw: "  A00001  short".into(),
         ..RawRecord::default()
     };
-    let header = vec!["Page 1".to_string(), "Library LIBR".to_string()];
-    let r = record(Deriver::new(&plan, now()).derive(&raw, &header));
+    let header: Vec<RawRecord> = ["Page 1", "Library LIBR"]
+        .iter()
+        .map(|t| RawRecord {
+            raw: t.to_string(),
+            ..RawRecord::default()
+        })
+        .collect();
+    let r = record(Deriver::new(&plan, now()).derive(&[raw], &header));
     assert_eq!(r.volume, "A00001");
     assert_eq!(r.fields[&Field::Repository], "LIBR");
     assert!(!r.fields.contains_key(&Field::Slot));
@@ -292,4 +298,99 @@ fn remove_characters_before_translation() {
     plan.translations = vec![tr(Field::UsageCount, Field::UsageCount, "1000", "*0")];
     let r = record(derive(&plan, &["A00001", "1,000"]));
     assert_eq!(r.fields[&Field::UsageCount], "10000");
+}
+
+#[test]
+fn header_elements_of_delimited_and_whitespace_input() {
+    let mut plan = csv_plan("US01", "LTO3", &[]);
+    plan.extractions.push(Extraction {
+        field: Field::Repository,
+        source: ExtractSource::HeaderElement {
+            index: 2,
+            record: 1,
+        },
+        length: 4,
+    });
+    let header = [rec(&["Library", "OFFS"])];
+    let deriver = Deriver::new(&plan, now());
+    let r = record(deriver.derive(&[rec(&["A00001"])], &header));
+    assert_eq!(r.fields[&Field::Repository], "OFFS");
+    // Before the first header section there is no value.
+    let r = record(deriver.derive(&[rec(&["A00001"])], &[]));
+    assert!(!r.fields.contains_key(&Field::Repository));
+    // A ragged delimited header record is an error naming it; a missing word is empty.
+    let mut short = rec(&["Library"]);
+    let why = rejected(deriver.derive(&[rec(&["A00001"])], std::slice::from_ref(&short)));
+    assert!(why.contains("header record 1 (line 7)"), "{why}");
+    short.strict_elements = false;
+    let r = record(deriver.derive(&[rec(&["A00001"])], &[short]));
+    assert!(!r.fields.contains_key(&Field::Repository));
+}
+
+#[test]
+fn elements_counted_from_the_end() {
+    let mut plan = csv_plan("US01", "LTO3", &[]);
+    let from_end = |index, line, record| ExtractSource::ElementFromEnd {
+        index,
+        line,
+        record,
+    };
+    plan.extractions.push(Extraction {
+        field: Field::Slot,
+        source: from_end(2, 1, 0),
+        length: 10,
+    });
+    plan.extractions.push(Extraction {
+        field: Field::Description,
+        source: from_end(1, 2, 0),
+        length: 10,
+    });
+    plan.extractions.push(Extraction {
+        field: Field::Repository,
+        source: from_end(1, 1, 1),
+        length: 4,
+    });
+    let deriver = Deriver::new(&plan, now());
+    let lines = [rec(&["A00001", "x", "12", "LTO"]), rec(&["more", "last"])];
+    let r = record(deriver.derive(&lines, &[rec(&["Library", "OFFS"])]));
+    assert_eq!(r.fields[&Field::Slot], "12");
+    assert_eq!(r.fields[&Field::Description], "last");
+    assert_eq!(r.fields[&Field::Repository], "OFFS");
+    // Too few elements: a ragged delimited row is rejected, naming the count from the end.
+    let why = rejected(deriver.derive(&[rec(&["A00001"]), rec(&["x"])], &[]));
+    assert!(why.contains("element 2 from the end"), "{why}");
+}
+
+#[test]
+fn substrings_then_templates_then_translations() {
+    use tapesync_compiler::plan::{Substring, ValuePart, ValueTemplate};
+    let mut plan = csv_plan("US01", "LTO3", &[(Field::User(1), 2), (Field::User(2), 3)]);
+    plan.substrings = vec![Substring {
+        field: Field::Volume,
+        offset: 0,
+        length: 6,
+    }];
+    plan.value_templates = vec![ValueTemplate {
+        field: Field::Description,
+        source: "{USER1}-{USER2} of {VOLUME}".into(),
+        parts: vec![
+            ValuePart::Field(Field::User(1)),
+            ValuePart::Text("-".into()),
+            ValuePart::Field(Field::User(2)),
+            ValuePart::Text(" of ".into()),
+            ValuePart::Field(Field::Volume),
+        ],
+    }];
+    plan.translations = vec![tr(Field::Description, Field::Description, "a-b*", "*!")];
+    let r = record(derive(&plan, &["A00001L8", "a", "b"]));
+    assert_eq!(r.volume, "A00001");
+    assert_eq!(r.fields[&Field::Description], "a-b of A00001!");
+    // A template whose fields are all empty leaves no value.
+    plan.value_templates[0]
+        .parts
+        .retain(|p| matches!(p, ValuePart::Field(_)));
+    plan.value_templates[0].parts.pop();
+    plan.translations.clear();
+    let r = record(derive(&plan, &["A00001L8", "", ""]));
+    assert!(!r.fields.contains_key(&Field::Description));
 }

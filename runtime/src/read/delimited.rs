@@ -227,81 +227,81 @@ impl Splitter {
 
 impl RecordSource for DelimitedSource {
     fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
-        loop {
-            self.record.raw.clear();
-            let number = match fetch(
+        self.record.raw.clear();
+        let number = match fetch(
+            &mut self.pushed_back,
+            &mut self.lines,
+            &mut self.record.raw,
+            false,
+        )? {
+            Fetched::End => return Ok(None),
+            Fetched::Bad(line, reason) => return Ok(Some(SourceItem::Bad { line, reason })),
+            Fetched::Text(number) => number,
+        };
+        if super::is_blank_line(&self.record.raw) {
+            // A record for the line rules only: no elements to extract from.
+            self.pool.refill(&mut self.record.elements);
+            self.record.line = number;
+            return Ok(Some(SourceItem::Record(&self.record)));
+        }
+        self.continuation.clear();
+        let mut open = open_quote(self.quote, self.delimiter, &self.record.raw);
+        while open && self.continuation.len() < MAX_RECORD_LINES {
+            let start = self.record.raw.len() + 1;
+            match fetch(
                 &mut self.pushed_back,
                 &mut self.lines,
                 &mut self.record.raw,
-                false,
+                true,
             )? {
-                Fetched::End => return Ok(None),
-                Fetched::Bad(line, reason) => return Ok(Some(SourceItem::Bad { line, reason })),
-                Fetched::Text(number) => number,
-            };
-            if self.record.raw.trim().is_empty() {
-                continue;
-            }
-            self.continuation.clear();
-            let mut open = open_quote(self.quote, self.delimiter, &self.record.raw);
-            while open && self.continuation.len() < MAX_RECORD_LINES {
-                let start = self.record.raw.len() + 1;
-                match fetch(
-                    &mut self.pushed_back,
-                    &mut self.lines,
-                    &mut self.record.raw,
-                    true,
-                )? {
-                    Fetched::Text(line) => {
-                        self.continuation.push((line, start));
-                        open = open_quote(self.quote, self.delimiter, &self.record.raw);
-                    }
-                    Fetched::Bad(line, reason) => {
-                        self.pushed_back.push_back(OwnedLine {
-                            number: line,
-                            text: Err(reason),
-                        });
-                        break;
-                    }
-                    Fetched::End => break,
+                Fetched::Text(line) => {
+                    self.continuation.push((line, start));
+                    open = open_quote(self.quote, self.delimiter, &self.record.raw);
                 }
-            }
-            if open {
-                // Give the following lines their own chance: only the line with the stray
-                // quote is lost.
-                let raw = &self.record.raw;
-                let mut end = raw.len();
-                for &(line, start) in self.continuation.iter().rev() {
-                    self.pushed_back.push_front(OwnedLine {
+                Fetched::Bad(line, reason) => {
+                    self.pushed_back.push_back(OwnedLine {
                         number: line,
-                        text: Ok(raw[start..end].to_string()),
+                        text: Err(reason),
                     });
-                    end = start.saturating_sub(1);
+                    break;
                 }
-                return Ok(Some(SourceItem::Bad {
-                    line: number,
-                    reason:
-                        "unterminated quoted field (the quote opened on this line is never closed)"
-                            .to_string(),
-                }));
+                Fetched::End => break,
             }
-            let split = self.splitter.split(
-                &self.record.raw,
-                self.delimiter,
-                self.quote,
-                &mut self.pool.refill(&mut self.record.elements),
-            );
-            return Ok(Some(match split {
-                Ok(()) => {
-                    self.record.line = number;
-                    SourceItem::Record(&self.record)
-                }
-                Err(reason) => SourceItem::Bad {
-                    line: number,
-                    reason,
-                },
+        }
+        if open {
+            // Give the following lines their own chance: only the line with the stray
+            // quote is lost.
+            let raw = &self.record.raw;
+            let mut end = raw.len();
+            for &(line, start) in self.continuation.iter().rev() {
+                self.pushed_back.push_front(OwnedLine {
+                    number: line,
+                    text: Ok(raw[start..end].to_string()),
+                });
+                end = start.saturating_sub(1);
+            }
+            return Ok(Some(SourceItem::Bad {
+                line: number,
+                reason: "unterminated quoted field (the quote opened on this line is never closed)"
+                    .to_string(),
             }));
         }
+        let split = self.splitter.split(
+            &self.record.raw,
+            self.delimiter,
+            self.quote,
+            &mut self.pool.refill(&mut self.record.elements),
+        );
+        Ok(Some(match split {
+            Ok(()) => {
+                self.record.line = number;
+                SourceItem::Record(&self.record)
+            }
+            Err(reason) => SourceItem::Bad {
+                line: number,
+                reason,
+            },
+        }))
     }
 
     fn finish(self: Box<Self>) -> Result<(), InputError> {

@@ -9,6 +9,7 @@
 //! rather than a few million (see docs/benchmarks.md).
 
 mod delimited;
+pub mod group;
 pub mod input;
 mod keyvalue;
 mod read_ahead;
@@ -48,6 +49,13 @@ pub enum SourceItem<'a> {
         line: u64,
         reason: String,
     },
+}
+
+/// Whether a line is blank (empty or only spaces and tabs). Line-per-record sources yield
+/// blank lines as records — TapeTrack counts them for `AddString` rules and header sections
+/// (docs/language.md, "Blank lines") — and pass 1 never derives one.
+pub fn is_blank_line(text: &str) -> bool {
+    text.bytes().all(|b| b == b' ' || b == b'\t')
 }
 
 /// A streaming reader of records. `Send`, so that a run can read on a thread of its own

@@ -1,17 +1,19 @@
 //! Line-per-record text: fixed-column reports (read by character offset) and whitespace
-//! separated words (extension `SetWhitespaceDelimited`). Blank lines are not records.
+//! separated words (extension `SetWhitespaceDelimited`). A blank line is a record with no
+//! elements: line rules and header sections count it, and pass 1 never derives it.
 
 use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
 use crate::read::input::{InputError, LineReader};
 
-/// Reads the next non-blank line into `record`, splitting it into elements with `split`.
+/// Reads the next line into `record`, splitting it into elements with `split` (a blank line
+/// gets none).
 fn next_line_record<'r>(
     lines: &mut LineReader,
     record: &'r mut RawRecord,
     pool: &mut StringPool,
     split: impl Fn(&str, &mut Refill<'_>),
 ) -> Result<Option<SourceItem<'r>>, InputError> {
-    while let Some(line) = lines.next_line()? {
+    if let Some(line) = lines.next_line()? {
         match line.text {
             Err(reason) => {
                 return Ok(Some(SourceItem::Bad {
@@ -19,12 +21,15 @@ fn next_line_record<'r>(
                     reason,
                 }))
             }
-            Ok(text) if text.trim().is_empty() => continue,
             Ok(text) => {
                 record.line = line.number;
                 record.raw.clear();
                 record.raw.push_str(text);
-                split(text, &mut pool.refill(&mut record.elements));
+                let mut elements = pool.refill(&mut record.elements);
+                if !super::is_blank_line(text) {
+                    split(text, &mut elements);
+                }
+                drop(elements);
                 return Ok(Some(SourceItem::Record(record)));
             }
         }
@@ -117,12 +122,16 @@ mod tests {
     use crate::read::{collect, OwnedItem};
 
     #[test]
-    fn fixed_keeps_raw_and_skips_blank_lines() {
+    fn fixed_keeps_raw_and_blank_lines() {
         let items = collect(Box::new(FixedSource::new(lines_of(
             b"A00001  LIBR\n\n   \nA00002  OFFS\r\n",
         ))));
-        assert_eq!(items.len(), 2);
-        match &items[1] {
+        assert_eq!(items.len(), 4);
+        match &items[2] {
+            OwnedItem::Record(r) => assert_eq!((r.line, r.raw.as_str()), (3, "   ")),
+            other => panic!("{other:?}"),
+        }
+        match &items[3] {
             OwnedItem::Record(r) => {
                 assert_eq!(r.line, 4);
                 assert_eq!(r.raw, "A00002  OFFS");
@@ -135,7 +144,7 @@ mod tests {
     #[test]
     fn whitespace_words() {
         let items = collect(Box::new(WhitespaceSource::new(
-            lines_of(b"  A00001 \t LIBR  full tape\n\xff\n"),
+            lines_of(b"  A00001 \t LIBR  full tape\n\xff\n \t \nB1\n"),
             None,
         )));
         match &items[0] {
@@ -143,6 +152,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(&items[1], OwnedItem::Bad { line: 2, .. }));
+        // A blank line between two records has no words (and does not keep the last ones).
+        match &items[2] {
+            OwnedItem::Record(r) => assert!(r.elements.is_empty() && r.line == 3),
+            other => panic!("{other:?}"),
+        }
     }
     fn split(text: &str, tail: Option<usize>) -> Vec<String> {
         let mut out = Vec::new();

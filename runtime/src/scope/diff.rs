@@ -32,8 +32,11 @@ pub struct ScopeRejection {
     pub reason: String,
 }
 
-/// Diffs the records of one scope (in input order; a volume named twice counts once, the
-/// last record wins) against the scope's table. Counts unchanged, skipped,
+/// Diffs the records of one scope (in input order) against the scope's table. A volume named
+/// by several records counts once: when their values agree they are one record; when they
+/// disagree every one of them is rejected, naming all their lines, and none is applied (two
+/// report lines that become one Volume-ID — after a translation such as NetBackup's
+/// six-character media IDs — must not be merged silently, the last one winning). Counts unchanged, skipped,
 /// not-in-inventory and not-in-report volumes into `stats`; returns the changes and the
 /// rejected records.
 ///
@@ -68,6 +71,7 @@ pub fn diff_scope(
         )));
     }
     let volumes = match_volumes(table, &views);
+    let mut repeats = volumes.repeats.iter();
 
     // Position of each compared field (by `Field::index`), and its column in the table.
     let mut compared_at = [usize::MAX; Field::COUNT];
@@ -92,6 +96,16 @@ pub fn diff_scope(
     let mut not_in_inventory: Vec<(u32, &str)> = Vec::new();
     let mut wanted: Vec<Option<&str>> = vec![None; rules.compared.len()];
     for volume in &volumes.named {
+        if volume.first != volume.last {
+            // `repeats` holds one entry per volume named more than once, in this order.
+            let positions = repeats.next().map_or(&[][..], |p| p.as_slice());
+            if let Some(reason) = disagreement(&views, positions) {
+                for &p in positions {
+                    reject(volume.first, views[p as usize].line, reason.clone());
+                }
+                continue;
+            }
+        }
         let view = &views[volume.last as usize];
         wanted.fill(None);
         let mut description = None;
@@ -205,7 +219,8 @@ pub fn diff_scope(
         }
     }
     changes.sort_unstable_by_key(|(first, _)| *first);
-    rejected.sort_unstable_by_key(|(first, _)| *first);
+    // Stable: the records of one repeated volume share a position and stay in line order.
+    rejected.sort_by_key(|(first, _)| *first);
     Ok((
         changes.into_iter().map(|(_, p)| p).collect(),
         rejected.into_iter().map(|(_, r)| r).collect(),
@@ -216,7 +231,7 @@ pub fn diff_scope(
 struct NamedVolume {
     /// Position of its first record (the volume's place in the input order).
     first: u32,
-    /// Position of its last record (the one that counts).
+    /// Position of its last record (the one that counts when they all agree).
     last: u32,
     /// Its row in the table, if the table has it.
     row: Option<usize>,
@@ -228,6 +243,57 @@ struct Matched {
     named: Vec<NamedVolume>,
     /// Rows no record names, in table order.
     unmatched_rows: Vec<usize>,
+    /// For each volume of `named` with more than one record (in the same order), the
+    /// positions of all its records in input order. Kept apart: nearly every volume has one.
+    repeats: Vec<Vec<u32>>,
+}
+
+/// Why the records at `positions` (one volume's) cannot be applied, or `None` when they all
+/// say the same.
+fn disagreement(views: &[RecordView<'_>], positions: &[u32]) -> Option<String> {
+    let (&first, rest) = positions.split_first()?;
+    let a = &views[first as usize];
+    let differing = rest.iter().find_map(|&p| {
+        let b = &views[p as usize];
+        let (mut fa, mut fb) = (a.fields(), b.fields());
+        loop {
+            match (fa.next(), fb.next()) {
+                (None, None) if a.repository_by_rule == b.repository_by_rule => return None,
+                (None, None) => return Some(("REPOSITORY".to_string(), b.line)),
+                (x, y) if x == y => {}
+                (x, y) => {
+                    let field = match (x, y) {
+                        (Some((f, _)), Some((g, _))) => f.min(g),
+                        (Some((f, _)), None) | (None, Some((f, _))) => f,
+                        (None, None) => return None,
+                    };
+                    let value = |v: Option<(Field, &str)>| match v {
+                        Some((f, v)) if f == field => format!("`{v}`"),
+                        _ => "no value".to_string(),
+                    };
+                    let what = format!(
+                        "{field} {} on line {}, {} on line {}",
+                        value(x),
+                        a.line,
+                        value(y),
+                        b.line
+                    );
+                    return Some((what, b.line));
+                }
+            }
+        }
+    })?;
+    let lines: Vec<String> = positions
+        .iter()
+        .map(|&p| views[p as usize].line.to_string())
+        .collect();
+    Some(format!(
+        "volume {} is named by {} records that disagree (lines {}; {}): none of them is applied",
+        a.volume,
+        positions.len(),
+        lines.join(", "),
+        differing.0
+    ))
 }
 
 /// The first 8 bytes of a Volume-ID as a big-endian number (zero-padded): comparing two of
@@ -256,11 +322,13 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
     });
     let mut named = Vec::with_capacity(order.len());
     let mut unmatched_rows = Vec::new();
+    let mut repeats = Vec::new();
     let mut row = 0;
     let mut i = 0;
     while i < order.len() {
         let (first_prefix, first) = order[i];
         let volume = views[first as usize].volume;
+        let start = i;
         let mut last = first;
         i += 1;
         while i < order.len()
@@ -269,6 +337,9 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
         {
             last = order[i].1;
             i += 1;
+        }
+        if i - start > 1 {
+            repeats.push(order[start..i].iter().map(|&(_, p)| p).collect());
         }
         while row < table.len() && table.volume(row) < volume {
             unmatched_rows.push(row);
@@ -288,6 +359,7 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
     Matched {
         named,
         unmatched_rows,
+        repeats,
     }
 }
 
@@ -359,7 +431,10 @@ mod tests {
         let (changes, rejected) = diff_scope(
             &cache(),
             &records(vec![
-                rec("A1", &[(Field::RepositoryDesc, "offsite vault")]),
+                rec(
+                    "A1",
+                    &[(Field::RepositoryDesc, "Offsite VAULT"), (Field::Slot, "7")],
+                ),
                 rec("A2", &[(Field::Repository, "OFFS")]),
                 rec(
                     "A1",
@@ -381,6 +456,45 @@ mod tests {
         assert_eq!(stats.not_in_inventory, ["US01.LTO B9"]);
         // A3 was named (and rejected), so only nothing else is missing from the report.
         assert_eq!(stats.statistics.volumes_not_in_report, 0);
+    }
+
+    #[test]
+    fn repeated_volumes_that_disagree_are_all_rejected() {
+        let compared = [Field::Repository, Field::Slot];
+        let rules = DiffRules {
+            compared: &compared,
+            skips: &[],
+            add_new: false,
+        };
+        let at = |line: u64, volume: &str, fields: &[(Field, &str)]| SyncRecord {
+            line,
+            ..rec(volume, fields)
+        };
+        let mut stats = RunStats::default();
+        let (changes, rejected) = diff_scope(
+            &cache(),
+            &records(vec![
+                at(1, "A1", &[(Field::Repository, "OFFS"), (Field::Slot, "1")]),
+                at(2, "A2", &[(Field::Repository, "OFFS")]),
+                at(3, "A1", &[(Field::Repository, "OFFS")]),
+                at(4, "A2", &[(Field::Repository, "OFFS")]),
+                at(5, "A1", &[(Field::Repository, "OFFS"), (Field::Slot, "1")]),
+            ]),
+            &rules,
+            &mut stats,
+        )
+        .unwrap();
+        // A2's two records agree: one change. A1's disagree: all three lines rejected.
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].change.volume, "A2");
+        let lines: Vec<u64> = rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [1, 3, 5]);
+        assert_eq!(
+            rejected[0].reason,
+            "volume A1 is named by 3 records that disagree (lines 1, 3, 5; SLOT `1` on line 1, \
+             no value on line 3): none of them is applied"
+        );
+        assert_eq!(stats.statistics.volumes_not_in_report, 1);
     }
 
     #[test]
@@ -420,11 +534,13 @@ mod tests {
     ) -> (Vec<PendingChange>, Vec<(u64, String)>, RunStats) {
         let mut stats = RunStats::default();
         let mut order: Vec<&str> = Vec::new();
-        let mut last: HashMap<&str, &SyncRecord> = HashMap::new();
+        let mut all: HashMap<&str, Vec<&SyncRecord>> = HashMap::new();
         for r in records {
-            if last.insert(&r.volume, r).is_none() {
+            let of_volume = all.entry(&r.volume).or_default();
+            if of_volume.is_empty() {
                 order.push(&r.volume);
             }
+            of_volume.push(r);
         }
         let by_desc: HashMap<String, &str> = table
             .repositories
@@ -434,7 +550,15 @@ mod tests {
         let value = |row: usize, f: Field| table.column(f).and_then(|c| table.value(row, c));
         let (mut changes, mut rejected) = (Vec::new(), Vec::new());
         for volume in &order {
-            let r = last[volume];
+            let of_volume = &all[volume];
+            let r = of_volume[of_volume.len() - 1];
+            let agree = |o: &&SyncRecord| {
+                o.fields == r.fields && o.repository_by_rule == r.repository_by_rule
+            };
+            if !of_volume.iter().all(agree) {
+                rejected.extend(of_volume.iter().map(|o| (o.line, String::new())));
+                continue;
+            }
             let mut wanted: BTreeMap<Field, &str> = r
                 .fields
                 .iter()
@@ -513,7 +637,7 @@ mod tests {
             });
         }
         for row in 0..table.len() {
-            if !last.contains_key(table.volume(row)) {
+            if !all.contains_key(table.volume(row)) {
                 stats.note_not_in_report(&scope(), table.volume(row));
             }
         }

@@ -1,7 +1,8 @@
 //! The record-reader fuzz harness, shared by the bounded run in CI
 //! (`runtime/tests/fuzz_readers.rs`) and the cargo-fuzz target `read` (`fuzz/`).
 //!
-//! A case is one of the example definitions with its inventory. [`check`] runs the real
+//! A case is one of the example definitions with its inventory, or one of the run cases of
+//! [`GROUPED_RUN_CASES`] (records of several lines, which no example uses yet). [`check`] runs the real
 //! `run` over arbitrary report bytes against an in-memory store that holds that inventory and
 //! panics when the run breaks a promise of docs/running.md: a run over readable bytes never
 //! fails (bad records are rejected and counted, with their line), every rejection names a line
@@ -26,7 +27,15 @@ pub struct Case {
     pub inventory: InventoryDump,
     /// The example's sample reports (the seeds of mutation).
     pub samples: Vec<Vec<u8>>,
+    /// Whether the unmutated samples sync without a rejected record (the examples do; the
+    /// run cases also show rejections on purpose).
+    pub clean: bool,
 }
+
+/// Run cases of `tests/cases/run/` that group lines into records (`SetRecordLines`,
+/// `SetRecordStart`, `SetRecordIndent`), so that the fuzzers cut, double and mix their lines
+/// too: `definition.ttidef`, `report.*`, and `expected-inventory.json` as the inventory.
+pub const GROUPED_RUN_CASES: &[&str] = &["multi-line-every-3-lines", "multi-line-start-and-indent"];
 
 /// Every `(definition, sample, inventory)` of `examples/` (the folder of the repository whose
 /// root is `root`): each example folder's definitions with the samples and inventories named
@@ -92,8 +101,33 @@ pub fn cases(root: &Path) -> Vec<Case> {
                 plan,
                 inventory: serde_json::from_str(&inventory).expect("inventory JSON"),
                 samples,
+                clean: true,
             });
         }
+    }
+    for name in GROUPED_RUN_CASES {
+        let folder = root.join("tests/cases/run").join(name);
+        let def = folder.join("definition.ttidef");
+        let plan = compile_path(&def, &CompileOptions { compat: false })
+            .plan
+            .unwrap_or_else(|| panic!("{} does not compile", def.display()));
+        assert!(plan.grouping.is_some(), "{name} groups no lines");
+        let samples: Vec<Vec<u8>> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_stem().is_some_and(|s| s == "report"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        assert_eq!(samples.len(), 1, "{name}: one report.*");
+        let inventory = std::fs::read_to_string(folder.join("expected-inventory.json"))
+            .unwrap_or_else(|e| panic!("{name}: expected-inventory.json: {e}"));
+        out.push(Case {
+            name: name.to_string(),
+            plan,
+            inventory: serde_json::from_str(&inventory).expect("inventory JSON"),
+            samples,
+            clean: false,
+        });
     }
     out
 }

@@ -8,6 +8,7 @@ pub mod date_format;
 pub mod duration;
 pub mod expand;
 pub mod pattern;
+pub mod pattern_lint;
 pub mod template;
 
 use super::Compiler;
@@ -317,7 +318,13 @@ impl Compiler<'_> {
         exp
     }
 
-    fn field(&mut self, file: FileId, span: ByteSpan, text: &str) -> Option<Val> {
+    /// A field name (reported when it is none).
+    pub(in crate::compile) fn field(
+        &mut self,
+        file: FileId,
+        span: ByteSpan,
+        text: &str,
+    ) -> Option<Val> {
         if let Some(f) = Field::lookup(text) {
             return Some(Val::Field(f));
         }

@@ -305,6 +305,7 @@ impl Compiler<'_> {
         }
         match compile_glob(text) {
             Ok((p, warnings)) => {
+                self.lint_pattern(file, s);
                 for w in warnings {
                     let PatternWarning::UnbalancedNegation { at } = w;
                     let span = Compiler::span_of(s, at, at + 1);
