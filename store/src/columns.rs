@@ -71,3 +71,17 @@ impl Columns {
         self.fields.len()
     }
 }
+
+/// The query of a scope table with `names` as its columns, in Volume-ID order: `scope` is the
+/// backend's `WHERE` condition on customer and media (their placeholders differ).
+pub fn scope_table_query(names: &[&str], scope: &str) -> String {
+    let mut sql = String::from("SELECT volume, version");
+    for name in names {
+        sql.push_str(", ");
+        sql.push_str(name);
+    }
+    sql.push_str(" FROM volumes WHERE ");
+    sql.push_str(scope);
+    sql.push_str(" ORDER BY volume");
+    sql
+}

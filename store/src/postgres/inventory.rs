@@ -2,7 +2,7 @@
 
 use super::{Conn, PgStore};
 use crate::backend::InventorySql;
-use crate::columns::Columns;
+use crate::columns::{scope_table_query, Columns};
 use crate::error::StoreError;
 use crate::inventory::{audit_field, push_row, scratch_flag};
 use crate::VolumeCount;
@@ -174,12 +174,7 @@ impl InventorySql for PgStore {
         names: &[&'static str],
         table: &mut ScopeTable,
     ) -> Result<(), StoreError> {
-        let mut sql = String::from("SELECT volume, version");
-        for name in names {
-            sql.push_str(", ");
-            sql.push_str(name);
-        }
-        sql.push_str(" FROM volumes WHERE customer = $1 AND media = $2 ORDER BY volume");
+        let sql = scope_table_query(names, "customer = $1 AND media = $2");
         self.with(|c| {
             let statement = PgStore::statement(c, &sql)?;
             snapshot(c, |tx| {

@@ -2,7 +2,7 @@
 
 use super::SqliteStore;
 use crate::backend::InventorySql;
-use crate::columns::Columns;
+use crate::columns::{scope_table_query, Columns};
 use crate::error::StoreError;
 use crate::inventory::{audit_field, push_row, scratch_flag};
 use crate::VolumeCount;
@@ -216,12 +216,7 @@ impl InventorySql for SqliteStore {
         let count = usize::try_from(count).unwrap_or(0);
         // An estimate of the text: the Volume-ID plus a short value per column.
         table.reserve(count, count.saturating_mul(10 + 8 * names.len()));
-        let mut sql = String::from("SELECT volume, version");
-        for name in names {
-            sql.push_str(", ");
-            sql.push_str(name);
-        }
-        sql.push_str(" FROM volumes WHERE customer = ?1 AND media = ?2 ORDER BY volume");
+        let sql = scope_table_query(names, "customer = ?1 AND media = ?2");
         // The statement text depends on the columns; a sync asks with the same columns for
         // every scope, so the cache keeps it prepared.
         let mut stmt = self.conn.prepare_cached(&sql)?;
