@@ -259,7 +259,7 @@ impl Compiler<'_> {
                     site.span,
                     format!("`{name}` with offset {offset}: fixed columns have no words to count from the end of the line"),
                 )
-                .help("a character offset is 0 or more; a negative offset counts words or elements (SetWhitespaceDelimited, SetCSVDelimiter)"),
+                .help("a character offset is 0 or more; a negative offset counts words, elements or ruler columns (SetWhitespaceDelimited, SetCSVDelimiter, SetRulerColumns)"),
             );
             return Err(());
         }

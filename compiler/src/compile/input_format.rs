@@ -1,5 +1,6 @@
 //! Input format: where the report comes from and how it is cut into records — `SetFile`,
 //! `SetCSVDelimiter` and `SetCSVQuote` (delimited text), `SetWhitespaceDelimited` (words),
+//! `SetRulerColumns` (columns cut at the report's dashed ruler),
 //! `SetKeyValueFormat` and `SetRecordStart` (key/value blocks); fixed columns without any.
 //! Records of several lines (extensions): `SetRecordLines`, `SetRecordStart` and
 //! `SetRecordIndent` with the line-per-record formats.
@@ -32,6 +33,7 @@ pub(super) struct LoweredInput {
 enum FormatChoice {
     Delimited(u8),
     Whitespace(Option<usize>),
+    Ruler,
     KeyValue(String),
 }
 
@@ -42,6 +44,7 @@ impl FormatChoice {
                 format!("delimited input (`{}`)", char::from(*d).escape_debug())
             }
             FormatChoice::Whitespace(_) => "whitespace-separated input".into(),
+            FormatChoice::Ruler => "columns cut at the ruler".into(),
             FormatChoice::KeyValue(s) => format!("key/value input (`{s}`)"),
         }
     }
@@ -81,6 +84,11 @@ impl Compiler<'_> {
         let (info, v, site) = (d.info, &d.args, d.site);
         let tail = v.first().map(|t| t.int() as usize);
         self.set_format(FormatChoice::Whitespace(tail), site, info.name);
+    }
+
+    /// `SetRulerColumns`.
+    pub(super) fn set_ruler_columns(&mut self, d: &Directive<'_>) {
+        self.set_format(FormatChoice::Ruler, d.site, d.info.name);
     }
 
     /// `SetKeyValueFormat`.
@@ -240,6 +248,7 @@ impl Compiler<'_> {
                 quote: self.given.input.quote.map_or(Some(b'"'), |(q, _)| q),
             },
             Some(FormatChoice::Whitespace(_)) => RecordFormat::Whitespace,
+            Some(FormatChoice::Ruler) => RecordFormat::RulerColumns,
             Some(FormatChoice::KeyValue(sep)) => RecordFormat::KeyValue {
                 separator: sep,
                 record_start: self

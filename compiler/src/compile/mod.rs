@@ -255,6 +255,7 @@ impl Compiler<'_> {
             SetFile => self.set_file(d),
             SetCsvDelimiter => self.set_csv_delimiter(d),
             SetWhitespaceDelimited => self.set_whitespace_delimited(d),
+            SetRulerColumns => self.set_ruler_columns(d),
             SetKeyValueFormat => self.set_key_value_format(d),
             SetCsvQuote => self.set_csv_quote(d),
             SetRecordStart => self.set_record_start(d),

@@ -100,6 +100,10 @@ pub enum RecordFormat {
     },
     /// Extension `SetWhitespaceDelimited()`: elements are runs of non-blank characters.
     Whitespace,
+    /// Extension `SetRulerColumns()`: fixed columns whose spans come from the report's own
+    /// dashed ruler line (each run of `-` begins a column), so one definition reads reports
+    /// printed with different column widths. Elements are the columns, 1-based.
+    RulerColumns,
     /// Extension `SetKeyValueFormat(sep)`: a record is a block of `key SEP value` lines,
     /// started by a line matching `record_start` or, without it, separated by blank lines.
     KeyValue {

@@ -16,7 +16,7 @@ mod parts;
 pub mod select;
 mod values;
 
-use crate::read::RawRecord;
+use crate::read::{RawRecord, RulerRole};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -402,6 +402,18 @@ impl Part {
     }
 }
 
+/// With `SetRulerColumns`, a line above the report's first ruler has no columns: taking one
+/// rejects the record rather than guessing where its columns are.
+fn columns_known(record: &RawRecord, field: Field, part: Part) -> Result<(), String> {
+    match record.ruler {
+        RulerRole::BeforeRuler => Err(format!(
+            "{field} needs a column of {}, but no dashed ruler line comes before it, so its columns are unknown (exclude heading lines with AddString, or check that the report was printed with its headings)",
+            part.describe(record)
+        )),
+        RulerRole::Cut | RulerRole::Ruler => Ok(()),
+    }
+}
+
 /// Element `index` counted from the end of `record` (1 is the last), as [`element`] does.
 fn element_from_end(
     record: &RawRecord,
@@ -409,6 +421,7 @@ fn element_from_end(
     field: Field,
     part: Part,
 ) -> Result<&str, String> {
+    columns_known(record, field, part)?;
     let n = record.elements.len();
     // `index` is at least 1 (the compiler makes it from a negative offset).
     match n.checked_sub(index).and_then(|i| record.elements.get(i)) {
@@ -426,6 +439,7 @@ fn element_from_end(
 /// record of several lines. A missing element of delimited input is a ragged row (an
 /// error); a missing word is empty.
 fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result<&str, String> {
+    columns_known(record, field, part)?;
     match record.elements.get(index - 1) {
         Some(v) => Ok(v),
         None if record.strict_elements => {

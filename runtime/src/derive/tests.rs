@@ -16,6 +16,7 @@ fn rec(elements: &[&str]) -> RawRecord {
         elements: elements.iter().map(|s| s.to_string()).collect(),
         pairs: Vec::new(),
         strict_elements: true,
+        ..RawRecord::default()
     }
 }
 

@@ -13,11 +13,13 @@ pub mod group;
 pub mod input;
 mod keyvalue;
 mod read_ahead;
+mod ruler;
 mod text;
 
 pub use delimited::DelimitedSource;
 pub use keyvalue::KeyValueSource;
 pub use read_ahead::ReadAhead;
+pub use ruler::RulerSource;
 pub use text::{FixedSource, WhitespaceSource};
 
 use crate::read::input::{InputError, LineReader};
@@ -38,6 +40,22 @@ pub struct RawRecord {
     /// Whether a missing element is an error (delimited input: a ragged row) rather than an
     /// empty value (whitespace words: optional trailing columns).
     pub strict_elements: bool,
+    /// What the line is to a dashed ruler (extension `SetRulerColumns`; always
+    /// [`RulerRole::Cut`] in other formats).
+    pub ruler: RulerRole,
+}
+
+/// With columns cut at the report's ruler (`SetRulerColumns`): what a line is to the ruler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RulerRole {
+    /// A line of any other format, or one cut at the columns of the latest ruler above it.
+    #[default]
+    Cut,
+    /// The ruler itself: it sets the columns of the lines after it and, like a blank line,
+    /// is seen by the line rules but never gives a volume.
+    Ruler,
+    /// No ruler above the line: its columns are unknown, and taking one rejects the record.
+    BeforeRuler,
 }
 
 /// What a source yields: a record borrowed from the source until the next call.
@@ -74,6 +92,7 @@ pub fn for_plan(plan: &Plan, lines: LineReader) -> Box<dyn RecordSource> {
             Box::new(DelimitedSource::new(lines, *delimiter, *quote))
         }
         RecordFormat::Whitespace => Box::new(WhitespaceSource::new(lines, plan.whitespace_tail)),
+        RecordFormat::RulerColumns => Box::new(RulerSource::new(lines)),
         RecordFormat::KeyValue {
             separator,
             record_start,

@@ -72,12 +72,14 @@ fn refill(kept: &mut RawRecord, from: &RawRecord) {
         elements,
         pairs,
         strict_elements,
+        ruler,
     } = from;
     kept.line = *line;
     kept.raw.clone_from(raw);
     kept.elements.clone_from(elements);
     kept.pairs.clone_from(pairs);
     kept.strict_elements = *strict_elements;
+    kept.ruler = *ruler;
 }
 
 /// A [`RecordSource`] whose records are read by another source on a second thread.

@@ -7,7 +7,7 @@ use crate::derive::{DerivedRecord, Deriver, Outcome};
 use crate::observer::Observer;
 use crate::read::group::{Grouped, Grouper};
 use crate::read::input::LineReader;
-use crate::read::{self, RawRecord, ReadAhead, RecordSource, SourceItem};
+use crate::read::{self, RawRecord, ReadAhead, RecordSource, RulerRole, SourceItem};
 use crate::scope::prefetch::Prefetcher;
 use crate::spill::Spill;
 use crate::stats::RunStats;
@@ -66,7 +66,8 @@ pub(super) fn read_pass(
             }
             SourceItem::Record(record) => record,
         };
-        let blank = read::is_blank_line(&record.raw);
+        // A ruler line (`SetRulerColumns`) is layout, like a blank line.
+        let blank = read::is_blank_line(&record.raw) || record.ruler == RulerRole::Ruler;
         if let Some(g) = grouper.as_mut().filter(|g| g.is_open()) {
             // A record of several lines never spans a header section: it ends here, and is
             // derived with the header above it.
@@ -79,8 +80,8 @@ pub(super) fn read_pass(
         }
         let class = selector.classify(record);
         if blank {
-            // A blank line is a record for the line rules (it can end the report or be part
-            // of a header section), never a volume; it is not counted.
+            // A blank line (or a ruler) is a record for the line rules (it can end the report
+            // or be part of a header section), never a volume; it is not counted.
             if class == Class::Terminate {
                 break;
             }

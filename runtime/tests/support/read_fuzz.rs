@@ -2,7 +2,8 @@
 //! (`runtime/tests/fuzz_readers.rs`) and the cargo-fuzz target `read` (`fuzz/`).
 //!
 //! A case is one of the example definitions with its inventory, or one of the run cases of
-//! [`GROUPED_RUN_CASES`] (records of several lines, which no example uses yet). [`check`] runs the real
+//! [`READER_RUN_CASES`] (records of several lines and columns cut at a ruler, which no example
+//! uses yet). [`check`] runs the real
 //! `run` over arbitrary report bytes against an in-memory store that holds that inventory and
 //! panics when the run breaks a promise of docs/running.md: a run over readable bytes never
 //! fails (bad records are rejected and counted, with their line), every rejection names a line
@@ -12,7 +13,7 @@
 use std::io::Cursor;
 use std::path::Path;
 use std::time::Duration;
-use tapesync_compiler::plan::Plan;
+use tapesync_compiler::plan::{Plan, RecordFormat};
 use tapesync_compiler::{compile_path, CompileOptions};
 use tapesync_model::{InventoryDump, SessionStart};
 use tapesync_runtime::read::input::OpenInput;
@@ -33,9 +34,15 @@ pub struct Case {
 }
 
 /// Run cases of `tests/cases/run/` that group lines into records (`SetRecordLines`,
-/// `SetRecordStart`, `SetRecordIndent`), so that the fuzzers cut, double and mix their lines
-/// too: `definition.ttidef`, `report.*`, and `expected-inventory.json` as the inventory.
-pub const GROUPED_RUN_CASES: &[&str] = &["multi-line-every-3-lines", "multi-line-start-and-indent"];
+/// `SetRecordStart`, `SetRecordIndent`) or cut columns at the report's ruler
+/// (`SetRulerColumns`), so that the fuzzers cut, double and mix their lines (and rulers) too:
+/// `definition.ttidef`, `report.*`, and `expected-inventory.json` as the inventory.
+pub const READER_RUN_CASES: &[&str] = &[
+    "multi-line-every-3-lines",
+    "multi-line-start-and-indent",
+    "ruler-columns-5-4",
+    "ruler-columns-8-2",
+];
 
 /// Every `(definition, sample, inventory)` of `examples/` (the folder of the repository whose
 /// root is `root`): each example folder's definitions with the samples and inventories named
@@ -105,13 +112,16 @@ pub fn cases(root: &Path) -> Vec<Case> {
             });
         }
     }
-    for name in GROUPED_RUN_CASES {
+    for name in READER_RUN_CASES {
         let folder = root.join("tests/cases/run").join(name);
         let def = folder.join("definition.ttidef");
         let plan = compile_path(&def, &CompileOptions { compat: false })
             .plan
             .unwrap_or_else(|| panic!("{} does not compile", def.display()));
-        assert!(plan.grouping.is_some(), "{name} groups no lines");
+        assert!(
+            plan.grouping.is_some() || plan.format == RecordFormat::RulerColumns,
+            "{name} neither groups lines nor cuts columns at a ruler"
+        );
         let samples: Vec<Vec<u8>> = std::fs::read_dir(&folder)
             .unwrap()
             .map(|e| e.unwrap().path())
