@@ -149,9 +149,18 @@ pub struct ServeOptions<'a> {
     pub config: ServerConfig,
 }
 
-/// Opens the store, makes sure an administrator exists, listens, calls `on_ready`, and serves
+/// Listens, opens the store, makes sure an administrator exists, calls `on_ready`, and serves
 /// until SIGINT or SIGTERM.
+///
+/// The port is bound first: a start that cannot listen must change nothing — above all not
+/// create the first administrator with a generated password that it would never print.
 pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result<(), ServerError> {
+    let bind_err = |source| ServerError::Bind {
+        address: options.listen.to_string(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(options.listen).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
     let store_err = |source| ServerError::Store {
         path: options.store.redacted(),
         source,
@@ -166,12 +175,7 @@ pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(options.listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                address: options.listen.to_string(),
-                source,
-            })?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         on_ready(&Startup {
             address: listener.local_addr()?,
             generated_admin_password: generated,

@@ -484,6 +484,27 @@ fn first_start_prints_a_generated_admin_password_once() {
     assert!(rest.iter().all(|l| !l.contains("password")), "{rest:?}");
 }
 
+/// A start that cannot bind its port must not have created the first administrator with a
+/// generated password it never prints (nor the store): the port is bound first.
+#[test]
+fn a_start_that_cannot_bind_changes_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("fresh.db");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = Command::new(common::bin())
+        .args(["serve", "--listen", &address, "--store"])
+        .arg(&store)
+        .env_remove("TAPESYNC_ADMIN_PASSWORD")
+        .env("TAPESYNC_CONFIG", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("cannot listen on"), "{}", text(&out));
+    assert!(!store.exists(), "the store was created although the port was taken");
+}
+
 #[test]
 fn repeated_failed_logons_are_throttled_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
