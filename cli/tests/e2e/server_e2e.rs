@@ -502,7 +502,10 @@ fn a_start_that_cannot_bind_changes_no_store() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("cannot listen on"), "{}", text(&out));
-    assert!(!store.exists(), "the store was created although the port was taken");
+    assert!(
+        !store.exists(),
+        "the store was created although the port was taken"
+    );
 }
 
 #[test]

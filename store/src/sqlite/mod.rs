@@ -36,9 +36,28 @@ pub(crate) struct SqliteStore {
     path: Option<PathBuf>,
 }
 
+/// SQLite's `application_id` of a tapesync store ("TpSy"): what tells a store from another
+/// program's database before anything is written to it.
+pub(crate) const APPLICATION_ID: i32 = 0x5470_5379;
+
+/// Tables that a store from before [`APPLICATION_ID`] was set has all of.
+const LEGACY_TABLES: &[&str] = &[
+    "customers",
+    "media",
+    "volumes",
+    "users",
+    "grants",
+    "tokens",
+    "sync_sessions",
+    "audit",
+    "applied_batches",
+];
+
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        create_private(path)?;
         let conn = Connection::open(path)?;
+        refuse_foreign(&conn, path)?;
         SqliteStore::setup(conn, Some(path.to_path_buf()))
     }
 
@@ -50,6 +69,7 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        refuse_foreign(&conn, path)?;
         // The writer connection put the file in WAL mode (a persistent setting); checking it
         // makes sure this reader never blocks the writer or is blocked by it.
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
@@ -108,6 +128,58 @@ impl SqliteStore {
             path,
         })
     }
+}
+
+/// Creates a missing store file empty and readable by its owner only (it will hold password
+/// hashes). SQLite gives the WAL and shared-memory files the mode of the database file, so
+/// they are private too. An existing file keeps the mode its owner gave it.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Another process created it first, or it was there: either way SQLite opens it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create the store {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Refuses another program's database before anything is written to it (not even the switch
+/// to WAL): a store is an empty database, one marked with [`APPLICATION_ID`], or one from
+/// before the mark with all of tapesync's tables.
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if id == APPLICATION_ID {
+        return Ok(());
+    }
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if id == 0 && objects == 0 && version == 0 {
+        return Ok(());
+    }
+    let legacy = id == 0 && version >= 1 && {
+        let mut found = 0;
+        for table in LEGACY_TABLES {
+            found += conn.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get::<_, i64>(0),
+            )?;
+        }
+        found == LEGACY_TABLES.len() as i64
+    };
+    if legacy {
+        return Ok(());
+    }
+    Err(StoreError::Foreign(format!(
+        "the SQLite file {}",
+        path.display()
+    )))
 }
 
 impl SchemaSql for SqliteStore {

@@ -182,8 +182,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(step)?;
     }
     if found != SCHEMA_VERSION {
-        // PRAGMA takes no parameters; the value is our own constant.
-        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        // PRAGMA takes no parameters; the values are our own constants. The application id
+        // marks the file as a tapesync store (see `refuse_foreign`).
+        tx.execute_batch(&format!(
+            "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {};",
+            super::APPLICATION_ID
+        ))?;
     }
     tx.commit()?;
     Ok(())
