@@ -214,7 +214,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         AdminCommand::User { command } => match command {
             UserCommand::Add { name, admin } => {
                 let password = read_password(&name, true)?;
-                let store = open(path, true)?;
+                let store = open(path, Access::Create)?;
                 store.add_user(&name, &password, admin)?;
                 say(&format!(
                     "added {}user {name}",
@@ -223,7 +223,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
                 Ok(())
             }
             UserCommand::Passwd { name } => {
-                let store = open(path, false)?;
+                let store = open(path, Access::Change)?;
                 if store.user(&name)?.is_none() {
                     return Err(Failure::input(format!("user {name} does not exist")));
                 }
@@ -232,7 +232,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
                 say(&format!("changed the password of {name}"));
                 Ok(())
             }
-            UserCommand::List { json } => user_list(&open(path, false)?, json),
+            UserCommand::List { json } => user_list(&open(path, Access::Read)?, json),
         },
         AdminCommand::Grant {
             user,
@@ -240,7 +240,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
             role,
         } => {
             let customer = id(Field::Customer, &customer)?;
-            let store = open(path, false)?;
+            let store = open(path, Access::Change)?;
             let role = Role::from(role);
             store.grant(&user, &customer, role)?;
             say(&format!("granted {role} on {customer} to {user}"));
@@ -253,7 +253,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         }
         AdminCommand::Revoke { user, customer } => {
             let customer = id(Field::Customer, &customer)?;
-            let store = open(path, false)?;
+            let store = open(path, Access::Change)?;
             if store.revoke(&user, &customer)? {
                 say(&format!("revoked {user}'s grant on {customer}"));
             } else {
@@ -264,11 +264,12 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         AdminCommand::Customer { command } => match command {
             CustomerCommand::Add { id: raw, name } => {
                 let customer = id(Field::Customer, &raw)?;
-                open(path, true)?.add_customer(&customer, name.as_deref().unwrap_or(""))?;
+                open(path, Access::Create)?
+                    .add_customer(&customer, name.as_deref().unwrap_or(""))?;
                 say(&format!("added customer {customer}"));
                 Ok(())
             }
-            CustomerCommand::List { json } => customer_list(&open(path, false)?, json),
+            CustomerCommand::List { json } => customer_list(&open(path, Access::Read)?, json),
         },
         AdminCommand::Media {
             command:
@@ -280,7 +281,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         } => {
             let customer = id(Field::Customer, &customer)?;
             let media = id(Field::Media, &raw)?;
-            open(path, false)?.add_media(
+            open(path, Access::Change)?.add_media(
                 &customer,
                 &media,
                 description.as_deref().unwrap_or(""),
@@ -298,7 +299,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         } => {
             let customer = id(Field::Customer, &customer)?;
             let repository = id(Field::Repository, &raw)?;
-            open(path, false)?.add_repository(
+            open(path, Access::Change)?.add_repository(
                 &customer,
                 &repository,
                 description.as_deref().unwrap_or(""),
@@ -319,7 +320,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
                 .iter()
                 .map(|c| id(Field::Customer, c))
                 .collect::<Result<Vec<_>, _>>()?;
-            sessions(&open(path, false)?, limit, &customers, json)
+            sessions(&open(path, Access::Read)?, limit, &customers, json)
         }
         AdminCommand::History {
             customer,
@@ -330,20 +331,32 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
     }
 }
 
+/// What a command does with the store.
+#[derive(Clone, Copy)]
+enum Access {
+    /// Adds things: creates the store (file, or tables in the database) if missing.
+    Create,
+    /// Changes existing things: the store must exist.
+    Change,
+    /// Only reads: the store must exist, and it is opened without write access (it may be
+    /// a read-only file in a read-only folder) and left unchanged.
+    Read,
+}
+
 /// Opens the store. Commands that only read or change existing things refuse a missing
 /// store (file, or tables in the database), so a mistyped `--store` does not silently
 /// create an empty inventory.
-fn open(location: &StoreLocation, create: bool) -> Result<Store, Failure> {
+fn open(location: &StoreLocation, access: Access) -> Result<Store, Failure> {
     let shown = location.redacted();
     let missing = || {
         Failure::io(format!(
             "store {shown} does not exist (create it with `tapesync admin --store {shown} customer add ...`)"
         ))
     };
-    let opened = if create {
-        Store::open_location(location).map(Some)
-    } else {
-        Store::open_existing(location)
+    let opened = match access {
+        Access::Create => Store::open_location(location).map(Some),
+        Access::Change => Store::open_existing(location),
+        Access::Read => Store::open_read_only(location),
     };
     match opened {
         Ok(Some(store)) => Ok(store),
@@ -472,7 +485,7 @@ fn import(path: &StoreLocation, file: &Path) -> Outcome {
     };
     let dump: InventoryDump = serde_json::from_str(&text)
         .map_err(|e| Failure::input(format!("{}: not an inventory dump: {e}", file.display())))?;
-    let mut store = open(path, true)?;
+    let mut store = open(path, Access::Create)?;
     store.import(&dump)?;
     say(&format!(
         "imported {} customers and {} volumes",
@@ -483,7 +496,7 @@ fn import(path: &StoreLocation, file: &Path) -> Outcome {
 }
 
 fn export(path: &StoreLocation, file: Option<&Path>) -> Outcome {
-    let dump = open(path, false)?.export()?;
+    let dump = open(path, Access::Read)?.export()?;
     let mut text = serde_json::to_string_pretty(&dump)
         .map_err(|e| Failure::io(format!("writing JSON: {e}")))?;
     text.push('\n');
@@ -551,7 +564,7 @@ fn history(path: &StoreLocation, customer: &str, media: &str, volume: &str, json
     };
     let volume = validate_volume_id(volume)
         .map_err(|e| Failure::input(format!("volume id `{volume}`: {e}")))?;
-    let store = open(path, false)?;
+    let store = open(path, Access::Read)?;
     let current = store.volume(&scope, &volume)?;
     let entries = store.volume_history(&scope, &volume)?;
     if current.is_none() && entries.is_empty() {

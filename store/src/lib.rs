@@ -91,6 +91,21 @@ impl Store {
         }
     }
 
+    /// Opens an existing store for reading only: `Ok(None)` when a SQLite file does not
+    /// exist. A SQLite file is opened read-only, so neither the file nor its folder need be
+    /// writable, and nothing is created, migrated or changed; the store must be at this
+    /// build's schema version. Writing through the returned store fails.
+    pub fn open_read_only(location: &StoreLocation) -> Result<Option<Store>, StoreError> {
+        match location {
+            StoreLocation::File(path) if !path.exists() => Ok(None),
+            StoreLocation::File(path) => {
+                let backend = sqlite::SqliteStore::open_read_only(path)?;
+                Ok(Some(Store::new(Box::new(backend), Some(location.clone()))))
+            }
+            StoreLocation::Postgres(_) => Store::open_existing(location),
+        }
+    }
+
     /// A second connection on an existing SQLite store, for a thread that only reads (e.g.
     /// downloads the next scopes while another connection applies). Unlike [`Store::open`] it
     /// neither creates the file nor migrates it: the store must exist at this build's schema

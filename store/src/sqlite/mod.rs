@@ -34,6 +34,8 @@ pub(crate) struct SqliteStore {
     conn: Connection,
     sql: schema::VolumeSql,
     path: Option<PathBuf>,
+    /// Opened with [`SqliteStore::open_read_only`]: further connections are read-only too.
+    read_only: bool,
 }
 
 /// SQLite's `application_id` of a tapesync store ("TpSy"): what tells a store from another
@@ -100,6 +102,45 @@ impl SqliteStore {
             conn,
             sql: schema::VolumeSql::new(),
             path: Some(path.to_path_buf()),
+            read_only: false,
+        })
+    }
+
+    /// Opens an existing store without write access: the file and its folder may both be
+    /// read-only. Nothing is created, migrated or switched (not even WAL mode).
+    ///
+    /// A WAL-mode file is read through its shared-memory index (`-shm`), which SQLite must be
+    /// able to create or open. In a read-only folder with no `-wal` file — no connection has
+    /// the store open, since the last one to close removes it — the file holds every committed
+    /// batch and is read as immutable instead (docs/store.md, "Read-only stores").
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = match read_only_connection(path, false) {
+            Err(StoreError::Sqlite(_)) if !wal_file(path).exists() => {
+                read_only_connection(path, true)?
+            }
+            other => other?,
+        };
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "the store {} has schema version {found}, not {SCHEMA_VERSION}; a command \
+                 that writes to it (any `tapesync admin` change, a sync) brings it up to date",
+                path.display()
+            )));
+        }
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteStore {
+            checkpoint: Default::default(),
+            conn,
+            sql: schema::VolumeSql::new(),
+            path: Some(path.to_path_buf()),
+            read_only: true,
         })
     }
 
@@ -126,8 +167,43 @@ impl SqliteStore {
             conn,
             sql: schema::VolumeSql::new(),
             path,
+            read_only: false,
         })
     }
+}
+
+/// A read-only connection to `path` (as a URI, which is how SQLite takes `immutable`), checked
+/// to be a store: that first read is what fails when the WAL index cannot be opened.
+fn read_only_connection(path: &Path, immutable: bool) -> Result<Connection, StoreError> {
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri.push_str(if immutable {
+        "?mode=ro&immutable=1"
+    } else {
+        "?mode=ro"
+    });
+    let conn = Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    refuse_foreign(&conn, path)?;
+    Ok(conn)
+}
+
+/// The WAL file SQLite keeps beside `path` while a connection has the store open.
+fn wal_file(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 /// Creates a missing store file empty and readable by its owner only (it will hold password
@@ -191,7 +267,12 @@ impl SchemaSql for SqliteStore {
 
     fn reader(&self) -> Option<Result<Box<dyn Backend>, StoreError>> {
         let path = self.path.as_ref()?;
-        Some(SqliteStore::open_reader(path).map(|s| Box::new(s) as Box<dyn Backend>))
+        let reader = if self.read_only {
+            SqliteStore::open_read_only(path)
+        } else {
+            SqliteStore::open_reader(path)
+        };
+        Some(reader.map(|s| Box::new(s) as Box<dyn Backend>))
     }
 
     #[cfg(test)]
