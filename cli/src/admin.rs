@@ -26,10 +26,15 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Add, list users or change their passwords
+    /// Add, list, disable, enable or delete users, or change their passwords
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// End a user's logon tokens at once (every server node)
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
     },
     /// Give a user a role on one customer (replaces an earlier grant)
     Grant {
@@ -97,12 +102,27 @@ enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
-    /// Change a user's password (TAPESYNC_PASSWORD or a prompt)
+    /// Change a user's password (TAPESYNC_PASSWORD or a prompt); ends the user's tokens
     Passwd { name: String },
+    /// Stop a user from logging on and end its tokens at once (the user and its grants stay)
+    Disable { name: String },
+    /// Let a disabled user log on again
+    Enable { name: String },
+    /// Delete a user with its grants and tokens (sessions and history keep the name)
+    Delete { name: String },
     /// List users with their grants
     List {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// End every token of USER now; the user can log on again
+    Revoke {
+        #[arg(value_name = "USER")]
+        user: String,
     },
 }
 
@@ -229,11 +249,38 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
                 }
                 let password = read_password(&name, true)?;
                 store.set_password(&name, &password)?;
-                say(&format!("changed the password of {name}"));
+                say(&format!(
+                    "changed the password of {name}; its logon tokens have ended"
+                ));
+                Ok(())
+            }
+            UserCommand::Disable { name } => {
+                open(path, Access::Change)?.set_disabled(&name, true)?;
+                say(&format!("disabled {name}; its logon tokens have ended"));
+                Ok(())
+            }
+            UserCommand::Enable { name } => {
+                open(path, Access::Change)?.set_disabled(&name, false)?;
+                say(&format!("enabled {name}"));
+                Ok(())
+            }
+            UserCommand::Delete { name } => {
+                open(path, Access::Change)?.delete_user(&name)?;
+                say(&format!("deleted user {name}"));
                 Ok(())
             }
             UserCommand::List { json } => user_list(&open(path, Access::Read)?, json),
         },
+        AdminCommand::Tokens {
+            command: TokensCommand::Revoke { user },
+        } => {
+            let ended = open(path, Access::Change)?.revoke_tokens(&user)?;
+            say(&format!(
+                "ended {ended} logon token{} of {user}",
+                if ended == 1 { "" } else { "s" }
+            ));
+            Ok(())
+        }
         AdminCommand::Grant {
             user,
             customer,
@@ -423,7 +470,12 @@ fn user_list(store: &Store, json: bool) -> Outcome {
     if json {
         return print_json(&users);
     }
-    let mut rows = vec![vec!["USER".to_string(), "ADMIN".into(), "GRANTS".into()]];
+    let mut rows = vec![vec![
+        "USER".to_string(),
+        "ADMIN".into(),
+        "STATE".into(),
+        "GRANTS".into(),
+    ]];
     for u in &users {
         let grants = u
             .grants
@@ -434,6 +486,7 @@ fn user_list(store: &Store, json: bool) -> Outcome {
         rows.push(vec![
             u.user.name.clone(),
             if u.user.is_admin { "yes" } else { "no" }.into(),
+            if u.disabled { "disabled" } else { "enabled" }.into(),
             grants,
         ]);
     }

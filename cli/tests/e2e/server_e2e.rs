@@ -508,6 +508,40 @@ fn a_start_that_cannot_bind_changes_no_store() {
     );
 }
 
+/// `admin user passwd`, `admin tokens revoke` and `admin user disable` end a user's tokens on
+/// a running server at once (tokens are checked in the store on every request).
+#[test]
+fn password_change_revoke_and_disable_end_tokens_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("t.db");
+    admin(&store, &["user", "add", "carol"], Some("carol pw"));
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let works = |token: &str| get(&base, "/api/v1/customers", token).0 == 200;
+
+    let token = logon(&base, "carol", "carol pw");
+    assert!(works(&token));
+    admin(&store, &["user", "passwd", "carol"], Some("carol pw 2"));
+    assert!(!works(&token), "the old token outlived the password change");
+
+    let token = logon(&base, "carol", "carol pw 2");
+    assert!(works(&token));
+    admin(&store, &["tokens", "revoke", "carol"], None);
+    assert!(!works(&token));
+
+    let token = logon(&base, "carol", "carol pw 2");
+    admin(&store, &["user", "disable", "carol"], None);
+    assert!(!works(&token));
+    let refused = server_support::client()
+        .post(format!("{base}/api/v1/logon"))
+        .json(&json!({"user": "carol", "password": "carol pw 2"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    admin(&store, &["user", "enable", "carol"], None);
+    assert!(works(&logon(&base, "carol", "carol pw 2")));
+}
+
 #[test]
 fn repeated_failed_logons_are_throttled_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();

@@ -158,6 +158,10 @@ ALTER TABLE users DROP COLUMN failed_logons;
 ALTER TABLE users DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
+    // 3: a user can be disabled (no logon, no token) without deleting it.
+    r#"
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
