@@ -652,6 +652,17 @@ fn history(path: &StoreLocation, customer: &str, media: &str, volume: &str, json
 
 /// Prints rows as left-aligned columns separated by two spaces (first row: headings).
 fn print_table(rows: &[Vec<String>]) {
+    // Stored text may predate the refusal of control characters (or come from a newer
+    // writer): escape them, so a listing can neither move the cursor nor reorder the line.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| tapesync_model::escape_controls(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|i| {

@@ -2,7 +2,7 @@
 
 use crate::clock::now_text;
 use crate::error::StoreError;
-use crate::validate::scope_ids;
+use crate::validate::{check_plain, scope_ids};
 use crate::Store;
 use tapesync_model::{ScopeKey, SessionOutcome, SessionRecord, SessionStart, SyncStatistics};
 
@@ -60,6 +60,9 @@ pub(crate) fn record(
 impl Store {
     /// Records the start of a sync session by `actor`; returns its id.
     pub fn begin_session(&self, actor: &str, start: &SessionStart) -> Result<i64, StoreError> {
+        check_plain("definition name", &start.definition_name)?;
+        check_plain("definition hash", &start.definition_hash)?;
+        check_plain("source name", &start.source_name)?;
         self.backend.begin_session(actor, start, &now_text())
     }
 

@@ -373,3 +373,42 @@ fn a_read_only_store_can_be_read() {
     assert_eq!(after, listing);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// What the admin listings print of stored text is escaped for the terminal: text stored
+/// before control characters were refused (written here straight into the file) cannot move
+/// the cursor, retitle the window or reorder the line.
+#[test]
+fn listings_escape_control_characters() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = tmp.path().join("inventory.db");
+    ok(&store, &["customer", "add", "ACME"]);
+    ok(&store, &["media", "add", "ACME", "LTO"]);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    conn.execute_batch(
+        "UPDATE customers SET name = 'Ac\x1b[2Jme';
+         INSERT INTO sync_sessions (user, started_at, definition_name, definition_hash,
+             source_name, outcome)
+         VALUES ('bob', '2026-01-01T00:00:00Z', 'd\x07', 'h', 'src\u{202e}txt.exe', 'running');
+         INSERT INTO volumes (customer, media, volume, version, created_at, updated_at,
+             description)
+         VALUES ('ACME', 'LTO', 'V00001', 1, 'then', 'then', 'x');
+         INSERT INTO audit (session, actor, at, customer, media, volume, field, old, new)
+         VALUES (NULL, 'bob', 'then', 'ACME', 'LTO', 'V00001', 'DESCRIPTION', NULL,
+             'a' || char(13) || 'b' || char(0) || 'c');",
+    )
+    .unwrap();
+    drop(conn);
+    for args in [
+        &["customer", "list"][..],
+        &["sessions"],
+        &["history", "ACME", "LTO", "V00001"],
+    ] {
+        let out = ok(&store, args);
+        assert!(
+            !out.chars()
+                .any(|c| c != '\n' && tapesync_model::is_control(c)),
+            "{args:?} printed a raw control: {out:?}"
+        );
+        assert!(out.contains("\\u{"), "{args:?}: {out}");
+    }
+}

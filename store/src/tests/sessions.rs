@@ -93,3 +93,47 @@ fn sessions_are_recorded_and_listed_per_customer() {
         ));
     });
 }
+
+/// Control characters reach the store through the API as well as through the CLI: the same
+/// model check refuses them in volume fields, names, descriptions and session records, and
+/// nothing is written.
+#[test]
+fn control_characters_are_refused_before_anything_is_written() {
+    on_each_seeded(|store| {
+        let bad = [
+            "a\0b",
+            "\x1b]0;owned\x07",
+            "line\rover",
+            "abc\u{202e}gnp.exe",
+        ];
+        for text in bad {
+            let b = batch(
+                "k-ctl",
+                true,
+                vec![change("V1", None, &[(Field::Description, Some(text))])],
+            );
+            let err = store.apply("alice", &scope(), &b).unwrap_err();
+            assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+            assert!(!err.to_string().chars().any(tapesync_model::is_control));
+            let start = SessionStart {
+                definition_hash: "ab".repeat(32),
+                definition_name: "nbu.ttidef".into(),
+                source_name: text.into(),
+            };
+            assert!(matches!(
+                store.begin_session("alice", &start),
+                Err(StoreError::Invalid { .. })
+            ));
+            assert!(matches!(
+                store.add_customer("EU02", text),
+                Err(StoreError::Invalid { .. })
+            ));
+            assert!(matches!(
+                store.add_repository("US01", "VLT", text),
+                Err(StoreError::Invalid { .. })
+            ));
+        }
+        assert_eq!(store.list_sessions(None, 10).unwrap().len(), 0);
+        assert_eq!(store.volume(&scope(), "V1").unwrap(), None);
+    });
+}
