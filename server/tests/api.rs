@@ -494,6 +494,53 @@ async fn the_web_page_logs_on_with_a_cookie_and_escapes_what_it_shows() {
     }
 }
 
+/// Login CSRF: a form POST that a browser marks as coming from another site (`Origin` of
+/// another host, or `Sec-Fetch-Site: cross-site`/`same-site`) is refused with 403 before the
+/// password is looked at, and sets no cookie; the page's own form (same origin, or a client
+/// that sends neither header) still works. The same holds for `/logout`.
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    for f in fixtures() {
+        let form = |path: &str, headers: &[(&str, &str)]| {
+            let mut req = Request::post(path)
+                .header(header::HOST, "inventory.example:8740")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            req.body(Body::from("user=admin&password=admin-pw"))
+                .unwrap()
+        };
+        for headers in [
+            &[("origin", "https://evil.example")][..],
+            &[("origin", "null")],
+            &[("origin", "http://inventory.example:9999")],
+            &[("sec-fetch-site", "cross-site")],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://inventory.example:8740"),
+            ],
+        ] {
+            for path in ["/logon", "/logout"] {
+                let a = call(&f.app, form(path, headers)).await;
+                assert_eq!(a.status, StatusCode::FORBIDDEN, "{path} {headers:?}");
+                assert!(!a.headers.contains_key(header::SET_COOKIE), "{headers:?}");
+            }
+        }
+        for headers in [
+            &[][..],
+            &[("origin", "http://inventory.example:8740")],
+            &[("origin", "https://inventory.example:8740")],
+            &[("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "none")],
+        ] {
+            let a = call(&f.app, form("/logon", headers)).await;
+            assert_eq!(a.status, StatusCode::SEE_OTHER, "{headers:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_run_beside_applies_without_errors() {
     for f in fixtures() {
