@@ -156,9 +156,11 @@ CREATE INDEX logon_throttle_by_last ON logon_throttle(last_at);
 ALTER TABLE users DROP COLUMN failed_logons, DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
-    // 3: a user can be disabled (no logon, no token) without deleting it.
+    // 3: a user can be disabled (no logon, no token) without deleting it; idempotency records
+    // keep a digest of their request.
     r#"
 ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
 "#,
 ];
 

@@ -158,9 +158,13 @@ ALTER TABLE users DROP COLUMN failed_logons;
 ALTER TABLE users DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
-    // 3: a user can be disabled (no logon, no token) without deleting it.
+    // 3: a user can be disabled (no logon, no token) without deleting it; idempotency records
+    // keep a digest of their request.
     r#"
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+-- A digest of the request recorded with its idempotency key: the same key with another body
+-- is a conflict, not a replay (NULL for batches recorded before).
+ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
 "#,
 ];
 
