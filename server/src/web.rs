@@ -217,6 +217,7 @@ fn outcome_label(o: SessionOutcome) -> &'static str {
         SessionOutcome::Completed => "completed",
         SessionOutcome::DryRun => "dry run",
         SessionOutcome::Failed => "failed",
+        SessionOutcome::Abandoned => "abandoned",
     }
 }
 

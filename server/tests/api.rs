@@ -430,6 +430,33 @@ async fn sessions_are_recorded_finished_by_their_owner_and_listed_by_customer() 
             "{}",
             String::from_utf8_lossy(&a.body)
         );
+        // A second finish changes nothing and is not counted again in /metrics.
+        let mut failed = finish.clone();
+        failed["outcome"] = json!("failed");
+        let a = call(
+            &f.app,
+            post(
+                &format!("/api/v1/sync-sessions/{id}/finish"),
+                Some(&alice),
+                &failed,
+            ),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::CONFLICT);
+        assert!(a.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("already finished"));
+        let metrics = call(&f.app, get("/metrics", None)).await;
+        let text = String::from_utf8_lossy(&metrics.body).to_string();
+        assert!(
+            text.contains("tapesync_syncs_total{outcome=\"completed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("tapesync_syncs_total{outcome=\"failed\"}"),
+            "{text}"
+        );
         let a = call(
             &f.app,
             post("/api/v1/sync-sessions/abc/finish", Some(&alice), &finish),

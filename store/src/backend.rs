@@ -117,7 +117,17 @@ pub(crate) trait SessionSql {
         start: &SessionStart,
         now: &str,
     ) -> Result<i64, StoreError>;
-    /// False if there is no such session.
+    /// Marks `abandoned` (finished now) every `running` session of the same client (`actor`,
+    /// definition and source names of `start`) and every one idle since before `idle_since`.
+    fn abandon_sessions(
+        &self,
+        actor: &str,
+        start: &SessionStart,
+        idle_since: &str,
+        now: &str,
+    ) -> Result<usize, StoreError>;
+    /// False if there is no such session or it has finished (only a `running` or an
+    /// `abandoned` one is finished).
     fn finish_session(
         &self,
         id: i64,
@@ -133,7 +143,14 @@ pub(crate) trait SessionSql {
         customers: Option<&[String]>,
         limit: i64,
     ) -> Result<Vec<SessionRecord>, StoreError>;
-    fn add_session_scope(&self, id: i64, customer: &str, media: &str) -> Result<(), StoreError>;
+    /// Records the scope and that the session was active at `now`.
+    fn add_session_scope(
+        &self,
+        id: i64,
+        customer: &str,
+        media: &str,
+        now: &str,
+    ) -> Result<(), StoreError>;
     fn session_scopes(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
 }
 

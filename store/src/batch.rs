@@ -109,11 +109,13 @@ pub(crate) trait ScopeTx {
     ) -> Result<(), StoreError>;
     fn session_exists(&mut self, session: i64) -> Result<bool, StoreError>;
     /// Records that `session` worked on the scope (no error if it is recorded already).
+    /// Records the scope and that the session was active at `now`.
     fn add_session_scope(
         &mut self,
         session: i64,
         customer: &str,
         media: &str,
+        now: &str,
     ) -> Result<(), StoreError>;
     fn customer_exists(&mut self, customer: &str) -> Result<bool, StoreError>;
     fn create_customer(&mut self, customer: &str) -> Result<(), StoreError>;
@@ -390,7 +392,7 @@ pub(crate) fn apply_batch(
                 format!("sync session {session} does not exist"),
             ));
         }
-        tx.add_session_scope(session, customer, media)?;
+        tx.add_session_scope(session, customer, media, &request.now)?;
     }
     let response = match ensure_scope(tx, customer, media, request.create_missing)? {
         Some((reason, field)) => ApplyResponse {

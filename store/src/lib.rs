@@ -40,6 +40,7 @@ pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use location::{redact_url, StoreLocation};
 pub use passwords::Credentials;
+pub use sessions::ABANDON_AFTER;
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
 
 use backend::Backend;

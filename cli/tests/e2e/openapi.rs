@@ -97,13 +97,15 @@ fn outcomes() -> Vec<Value> {
         SessionOutcome::Completed,
         SessionOutcome::DryRun,
         SessionOutcome::Failed,
+        SessionOutcome::Abandoned,
     ];
     for o in all {
         match o {
             SessionOutcome::Running
             | SessionOutcome::Completed
             | SessionOutcome::DryRun
-            | SessionOutcome::Failed => {}
+            | SessionOutcome::Failed
+            | SessionOutcome::Abandoned => {}
         }
     }
     all.iter()

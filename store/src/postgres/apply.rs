@@ -128,8 +128,10 @@ impl ScopeTx for PgTx<'_, '_> {
         session: i64,
         customer: &str,
         media: &str,
+        now: &str,
     ) -> Result<(), StoreError> {
         self.run(super::sessions::ADD_SCOPE, &[&session, &customer, &media])?;
+        self.run(super::sessions::ACTIVE, &[&session, &now])?;
         Ok(())
     }
 

@@ -157,10 +157,12 @@ ALTER TABLE users DROP COLUMN failed_logons, DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
     // 3: a user can be disabled (no logon, no token) without deleting it; idempotency records
-    // keep a digest of their request.
+    // keep a digest of their request; sessions record their last activity.
     r#"
 ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
 ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
+ALTER TABLE sync_sessions ADD COLUMN last_active_at TEXT;
+CREATE INDEX sync_sessions_running ON sync_sessions(id) WHERE outcome = 'running';
 "#,
 ];
 

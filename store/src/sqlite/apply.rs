@@ -110,8 +110,9 @@ impl ScopeTx for SqliteTx<'_> {
         session: i64,
         customer: &str,
         media: &str,
+        now: &str,
     ) -> Result<(), StoreError> {
-        super::sessions::add_session_scope(self.conn, session, customer, media)
+        super::sessions::add_session_scope(self.conn, session, customer, media, now)
     }
 
     fn customer_exists(&mut self, customer: &str) -> Result<bool, StoreError> {

@@ -159,12 +159,16 @@ ALTER TABLE users DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
     // 3: a user can be disabled (no logon, no token) without deleting it; idempotency records
-    // keep a digest of their request.
+    // keep a digest of their request; sessions record their last activity.
     r#"
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
 -- A digest of the request recorded with its idempotency key: the same key with another body
 -- is a conflict, not a replay (NULL for batches recorded before).
 ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
+-- When a session was last active (its start, a batch, a touched scope): a running session idle
+-- too long is marked abandoned. NULL for sessions begun before (their start counts).
+ALTER TABLE sync_sessions ADD COLUMN last_active_at TEXT;
+CREATE INDEX sync_sessions_running ON sync_sessions(id) WHERE outcome = 'running';
 "#,
 ];
 
