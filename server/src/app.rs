@@ -1,6 +1,7 @@
 //! The routes, the middleware around them, and starting the server.
 
 use crate::error::ApiError;
+use crate::listen::ConnectionLimits;
 use crate::pool::StorePool;
 use crate::state::{AppState, ServerConfig};
 use crate::{api, limits, listen, metrics, request_log, web};
@@ -147,6 +148,8 @@ pub struct ServeOptions<'a> {
     /// Password for the first `admin` (from `TAPESYNC_ADMIN_PASSWORD`); generated when `None`.
     pub admin_password: Option<String>,
     pub config: ServerConfig,
+    /// Header and idle timeout, connection bound, shutdown grace.
+    pub connections: ConnectionLimits,
 }
 
 /// Listens, opens the store, makes sure an administrator exists, calls `on_ready`, and serves
@@ -171,6 +174,7 @@ pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result
         .write(|store| store.ensure_admin(admin_password.as_deref()))
         .map_err(store_err)?;
     let state = AppState::new(pool, options.config);
+    let connections = options.connections;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -180,9 +184,14 @@ pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result
             address: listener.local_addr()?,
             generated_admin_password: generated,
         });
-        serve(listener, state, shutdown_signal()).await?;
-        Ok(())
-    })
+        let app = router(state);
+        listen::serve_http1(listener, app, connections, shutdown_signal()).await?;
+        Ok::<(), ServerError>(())
+    })?;
+    // Store work still running on blocking threads (a batch, a scope download) gets the same
+    // grace; a shutdown never waits longer than that for it.
+    runtime.shutdown_timeout(connections.shutdown_grace);
+    Ok(())
 }
 
 /// Serves `state` on `listener` until `shutdown` completes.
@@ -191,7 +200,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listen::serve_http1(listener, router(state), shutdown).await
+    listen::serve_http1(
+        listener,
+        router(state),
+        ConnectionLimits::default(),
+        shutdown,
+    )
+    .await
 }
 
 async fn shutdown_signal() {
