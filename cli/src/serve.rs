@@ -49,6 +49,11 @@ pub struct Args {
     /// (scripts/api-fuzz)
     #[arg(long, value_name = "N", default_value_t = ThrottlePolicy::default().free_failures)]
     logon_free_failures: u32,
+    /// Sync sessions one user may begin per minute on this node; more answer 429 (raise it
+    /// only for a test run that begins many on purpose, as scripts/api-fuzz does)
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().session_begins_per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    session_begins_per_minute: u32,
     /// Seconds a client has to send a whole request head, on a new connection and between
     /// requests on a kept-alive one; slower or idle connections are closed
     #[arg(long, value_name = "SECONDS", default_value_t = ConnectionLimits::default().header_timeout.as_secs(),
@@ -75,6 +80,7 @@ struct Resolved {
     trusted_proxies: Vec<ipnet::IpNet>,
     logon_free_failures: u32,
     connections: ConnectionLimits,
+    session_begins_per_minute: u32,
 }
 
 fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
@@ -90,6 +96,7 @@ fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
             .value,
         trusted_proxies: args.trusted_proxies,
         logon_free_failures: args.logon_free_failures,
+        session_begins_per_minute: args.session_begins_per_minute,
         connections: ConnectionLimits {
             header_timeout: Duration::from_secs(args.header_timeout),
             max_connections: args.max_connections.max(1),
@@ -125,6 +132,7 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
                     .max(ThrottlePolicy::default().free_failures_per_address),
                 ..ThrottlePolicy::default()
             },
+            session_begins_per_minute: args.session_begins_per_minute,
             ..ServerConfig::default()
         },
         connections: args.connections,

@@ -521,6 +521,34 @@ async fn the_web_page_logs_on_with_a_cookie_and_escapes_what_it_shows() {
     }
 }
 
+/// Sync sessions cost store space: beginning one needs a write grant on at least one customer
+/// (or being an administrator), and each user may begin only so many per minute on a node
+/// (429 with Retry-After beyond that).
+#[tokio::test]
+async fn beginning_sessions_needs_a_write_grant_and_is_rate_limited() {
+    for f in fixtures() {
+        let start = json!({"definition_hash": "ab", "definition_name": "d", "source_name": "s"});
+        let rita = logon(&f.app, "rita", "rita-pw").await;
+        let a = call(&f.app, post("/api/v1/sync-sessions", Some(&rita), &start)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert!(a.json()["error"].as_str().unwrap().contains("write"));
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        let limit = ServerConfig::default().session_begins_per_minute;
+        for n in 0..limit {
+            let a = call(&f.app, post("/api/v1/sync-sessions", Some(&alice), &start)).await;
+            assert_eq!(a.status, StatusCode::CREATED, "begin {n}");
+        }
+        let a = call(&f.app, post("/api/v1/sync-sessions", Some(&alice), &start)).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        // Another user has a budget of its own.
+        let bob = logon(&f.app, "bob", "bob-pw").await;
+        let a = call(&f.app, post("/api/v1/sync-sessions", Some(&bob), &start)).await;
+        assert_eq!(a.status, StatusCode::CREATED);
+    }
+}
+
 /// Login CSRF: a form POST that a browser marks as coming from another site (`Origin` of
 /// another host, or `Sec-Fetch-Site: cross-site`/`same-site`) is refused with 403 before the
 /// password is looked at, and sets no cookie; the page's own form (same origin, or a client
