@@ -8,7 +8,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_model::{validate_id, validate_volume_id, Field, InventoryDump, ScopeKey};
-use tapesync_store::{Role, Store, StoreError, StoreLocation};
+use tapesync_store::{
+    Role, Store, StoreError, StoreLocation, ThrottlePolicy, IDEMPOTENCY_RETENTION,
+};
 
 /// Environment variable that supplies a password without a prompt (scripts, tests).
 const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
@@ -70,6 +72,9 @@ enum AdminCommand {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Remove expired tokens, idempotency records older than 7 days and idle logon-throttle
+    /// counters now (a running server does this every 10 minutes)
+    Prune,
     /// List recent sync sessions, newest first
     Sessions {
         /// How many sessions to show
@@ -358,6 +363,18 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         }
         AdminCommand::Import { file } => import(path, &file),
         AdminCommand::Export { file } => export(path, file.as_deref()),
+        AdminCommand::Prune => {
+            let report = open(path, Access::Change)?.prune(&ThrottlePolicy::default())?;
+            say(&format!(
+                "removed {} expired token(s), {} idempotency record(s) older than {} days, {} idle \
+                 logon-throttle counter(s)",
+                report.expired_tokens,
+                report.idempotency_records,
+                IDEMPOTENCY_RETENTION.num_days(),
+                report.throttle_counters
+            ));
+            Ok(())
+        }
         AdminCommand::Sessions {
             limit,
             customers,

@@ -184,6 +184,7 @@ pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result
             address: listener.local_addr()?,
             generated_admin_password: generated,
         });
+        tokio::spawn(prune_periodically(state.clone()));
         let app = router(state);
         listen::serve_http1(listener, app, connections, shutdown_signal()).await?;
         Ok::<(), ServerError>(())
@@ -207,6 +208,30 @@ pub async fn serve(
         shutdown,
     )
     .await
+}
+
+/// How often a server prunes the store (expired tokens, old idempotency records, idle
+/// throttle counters: `Store::prune`). Every node does; the deletes are idempotent, so nodes
+/// sharing a PostgreSQL store only share the work.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+async fn prune_periodically(state: AppState) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let policy = state.config().throttle.clone();
+        match state.write(move |store| store.prune(&policy)).await {
+            Ok(report) => tracing::info!(
+                expired_tokens = report.expired_tokens,
+                idempotency_records = report.idempotency_records,
+                throttle_counters = report.throttle_counters,
+                "pruned the store"
+            ),
+            // The next round tries again; a busy store is no reason to stop serving.
+            Err(e) => tracing::warn!("pruning the store failed: {}", e.message),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -27,6 +27,7 @@ mod inventory;
 mod location;
 mod passwords;
 mod postgres;
+mod prune;
 mod sessions;
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use location::{redact_url, StoreLocation};
 pub use passwords::Credentials;
+pub use prune::{PruneReport, IDEMPOTENCY_RETENTION};
 pub use sessions::ABANDON_AFTER;
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
 

@@ -144,7 +144,7 @@ fn users_and_grants() {
     let list = ok(&store, &["user", "list"]);
     assert_eq!(
         list,
-        "USER   ADMIN  GRANTS\nalice  no     US01:write\nroot   yes\n"
+        "USER   ADMIN  STATE    GRANTS\nalice  no     enabled  US01:write\nroot   yes    enabled\n"
     );
     let json: serde_json::Value =
         serde_json::from_str(&ok(&store, &["user", "list", "--json"])).unwrap();
