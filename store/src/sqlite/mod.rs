@@ -81,20 +81,7 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if found != SCHEMA_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "the store {} has schema version {found}, not {SCHEMA_VERSION}; open it for \
-                 writing first",
-                path.display()
-            )));
-        }
+        check_current_schema(&conn, path)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(SqliteStore {
@@ -120,20 +107,7 @@ impl SqliteStore {
             }
             other => other?,
         };
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if found != SCHEMA_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "the store {} has schema version {found}, not {SCHEMA_VERSION}; a command \
-                 that writes to it (any `tapesync admin` change, a sync) brings it up to date",
-                path.display()
-            )));
-        }
+        check_current_schema(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(SqliteStore {
             checkpoint: Default::default(),
@@ -197,6 +171,26 @@ fn read_only_connection(path: &Path, immutable: bool) -> Result<Connection, Stor
     conn.busy_timeout(BUSY_TIMEOUT)?;
     refuse_foreign(&conn, path)?;
     Ok(conn)
+}
+
+/// Refuses a store not at this build's schema version (a connection that does not migrate:
+/// a reader, a read-only open).
+fn check_current_schema(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found != SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the store {} has schema version {found}, not {SCHEMA_VERSION}; a command that \
+             writes to it (any `tapesync admin` change, a sync) brings it up to date",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The WAL file SQLite keeps beside `path` while a connection has the store open.
