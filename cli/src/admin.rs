@@ -8,7 +8,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_model::{validate_id, validate_volume_id, Field, InventoryDump, ScopeKey};
-use tapesync_store::{Role, Store, StoreError, StoreLocation};
+use tapesync_store::{
+    Role, Store, StoreError, StoreLocation, ThrottlePolicy, IDEMPOTENCY_RETENTION,
+};
 
 /// Environment variable that supplies a password without a prompt (scripts, tests).
 const PASSWORD_ENV: &str = "TAPESYNC_PASSWORD";
@@ -26,10 +28,15 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Add, list users or change their passwords
+    /// Add, list, disable, enable or delete users, or change their passwords
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// End a user's logon tokens at once (every server node)
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
     },
     /// Give a user a role on one customer (replaces an earlier grant)
     Grant {
@@ -65,6 +72,9 @@ enum AdminCommand {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Remove expired tokens, idempotency records older than 7 days and idle logon-throttle
+    /// counters now (a running server does this every 10 minutes)
+    Prune,
     /// List recent sync sessions, newest first
     Sessions {
         /// How many sessions to show
@@ -97,12 +107,27 @@ enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
-    /// Change a user's password (TAPESYNC_PASSWORD or a prompt)
+    /// Change a user's password (TAPESYNC_PASSWORD or a prompt); ends the user's tokens
     Passwd { name: String },
+    /// Stop a user from logging on and end its tokens at once (the user and its grants stay)
+    Disable { name: String },
+    /// Let a disabled user log on again
+    Enable { name: String },
+    /// Delete a user with its grants and tokens (sessions and history keep the name)
+    Delete { name: String },
     /// List users with their grants
     List {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// End every token of USER now; the user can log on again
+    Revoke {
+        #[arg(value_name = "USER")]
+        user: String,
     },
 }
 
@@ -214,7 +239,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         AdminCommand::User { command } => match command {
             UserCommand::Add { name, admin } => {
                 let password = read_password(&name, true)?;
-                let store = open(path, true)?;
+                let store = open(path, Access::Create)?;
                 store.add_user(&name, &password, admin)?;
                 say(&format!(
                     "added {}user {name}",
@@ -223,24 +248,51 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
                 Ok(())
             }
             UserCommand::Passwd { name } => {
-                let store = open(path, false)?;
+                let store = open(path, Access::Change)?;
                 if store.user(&name)?.is_none() {
                     return Err(Failure::input(format!("user {name} does not exist")));
                 }
                 let password = read_password(&name, true)?;
                 store.set_password(&name, &password)?;
-                say(&format!("changed the password of {name}"));
+                say(&format!(
+                    "changed the password of {name}; its logon tokens have ended"
+                ));
                 Ok(())
             }
-            UserCommand::List { json } => user_list(&open(path, false)?, json),
+            UserCommand::Disable { name } => {
+                open(path, Access::Change)?.set_disabled(&name, true)?;
+                say(&format!("disabled {name}; its logon tokens have ended"));
+                Ok(())
+            }
+            UserCommand::Enable { name } => {
+                open(path, Access::Change)?.set_disabled(&name, false)?;
+                say(&format!("enabled {name}"));
+                Ok(())
+            }
+            UserCommand::Delete { name } => {
+                open(path, Access::Change)?.delete_user(&name)?;
+                say(&format!("deleted user {name}"));
+                Ok(())
+            }
+            UserCommand::List { json } => user_list(&open(path, Access::Read)?, json),
         },
+        AdminCommand::Tokens {
+            command: TokensCommand::Revoke { user },
+        } => {
+            let ended = open(path, Access::Change)?.revoke_tokens(&user)?;
+            say(&format!(
+                "ended {ended} logon token{} of {user}",
+                if ended == 1 { "" } else { "s" }
+            ));
+            Ok(())
+        }
         AdminCommand::Grant {
             user,
             customer,
             role,
         } => {
             let customer = id(Field::Customer, &customer)?;
-            let store = open(path, false)?;
+            let store = open(path, Access::Change)?;
             let role = Role::from(role);
             store.grant(&user, &customer, role)?;
             say(&format!("granted {role} on {customer} to {user}"));
@@ -253,7 +305,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         }
         AdminCommand::Revoke { user, customer } => {
             let customer = id(Field::Customer, &customer)?;
-            let store = open(path, false)?;
+            let store = open(path, Access::Change)?;
             if store.revoke(&user, &customer)? {
                 say(&format!("revoked {user}'s grant on {customer}"));
             } else {
@@ -264,11 +316,12 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         AdminCommand::Customer { command } => match command {
             CustomerCommand::Add { id: raw, name } => {
                 let customer = id(Field::Customer, &raw)?;
-                open(path, true)?.add_customer(&customer, name.as_deref().unwrap_or(""))?;
+                open(path, Access::Create)?
+                    .add_customer(&customer, name.as_deref().unwrap_or(""))?;
                 say(&format!("added customer {customer}"));
                 Ok(())
             }
-            CustomerCommand::List { json } => customer_list(&open(path, false)?, json),
+            CustomerCommand::List { json } => customer_list(&open(path, Access::Read)?, json),
         },
         AdminCommand::Media {
             command:
@@ -280,7 +333,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         } => {
             let customer = id(Field::Customer, &customer)?;
             let media = id(Field::Media, &raw)?;
-            open(path, false)?.add_media(
+            open(path, Access::Change)?.add_media(
                 &customer,
                 &media,
                 description.as_deref().unwrap_or(""),
@@ -298,7 +351,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         } => {
             let customer = id(Field::Customer, &customer)?;
             let repository = id(Field::Repository, &raw)?;
-            open(path, false)?.add_repository(
+            open(path, Access::Change)?.add_repository(
                 &customer,
                 &repository,
                 description.as_deref().unwrap_or(""),
@@ -310,6 +363,18 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
         }
         AdminCommand::Import { file } => import(path, &file),
         AdminCommand::Export { file } => export(path, file.as_deref()),
+        AdminCommand::Prune => {
+            let report = open(path, Access::Change)?.prune(&ThrottlePolicy::default())?;
+            say(&format!(
+                "removed {} expired token(s), {} idempotency record(s) older than {} days, {} idle \
+                 logon-throttle counter(s)",
+                report.expired_tokens,
+                report.idempotency_records,
+                IDEMPOTENCY_RETENTION.num_days(),
+                report.throttle_counters
+            ));
+            Ok(())
+        }
         AdminCommand::Sessions {
             limit,
             customers,
@@ -319,7 +384,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
                 .iter()
                 .map(|c| id(Field::Customer, c))
                 .collect::<Result<Vec<_>, _>>()?;
-            sessions(&open(path, false)?, limit, &customers, json)
+            sessions(&open(path, Access::Read)?, limit, &customers, json)
         }
         AdminCommand::History {
             customer,
@@ -330,20 +395,32 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
     }
 }
 
+/// What a command does with the store.
+#[derive(Clone, Copy)]
+enum Access {
+    /// Adds things: creates the store (file, or tables in the database) if missing.
+    Create,
+    /// Changes existing things: the store must exist.
+    Change,
+    /// Only reads: the store must exist, and it is opened without write access (it may be
+    /// a read-only file in a read-only folder) and left unchanged.
+    Read,
+}
+
 /// Opens the store. Commands that only read or change existing things refuse a missing
 /// store (file, or tables in the database), so a mistyped `--store` does not silently
 /// create an empty inventory.
-fn open(location: &StoreLocation, create: bool) -> Result<Store, Failure> {
+fn open(location: &StoreLocation, access: Access) -> Result<Store, Failure> {
     let shown = location.redacted();
     let missing = || {
         Failure::io(format!(
             "store {shown} does not exist (create it with `tapesync admin --store {shown} customer add ...`)"
         ))
     };
-    let opened = if create {
-        Store::open_location(location).map(Some)
-    } else {
-        Store::open_existing(location)
+    let opened = match access {
+        Access::Create => Store::open_location(location).map(Some),
+        Access::Change => Store::open_existing(location),
+        Access::Read => Store::open_read_only(location),
     };
     match opened {
         Ok(Some(store)) => Ok(store),
@@ -410,7 +487,12 @@ fn user_list(store: &Store, json: bool) -> Outcome {
     if json {
         return print_json(&users);
     }
-    let mut rows = vec![vec!["USER".to_string(), "ADMIN".into(), "GRANTS".into()]];
+    let mut rows = vec![vec![
+        "USER".to_string(),
+        "ADMIN".into(),
+        "STATE".into(),
+        "GRANTS".into(),
+    ]];
     for u in &users {
         let grants = u
             .grants
@@ -421,6 +503,7 @@ fn user_list(store: &Store, json: bool) -> Outcome {
         rows.push(vec![
             u.user.name.clone(),
             if u.user.is_admin { "yes" } else { "no" }.into(),
+            if u.disabled { "disabled" } else { "enabled" }.into(),
             grants,
         ]);
     }
@@ -472,7 +555,7 @@ fn import(path: &StoreLocation, file: &Path) -> Outcome {
     };
     let dump: InventoryDump = serde_json::from_str(&text)
         .map_err(|e| Failure::input(format!("{}: not an inventory dump: {e}", file.display())))?;
-    let mut store = open(path, true)?;
+    let mut store = open(path, Access::Create)?;
     store.import(&dump)?;
     say(&format!(
         "imported {} customers and {} volumes",
@@ -483,7 +566,7 @@ fn import(path: &StoreLocation, file: &Path) -> Outcome {
 }
 
 fn export(path: &StoreLocation, file: Option<&Path>) -> Outcome {
-    let dump = open(path, false)?.export()?;
+    let dump = open(path, Access::Read)?.export()?;
     let mut text = serde_json::to_string_pretty(&dump)
         .map_err(|e| Failure::io(format!("writing JSON: {e}")))?;
     text.push('\n');
@@ -551,7 +634,7 @@ fn history(path: &StoreLocation, customer: &str, media: &str, volume: &str, json
     };
     let volume = validate_volume_id(volume)
         .map_err(|e| Failure::input(format!("volume id `{volume}`: {e}")))?;
-    let store = open(path, false)?;
+    let store = open(path, Access::Read)?;
     let current = store.volume(&scope, &volume)?;
     let entries = store.volume_history(&scope, &volume)?;
     if current.is_none() && entries.is_empty() {
@@ -586,6 +669,17 @@ fn history(path: &StoreLocation, customer: &str, media: &str, volume: &str, json
 
 /// Prints rows as left-aligned columns separated by two spaces (first row: headings).
 fn print_table(rows: &[Vec<String>]) {
+    // Stored text may predate the refusal of control characters (or come from a newer
+    // writer): escape them, so a listing can neither move the cursor nor reorder the line.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| tapesync_model::escape_controls(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|i| {

@@ -258,6 +258,18 @@ fn open_target(
         let store = Store::open_in_memory().map_err(|e| (exit::USAGE, e.to_string()))?;
         return Ok(Box::new(EmbeddedTarget::new(store, &actor)));
     }
+    if dry_run {
+        // A dry run only reads: the store may be read-only, and is left as it is.
+        let store = Store::open_read_only(location)
+            .map_err(|e| {
+                (
+                    exit::USAGE,
+                    format!("cannot open the store {location}: {e}"),
+                )
+            })?
+            .ok_or_else(|| (exit::USAGE, format!("the store {location} does not exist")))?;
+        return Ok(Box::new(EmbeddedTarget::new(store, &actor)));
+    }
     let target = EmbeddedTarget::open_location(location, &actor)
         .map_err(|e| (exit::USAGE, e.to_string()))?;
     Ok(Box::new(target))

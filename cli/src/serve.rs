@@ -5,7 +5,10 @@ use crate::exit;
 use crate::settings::{self, Layers};
 use std::io::Write;
 use std::process::ExitCode;
-use tapesync_server::{ServeOptions, ServerConfig, StoreLocation, ThrottlePolicy, TrustedProxies};
+use std::time::Duration;
+use tapesync_server::{
+    ConnectionLimits, ServeOptions, ServerConfig, StoreLocation, ThrottlePolicy, TrustedProxies,
+};
 
 /// Environment variable with the password of the first administrator (first start only).
 const ADMIN_PASSWORD_ENV: &str = "TAPESYNC_ADMIN_PASSWORD";
@@ -46,6 +49,25 @@ pub struct Args {
     /// (scripts/api-fuzz)
     #[arg(long, value_name = "N", default_value_t = ThrottlePolicy::default().free_failures)]
     logon_free_failures: u32,
+    /// Sync sessions one user may begin per minute on this node; more answer 429 (raise it
+    /// only for a test run that begins many on purpose, as scripts/api-fuzz does)
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().session_begins_per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    session_begins_per_minute: u32,
+    /// Seconds a client has to send a whole request head, on a new connection and between
+    /// requests on a kept-alive one; slower or idle connections are closed
+    #[arg(long, value_name = "SECONDS", default_value_t = ConnectionLimits::default().header_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Connections served at once; more wait until one closes
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::default().max_connections,
+          value_parser = clap::value_parser!(usize))]
+    max_connections: usize,
+    /// Seconds that requests in flight get to finish after SIGTERM or SIGINT before the
+    /// server closes the remaining connections and exits
+    #[arg(long, value_name = "SECONDS", default_value_t = ConnectionLimits::default().shutdown_grace.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace: u64,
 }
 
 /// The flags merged with the environment and the configuration file.
@@ -57,6 +79,8 @@ struct Resolved {
     secure_cookie: bool,
     trusted_proxies: Vec<ipnet::IpNet>,
     logon_free_failures: u32,
+    connections: ConnectionLimits,
+    session_begins_per_minute: u32,
 }
 
 fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
@@ -72,6 +96,12 @@ fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
             .value,
         trusted_proxies: args.trusted_proxies,
         logon_free_failures: args.logon_free_failures,
+        session_begins_per_minute: args.session_begins_per_minute,
+        connections: ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout),
+            max_connections: args.max_connections.max(1),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        },
     })
 }
 
@@ -102,8 +132,10 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
                     .max(ThrottlePolicy::default().free_failures_per_address),
                 ..ThrottlePolicy::default()
             },
+            session_begins_per_minute: args.session_begins_per_minute,
             ..ServerConfig::default()
         },
+        connections: args.connections,
     };
     // Never the password of a database URL.
     let store = args.store.redacted();

@@ -15,5 +15,8 @@ pub mod wire;
 pub use api::{ApiErrorBody, LogonRequest, LogonResponse, SessionCreated, SessionFinish};
 pub use field::{Field, FieldInfo, FieldKind};
 pub use table::{ScopeTable, TableError};
-pub use value::{canonicalise, validate_id, validate_volume_id, ValueError};
+pub use value::{
+    canonicalise, check_text, escape_controls, is_control, validate_id, validate_volume_id,
+    ValueError,
+};
 pub use wire::*;

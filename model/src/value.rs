@@ -18,25 +18,35 @@ pub enum ValueError {
         len: usize,
         max: usize,
     },
-    #[error("{field} `{value}` is too short; a Volume-ID has at least 2 characters")]
+    #[error("{field} `{}` is too short; a Volume-ID has at least 2 characters", escape_controls(.value))]
     TooShort { field: Field, value: String },
-    #[error("{field} `{value}` has `{ch}`; only {allowed} are allowed")]
+    #[error("{field} `{}` has `{}`; only {allowed} are allowed", escape_controls(.value), escape_controls(&.ch.to_string()))]
     BadCharacter {
         field: Field,
         value: String,
         ch: char,
         allowed: &'static str,
     },
-    #[error("{field} `{value}` starts with `-`; a Volume-ID must start with a letter or digit")]
+    #[error("{field} `{}` starts with `-`; a Volume-ID must start with a letter or digit", escape_controls(.value))]
     LeadingDash { field: Field, value: String },
-    #[error("{field} `{value}` is not a yes/no value; use YES, NO, TRUE or FALSE")]
+    #[error("{field} `{}` is not a yes/no value; use YES, NO, TRUE or FALSE", escape_controls(.value))]
     NotBool { field: Field, value: String },
-    #[error("{field} `{value}` is not a whole number")]
+    #[error("{field} `{}` is not a whole number", escape_controls(.value))]
     NotInteger { field: Field, value: String },
-    #[error("{field} `{value}` is not a date in canonical form YYYY-MM-DD")]
+    #[error("{field} `{}` is not a date in canonical form YYYY-MM-DD", escape_controls(.value))]
     NotDate { field: Field, value: String },
-    #[error("{field} `{value}` is not a time in canonical form YYYY-MM-DDTHH:MM:SS")]
+    #[error("{field} `{}` is not a time in canonical form YYYY-MM-DDTHH:MM:SS", escape_controls(.value))]
     NotDateTime { field: Field, value: String },
+    #[error(
+        "{field} `{value}` has the control character U+{code:04X}; text may not hold terminal \
+         or bidirectional controls (tab and line feed are allowed): remove it at the source"
+    )]
+    Control {
+        field: Field,
+        /// The value with its controls escaped ([`escape_controls`]), safe to print.
+        value: String,
+        code: u32,
+    },
     #[error("{field} is empty")]
     Empty { field: Field },
     #[error("{field} is a scratch field and is never stored")]
@@ -105,6 +115,7 @@ pub fn canonicalise(field: Field, raw: &str) -> Result<String, ValueError> {
         FieldKind::VolumeId => validate_volume_id(raw),
         FieldKind::Text => {
             check_len(field, raw)?;
+            check_text(field, raw)?;
             Ok(raw.to_string())
         }
         FieldKind::Bool => match parse_bool_ascii(raw) {
@@ -157,6 +168,7 @@ pub fn canonicalise_cow(field: Field, raw: &str) -> Result<Cow<'_, str>, ValueEr
         FieldKind::VolumeId => return validate_volume_id_cow(raw),
         FieldKind::Text => {
             check_len(field, raw)?;
+            check_text(field, raw)?;
             Some(Cow::Borrowed(raw))
         }
         // The canonical spellings are static; only a value that is not a yes/no at all
@@ -232,6 +244,59 @@ fn is_canonical_date_time(raw: &str) -> bool {
         && is_canonical_time(&raw[11..])
 }
 
+/// Whether `c` may not be stored in text: the C0 controls but tab and line feed (NUL, BEL,
+/// BS, CR, ESC, …), DEL, the C1 controls (U+0080–U+009F, among them CSI), and the
+/// bidirectional controls that reorder what a terminal shows (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069). Tab and line feed are plain whitespace (a quoted CSV field
+/// may span lines); [`escape_controls`] still escapes them in one-line output.
+pub fn is_control(c: char) -> bool {
+    matches!(c,
+        '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}'
+        | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Refuses text with a control character ([`is_control`]): every stored text (volume text
+/// fields through [`canonicalise`], and the store's names and descriptions) passes here, from a
+/// report as from the API.
+pub fn check_text(field: Field, text: &str) -> Result<(), ValueError> {
+    // Printable ASCII, tabs and line feeds, the common case, cannot hold one: skip the char
+    // decoding.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\t' || b == b'\n')
+    {
+        return Ok(());
+    }
+    match text.chars().find(|c| is_control(*c)) {
+        Some(c) => Err(ValueError::Control {
+            field,
+            value: escape_controls(text).into_owned(),
+            code: u32::from(c),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `text` on one line for a terminal, with every control character ([`is_control`]), tab and
+/// line feed written as `\u{…}`: what tapesync prints of stored text can neither move the
+/// cursor, clear the screen, ring the bell, reorder the line nor break a table's rows.
+/// Borrowed when there is nothing to escape.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| is_control(c) || c == '\t' || c == '\n';
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn check_len(field: Field, value: &str) -> Result<(), ValueError> {
     let max = field.max_len();
     // No more bytes than the limit means no more characters either: skip the count.
@@ -287,6 +352,50 @@ fn is_canonical_time(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Terminal controls (NUL, BEL, ESC, CR, VT, DEL, C1) and bidirectional controls (U+202E…)
+    /// are refused in stored text, by the one check both the runtime and the store run; a
+    /// tab, a line feed and ordinary non-ASCII text pass, on the fast path as on the slow one.
+    #[test]
+    fn control_characters_are_refused_in_text() {
+        for bad in [
+            "a\0b",
+            "a\x07b",
+            "a\x1b[31mred",
+            "a\rb",
+            "a\x0bb",
+            "a\x7fb",
+            "a\u{85}b",
+            "a\u{9b}b",
+            "abc\u{202e}fdp.exe",
+            "x\u{2066}y",
+            "x\u{200f}y",
+            "x\u{61c}y",
+        ] {
+            for result in [
+                canonicalise(Field::Description, bad).map(Cow::Owned),
+                canonicalise_cow(Field::Description, bad),
+            ] {
+                match result {
+                    Err(e @ ValueError::Control { .. }) => {
+                        let text = e.to_string();
+                        assert!(text.contains("U+"), "{text}");
+                        assert!(!text.chars().any(is_control), "raw control in {text:?}");
+                    }
+                    other => panic!("{bad:?} gave {other:?}"),
+                }
+            }
+        }
+        for good in ["plain", "tab\there", "two\nlines", "Müller – Ω 東京"] {
+            assert_eq!(canonicalise(Field::Description, good).unwrap(), good);
+            assert_eq!(canonicalise_cow(Field::Description, good).unwrap(), good);
+        }
+        assert_eq!(
+            escape_controls("a\x1b[2Jb\u{202e}c\\"),
+            "a\\u{1b}[2Jb\\u{202e}c\\"
+        );
+        assert!(matches!(escape_controls("fine – ok"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn volume_ids() {

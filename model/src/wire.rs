@@ -131,6 +131,10 @@ pub enum SessionOutcome {
     Completed,
     DryRun,
     Failed,
+    /// Marked by the store, never sent: the run stopped without finishing (killed, lost its
+    /// connection) — its client began again, or it was idle too long. Its run may still
+    /// finish it.
+    Abandoned,
 }
 
 /// What a sync session says about itself when it starts.

@@ -308,6 +308,26 @@ pub async fn begin_session(
     check_session_text("definition_hash", &start.definition_hash)?;
     check_session_text("definition_name", &start.definition_name)?;
     check_session_text("source_name", &start.source_name)?;
+    // A session is a record of changes being made: only a user who may make some begins one
+    // (a read-only token could otherwise fill the store with sessions).
+    let writer = user.clone();
+    let may_write = user.is_admin
+        || state
+            .read(move |store| {
+                Ok(store
+                    .grants(&writer)?
+                    .iter()
+                    .any(|(_, role)| *role >= Role::Write))
+            })
+            .await?;
+    if !may_write {
+        return Err(ApiError::forbidden(
+            "beginning a sync session needs a write grant on at least one customer",
+        ));
+    }
+    state
+        .admit_session_begin(&user.name)
+        .map_err(ApiError::too_many_requests)?;
     let actor = user.name.clone();
     let id = state
         .write(move |store| store.begin_session(&actor, &start))

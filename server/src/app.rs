@@ -1,6 +1,7 @@
 //! The routes, the middleware around them, and starting the server.
 
 use crate::error::ApiError;
+use crate::listen::ConnectionLimits;
 use crate::pool::StorePool;
 use crate::state::{AppState, ServerConfig};
 use crate::{api, limits, listen, metrics, request_log, web};
@@ -147,11 +148,22 @@ pub struct ServeOptions<'a> {
     /// Password for the first `admin` (from `TAPESYNC_ADMIN_PASSWORD`); generated when `None`.
     pub admin_password: Option<String>,
     pub config: ServerConfig,
+    /// Header and idle timeout, connection bound, shutdown grace.
+    pub connections: ConnectionLimits,
 }
 
-/// Opens the store, makes sure an administrator exists, listens, calls `on_ready`, and serves
+/// Listens, opens the store, makes sure an administrator exists, calls `on_ready`, and serves
 /// until SIGINT or SIGTERM.
+///
+/// The port is bound first: a start that cannot listen must change nothing — above all not
+/// create the first administrator with a generated password that it would never print.
 pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result<(), ServerError> {
+    let bind_err = |source| ServerError::Bind {
+        address: options.listen.to_string(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(options.listen).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
     let store_err = |source| ServerError::Store {
         path: options.store.redacted(),
         source,
@@ -162,23 +174,25 @@ pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result
         .write(|store| store.ensure_admin(admin_password.as_deref()))
         .map_err(store_err)?;
     let state = AppState::new(pool, options.config);
+    let connections = options.connections;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(options.listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                address: options.listen.to_string(),
-                source,
-            })?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         on_ready(&Startup {
             address: listener.local_addr()?,
             generated_admin_password: generated,
         });
-        serve(listener, state, shutdown_signal()).await?;
-        Ok(())
-    })
+        tokio::spawn(prune_periodically(state.clone()));
+        let app = router(state);
+        listen::serve_http1(listener, app, connections, shutdown_signal()).await?;
+        Ok::<(), ServerError>(())
+    })?;
+    // Store work still running on blocking threads (a batch, a scope download) gets the same
+    // grace; a shutdown never waits longer than that for it.
+    runtime.shutdown_timeout(connections.shutdown_grace);
+    Ok(())
 }
 
 /// Serves `state` on `listener` until `shutdown` completes.
@@ -187,7 +201,37 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listen::serve_http1(listener, router(state), shutdown).await
+    listen::serve_http1(
+        listener,
+        router(state),
+        ConnectionLimits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// How often a server prunes the store (expired tokens, old idempotency records, idle
+/// throttle counters: `Store::prune`). Every node does; the deletes are idempotent, so nodes
+/// sharing a PostgreSQL store only share the work.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+async fn prune_periodically(state: AppState) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let policy = state.config().throttle.clone();
+        match state.write(move |store| store.prune(&policy)).await {
+            Ok(report) => tracing::info!(
+                expired_tokens = report.expired_tokens,
+                idempotency_records = report.idempotency_records,
+                throttle_counters = report.throttle_counters,
+                "pruned the store"
+            ),
+            // The next round tries again; a busy store is no reason to stop serving.
+            Err(e) => tracing::warn!("pruning the store failed: {}", e.message),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -25,6 +25,7 @@ pub use app::{router, run, serve, ServeOptions, ServerError, Startup};
 pub use error::ApiError;
 pub use forwarded::TrustedProxies;
 pub use html::escape;
+pub use listen::ConnectionLimits;
 pub use metrics::Metrics;
 pub use pool::{PoolUsage, StorePool};
 pub use request_log::REQUEST_ID_HEADER;

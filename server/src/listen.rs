@@ -10,11 +10,13 @@
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// hyper's read buffer: the largest request head it parses. Four times the head limit the
@@ -24,18 +26,57 @@ pub const HEAD_BUFFER: usize = 64 * 1024;
 /// Header fields hyper makes room for; the router allows [`crate::limits::MAX_HEADER_FIELDS`].
 pub const HEADER_TABLE: usize = 1024;
 
-/// Serves `app` on `listener` until `shutdown` completes, then waits for the requests in
-/// flight to finish.
+/// How the accept loop treats slow, idle and numerous clients, and how long a shutdown waits
+/// (docs/server.md, "Slow clients and shutdown").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request head must arrive whole within this time of the connection being ready for
+    /// it — on a new connection and on an idle keep-alive one alike; else the connection is
+    /// closed. This is also the idle timeout between requests.
+    pub header_timeout: Duration,
+    /// Connections served at once. Further ones wait in the listen backlog (not accepted, no
+    /// memory held) until one closes.
+    pub max_connections: usize,
+    /// After SIGTERM/SIGINT: how long requests in flight may take to finish before the
+    /// server closes the remaining connections and exits.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits at most
+/// `limits.shutdown_grace` for the requests in flight to finish.
 pub async fn serve_http1(
     listener: tokio::net::TcpListener,
     app: Router,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.max_buf_size(HEAD_BUFFER).max_headers(HEADER_TABLE);
+    http.max_buf_size(HEAD_BUFFER)
+        .max_headers(HEADER_TABLE)
+        // hyper starts this timer as soon as it waits for a request head, so it bounds both a
+        // head sent slowly and an idle keep-alive connection.
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        // A slot first, then accept: beyond the bound, connections wait in the kernel's
+        // backlog instead of each holding a task and buffers here.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(connection) => connection,
@@ -63,9 +104,18 @@ pub async fn serve_http1(
             if let Err(e) = watched.await {
                 tracing::debug!("connection from {remote} ended: {e}");
             }
+            drop(slot);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown: connections still open after {} s were closed",
+            limits.shutdown_grace.as_secs_f64()
+        );
+    }
     Ok(())
 }

@@ -71,6 +71,7 @@ fn outcome_label(outcome: SessionOutcome) -> &'static str {
         SessionOutcome::Completed => "completed",
         SessionOutcome::DryRun => "dry_run",
         SessionOutcome::Failed => "failed",
+        SessionOutcome::Abandoned => "abandoned",
     }
 }
 

@@ -6,8 +6,10 @@ use crate::forwarded::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::pool::StorePool;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tapesync_store::{Store, StoreError, ThrottlePolicy};
 use tokio::sync::Semaphore;
 
@@ -25,6 +27,8 @@ pub struct ServerConfig {
     /// Password checks (argon2, deliberately slow) that may run at once; more wait their
     /// turn without holding a thread or a store connection.
     pub password_checks: usize,
+    /// Sync sessions one user may begin per minute on this node (each costs store space).
+    pub session_begins_per_minute: u32,
 }
 
 /// One password check per core: argon2 keeps a core busy, and more at once would only
@@ -42,6 +46,7 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024 * 1024,
             trusted_proxies: TrustedProxies::default(),
             password_checks: default_password_checks(),
+            session_begins_per_minute: 60,
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct Shared {
     /// Permits for password checks (see [`ServerConfig::password_checks`]).
     pub hashing: Semaphore,
     pub metrics: Metrics,
+    /// Per user: the start of the current one-minute window and the sessions begun in it.
+    pub session_begins: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
 #[derive(Clone)]
@@ -110,7 +117,34 @@ impl AppState {
             config,
             counters: Counters::default(),
             metrics: Metrics::default(),
+            session_begins: Mutex::default(),
         }))
+    }
+
+    /// Counts a session begin of `user`: `Err(seconds to wait)` once the user has begun
+    /// [`ServerConfig::session_begins_per_minute`] in the current minute.
+    pub fn admit_session_begin(&self, user: &str) -> Result<(), u64> {
+        const WINDOW: Duration = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut begins = self
+            .0
+            .session_begins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if begins.len() > 4096 {
+            // Users are few; this only bounds the map if names churn.
+            begins.retain(|_, (since, _)| now.duration_since(*since) < WINDOW);
+        }
+        let entry = begins.entry(user.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.0.config.session_begins_per_minute {
+            let wait = WINDOW.saturating_sub(now.duration_since(entry.0));
+            return Err(wait.as_secs().max(1));
+        }
+        entry.1 += 1;
+        Ok(())
     }
 
     /// Runs a read on a reader connection, off the async threads.

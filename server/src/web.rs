@@ -217,6 +217,7 @@ fn outcome_label(o: SessionOutcome) -> &'static str {
         SessionOutcome::Completed => "completed",
         SessionOutcome::DryRun => "dry run",
         SessionOutcome::Failed => "failed",
+        SessionOutcome::Abandoned => "abandoned",
     }
 }
 
@@ -274,12 +275,54 @@ struct LogonForm {
     password: String,
 }
 
+/// Refuses a form POST that a browser sent on behalf of another site (login CSRF: a foreign
+/// page posting the attacker's credentials, so the victim works in the attacker's session; or
+/// logging the victim off). Browsers mark such requests: `Sec-Fetch-Site` (every current
+/// browser), else `Origin`, which must name this server's own host (the `Host` header, or
+/// `X-Forwarded-Host` from a proxy — a cross-site form cannot set either). A request with
+/// neither header is no browser's cross-site form, and is let through (scripts, old clients).
+fn same_origin_form(headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let refused = || {
+        ApiError::forbidden(
+            "this form was posted from another site; open the inventory's own page and log on there",
+        )
+    };
+    if let Some(site) = header("sec-fetch-site") {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err(refused()),
+        };
+    }
+    let Some(origin) = header("origin") else {
+        return Ok(());
+    };
+    // `scheme://host[:port]`; the scheme is left out of the comparison because a TLS proxy in
+    // front talks plain HTTP to the server.
+    let Some((_, authority)) = origin.split_once("://") else {
+        return Err(refused());
+    };
+    let ours = [header("host"), header("x-forwarded-host")];
+    if ours
+        .iter()
+        .flatten()
+        .any(|host| host.eq_ignore_ascii_case(authority))
+    {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
 pub async fn logon(
     State(state): State<AppState>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if let Err(e) = same_origin_form(&headers) {
+        return error_page(&e);
+    }
     // At most a few KiB, read before any token exists: a flood of huge forms cannot hold
     // the server's memory. Size and type errors answer JSON like every other refusal.
     let body = match read_body(&headers, body, BodyType::Form, LOGON_BODY_LIMIT).await {
@@ -322,6 +365,9 @@ pub async fn logon(
 }
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = same_origin_form(&headers) {
+        return error_page(&e);
+    }
     if let Some(token) = auth::cookie_token(&headers) {
         // Best effort: the cookie is cleared either way.
         let _ = state.write(move |store| store.revoke_token(&token)).await;

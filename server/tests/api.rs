@@ -430,6 +430,33 @@ async fn sessions_are_recorded_finished_by_their_owner_and_listed_by_customer() 
             "{}",
             String::from_utf8_lossy(&a.body)
         );
+        // A second finish changes nothing and is not counted again in /metrics.
+        let mut failed = finish.clone();
+        failed["outcome"] = json!("failed");
+        let a = call(
+            &f.app,
+            post(
+                &format!("/api/v1/sync-sessions/{id}/finish"),
+                Some(&alice),
+                &failed,
+            ),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::CONFLICT);
+        assert!(a.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("already finished"));
+        let metrics = call(&f.app, get("/metrics", None)).await;
+        let text = String::from_utf8_lossy(&metrics.body).to_string();
+        assert!(
+            text.contains("tapesync_syncs_total{outcome=\"completed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("tapesync_syncs_total{outcome=\"failed\"}"),
+            "{text}"
+        );
         let a = call(
             &f.app,
             post("/api/v1/sync-sessions/abc/finish", Some(&alice), &finish),
@@ -491,6 +518,81 @@ async fn the_web_page_logs_on_with_a_cookie_and_escapes_what_it_shows() {
         let a = call(&f.app, page("/volume?volume=%3Cb%3E")).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST);
         assert!(!String::from_utf8_lossy(&a.body).contains("<b>"));
+    }
+}
+
+/// Sync sessions cost store space: beginning one needs a write grant on at least one customer
+/// (or being an administrator), and each user may begin only so many per minute on a node
+/// (429 with Retry-After beyond that).
+#[tokio::test]
+async fn beginning_sessions_needs_a_write_grant_and_is_rate_limited() {
+    for f in fixtures() {
+        let start = json!({"definition_hash": "ab", "definition_name": "d", "source_name": "s"});
+        let rita = logon(&f.app, "rita", "rita-pw").await;
+        let a = call(&f.app, post("/api/v1/sync-sessions", Some(&rita), &start)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert!(a.json()["error"].as_str().unwrap().contains("write"));
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        let limit = ServerConfig::default().session_begins_per_minute;
+        for n in 0..limit {
+            let a = call(&f.app, post("/api/v1/sync-sessions", Some(&alice), &start)).await;
+            assert_eq!(a.status, StatusCode::CREATED, "begin {n}");
+        }
+        let a = call(&f.app, post("/api/v1/sync-sessions", Some(&alice), &start)).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        // Another user has a budget of its own.
+        let bob = logon(&f.app, "bob", "bob-pw").await;
+        let a = call(&f.app, post("/api/v1/sync-sessions", Some(&bob), &start)).await;
+        assert_eq!(a.status, StatusCode::CREATED);
+    }
+}
+
+/// Login CSRF: a form POST that a browser marks as coming from another site (`Origin` of
+/// another host, or `Sec-Fetch-Site: cross-site`/`same-site`) is refused with 403 before the
+/// password is looked at, and sets no cookie; the page's own form (same origin, or a client
+/// that sends neither header) still works. The same holds for `/logout`.
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    for f in fixtures() {
+        let form = |path: &str, headers: &[(&str, &str)]| {
+            let mut req = Request::post(path)
+                .header(header::HOST, "inventory.example:8740")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            req.body(Body::from("user=admin&password=admin-pw"))
+                .unwrap()
+        };
+        for headers in [
+            &[("origin", "https://evil.example")][..],
+            &[("origin", "null")],
+            &[("origin", "http://inventory.example:9999")],
+            &[("sec-fetch-site", "cross-site")],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://inventory.example:8740"),
+            ],
+        ] {
+            for path in ["/logon", "/logout"] {
+                let a = call(&f.app, form(path, headers)).await;
+                assert_eq!(a.status, StatusCode::FORBIDDEN, "{path} {headers:?}");
+                assert!(!a.headers.contains_key(header::SET_COOKIE), "{headers:?}");
+            }
+        }
+        for headers in [
+            &[][..],
+            &[("origin", "http://inventory.example:8740")],
+            &[("origin", "https://inventory.example:8740")],
+            &[("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "none")],
+        ] {
+            let a = call(&f.app, form("/logon", headers)).await;
+            assert_eq!(a.status, StatusCode::SEE_OTHER, "{headers:?}");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Applying a batch of volume changes: checks here, meaning in `batch.rs`, one transaction
 //! per batch in the backend.
 
-use crate::batch::BatchRequest;
+use crate::batch::{request_digest, BatchRequest};
 use crate::clock::now_text;
 use crate::error::StoreError;
 use crate::validate::{check_changes, scope_ids};
@@ -27,6 +27,7 @@ impl Store {
             return Err(StoreError::invalid(None, "the idempotency key is empty"));
         }
         let changes = check_changes(&self.columns, batch)?;
+        let digest = request_digest(&changes, batch.create_missing, batch.session);
         self.backend.apply(BatchRequest {
             actor,
             customer,
@@ -36,6 +37,7 @@ impl Store {
             create_missing: batch.create_missing,
             changes,
             now: now_text(),
+            digest,
         })
     }
 

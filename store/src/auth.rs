@@ -68,6 +68,9 @@ pub struct User {
 pub struct UserInfo {
     pub user: User,
     pub grants: Vec<(String, Role)>,
+    /// A disabled user cannot log on and holds no token (`admin user disable`).
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 fn role(text: String) -> Result<Role, StoreError> {
@@ -92,7 +95,8 @@ impl Store {
         }
     }
 
-    /// Replaces a user's password; the user's tokens stay valid until they expire.
+    /// Replaces a user's password and ends every token the user holds. Tokens are checked
+    /// in the store on every request, so this takes effect at once on every server node.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
         if !self.backend.set_password_hash(name, &hash)? {
@@ -107,6 +111,50 @@ impl Store {
             return Err(StoreError::NotFound(format!("user {name}")));
         }
         Ok(())
+    }
+
+    /// Disables a user (no logon; its tokens end at once, on every node) or enables it again.
+    /// The last administrator that is not disabled cannot be disabled: the store would have
+    /// nobody left to manage it through the server.
+    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        if disabled {
+            self.refuse_last_admin(name, "disable")?;
+        }
+        if !self.backend.set_disabled(name, disabled)? {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes a user with its grants and tokens. Sessions and the audit trail keep the
+    /// name as they recorded it. The last administrator that is not disabled cannot be
+    /// deleted.
+    pub fn delete_user(&self, name: &str) -> Result<(), StoreError> {
+        self.refuse_last_admin(name, "delete")?;
+        if !self.backend.delete_user(name)? {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        Ok(())
+    }
+
+    fn refuse_last_admin(&self, name: &str, verb: &str) -> Result<(), StoreError> {
+        let Some(user) = self.user(name)? else {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        };
+        if user.is_admin && self.backend.count_active_admins()? <= 1 {
+            return Err(StoreError::Conflict(format!(
+                "{name} is the last administrator; add another before you {verb} it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Ends every token of a user at once (on every node); returns how many there were.
+    pub fn revoke_tokens(&self, name: &str) -> Result<usize, StoreError> {
+        if self.user(name)?.is_none() {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        self.backend.delete_user_tokens(name)
     }
 
     /// What a password of `name` is checked against: one read, the same for a user that
@@ -207,9 +255,13 @@ impl Store {
         self.backend
             .list_users()?
             .into_iter()
-            .map(|user| {
+            .map(|(user, disabled)| {
                 let grants = self.grants(&user)?;
-                Ok(UserInfo { user, grants })
+                Ok(UserInfo {
+                    user,
+                    grants,
+                    disabled,
+                })
             })
             .collect()
     }

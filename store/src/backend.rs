@@ -117,7 +117,17 @@ pub(crate) trait SessionSql {
         start: &SessionStart,
         now: &str,
     ) -> Result<i64, StoreError>;
-    /// False if there is no such session.
+    /// Marks `abandoned` (finished now) every `running` session of the same client (`actor`,
+    /// definition and source names of `start`) and every one idle since before `idle_since`.
+    fn abandon_sessions(
+        &self,
+        actor: &str,
+        start: &SessionStart,
+        idle_since: &str,
+        now: &str,
+    ) -> Result<usize, StoreError>;
+    /// False if there is no such session or it has finished (only a `running` or an
+    /// `abandoned` one is finished).
     fn finish_session(
         &self,
         id: i64,
@@ -133,7 +143,14 @@ pub(crate) trait SessionSql {
         customers: Option<&[String]>,
         limit: i64,
     ) -> Result<Vec<SessionRecord>, StoreError>;
-    fn add_session_scope(&self, id: i64, customer: &str, media: &str) -> Result<(), StoreError>;
+    /// Records the scope and that the session was active at `now`.
+    fn add_session_scope(
+        &self,
+        id: i64,
+        customer: &str,
+        media: &str,
+        now: &str,
+    ) -> Result<(), StoreError>;
     fn session_scopes(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
 }
 
@@ -148,14 +165,22 @@ pub(crate) trait UserSql {
         now: &str,
     ) -> Result<Option<i64>, StoreError>;
     fn count_users(&self) -> Result<i64, StoreError>;
-    /// Replaces the hash; false if there is no such user.
+    /// Replaces the hash and deletes the user's tokens, in one transaction; false if there is
+    /// no such user.
     fn set_password_hash(&self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
     fn set_admin(&self, name: &str, is_admin: bool) -> Result<bool, StoreError>;
-    /// The user and its password hash.
+    /// Sets the disabled flag (disabling also deletes the user's tokens, in the same
+    /// transaction); false if there is no such user.
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError>;
+    /// Deletes the user with its grants and tokens; false if there is no such user.
+    fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
+    /// Administrators that are not disabled.
+    fn count_active_admins(&self) -> Result<i64, StoreError>;
+    /// The user and its password hash; `None` for a disabled user as for a missing one.
     fn credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
     fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
-    /// Sorted by name.
-    fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Every user with its disabled flag, sorted by name.
+    fn list_users(&self) -> Result<Vec<(User, bool)>, StoreError>;
     /// Sets `user`'s role on `customer`; false if there is no such user.
     fn grant(&self, user: &str, customer: &str, role: &str) -> Result<bool, StoreError>;
     fn revoke(&self, user: &str, customer: &str) -> Result<bool, StoreError>;
@@ -172,6 +197,8 @@ pub(crate) trait UserSql {
     ) -> Result<(), StoreError>;
     fn user_for_token(&self, hash: &str, now: i64) -> Result<Option<User>, StoreError>;
     fn delete_token(&self, hash: &str) -> Result<bool, StoreError>;
+    /// Deletes every token of the user named `name`; how many.
+    fn delete_user_tokens(&self, name: &str) -> Result<usize, StoreError>;
     fn delete_expired_tokens(&self, now: i64) -> Result<usize, StoreError>;
 
     /// Reads the counters of `keys` and writes what `update` makes of them, atomically:

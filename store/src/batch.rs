@@ -14,6 +14,7 @@
 use crate::columns::Columns;
 use crate::error::StoreError;
 use crate::validate::{CheckedChange, CheckedVolume};
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use tapesync_model::{ApplyResponse, Field, VolumeOutcome, VolumeResult};
 
@@ -28,6 +29,52 @@ pub(crate) struct BatchRequest<'a> {
     pub changes: Vec<CheckedChange>,
     /// RFC 3339 time of the batch (audit rows, `updated_at`, the idempotency record).
     pub now: String,
+    /// [`request_digest`] of the batch, recorded with its key: a key resent with another
+    /// body is a conflict, not a replay.
+    pub digest: String,
+}
+
+/// SHA-256 (hex) of what a batch asks for, in its checked canonical form: `create_missing`,
+/// the session, and each change's volume, expected version and values by field name. Two
+/// bodies with this digest are the same request (`yes` and `true`, member order, whitespace
+/// do not matter); any other difference changes it. Every item is length-prefixed, so no
+/// two requests encode alike.
+pub(crate) fn request_digest(
+    changes: &[CheckedChange],
+    create_missing: bool,
+    session: Option<i64>,
+) -> String {
+    let mut hash = Sha256::new();
+    let mut put = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    put(&[u8::from(create_missing)]);
+    put(session
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+        .as_bytes());
+    put(changes.len().to_string().as_bytes());
+    for change in changes {
+        put(change.volume.as_bytes());
+        put(change
+            .expected_version
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+            .as_bytes());
+        put(change.set.len().to_string().as_bytes());
+        for (_, field, value) in &change.set {
+            put(field.name().as_bytes());
+            match value {
+                Some(v) => {
+                    put(&[1]);
+                    put(v.as_bytes());
+                }
+                None => put(&[0]),
+            }
+        }
+    }
+    hex::encode(hash.finalize())
 }
 
 /// The answer recorded for an idempotency key.
@@ -35,6 +82,8 @@ pub(crate) struct RecordedBatch {
     pub customer: String,
     pub media: String,
     pub response: String,
+    /// `None` for a batch recorded before digests were (schema version 3).
+    pub digest: Option<String>,
 }
 
 /// A stored volume as read for a batch: its row id, version and the values of the columns
@@ -56,14 +105,17 @@ pub(crate) trait ScopeTx {
         media: &str,
         response: &str,
         at: &str,
+        digest: &str,
     ) -> Result<(), StoreError>;
     fn session_exists(&mut self, session: i64) -> Result<bool, StoreError>;
     /// Records that `session` worked on the scope (no error if it is recorded already).
+    /// Records the scope and that the session was active at `now`.
     fn add_session_scope(
         &mut self,
         session: i64,
         customer: &str,
         media: &str,
+        now: &str,
     ) -> Result<(), StoreError>;
     fn customer_exists(&mut self, customer: &str) -> Result<bool, StoreError>;
     fn create_customer(&mut self, customer: &str) -> Result<(), StoreError>;
@@ -331,7 +383,7 @@ pub(crate) fn apply_batch(
 ) -> Result<ApplyResponse, StoreError> {
     let (customer, media) = (request.customer.as_str(), request.media.as_str());
     if let Some(recorded) = tx.recorded_batch(request.key)? {
-        return replay(request.key, customer, media, recorded);
+        return replay(&request, recorded);
     }
     if let Some(session) = request.session {
         if !tx.session_exists(session)? {
@@ -340,7 +392,7 @@ pub(crate) fn apply_batch(
                 format!("sync session {session} does not exist"),
             ));
         }
-        tx.add_session_scope(session, customer, media)?;
+        tx.add_session_scope(session, customer, media, &request.now)?;
     }
     let response = match ensure_scope(tx, customer, media, request.create_missing)? {
         Some((reason, field)) => ApplyResponse {
@@ -374,21 +426,31 @@ pub(crate) fn apply_batch(
         media,
         &serde_json::to_string(&response)?,
         &request.now,
+        &request.digest,
     )?;
     Ok(response)
 }
 
 fn replay(
-    key: &str,
-    customer: &str,
-    media: &str,
+    request: &BatchRequest<'_>,
     recorded: RecordedBatch,
 ) -> Result<ApplyResponse, StoreError> {
-    if recorded.customer != customer || recorded.media != media {
+    let key = request.key;
+    if recorded.customer != request.customer || recorded.media != request.media {
         // A conflict with what the store holds, not malformed input (409, not 400); and the
         // other scope is not named, which would tell a stranger that a customer exists.
         return Err(StoreError::Conflict(format!(
             "idempotency key {key} was already used for another scope; use a new key"
+        )));
+    }
+    if recorded
+        .digest
+        .is_some_and(|digest| digest != request.digest)
+    {
+        // Answering the old response would tell the client its new changes were applied.
+        return Err(StoreError::Conflict(format!(
+            "idempotency key {key} was already used for a different request body; a retry \
+             must resend the same body, and a new batch needs a new key"
         )));
     }
     let mut response: ApplyResponse = serde_json::from_str(&recorded.response)?;

@@ -22,6 +22,10 @@ pub enum StoreError {
     /// The database file was written by a newer tapesync (its schema version is unknown here).
     #[error("the store has schema version {found}; this tapesync knows versions up to {known}")]
     NewerSchema { found: i64, known: i64 },
+    /// The database (file, or PostgreSQL schema) holds another program's tables and no
+    /// tapesync store: it is left exactly as it was.
+    #[error("{0} is not a tapesync store (it holds other tables); nothing was changed in it")]
+    Foreign(String),
     /// Stored data that cannot be read back (damaged file or manual edits).
     #[error("stored data is damaged: {0}")]
     Corrupt(String),

@@ -27,6 +27,7 @@ mod inventory;
 mod location;
 mod passwords;
 mod postgres;
+mod prune;
 mod sessions;
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -40,6 +41,8 @@ pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use location::{redact_url, StoreLocation};
 pub use passwords::Credentials;
+pub use prune::{PruneReport, IDEMPOTENCY_RETENTION};
+pub use sessions::ABANDON_AFTER;
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
 
 use backend::Backend;
@@ -88,6 +91,21 @@ impl Store {
                 let backend = postgres::PgStore::connect(url, false)?;
                 Ok(Some(Store::new(Box::new(backend), Some(location.clone()))))
             }
+        }
+    }
+
+    /// Opens an existing store for reading only: `Ok(None)` when a SQLite file does not
+    /// exist. A SQLite file is opened read-only, so neither the file nor its folder need be
+    /// writable, and nothing is created, migrated or changed; the store must be at this
+    /// build's schema version. Writing through the returned store fails.
+    pub fn open_read_only(location: &StoreLocation) -> Result<Option<Store>, StoreError> {
+        match location {
+            StoreLocation::File(path) if !path.exists() => Ok(None),
+            StoreLocation::File(path) => {
+                let backend = sqlite::SqliteStore::open_read_only(path)?;
+                Ok(Some(Store::new(Box::new(backend), Some(location.clone()))))
+            }
+            StoreLocation::Postgres(_) => Store::open_existing(location),
         }
     }
 

@@ -2,9 +2,16 @@
 
 use crate::clock::now_text;
 use crate::error::StoreError;
-use crate::validate::scope_ids;
+use crate::validate::{check_plain, scope_ids};
 use crate::Store;
+use chrono::{SecondsFormat, Utc};
 use tapesync_model::{ScopeKey, SessionOutcome, SessionRecord, SessionStart, SyncStatistics};
+
+/// How long a `running` session may go without activity (its start, a batch, a touched scope)
+/// before the next session start marks it `abandoned` (docs/server-api.md, "Sessions"). A run
+/// sends a batch per 1,000 changes and touches every scope it compares, so even the largest
+/// scope keeps it far inside this.
+pub const ABANDON_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(2);
 
 pub(crate) fn outcome_text(outcome: SessionOutcome) -> &'static str {
     match outcome {
@@ -12,6 +19,7 @@ pub(crate) fn outcome_text(outcome: SessionOutcome) -> &'static str {
         SessionOutcome::Completed => "completed",
         SessionOutcome::DryRun => "dry_run",
         SessionOutcome::Failed => "failed",
+        SessionOutcome::Abandoned => "abandoned",
     }
 }
 
@@ -21,6 +29,7 @@ pub(crate) fn outcome_from(text: &str) -> Result<SessionOutcome, StoreError> {
         "completed" => SessionOutcome::Completed,
         "dry_run" => SessionOutcome::DryRun,
         "failed" => SessionOutcome::Failed,
+        "abandoned" => SessionOutcome::Abandoned,
         other => {
             return Err(StoreError::Corrupt(format!(
                 "unknown session outcome {other}"
@@ -60,10 +69,19 @@ pub(crate) fn record(
 impl Store {
     /// Records the start of a sync session by `actor`; returns its id.
     pub fn begin_session(&self, actor: &str, start: &SessionStart) -> Result<i64, StoreError> {
+        check_plain("definition name", &start.definition_name)?;
+        check_plain("definition hash", &start.definition_hash)?;
+        check_plain("source name", &start.source_name)?;
+        let now = now_text();
+        let idle_since = (Utc::now() - ABANDON_AFTER).to_rfc3339_opts(SecondsFormat::Millis, true);
+        self.backend
+            .abandon_sessions(actor, start, &idle_since, &now)?;
         self.backend.begin_session(actor, start, &now_text())
     }
 
-    /// Records how a session ended and its statistics.
+    /// Records how a session ended and its statistics. A session that has finished is never
+    /// changed again: a second finish is a [`StoreError::Conflict`] (409 over HTTP). An
+    /// abandoned session may still be finished by its run (it was only slow).
     pub fn finish_session(
         &self,
         id: i64,
@@ -75,7 +93,14 @@ impl Store {
             .backend
             .finish_session(id, outcome_text(outcome), &statistics, &now_text())?
         {
-            return Err(StoreError::NotFound(format!("sync session {id}")));
+            return Err(match self.session(id)? {
+                Some(done) => StoreError::Conflict(format!(
+                    "sync session {id} has already finished ({}); a finished session is not \
+                     changed",
+                    outcome_text(done.outcome)
+                )),
+                None => StoreError::NotFound(format!("sync session {id}")),
+            });
         }
         Ok(())
     }
@@ -111,7 +136,8 @@ impl Store {
         if self.session(id)?.is_none() {
             return Err(StoreError::NotFound(format!("sync session {id}")));
         }
-        self.backend.add_session_scope(id, &customer, &media)
+        self.backend
+            .add_session_scope(id, &customer, &media, &now_text())
     }
 
     /// The scopes (customer, media) a session applied batches to (or touched), sorted.

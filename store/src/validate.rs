@@ -5,7 +5,8 @@
 use crate::columns::Columns;
 use crate::error::{invalid_value, StoreError};
 use tapesync_model::{
-    canonicalise, validate_id, validate_volume_id, ApplyBatch, Field, InventoryDump, ScopeKey,
+    canonicalise, check_text, escape_controls, is_control, validate_id, validate_volume_id,
+    ApplyBatch, Field, InventoryDump, ScopeKey,
 };
 
 /// Longest description of a media type or name of a customer (the volume DESCRIPTION limit).
@@ -31,6 +32,7 @@ pub(crate) fn scope_ids(scope: &ScopeKey) -> Result<(String, String), StoreError
 }
 
 pub(crate) fn check_description(field: Field, text: &str, max: usize) -> Result<(), StoreError> {
+    check_text(field, text).map_err(|e| invalid_value(None, field, e))?;
     let len = text.chars().count();
     if len > max {
         return Err(StoreError::invalid(
@@ -39,6 +41,23 @@ pub(crate) fn check_description(field: Field, text: &str, max: usize) -> Result<
         ));
     }
     Ok(())
+}
+
+/// Checks a text the store keeps that is no volume field (a session's definition and source
+/// names): no control characters, the same rule as [`check_text`].
+pub(crate) fn check_plain(what: &str, text: &str) -> Result<(), StoreError> {
+    match text.chars().find(|c| is_control(*c)) {
+        Some(c) => Err(StoreError::invalid(
+            None,
+            format!(
+                "{what} `{}` has the control character U+{:04X}; text may not hold terminal or \
+                 bidirectional controls",
+                escape_controls(text),
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn check_user_name(name: &str) -> Result<(), StoreError> {
@@ -144,13 +163,19 @@ pub(crate) fn check_dump(
     let mut customers = Vec::with_capacity(dump.customers.len());
     for customer in &dump.customers {
         let cid = id(Field::Customer, &customer.id)?;
+        check_text(Field::Customer, &customer.name)
+            .map_err(|e| invalid_value(None, Field::Customer, e))?;
         let mut media = Vec::with_capacity(customer.media.len());
         for m in &customer.media {
+            check_text(Field::Media, &m.description)
+                .map_err(|e| invalid_value(None, Field::Media, e))?;
             media.push((id(Field::Media, &m.id)?, m.description.clone()));
         }
         let mut repositories = Vec::with_capacity(customer.repositories.len());
         for repository in &customer.repositories {
             let rid = id(Field::Repository, &repository.id)?;
+            check_text(Field::RepositoryDesc, &repository.description)
+                .map_err(|e| invalid_value(None, Field::RepositoryDesc, e))?;
             let max = Field::RepositoryDesc.max_len();
             if repository.description.chars().count() > max {
                 return Err(StoreError::invalid(

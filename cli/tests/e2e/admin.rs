@@ -144,7 +144,7 @@ fn users_and_grants() {
     let list = ok(&store, &["user", "list"]);
     assert_eq!(
         list,
-        "USER   ADMIN  GRANTS\nalice  no     US01:write\nroot   yes\n"
+        "USER   ADMIN  STATE    GRANTS\nalice  no     enabled  US01:write\nroot   yes    enabled\n"
     );
     let json: serde_json::Value =
         serde_json::from_str(&ok(&store, &["user", "list", "--json"])).unwrap();
@@ -292,4 +292,123 @@ fn reading_a_missing_store_is_an_io_error() {
     let out = admin(&store, &["customer", "list"], None, None);
     assert_eq!(code(&out), 2);
     assert!(!store.exists(), "a mistyped --store must not create a file");
+}
+
+/// Reading must not need write access: `admin export`, `admin customer list` and `run
+/// --dry-run` work on a store whose file is read-only (0444) in a read-only directory, run as
+/// a user who may not write there (`nobody` when the tests run as root, who may write
+/// anywhere), and leave the folder as it was.
+#[cfg(unix)]
+#[test]
+fn a_read_only_store_can_be_read() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    let store = dir.join("inventory.db");
+    ok(&store, &["customer", "add", "ACME", "Acme"]);
+    ok(&store, &["media", "add", "ACME", "LTO8"]);
+    std::fs::write(
+        dir.join("d.ttidef"),
+        "SetCSVDelimiter(\",\");\nExtract(CUSTOMER, 1, 4, 0);\nExtract(MEDIA, 2, 4, 0);\n\
+         Extract(VOLUME, 3, 10, 0);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("r.csv"), "ACME,LTO8,V00001\n").unwrap();
+    let expected = ok(&store, &["export"]);
+    let listing: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Root may write into a read-only folder: then the commands run as `nobody`.
+    let privileged = std::fs::write(dir.join("probe"), "").is_ok();
+    let _ = std::fs::remove_file(dir.join("probe"));
+    let as_reader = |args: &[&str]| {
+        let mut cmd = Command::new(common::bin());
+        cmd.args(args)
+            .current_dir(&dir)
+            .env("TAPESYNC_CONFIG", "")
+            .stdin(Stdio::null());
+        if privileged {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.output().expect("tapesync runs")
+    };
+    let shown = |out: &Output| {
+        format!(
+            "exit {:?}: {}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let export = as_reader(&["admin", "--store", "inventory.db", "export"]);
+    assert!(export.status.success(), "{}", shown(&export));
+    assert_eq!(String::from_utf8_lossy(&export.stdout), expected);
+    let list = as_reader(&["admin", "--store", "inventory.db", "customer", "list"]);
+    assert!(list.status.success(), "{}", shown(&list));
+    let dry = as_reader(&[
+        "run",
+        "--definition",
+        "d.ttidef",
+        "--input",
+        "r.csv",
+        "--store",
+        "inventory.db",
+        "--add-new",
+        "--dry-run",
+    ]);
+    assert!(dry.status.success(), "{}", shown(&dry));
+    let after: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(after, listing);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// What the admin listings print of stored text is escaped for the terminal: text stored
+/// before control characters were refused (written here straight into the file) cannot move
+/// the cursor, retitle the window or reorder the line.
+#[test]
+fn listings_escape_control_characters() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = tmp.path().join("inventory.db");
+    ok(&store, &["customer", "add", "ACME"]);
+    ok(&store, &["media", "add", "ACME", "LTO"]);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    conn.execute_batch(
+        "UPDATE customers SET name = 'Ac\x1b[2Jme';
+         INSERT INTO sync_sessions (user, started_at, definition_name, definition_hash,
+             source_name, outcome)
+         VALUES ('bob', '2026-01-01T00:00:00Z', 'd\x07', 'h', 'src\u{202e}txt.exe', 'running');
+         INSERT INTO volumes (customer, media, volume, version, created_at, updated_at,
+             description)
+         VALUES ('ACME', 'LTO', 'V00001', 1, 'then', 'then', 'x');
+         INSERT INTO audit (session, actor, at, customer, media, volume, field, old, new)
+         VALUES (NULL, 'bob', 'then', 'ACME', 'LTO', 'V00001', 'DESCRIPTION', NULL,
+             'a' || char(13) || 'b' || char(0) || 'c');",
+    )
+    .unwrap();
+    drop(conn);
+    for args in [
+        &["customer", "list"][..],
+        &["sessions"],
+        &["history", "ACME", "LTO", "V00001"],
+    ] {
+        let out = ok(&store, args);
+        assert!(
+            !out.chars()
+                .any(|c| c != '\n' && tapesync_model::is_control(c)),
+            "{args:?} printed a raw control: {out:?}"
+        );
+        assert!(out.contains("\\u{"), "{args:?}: {out}");
+    }
 }

@@ -18,4 +18,5 @@ mod package_deb;
 mod run_cases;
 mod run_cases_http;
 mod server_e2e;
+mod slow_clients;
 mod web_page;

@@ -57,15 +57,23 @@ const DATE: &str = concat!(
 /// `HH:MM:SS`, a leap second allowed.
 const TIME: &str = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)";
 
+/// A character that text may hold: anything but the controls `tapesync_model::is_control`
+/// refuses (C0 but tab and line feed, DEL, C1, the bidirectional controls).
+const TEXT_CHARACTER: &str =
+    r"[^\x00-\x08\x0B-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]";
+
 /// What `set` accepts for `field`: null clears, and so does the empty string; anything else
 /// must pass `tapesync_model::canonicalise`.
 fn value_schema(field: Field) -> Value {
     let info = field.info();
     let pattern = |p: String| json!({"type": ["string", "null"], "pattern": format!("^(?:|{p})$"), "description": info.doc});
     match info.kind {
-        FieldKind::Text => {
-            json!({"type": ["string", "null"], "maxLength": info.max_len, "description": info.doc})
-        }
+        FieldKind::Text => json!({
+            "type": ["string", "null"],
+            "maxLength": info.max_len,
+            "pattern": format!("^{TEXT_CHARACTER}*$"),
+            "description": info.doc
+        }),
         FieldKind::Id => pattern(format!("[A-Za-z0-9]{{1,{}}}", info.max_len)),
         FieldKind::Bool => pattern(format!("{WHITESPACE}*(?:{BOOL_WORDS}){WHITESPACE}*")),
         FieldKind::Integer => pattern(format!(
@@ -89,13 +97,15 @@ fn outcomes() -> Vec<Value> {
         SessionOutcome::Completed,
         SessionOutcome::DryRun,
         SessionOutcome::Failed,
+        SessionOutcome::Abandoned,
     ];
     for o in all {
         match o {
             SessionOutcome::Running
             | SessionOutcome::Completed
             | SessionOutcome::DryRun
-            | SessionOutcome::Failed => {}
+            | SessionOutcome::Failed
+            | SessionOutcome::Abandoned => {}
         }
     }
     all.iter()
@@ -264,6 +274,18 @@ fn generated() -> Vec<(String, Value)> {
             ]),
             json!(limits::MAX_SESSION_TEXT),
         ));
+        // The store refuses control characters in these as in volume text.
+        parts.push((
+            pointer(&[
+                "components",
+                "schemas",
+                "SessionStart",
+                "properties",
+                member,
+                "pattern",
+            ]),
+            json!(format!("^{TEXT_CHARACTER}*$")),
+        ));
     }
     let body_limit = |limit: String| json!(format!("The body may be at most {limit}."));
     for (path, method, limit) in [
@@ -410,7 +432,10 @@ fn candidates(kind: FieldKind, max_len: usize) -> Vec<String> {
             }
             &["0", "1", "2", "9", "-", ":", "T", " "]
         }
-        FieldKind::Text | FieldKind::VolumeId => &["a", "é", " ", "\n", "🦀"],
+        FieldKind::Text | FieldKind::VolumeId => &[
+            "a", "é", " ", "\n", "🦀", "\t", "\r", "\0", "\x1b", "\x7f", "\u{9b}", "\u{a0}",
+            "\u{202e}", "\u{2069}", "\u{200d}",
+        ],
     };
     out.extend(strings(alphabet, 20_000, max_len.min(24) + 2));
     out
@@ -422,16 +447,15 @@ fn each_field_value_pattern_accepts_exactly_what_the_server_accepts() {
     for field in Field::stored() {
         let schema = value_schema(field);
         let info = field.info();
-        let accepted_by_description: Box<dyn Fn(&str) -> bool> = match schema["pattern"].as_str() {
-            Some(p) => {
-                let re = Regex::new(p).unwrap_or_else(|e| panic!("{field}: {e}"));
-                Box::new(move |v: &str| re.is_match(v))
-            }
-            None => {
-                let max = schema["maxLength"].as_u64().unwrap() as usize;
-                Box::new(move |v: &str| v.chars().count() <= max)
-            }
-        };
+        let re = Regex::new(
+            schema["pattern"]
+                .as_str()
+                .expect("every value has a pattern"),
+        )
+        .unwrap_or_else(|e| panic!("{field}: {e}"));
+        let max = schema["maxLength"].as_u64().map(|m| m as usize);
+        let accepted_by_description =
+            |v: &str| re.is_match(v) && max.is_none_or(|max| v.chars().count() <= max);
         for value in candidates(info.kind, info.max_len) {
             // What the store does with a `set` value: empty clears, else canonicalise.
             let accepted_by_server = value.is_empty() || canonicalise(field, &value).is_ok();

@@ -484,6 +484,64 @@ fn first_start_prints_a_generated_admin_password_once() {
     assert!(rest.iter().all(|l| !l.contains("password")), "{rest:?}");
 }
 
+/// A start that cannot bind its port must not have created the first administrator with a
+/// generated password it never prints (nor the store): the port is bound first.
+#[test]
+fn a_start_that_cannot_bind_changes_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("fresh.db");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = Command::new(common::bin())
+        .args(["serve", "--listen", &address, "--store"])
+        .arg(&store)
+        .env_remove("TAPESYNC_ADMIN_PASSWORD")
+        .env("TAPESYNC_CONFIG", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("cannot listen on"), "{}", text(&out));
+    assert!(
+        !store.exists(),
+        "the store was created although the port was taken"
+    );
+}
+
+/// `admin user passwd`, `admin tokens revoke` and `admin user disable` end a user's tokens on
+/// a running server at once (tokens are checked in the store on every request).
+#[test]
+fn password_change_revoke_and_disable_end_tokens_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("t.db");
+    admin(&store, &["user", "add", "carol"], Some("carol pw"));
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let works = |token: &str| get(&base, "/api/v1/customers", token).0 == 200;
+
+    let token = logon(&base, "carol", "carol pw");
+    assert!(works(&token));
+    admin(&store, &["user", "passwd", "carol"], Some("carol pw 2"));
+    assert!(!works(&token), "the old token outlived the password change");
+
+    let token = logon(&base, "carol", "carol pw 2");
+    assert!(works(&token));
+    admin(&store, &["tokens", "revoke", "carol"], None);
+    assert!(!works(&token));
+
+    let token = logon(&base, "carol", "carol pw 2");
+    admin(&store, &["user", "disable", "carol"], None);
+    assert!(!works(&token));
+    let refused = server_support::client()
+        .post(format!("{base}/api/v1/logon"))
+        .json(&json!({"user": "carol", "password": "carol pw 2"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    admin(&store, &["user", "enable", "carol"], None);
+    assert!(works(&logon(&base, "carol", "carol pw 2")));
+}
+
 #[test]
 fn repeated_failed_logons_are_throttled_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();

@@ -164,20 +164,17 @@ fn the_page_shows_the_inventory_in_a_real_browser() {
     let base = server.url();
     record_session(&base);
 
+    // The page's real form, submitted by the browser from a page of the server's own origin
+    // (a cross-site post is refused: login CSRF); the server answers with a cookie and a
+    // redirect to the overview, which is what the DOM dump shows.
+    let front = SameOriginFront::start(server.port);
     let logon_page = |user: &str, password: &str| {
-        let path = dir.path().join(format!("logon-{user}.html"));
-        // The page's real form, submitted by the browser; the server answers with a cookie and
-        // a redirect to the overview, which is what the DOM dump shows.
-        std::fs::write(
-            &path,
-            format!(
-                "<!DOCTYPE html><html><body><form method=\"post\" action=\"{base}/logon\">\
-                 <input name=\"user\" value=\"{user}\"><input name=\"password\" value=\"{password}\">\
-                 </form><script>document.forms[0].submit()</script></body></html>"
-            ),
+        format!(
+            "http://127.0.0.1:{}/logon-page/{}/{}",
+            front.port,
+            user.replace(' ', "%20"),
+            password.replace(' ', "%20")
         )
-        .unwrap();
-        format!("file://{}", path.display())
     };
 
     // The read-only viewer: ACME only, with its counts and the session.
@@ -250,4 +247,70 @@ fn the_page_shows_the_inventory_in_a_real_browser() {
     let other = tempfile::tempdir().unwrap();
     let dom = dump_dom(&browser, other.path(), &logon_page("viewer", "wrong"));
     assert!(dom.contains("id=\"logon-error\""), "{dom}");
+}
+
+/// A same-origin front for the server, as a TLS proxy would be: it serves a page whose script
+/// submits the real logon form (`/logon-page/USER/PASSWORD`, the page the server itself does not
+/// have, since it runs no scripts) and forwards every other connection to the server unchanged.
+/// Cookies do not depend on the port, so the session then works on the server's own address.
+struct SameOriginFront {
+    port: u16,
+}
+
+impl SameOriginFront {
+    fn start(server_port: u16) -> SameOriginFront {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match client.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head).to_string();
+                    let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+                    if let Some(rest) = path.strip_prefix("/logon-page/") {
+                        let (user, password) = rest.split_once('/').unwrap_or((rest, ""));
+                        let body = format!(
+                            "<!DOCTYPE html><html><body><form method=\"post\" action=\"/logon\">\
+                             <input name=\"user\" value=\"{}\"><input name=\"password\" value=\"{}\">\
+                             </form><script>document.forms[0].submit()</script></body></html>",
+                            user.replace("%20", " "),
+                            password.replace("%20", " ")
+                        );
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                             Connection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        return;
+                    }
+                    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", server_port)) else {
+                        return;
+                    };
+                    if upstream.write_all(&head).is_err() {
+                        return;
+                    }
+                    let (mut up_read, mut client_write) =
+                        (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_read, &mut client_write);
+                        let _ = client_write.shutdown(std::net::Shutdown::Both);
+                    });
+                    let _ = std::io::copy(&mut client, &mut upstream);
+                    let _ = upstream.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        SameOriginFront { port }
+    }
 }

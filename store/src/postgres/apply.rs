@@ -83,7 +83,8 @@ impl ScopeTx for PgTx<'_, '_> {
     fn recorded_batch(&mut self, key: &str) -> Result<Option<RecordedBatch>, StoreError> {
         let statement = self.statements.get(
             self.tx,
-            "SELECT customer, media, response FROM applied_batches WHERE idempotency_key = $1",
+            "SELECT customer, media, response, request_digest FROM applied_batches
+             WHERE idempotency_key = $1",
         )?;
         Ok(self
             .tx
@@ -92,6 +93,7 @@ impl ScopeTx for PgTx<'_, '_> {
                 customer: r.get(0),
                 media: r.get(1),
                 response: r.get(2),
+                digest: r.get(3),
             }))
     }
 
@@ -102,11 +104,13 @@ impl ScopeTx for PgTx<'_, '_> {
         media: &str,
         response: &str,
         at: &str,
+        digest: &str,
     ) -> Result<(), StoreError> {
         self.run(
-            "INSERT INTO applied_batches (idempotency_key, customer, media, response, at)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&key, &customer, &media, &response, &at],
+            "INSERT INTO applied_batches
+                 (idempotency_key, customer, media, response, at, request_digest)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&key, &customer, &media, &response, &at, &digest],
         )?;
         Ok(())
     }
@@ -124,8 +128,10 @@ impl ScopeTx for PgTx<'_, '_> {
         session: i64,
         customer: &str,
         media: &str,
+        now: &str,
     ) -> Result<(), StoreError> {
         self.run(super::sessions::ADD_SCOPE, &[&session, &customer, &media])?;
+        self.run(super::sessions::ACTIVE, &[&session, &now])?;
         Ok(())
     }
 

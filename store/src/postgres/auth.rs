@@ -47,11 +47,58 @@ impl UserSql for PgStore {
     }
 
     fn set_password_hash(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+        // One statement, so one transaction: the new hash and the end of the old tokens.
         self.with(|c| {
-            Ok(c.client.execute(
-                "UPDATE users SET password_hash = $2 WHERE name = $1",
-                &[&name, &password_hash],
-            )? > 0)
+            Ok(c.client
+                .query_one(
+                    "WITH changed AS (
+                         UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id
+                     ), ended AS (
+                         DELETE FROM tokens WHERE user_id IN (SELECT id FROM changed)
+                     )
+                     SELECT count(*) FROM changed",
+                    &[&name, &password_hash],
+                )?
+                .get::<_, i64>(0)
+                > 0)
+        })
+    }
+
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        self.with(|c| {
+            Ok(c.client
+                .query_one(
+                    "WITH changed AS (
+                         UPDATE users SET disabled = $2 WHERE name = $1 RETURNING id
+                     ), ended AS (
+                         DELETE FROM tokens WHERE $2 AND user_id IN (SELECT id FROM changed)
+                     )
+                     SELECT count(*) FROM changed",
+                    &[&name, &disabled],
+                )?
+                .get::<_, i64>(0)
+                > 0)
+        })
+    }
+
+    fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        // Grants and tokens go with it (ON DELETE CASCADE); sessions and the audit trail
+        // name users as text and keep the name.
+        self.with(|c| {
+            Ok(c.client
+                .execute("DELETE FROM users WHERE name = $1", &[&name])?
+                > 0)
+        })
+    }
+
+    fn count_active_admins(&self) -> Result<i64, StoreError> {
+        self.with(|c| {
+            Ok(c.client
+                .query_one(
+                    "SELECT count(*) FROM users WHERE is_admin AND NOT disabled",
+                    &[],
+                )?
+                .get(0))
         })
     }
 
@@ -68,7 +115,7 @@ impl UserSql for PgStore {
         self.with(|c| {
             let statement = PgStore::statement(
                 c,
-                "SELECT id, name, is_admin, password_hash FROM users WHERE name = $1",
+                "SELECT id, name, is_admin, password_hash FROM users WHERE name = $1 AND NOT disabled",
             )?;
             c.client
                 .query_opt(&statement, &[&name])?
@@ -89,12 +136,15 @@ impl UserSql for PgStore {
         })
     }
 
-    fn list_users(&self) -> Result<Vec<User>, StoreError> {
+    fn list_users(&self) -> Result<Vec<(User, bool)>, StoreError> {
         self.with(|c| {
             c.client
-                .query("SELECT id, name, is_admin FROM users ORDER BY name", &[])?
+                .query(
+                    "SELECT id, name, is_admin, disabled FROM users ORDER BY name",
+                    &[],
+                )?
                 .iter()
-                .map(user_from)
+                .map(|r| Ok((user_from(r)?, r.try_get(3)?)))
                 .collect()
         })
     }
@@ -173,7 +223,7 @@ impl UserSql for PgStore {
             let statement = PgStore::statement(
                 c,
                 "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.hash = $1 AND t.expires_at > $2",
+                 WHERE t.hash = $1 AND t.expires_at > $2 AND NOT u.disabled",
             )?;
             c.client
                 .query_opt(&statement, &[&hash, &now])?
@@ -187,6 +237,15 @@ impl UserSql for PgStore {
             Ok(c.client
                 .execute("DELETE FROM tokens WHERE hash = $1", &[&hash])?
                 > 0)
+        })
+    }
+
+    fn delete_user_tokens(&self, name: &str) -> Result<usize, StoreError> {
+        self.with(|c| {
+            Ok(count(c.client.execute(
+                "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = $1)",
+                &[&name],
+            )?))
         })
     }
 

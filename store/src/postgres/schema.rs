@@ -156,6 +156,14 @@ CREATE INDEX logon_throttle_by_last ON logon_throttle(last_at);
 ALTER TABLE users DROP COLUMN failed_logons, DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
+    // 3: a user can be disabled (no logon, no token) without deleting it; idempotency records
+    // keep a digest of their request; sessions record their last activity.
+    r#"
+ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
+ALTER TABLE sync_sessions ADD COLUMN last_active_at TEXT;
+CREATE INDEX sync_sessions_running ON sync_sessions(id) WHERE outcome = 'running';
+"#,
 ];
 
 /// The version recorded in the connection's schema; 0 without a store there.
@@ -190,6 +198,7 @@ pub(crate) fn migrate(client: &mut Client, create: bool) -> Result<(), StoreErro
         "SELECT pg_advisory_xact_lock(hashtextextended('tapesync migrate ' || current_schema(), 0))",
         &[],
     )?;
+    refuse_foreign(&mut tx)?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS tapesync_schema (
              version   INTEGER NOT NULL,
@@ -211,6 +220,30 @@ pub(crate) fn migrate(client: &mut Client, create: bool) -> Result<(), StoreErro
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// Refuses a schema that holds other relations but no `tapesync_schema` marker: another
+/// program's tables, which a store must not be mixed into. Called under the migration lock
+/// and before anything is created.
+fn refuse_foreign(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    let row = tx.query_one(
+        "SELECT to_regclass('tapesync_schema') IS NOT NULL,
+                (SELECT count(*) FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = current_schema()
+                    AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')),
+                current_schema()",
+        &[],
+    )?;
+    let (marked, relations, schema): (bool, i64, Option<String>) =
+        (row.get(0), row.get(1), row.get(2));
+    if marked || relations == 0 {
+        return Ok(());
+    }
+    Err(StoreError::Foreign(format!(
+        "the PostgreSQL schema {}",
+        schema.unwrap_or_else(|| "(none)".into())
+    )))
 }
 
 fn check_newer(found: i64) -> Result<(), StoreError> {

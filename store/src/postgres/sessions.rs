@@ -15,6 +15,9 @@ pub(super) const ADD_SCOPE: &str =
     "INSERT INTO session_scopes (session, customer, media) VALUES ($1, $2, $3)
      ON CONFLICT DO NOTHING";
 
+/// Records that a session was active (parameters: id, now).
+pub(super) const ACTIVE: &str = "UPDATE sync_sessions SET last_active_at = $2 WHERE id = $1";
+
 fn record_from(r: &Row) -> Result<SessionRecord, StoreError> {
     record(
         r.try_get(0)?,
@@ -40,8 +43,8 @@ impl SessionSql for PgStore {
             Ok(c.client
                 .query_one(
                     "INSERT INTO sync_sessions (\"user\", started_at, definition_name,
-                     definition_hash, source_name, outcome)
-                     VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
+                     definition_hash, source_name, outcome, last_active_at)
+                     VALUES ($1, $2, $3, $4, $5, 'running', $2) RETURNING id",
                     &[
                         &actor,
                         &now,
@@ -51,6 +54,31 @@ impl SessionSql for PgStore {
                     ],
                 )?
                 .try_get(0)?)
+        })
+    }
+
+    fn abandon_sessions(
+        &self,
+        actor: &str,
+        start: &SessionStart,
+        idle_since: &str,
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        self.with(|c| {
+            let n = c.client.execute(
+                "UPDATE sync_sessions SET outcome = 'abandoned', finished_at = $5
+                 WHERE outcome = 'running'
+                   AND (coalesce(last_active_at, started_at) < $4
+                        OR (\"user\" = $1 AND definition_name = $2 AND source_name = $3))",
+                &[
+                    &actor,
+                    &start.definition_name,
+                    &start.source_name,
+                    &idle_since,
+                    &now,
+                ],
+            )?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }
 
@@ -64,7 +92,7 @@ impl SessionSql for PgStore {
         self.with(|c| {
             Ok(c.client.execute(
                 "UPDATE sync_sessions SET finished_at = $2, outcome = $3, statistics = $4
-                 WHERE id = $1",
+                 WHERE id = $1 AND outcome IN ('running', 'abandoned')",
                 &[&id, &now, &outcome, &statistics],
             )? > 0)
         })
@@ -106,9 +134,18 @@ impl SessionSql for PgStore {
         })
     }
 
-    fn add_session_scope(&self, id: i64, customer: &str, media: &str) -> Result<(), StoreError> {
+    fn add_session_scope(
+        &self,
+        id: i64,
+        customer: &str,
+        media: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
         self.with(|c| {
-            c.client.execute(ADD_SCOPE, &[&id, &customer, &media])?;
+            let mut tx = c.client.transaction()?;
+            tx.execute(ADD_SCOPE, &[&id, &customer, &media])?;
+            tx.execute(ACTIVE, &[&id, &now])?;
+            tx.commit()?;
             Ok(())
         })
     }

@@ -65,13 +65,15 @@ impl ScopeTx for SqliteTx<'_> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT customer, media, response FROM applied_batches WHERE idempotency_key = ?1",
+                "SELECT customer, media, response, request_digest FROM applied_batches
+                 WHERE idempotency_key = ?1",
             )?
             .query_row([key], |r| {
                 Ok(RecordedBatch {
                     customer: r.get(0)?,
                     media: r.get(1)?,
                     response: r.get(2)?,
+                    digest: r.get(3)?,
                 })
             })
             .optional()?)
@@ -84,13 +86,15 @@ impl ScopeTx for SqliteTx<'_> {
         media: &str,
         response: &str,
         at: &str,
+        digest: &str,
     ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO applied_batches (idempotency_key, customer, media, response, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO applied_batches
+                     (idempotency_key, customer, media, response, at, request_digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![key, customer, media, response, at])?;
+            .execute(params![key, customer, media, response, at, digest])?;
         Ok(())
     }
 
@@ -106,8 +110,9 @@ impl ScopeTx for SqliteTx<'_> {
         session: i64,
         customer: &str,
         media: &str,
+        now: &str,
     ) -> Result<(), StoreError> {
-        super::sessions::add_session_scope(self.conn, session, customer, media)
+        super::sessions::add_session_scope(self.conn, session, customer, media, now)
     }
 
     fn customer_exists(&mut self, customer: &str) -> Result<bool, StoreError> {

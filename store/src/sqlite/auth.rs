@@ -38,10 +38,50 @@ impl UserSql for SqliteStore {
     }
 
     fn set_password_hash(&self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute(
+        let tx = self.conn.unchecked_transaction()?;
+        let changed = tx.execute(
             "UPDATE users SET password_hash = ?2 WHERE name = ?1",
             params![name, password_hash],
-        )? > 0)
+        )? > 0;
+        tx.execute(
+            "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+            [name],
+        )?;
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let changed = tx.execute(
+            "UPDATE users SET disabled = ?2 WHERE name = ?1",
+            params![name, disabled],
+        )? > 0;
+        if disabled {
+            tx.execute(
+                "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+                [name],
+            )?;
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        // Grants and tokens go with it (ON DELETE CASCADE); sessions and the audit trail
+        // name users as text and keep the name.
+        Ok(self
+            .conn
+            .execute("DELETE FROM users WHERE name = ?1", [name])?
+            > 0)
+    }
+
+    fn count_active_admins(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM users WHERE is_admin = 1 AND disabled = 0",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     fn set_admin(&self, name: &str, is_admin: bool) -> Result<bool, StoreError> {
@@ -54,7 +94,7 @@ impl UserSql for SqliteStore {
     fn credentials(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT id, name, is_admin, password_hash FROM users WHERE name = ?1")?
+            .prepare_cached("SELECT id, name, is_admin, password_hash FROM users WHERE name = ?1 AND disabled = 0")?
             .query_row([name], |r| Ok((user_from(r)?, r.get(3)?)))
             .optional()?)
     }
@@ -67,11 +107,11 @@ impl UserSql for SqliteStore {
             .optional()?)
     }
 
-    fn list_users(&self) -> Result<Vec<User>, StoreError> {
+    fn list_users(&self) -> Result<Vec<(User, bool)>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT id, name, is_admin FROM users ORDER BY name")?
-            .query_map([], user_from)?
+            .prepare_cached("SELECT id, name, is_admin, disabled FROM users ORDER BY name")?
+            .query_map([], |r| Ok((user_from(r)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?)
     }
 
@@ -134,7 +174,7 @@ impl UserSql for SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.hash = ?1 AND t.expires_at > ?2",
+                 WHERE t.hash = ?1 AND t.expires_at > ?2 AND u.disabled = 0",
             )?
             .query_row(params![hash, now], user_from)
             .optional()?)
@@ -145,6 +185,13 @@ impl UserSql for SqliteStore {
             .conn
             .execute("DELETE FROM tokens WHERE hash = ?1", [hash])?
             > 0)
+    }
+
+    fn delete_user_tokens(&self, name: &str) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+            [name],
+        )?)
     }
 
     fn delete_expired_tokens(&self, now: i64) -> Result<usize, StoreError> {

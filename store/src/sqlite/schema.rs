@@ -158,6 +158,18 @@ ALTER TABLE users DROP COLUMN failed_logons;
 ALTER TABLE users DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
+    // 3: a user can be disabled (no logon, no token) without deleting it; idempotency records
+    // keep a digest of their request; sessions record their last activity.
+    r#"
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+-- A digest of the request recorded with its idempotency key: the same key with another body
+-- is a conflict, not a replay (NULL for batches recorded before).
+ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
+-- When a session was last active (its start, a batch, a touched scope): a running session idle
+-- too long is marked abandoned. NULL for sessions begun before (their start counts).
+ALTER TABLE sync_sessions ADD COLUMN last_active_at TEXT;
+CREATE INDEX sync_sessions_running ON sync_sessions(id) WHERE outcome = 'running';
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
@@ -182,8 +194,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(step)?;
     }
     if found != SCHEMA_VERSION {
-        // PRAGMA takes no parameters; the value is our own constant.
-        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        // PRAGMA takes no parameters; the values are our own constants. The application id
+        // marks the file as a tapesync store (see `refuse_foreign`).
+        tx.execute_batch(&format!(
+            "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {};",
+            super::APPLICATION_ID
+        ))?;
     }
     tx.commit()?;
     Ok(())

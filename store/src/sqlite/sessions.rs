@@ -32,12 +32,15 @@ pub(super) fn add_session_scope(
     session: i64,
     customer: &str,
     media: &str,
+    now: &str,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO session_scopes (session, customer, media) VALUES (?1, ?2, ?3)
          ON CONFLICT DO NOTHING",
     )?
     .execute(params![session, customer, media])?;
+    conn.prepare_cached("UPDATE sync_sessions SET last_active_at = ?2 WHERE id = ?1")?
+        .execute(params![session, now])?;
     Ok(())
 }
 
@@ -51,7 +54,7 @@ impl SessionSql for SqliteStore {
         self.conn
             .prepare_cached(
                 "INSERT INTO sync_sessions (user, started_at, definition_name, definition_hash,
-                 source_name, outcome) VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+                 source_name, outcome, last_active_at) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?2)",
             )?
             .execute(params![
                 actor,
@@ -61,6 +64,30 @@ impl SessionSql for SqliteStore {
                 start.source_name,
             ])?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    fn abandon_sessions(
+        &self,
+        actor: &str,
+        start: &SessionStart,
+        idle_since: &str,
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE sync_sessions SET outcome = 'abandoned', finished_at = ?5
+                 WHERE outcome = 'running'
+                   AND (coalesce(last_active_at, started_at) < ?4
+                        OR (user = ?1 AND definition_name = ?2 AND source_name = ?3))",
+            )?
+            .execute(params![
+                actor,
+                start.definition_name,
+                start.source_name,
+                idle_since,
+                now
+            ])?)
     }
 
     fn finish_session(
@@ -74,7 +101,7 @@ impl SessionSql for SqliteStore {
             .conn
             .prepare_cached(
                 "UPDATE sync_sessions SET finished_at = ?2, outcome = ?3, statistics = ?4
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND outcome IN ('running', 'abandoned')",
             )?
             .execute(params![id, now, outcome, statistics])?
             > 0)
@@ -126,8 +153,14 @@ impl SessionSql for SqliteStore {
         Ok(out)
     }
 
-    fn add_session_scope(&self, id: i64, customer: &str, media: &str) -> Result<(), StoreError> {
-        add_session_scope(&self.conn, id, customer, media)
+    fn add_session_scope(
+        &self,
+        id: i64,
+        customer: &str,
+        media: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        add_session_scope(&self.conn, id, customer, media, now)
     }
 
     fn session_scopes(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {

@@ -63,3 +63,44 @@ fn volume_counts_group_by_repository_and_scratch() {
         assert_eq!(store.volume_counts_all().unwrap().len(), 1);
     });
 }
+
+/// `prune` removes expired tokens and idempotency records older than the retention, and keeps
+/// everything a client may still use; running it twice (two nodes at once) removes nothing
+/// more.
+#[test]
+fn prune_removes_expired_tokens_and_old_idempotency_records() {
+    on_each_seeded(|store| {
+        let alice = store.add_user("alice", "pw", false).unwrap();
+        let live = store.create_token(&alice, 3600).unwrap();
+        store.create_token(&alice, 0).unwrap();
+        store
+            .apply(
+                "alice",
+                &scope(),
+                &batch("old", true, vec![change("V1", None, &[])]),
+            )
+            .unwrap();
+        store
+            .apply(
+                "alice",
+                &scope(),
+                &batch("new", true, vec![change("V2", None, &[])]),
+            )
+            .unwrap();
+        store.backend.test_execute(
+            "UPDATE applied_batches SET at = '2000-01-01T00:00:00.000Z' WHERE idempotency_key = 'old'",
+        );
+        let report = store.prune(&crate::ThrottlePolicy::default()).unwrap();
+        assert_eq!(report.expired_tokens, 1, "{report:?}");
+        assert_eq!(report.idempotency_records, 1, "{report:?}");
+        assert!(store.user_for_token(&live).unwrap().is_some());
+        assert_eq!(
+            store
+                .backend
+                .test_scalar("SELECT count(*) FROM applied_batches WHERE idempotency_key = 'new'"),
+            1
+        );
+        let again = store.prune(&crate::ThrottlePolicy::default()).unwrap();
+        assert_eq!((again.expired_tokens, again.idempotency_records), (0, 0));
+    });
+}

@@ -204,6 +204,59 @@ fn replayed_keys_answer_the_recorded_response() {
     });
 }
 
+/// A key resent with a different body is a client bug, not a retry: 409, nothing written, and
+/// the recorded answer still replays for the original body. What counts is the batch's
+/// meaning (canonical values, `create_missing`, session), so `yes` and `true` are one body.
+#[test]
+fn a_key_resent_with_another_body_is_a_conflict() {
+    on_each_seeded(|store| {
+        let b = batch(
+            "k-digest",
+            true,
+            vec![change(
+                "V1",
+                None,
+                &[(Field::Slot, Some("1")), (Field::Scratch, Some("yes"))],
+            )],
+        );
+        store.apply("a", &scope(), &b).unwrap();
+        let audit_rows = count(store, "audit");
+        let mut variants = Vec::new();
+        let mut other_value = b.clone();
+        other_value.changes[0]
+            .set
+            .insert(Field::Slot, Some("2".into()));
+        variants.push(other_value);
+        let mut other_volume = b.clone();
+        other_volume.changes[0].volume = "V2".into();
+        variants.push(other_volume);
+        let mut no_create = b.clone();
+        no_create.create_missing = false;
+        variants.push(no_create);
+        let mut more = b.clone();
+        more.changes.push(change("V3", None, &[]));
+        variants.push(more);
+        let mut expecting = b.clone();
+        expecting.changes[0].expected_version = Some(1);
+        variants.push(expecting);
+        for variant in &variants {
+            match store.apply("a", &scope(), variant) {
+                Err(StoreError::Conflict(message)) => {
+                    assert!(message.contains("different"), "{message}")
+                }
+                other => panic!("expected a conflict, got {other:?}"),
+            }
+        }
+        assert_eq!(count(store, "audit"), audit_rows);
+        let mut same_meaning = b.clone();
+        same_meaning.changes[0]
+            .set
+            .insert(Field::Scratch, Some("TRUE".into()));
+        assert!(store.apply("a", &scope(), &same_meaning).unwrap().replayed);
+        assert!(store.apply("a", &scope(), &b).unwrap().replayed);
+    });
+}
+
 #[test]
 fn missing_things_are_rejected_without_create_missing() {
     on_each_seeded(|store| {

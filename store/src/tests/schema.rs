@@ -141,3 +141,96 @@ fn an_unreachable_database_is_a_clear_transient_error() {
         Ok(_) => panic!("connected to nothing"),
     }
 }
+
+/// A new SQLite store holds password hashes: its file, and the WAL and shared-memory files
+/// beside it, are readable by their owner only, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn a_new_sqlite_store_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inv.db");
+    let store = Store::open(&path).unwrap();
+    store.add_customer("US01", "Acme").unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("inv.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", file.display());
+    }
+}
+
+/// Another program's SQLite database is refused before anything is changed: no tapesync
+/// table, no switch to WAL, not one byte written.
+#[test]
+fn a_foreign_sqlite_database_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    for opened in [
+        Store::open(&path),
+        Store::open_existing(&StoreLocation::File(path.clone())).map(|s| s.unwrap()),
+    ] {
+        match opened {
+            Err(e @ StoreError::Foreign(_)) => {
+                assert!(e.to_string().contains("not a tapesync store"), "{e}")
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a foreign database was opened as a store"),
+        }
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(!dir.path().join("other.db-wal").exists());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
+
+/// A store marks itself (SQLite's application id) and is opened again; a store from before
+/// the mark (its tapesync tables, no application id) is still recognised.
+#[test]
+fn a_store_is_recognised_by_its_mark_or_its_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inv.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, crate::sqlite::APPLICATION_ID as i64);
+    conn.execute_batch("PRAGMA application_id = 0").unwrap();
+    drop(conn);
+    drop(Store::open(&path).unwrap());
+}
+
+/// A PostgreSQL schema with other tables and no tapesync schema marker is refused, and
+/// nothing is created in it.
+#[test]
+fn a_foreign_postgres_schema_is_refused_unchanged() {
+    let Some(db) = TestDatabase::create() else {
+        return;
+    };
+    db.execute("CREATE TABLE notes (body TEXT)");
+    match Store::open_location(&db.location()) {
+        Err(e @ StoreError::Foreign(_)) => {
+            assert!(e.to_string().contains("not a tapesync store"), "{e}")
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a foreign schema was made into a store"),
+    }
+    let mut client = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = $1",
+            &[&db.schema()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 1, "only the foreign table");
+}

@@ -93,3 +93,135 @@ fn sessions_are_recorded_and_listed_per_customer() {
         ));
     });
 }
+
+/// Control characters reach the store through the API as well as through the CLI: the same
+/// model check refuses them in volume fields, names, descriptions and session records, and
+/// nothing is written.
+#[test]
+fn control_characters_are_refused_before_anything_is_written() {
+    on_each_seeded(|store| {
+        let bad = [
+            "a\0b",
+            "\x1b]0;owned\x07",
+            "line\rover",
+            "abc\u{202e}gnp.exe",
+        ];
+        for text in bad {
+            let b = batch(
+                "k-ctl",
+                true,
+                vec![change("V1", None, &[(Field::Description, Some(text))])],
+            );
+            let err = store.apply("alice", &scope(), &b).unwrap_err();
+            assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+            assert!(!err.to_string().chars().any(tapesync_model::is_control));
+            let start = SessionStart {
+                definition_hash: "ab".repeat(32),
+                definition_name: "nbu.ttidef".into(),
+                source_name: text.into(),
+            };
+            assert!(matches!(
+                store.begin_session("alice", &start),
+                Err(StoreError::Invalid { .. })
+            ));
+            assert!(matches!(
+                store.add_customer("EU02", text),
+                Err(StoreError::Invalid { .. })
+            ));
+            assert!(matches!(
+                store.add_repository("US01", "VLT", text),
+                Err(StoreError::Invalid { .. })
+            ));
+        }
+        assert_eq!(store.list_sessions(None, 10).unwrap().len(), 0);
+        assert_eq!(store.volume(&scope(), "V1").unwrap(), None);
+    });
+}
+
+fn start(source: &str) -> SessionStart {
+    SessionStart {
+        definition_hash: "ab".repeat(32),
+        definition_name: "nbu.ttidef".into(),
+        source_name: source.into(),
+    }
+}
+
+/// A finished session is never changed again: a second `finish` is a conflict and leaves its
+/// outcome, time and statistics as they were.
+#[test]
+fn a_finished_session_is_not_finished_again() {
+    on_each_seeded(|store| {
+        let id = store.begin_session("alice", &start("r.csv")).unwrap();
+        let stats = SyncStatistics {
+            records_read: 3,
+            ..SyncStatistics::default()
+        };
+        store
+            .finish_session(id, SessionOutcome::Completed, &stats)
+            .unwrap();
+        let before = store.session(id).unwrap().unwrap();
+        let again = store.finish_session(id, SessionOutcome::Failed, &SyncStatistics::default());
+        match again {
+            Err(StoreError::Conflict(message)) => {
+                assert!(message.contains("already finished"), "{message}")
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(store.session(id).unwrap().unwrap(), before);
+        assert!(matches!(
+            store.finish_session(9999, SessionOutcome::Completed, &stats),
+            Err(StoreError::NotFound(_))
+        ));
+    });
+}
+
+/// A killed run's session does not stay `running` forever: the same client (user, definition
+/// and source) beginning again marks it abandoned, and so does a session start of anyone once
+/// it has been idle longer than the documented time. A run that was only slow may still finish
+/// its abandoned session.
+#[test]
+fn stale_sessions_are_marked_abandoned() {
+    on_each_seeded(|store| {
+        let killed = store.begin_session("alice", &start("r.csv")).unwrap();
+        let other_source = store.begin_session("alice", &start("other.csv")).unwrap();
+        let again = store.begin_session("alice", &start("r.csv")).unwrap();
+        let outcome = |store: &Store, id| store.session(id).unwrap().unwrap().outcome;
+        assert_eq!(outcome(store, killed), SessionOutcome::Abandoned);
+        assert!(store
+            .session(killed)
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .is_some());
+        assert_eq!(outcome(store, other_source), SessionOutcome::Running);
+        assert_eq!(outcome(store, again), SessionOutcome::Running);
+
+        // Idle for longer than ABANDON_AFTER: anyone's next session start marks it.
+        store.backend.test_execute(&format!(
+            "UPDATE sync_sessions SET last_active_at = '2000-01-01T00:00:00.000Z' WHERE id = {other_source}"
+        ));
+        let bob = store.begin_session("bob", &start("b.csv")).unwrap();
+        assert_eq!(outcome(store, other_source), SessionOutcome::Abandoned);
+        assert_eq!(outcome(store, again), SessionOutcome::Running);
+        assert_eq!(outcome(store, bob), SessionOutcome::Running);
+
+        // A batch keeps a session active (its activity time moves on).
+        store.backend.test_execute(&format!(
+            "UPDATE sync_sessions SET last_active_at = '2000-01-01T00:00:00.000Z' WHERE id = {again}"
+        ));
+        let mut b = batch("k-act", true, vec![change("V1", None, &[])]);
+        b.session = Some(again);
+        store.apply("alice", &scope(), &b).unwrap();
+        store.begin_session("carol", &start("c.csv")).unwrap();
+        assert_eq!(outcome(store, again), SessionOutcome::Running);
+
+        store
+            .finish_session(
+                killed,
+                SessionOutcome::Completed,
+                &SyncStatistics::default(),
+            )
+            .unwrap();
+        assert_eq!(outcome(store, killed), SessionOutcome::Completed);
+    });
+}

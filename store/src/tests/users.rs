@@ -244,3 +244,71 @@ fn unknown_users_and_wrong_passwords_cost_the_same() {
         );
     });
 }
+
+/// A changed password, a disabled user and `revoke_tokens` end the user's tokens at once,
+/// for every connection (every server node); a disabled user cannot log on until enabled; a
+/// deleted user is gone with grants and tokens, and the last administrator cannot be deleted.
+#[test]
+fn password_change_disable_delete_and_revoke_end_tokens() {
+    on_each(|t| {
+        let other = t.reopen();
+        let store = &t.store;
+        let alice = store.add_user("alice", "pw1", false).unwrap();
+        store.grant("alice", "US01", Role::Write).unwrap();
+        let live = |token: &str| other.user_for_token(token).unwrap().is_some();
+
+        let token = store.create_token(&alice, 3600).unwrap();
+        assert!(live(&token));
+        store.set_password("alice", "pw2").unwrap();
+        assert!(!live(&token), "a password change ends the tokens");
+
+        let token = store.create_token(&alice, 3600).unwrap();
+        let second = store.create_token(&alice, 3600).unwrap();
+        assert_eq!(store.revoke_tokens("alice").unwrap(), 2);
+        assert!(!live(&token) && !live(&second));
+        assert!(matches!(
+            store.revoke_tokens("nobody"),
+            Err(StoreError::NotFound(_))
+        ));
+
+        let token = store.create_token(&alice, 3600).unwrap();
+        store.set_disabled("alice", true).unwrap();
+        assert!(!live(&token), "disabling ends the tokens");
+        assert_eq!(store.verify_password("alice", "pw2").unwrap(), None);
+        let listed = store.list_users().unwrap();
+        assert!(listed.iter().any(|u| u.user.name == "alice" && u.disabled));
+        store.set_disabled("alice", false).unwrap();
+        assert!(store.verify_password("alice", "pw2").unwrap().is_some());
+        assert!(matches!(
+            store.set_disabled("nobody", true),
+            Err(StoreError::NotFound(_))
+        ));
+
+        let token = store.create_token(&alice, 3600).unwrap();
+        store.delete_user("alice").unwrap();
+        assert!(!live(&token));
+        assert!(store.user("alice").unwrap().is_none());
+        assert_eq!(
+            store
+                .backend
+                .test_scalar("SELECT count(*) FROM grants WHERE customer = 'US01'"),
+            0
+        );
+        assert!(matches!(
+            store.delete_user("alice"),
+            Err(StoreError::NotFound(_))
+        ));
+
+        store.add_user("root", "pw", true).unwrap();
+        assert!(matches!(
+            store.delete_user("root"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.set_disabled("root", true),
+            Err(StoreError::Conflict(_))
+        ));
+        store.add_user("root2", "pw", true).unwrap();
+        store.delete_user("root").unwrap();
+    });
+}
