@@ -4,7 +4,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use tapesync_model::{Field, ScopeKey, VolumeChange};
 use tapesync_runtime::observer::describe_change;
 use tapesync_runtime::Observer;
@@ -37,8 +37,8 @@ impl ConsoleObserver {
 
     fn line_to_stderr(&self, text: &str) {
         match &self.progress {
-            Some(bar) => bar.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(bar) => bar.suspend(|| eoutln!("{text}")),
+            None => eoutln!("{text}"),
         }
     }
 
@@ -48,7 +48,7 @@ impl ConsoleObserver {
             bar.finish_and_clear();
         }
         if self.rejections > self.cap {
-            eprintln!(
+            eoutln!(
                 "… {} more rejected records not shown (all are counted)",
                 self.rejections - self.cap
             );
@@ -70,9 +70,8 @@ impl Observer for ConsoleObserver {
         change: &VolumeChange,
         before: Option<&BTreeMap<Field, String>>,
     ) {
-        let mut out = std::io::stdout().lock();
         for line in describe_change(scope, change, before) {
-            let _ = writeln!(out, "{line}");
+            crate::outln!("{line}");
         }
     }
 

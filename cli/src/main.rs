@@ -9,6 +9,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// First: the output macros (`outln!` …) are used by every module after it.
+#[macro_use]
+mod output;
+
 mod admin;
 mod check;
 mod client;
@@ -135,26 +139,30 @@ fn main() -> ExitCode {
     };
     // Generated files and the editor's language server do not depend on any setting: a broken
     // configuration file must not stop them.
-    match cli.command {
-        Command::Completions(args) => return generate::completions(args, Cli::command()),
-        Command::Man(args) => return generate::man(args, Cli::command()),
-        _ => {}
-    }
-    let context = match prepare(&cli) {
-        Ok(context) => context,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::USAGE);
-        }
+    let code = match cli.command {
+        Command::Completions(args) => generate::completions(args, Cli::command()),
+        Command::Man(args) => generate::man(args, Cli::command()),
+        _ => match prepare(&cli) {
+            Ok(context) => dispatch(cli, &context),
+            Err(e) => {
+                eoutln!("error: {e}");
+                ExitCode::from(exit::USAGE)
+            }
+        },
     };
+    // Output that could not be written makes any command's exit code 2 (output.rs).
+    output::exit_code(code)
+}
+
+fn dispatch(cli: Cli, context: &Context) -> ExitCode {
     match cli.command {
-        Command::Admin(args) => admin::run(args, &context),
-        Command::Check(args) => check::run(args, &context),
+        Command::Admin(args) => admin::run(args, context),
+        Command::Check(args) => check::run(args, context),
         Command::Config(args) => config_cmd::run(args, &context.layers, &cli.globals),
-        Command::Explain(args) => explain::run(args, &context),
+        Command::Explain(args) => explain::run(args, context),
         Command::Lsp(args) => lsp::run(args),
-        Command::Run(args) => run::run(args, &context),
-        Command::Serve(args) => serve::run(args, &context),
+        Command::Run(args) => run::run(args, context),
+        Command::Serve(args) => serve::run(args, context),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }

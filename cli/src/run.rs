@@ -131,7 +131,7 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     match execute(&args, context) {
         Ok(code) => ExitCode::from(code),
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            eoutln!("error: {message}");
             ExitCode::from(code)
         }
     }
@@ -152,7 +152,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     })?;
     let compilation = compile_path(definition, &CompileOptions::default());
     if !compilation.diagnostics.is_empty() {
-        eprint!("{}", render_human(&compilation, context.color));
+        eout!("{}", render_human(&compilation, context.color));
     }
     let plan = match (&compilation.plan, compilation.has_errors()) {
         (Some(plan), false) => plan,
@@ -204,7 +204,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     );
 
     if !context.quiet {
-        print!("{}", outcome.stats.table());
+        out!("{}", outcome.stats.table());
     }
     if let Some(path) = &args.stats_json {
         write_stats(path, &outcome.stats)?;
@@ -251,7 +251,7 @@ fn open_target(
     };
     let actor = tapesync_runtime::embedded::local_actor();
     if let Some(path) = location.file().filter(|p| dry_run && !p.exists()) {
-        eprintln!(
+        eoutln!(
             "note: {} does not exist; the dry run compares with an empty inventory",
             path.display()
         );
