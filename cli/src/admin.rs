@@ -460,17 +460,17 @@ fn customer_list(store: &Store, json: bool) -> Outcome {
 }
 
 fn import(path: &StoreLocation, file: &Path) -> Outcome {
-    let text = if file == Path::new("-") {
-        let mut text = String::new();
+    // Bytes, not text: a dump that is not UTF-8 is a wrong dump (exit 1), not an I/O failure.
+    let bytes = if file == Path::new("-") {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| Failure::io(format!("reading standard input: {e}")))?;
-        text
+        bytes
     } else {
-        std::fs::read_to_string(file)
-            .map_err(|e| Failure::io(format!("{}: {e}", file.display())))?
+        std::fs::read(file).map_err(|e| Failure::io(format!("{}: {e}", file.display())))?
     };
-    let dump: InventoryDump = serde_json::from_str(&text)
+    let dump: InventoryDump = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::input(format!("{}: not an inventory dump: {e}", file.display())))?;
     let mut store = open(path, true)?;
     store.import(&dump)?;

@@ -130,3 +130,102 @@ fn a_closed_standard_output_is_exit_2_with_one_message_in_every_command() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// One rule in every command: what the user gave that is wrong (a definition, a report, a
+/// dump) is exit 1; usage (flags, settings), I/O and internal failures are exit 2.
+#[test]
+fn every_command_maps_wrong_input_to_1_and_usage_or_io_to_2() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = populated_store(tmp.path());
+    let s = store.display().to_string();
+    let dir = tmp.path();
+    // Latin-1 text, not UTF-8: wrong input, not an unreadable file.
+    let latin1 = dir.join("latin1.ttidef");
+    std::fs::write(&latin1, b"SetFile: caf\xe9.txt\n").unwrap();
+    let latin1 = latin1.display().to_string();
+    let random = dir.join("random.bin");
+    let bytes: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&random, bytes).unwrap();
+    let random = random.display().to_string();
+    let missing = dir.join("missing").display().to_string();
+    let input = netbackup("sample.txt");
+    let definition = netbackup("netbackup.ttidef");
+    let bad_config = dir.join("bad.toml");
+    std::fs::write(&bad_config, "no_such_setting = 1\n").unwrap();
+    let bad_config = bad_config.display().to_string();
+    let cases: Vec<(i32, Vec<&str>)> = vec![
+        (1, vec!["check", &latin1]),
+        (1, vec!["check", "--format", "json", &latin1]),
+        (1, vec!["check", "--format", "sarif", &latin1]),
+        (2, vec!["check", &missing]),
+        (2, vec!["check", "--format", "json", &missing]),
+        (1, vec!["explain", &latin1]),
+        (2, vec!["explain", &missing]),
+        (
+            1,
+            vec!["run", "-d", &latin1, "--input", &input, "--store", &s],
+        ),
+        (
+            2,
+            vec!["run", "-d", &missing, "--input", &input, "--store", &s],
+        ),
+        (
+            2,
+            vec!["run", "-d", &definition, "--input", &missing, "--store", &s],
+        ),
+        (2, vec!["run", "--no-such-flag"]),
+        (1, vec!["admin", "--store", &s, "import", &random]),
+        (1, vec!["admin", "--store", &s, "import", &latin1]),
+        (2, vec!["admin", "--store", &s, "import", &missing]),
+        (
+            1,
+            vec!["admin", "--store", &s, "customer", "add", "TOOLONG"],
+        ),
+        (2, vec!["admin", "--store", &missing, "customer", "list"]),
+        (2, vec!["--config", &bad_config, "config", "show"]),
+        (2, vec!["--config", &bad_config, "check", &definition]),
+        (
+            2,
+            vec!["serve", "--store", &missing, "--listen", "999.0.0.1:1"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (want, args) in &cases {
+        let out = captured(&mut tapesync(args));
+        if code(&out) != *want {
+            failures.push(format!(
+                "{args:?}: exit {} where {want} is due, stderr:\n{}",
+                code(&out),
+                stderr(&out)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `admin import -` reads the dump from standard input under the same rule.
+#[test]
+fn a_dump_on_standard_input_that_is_not_json_text_is_wrong_input() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = tmp.path().join("inventory.db").display().to_string();
+    let mut child = tapesync(&["admin", "--store", &store, "import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tapesync runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let _ = stdin.write_all(b"\xff\xfe{\x00\"\x00v\x00\x80\x81");
+    }
+    let out = child.wait_with_output().expect("tapesync finishes");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an inventory dump"),
+        "{}",
+        stderr(&out)
+    );
+}
