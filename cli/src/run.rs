@@ -93,6 +93,9 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
                     server.value, server.source
                 )
             })?;
+            // Checked before a password is asked for: a usage error that says what to write.
+            tapesync_runtime::server_url(&server.value)
+                .map_err(|e| format!("{e} (from {})", server.source))?;
             Inventory::Server {
                 url: server.value,
                 user: user.value,

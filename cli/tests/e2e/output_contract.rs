@@ -229,3 +229,40 @@ fn a_dump_on_standard_input_that_is_not_json_text_is_wrong_input() {
         stderr(&out)
     );
 }
+
+/// A server address without a scheme is a usage error that says what to write, before any
+/// password is asked for or any connection is tried.
+#[test]
+fn a_server_without_a_scheme_is_a_usage_error_that_suggests_http() {
+    let definition = netbackup("netbackup.ttidef");
+    let input = netbackup("sample.txt");
+    for (given, suggested) in [
+        ("127.0.0.1:8740", "http://127.0.0.1:8740"),
+        ("localhost:8740", "http://localhost:8740"),
+        ("inventory.example.com", "http://inventory.example.com"),
+    ] {
+        for password in [None, Some(PASSWORD)] {
+            let mut cmd = tapesync(&[
+                "run",
+                "-d",
+                &definition,
+                "--input",
+                &input,
+                "--server",
+                given,
+                "--user",
+                "u",
+            ]);
+            if let Some(p) = password {
+                cmd.env("TAPESYNC_PASSWORD", p);
+            }
+            let out = captured(&mut cmd);
+            let err = stderr(&out);
+            assert_eq!(code(&out), 2, "{given}: {err}");
+            assert!(
+                err.contains(&format!("`{suggested}`")) && !err.contains("relative URL"),
+                "{given}: {err}"
+            );
+        }
+    }
+}
