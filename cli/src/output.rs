@@ -18,22 +18,25 @@ static STDERR_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Writes to standard output (see the module comment for what a failure does).
 pub fn stdout(args: fmt::Arguments) {
-    if STDOUT_FAILED.load(Ordering::Relaxed) {
-        return;
-    }
-    let mut out = io::stdout().lock();
-    if let Err(e) = out.write_fmt(args) {
-        stdout_failed(&e);
-    }
+    with_stdout(|out| out.write_fmt(args));
 }
 
 /// Writes bytes to standard output (generated files, whole documents).
 pub fn stdout_bytes(bytes: &[u8]) {
+    with_stdout(|out| out.write_all(bytes));
+}
+
+/// Sends what standard output holds now (a long-running command's first lines).
+pub fn flush() {
+    with_stdout(|out| out.flush());
+}
+
+/// One write to standard output, unless an earlier one failed; a failure is reported once.
+fn with_stdout(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>) {
     if STDOUT_FAILED.load(Ordering::Relaxed) {
         return;
     }
-    let mut out = io::stdout().lock();
-    if let Err(e) = out.write_all(bytes) {
+    if let Err(e) = write(&mut io::stdout().lock()) {
         stdout_failed(&e);
     }
 }
@@ -52,15 +55,6 @@ pub fn stderr(args: fmt::Arguments) {
 fn stdout_failed(e: &io::Error) {
     if !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
         stderr(format_args!("error: writing standard output: {e}\n"));
-    }
-}
-
-/// Sends what standard output holds now (a long-running command's first lines).
-pub fn flush() {
-    if !STDOUT_FAILED.load(Ordering::Relaxed) {
-        if let Err(e) = io::stdout().lock().flush() {
-            stdout_failed(&e);
-        }
     }
 }
 
