@@ -6,6 +6,9 @@
 //! unpacked inside some other git checkout must not take that checkout's commit, so the
 //! repository is used only when its top level is this workspace.
 
+// Cargo reads its instructions from standard output (cli/clippy.toml is for the binary).
+#![allow(clippy::disallowed_macros)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 
 use crate::exit;
 use clap::{Subcommand, ValueEnum};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_model::{validate_id, validate_volume_id, Field, InventoryDump, ScopeKey};
@@ -221,14 +221,14 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     {
         Ok(setting) => setting.value,
         Err(e) => {
-            eprintln!("error: {e}");
+            eoutln!("error: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
     match dispatch(args, &store) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            eoutln!("error: {}", f.message);
             ExitCode::from(f.code)
         }
     }
@@ -297,7 +297,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
             store.grant(&user, &customer, role)?;
             say(&format!("granted {role} on {customer} to {user}"));
             if !store.list_customers()?.iter().any(|c| c.id == customer) {
-                eprintln!(
+                eoutln!(
                     "note: customer {customer} does not exist yet; the grant applies once it does"
                 );
             }
@@ -443,7 +443,7 @@ fn field_noun(field: Field) -> &'static str {
 }
 
 fn say(line: &str) {
-    println!("{line}");
+    outln!("{line}");
 }
 
 /// The password for `user`: from TAPESYNC_PASSWORD, else typed twice on a terminal without
@@ -478,7 +478,7 @@ fn read_password(user: &str, confirm: bool) -> Result<String, Failure> {
 fn print_json<T: serde::Serialize>(value: &T) -> Outcome {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::io(format!("writing JSON: {e}")))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -543,17 +543,17 @@ fn customer_list(store: &Store, json: bool) -> Outcome {
 }
 
 fn import(path: &StoreLocation, file: &Path) -> Outcome {
-    let text = if file == Path::new("-") {
-        let mut text = String::new();
+    // Bytes, not text: a dump that is not UTF-8 is a wrong dump (exit 1), not an I/O failure.
+    let bytes = if file == Path::new("-") {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| Failure::io(format!("reading standard input: {e}")))?;
-        text
+        bytes
     } else {
-        std::fs::read_to_string(file)
-            .map_err(|e| Failure::io(format!("{}: {e}", file.display())))?
+        std::fs::read(file).map_err(|e| Failure::io(format!("{}: {e}", file.display())))?
     };
-    let dump: InventoryDump = serde_json::from_str(&text)
+    let dump: InventoryDump = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::input(format!("{}: not an inventory dump: {e}", file.display())))?;
     let mut store = open(path, Access::Create)?;
     store.import(&dump)?;
@@ -571,9 +571,10 @@ fn export(path: &StoreLocation, file: Option<&Path>) -> Outcome {
         .map_err(|e| Failure::io(format!("writing JSON: {e}")))?;
     text.push('\n');
     match file {
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(|e| Failure::io(format!("writing standard output: {e}"))),
+        None => {
+            crate::out!("{text}");
+            Ok(())
+        }
         Some(f) => {
             std::fs::write(f, text).map_err(|e| Failure::io(format!("{}: {e}", f.display())))
         }
@@ -699,6 +700,6 @@ fn print_table(rows: &[Vec<String>]) {
                 line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
             }
         }
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
 }

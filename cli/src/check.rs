@@ -4,7 +4,6 @@
 
 use crate::exit;
 use clap::ValueEnum;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tapesync_compiler::render::JsonFailure;
@@ -98,18 +97,17 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{json}");
+            crate::outln!("{json}");
         }
         Format::Sarif => {
             let runs: Vec<&tapesync_compiler::Compilation> = sarif.iter().collect();
             let log = tapesync_compiler::sarif::render_sarif_many(&runs);
-            let _ = writeln!(std::io::stdout().lock(), "{log}");
+            crate::outln!("{log}");
             // Unreadable files are not SARIF results; they are reported beside it (exit 2).
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            crate::eout!("{text}");
         }
         _ => {
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            crate::eout!("{text}");
         }
     }
     let code = if unreadable {

@@ -81,7 +81,7 @@ pub fn run(args: Args, layers: &Layers, globals: &Globals) -> ExitCode {
     let rows = match rows(layers, globals) {
         Ok(rows) => rows,
         Err(e) => {
-            eprintln!("error: {e}");
+            eoutln!("error: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -101,7 +101,8 @@ pub fn run(args: Args, layers: &Layers, globals: &Globals) -> ExitCode {
     } else {
         table(&shown)
     };
-    exit::write_stdout(text.as_bytes())
+    crate::output::stdout_bytes(text.as_bytes());
+    ExitCode::from(exit::OK)
 }
 
 fn table(shown: &Shown) -> String {

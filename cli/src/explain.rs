@@ -2,7 +2,6 @@
 //! with errors the diagnostics go to stderr and the exit code is 1 (2 if unreadable).
 
 use crate::exit;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tapesync_compiler::{render_human, try_compile_path, CompileOptions};
@@ -23,22 +22,22 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let compilation = match try_compile_path(&args.file, &options) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", args.file.display());
+            eoutln!("error: cannot read `{}`: {e}", args.file.display());
             return ExitCode::from(exit::USAGE);
         }
     };
     if !compilation.diagnostics.is_empty() {
         let text = render_human(&compilation, context.color);
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        crate::eout!("{text}");
     }
     match &compilation.plan {
         Some(plan) => match serde_json::to_string_pretty(plan) {
             Ok(json) => {
-                let _ = writeln!(std::io::stdout().lock(), "{json}");
+                crate::outln!("{json}");
                 ExitCode::from(exit::OK)
             }
             Err(e) => {
-                eprintln!("error: cannot serialise the plan: {e}");
+                eoutln!("error: cannot serialise the plan: {e}");
                 ExitCode::from(exit::USAGE)
             }
         },

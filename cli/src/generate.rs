@@ -25,7 +25,8 @@ pub fn completions(args: CompletionsArgs, mut command: clap::Command) -> ExitCod
     // Generated into memory first: clap_complete panics on a failed write (`| head`).
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, name, &mut script);
-    exit::write_stdout(&script)
+    crate::output::stdout_bytes(&script);
+    ExitCode::from(exit::OK)
 }
 
 pub fn man(args: ManArgs, command: clap::Command) -> ExitCode {
@@ -34,7 +35,7 @@ pub fn man(args: ManArgs, command: clap::Command) -> ExitCode {
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: writing manual pages to {}: {e}", args.out.display());
+            eoutln!("error: writing manual pages to {}: {e}", args.out.display());
             ExitCode::from(exit::USAGE)
         }
     }

@@ -22,7 +22,7 @@ pub fn run(args: Args) -> ExitCode {
     match tapesync_lsp::run_stdio(options) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("tapesync lsp: {e}");
+            eoutln!("tapesync lsp: {e}");
             ExitCode::from(exit::USAGE)
         }
     }

@@ -9,6 +9,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// First: the output macros (`outln!` …) are used by every module after it.
+#[macro_use]
+mod output;
+
 mod admin;
 mod check;
 mod client;
@@ -39,7 +43,8 @@ Environment: TAPESYNC_CONFIG, TAPESYNC_STORE, TAPESYNC_SERVER, TAPESYNC_USER,
 TAPESYNC_PASSWORD, TAPESYNC_DEFINITION, TAPESYNC_INPUT_COMMAND, TAPESYNC_ADD_NEW,
 TAPESYNC_BATCH_SIZE, TAPESYNC_LOG_FORMAT, TAPESYNC_LISTEN, TAPESYNC_READERS,
 TAPESYNC_TOKEN_MINUTES, TAPESYNC_SECURE_COOKIE, TAPESYNC_ADMIN_PASSWORD (first start of
-serve), TAPESYNC_LOG (log filter), NO_COLOR, TERM.
+serve), TAPESYNC_LOG (log filter), TAPESYNC_DOCS_URL (published docs, for links in
+diagnostics), NO_COLOR, TERM.
 
 Exit status: 0 clean, 1 the input has errors, 2 usage, I/O or internal failure.";
 
@@ -135,26 +140,30 @@ fn main() -> ExitCode {
     };
     // Generated files and the editor's language server do not depend on any setting: a broken
     // configuration file must not stop them.
-    match cli.command {
-        Command::Completions(args) => return generate::completions(args, Cli::command()),
-        Command::Man(args) => return generate::man(args, Cli::command()),
-        _ => {}
-    }
-    let context = match prepare(&cli) {
-        Ok(context) => context,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::USAGE);
-        }
+    let code = match cli.command {
+        Command::Completions(args) => generate::completions(args, Cli::command()),
+        Command::Man(args) => generate::man(args, Cli::command()),
+        _ => match prepare(&cli) {
+            Ok(context) => dispatch(cli, &context),
+            Err(e) => {
+                eoutln!("error: {e}");
+                ExitCode::from(exit::USAGE)
+            }
+        },
     };
+    // Output that could not be written makes any command's exit code 2 (output.rs).
+    output::exit_code(code)
+}
+
+fn dispatch(cli: Cli, context: &Context) -> ExitCode {
     match cli.command {
-        Command::Admin(args) => admin::run(args, &context),
-        Command::Check(args) => check::run(args, &context),
+        Command::Admin(args) => admin::run(args, context),
+        Command::Check(args) => check::run(args, context),
         Command::Config(args) => config_cmd::run(args, &context.layers, &cli.globals),
-        Command::Explain(args) => explain::run(args, &context),
+        Command::Explain(args) => explain::run(args, context),
         Command::Lsp(args) => lsp::run(args),
-        Command::Run(args) => run::run(args, &context),
-        Command::Serve(args) => serve::run(args, &context),
+        Command::Run(args) => run::run(args, context),
+        Command::Serve(args) => serve::run(args, context),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }

@@ -93,6 +93,9 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
                     server.value, server.source
                 )
             })?;
+            // Checked before a password is asked for: a usage error that says what to write.
+            tapesync_runtime::server_url(&server.value)
+                .map_err(|e| format!("{e} (from {})", server.source))?;
             Inventory::Server {
                 url: server.value,
                 user: user.value,
@@ -131,7 +134,7 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     match execute(&args, context) {
         Ok(code) => ExitCode::from(code),
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            eoutln!("error: {message}");
             ExitCode::from(code)
         }
     }
@@ -152,7 +155,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     })?;
     let compilation = compile_path(definition, &CompileOptions::default());
     if !compilation.diagnostics.is_empty() {
-        eprint!("{}", render_human(&compilation, context.color));
+        eout!("{}", render_human(&compilation, context.color));
     }
     let plan = match (&compilation.plan, compilation.has_errors()) {
         (Some(plan), false) => plan,
@@ -204,7 +207,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     );
 
     if !context.quiet {
-        print!("{}", outcome.stats.table());
+        out!("{}", outcome.stats.table());
     }
     if let Some(path) = &args.stats_json {
         write_stats(path, &outcome.stats)?;
@@ -251,7 +254,7 @@ fn open_target(
     };
     let actor = tapesync_runtime::embedded::local_actor();
     if let Some(path) = location.file().filter(|p| dry_run && !p.exists()) {
-        eprintln!(
+        eoutln!(
             "note: {} does not exist; the dry run compares with an empty inventory",
             path.display()
         );

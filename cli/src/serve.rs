@@ -3,7 +3,6 @@
 
 use crate::exit;
 use crate::settings::{self, Layers};
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 use tapesync_server::{
@@ -109,7 +108,7 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let args = match resolve(args, &context.layers) {
         Ok(resolved) => resolved,
         Err(e) => {
-            eprintln!("error: {e}");
+            eoutln!("error: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -141,22 +140,20 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let store = args.store.redacted();
     let result = tapesync_server::run(options, |startup| {
         // The first line is the address: scripts and tests read the port from it.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{}", startup.address);
-        let _ = writeln!(out, "store: {store}");
+        crate::outln!("listening on http://{}", startup.address);
+        crate::outln!("store: {store}");
         if let Some(password) = &startup.generated_admin_password {
-            let _ = writeln!(
-                out,
+            crate::outln!(
                 "created the administrator `admin` with password: {password}\n\
                  (shown only this once; change it with `tapesync admin --store {store} user passwd admin`)"
             );
         }
-        let _ = out.flush();
+        crate::output::flush();
     });
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("tapesync serve: {e}");
+            eoutln!("tapesync serve: {e}");
             ExitCode::from(exit::USAGE)
         }
     }

@@ -35,37 +35,43 @@ pub use render::{
 use std::path::Path;
 
 /// Reads and compiles a definition file from the file system (includes and `*LIST:` files
-/// relative to it). An unreadable definition is reported as an `Err` — the caller decides how
-/// (the CLI exits 2) — while everything wrong inside it is a diagnostic.
+/// relative to it). A file that cannot be read at all is a diagnostic here; see
+/// [`try_compile_path`] for a caller that tells the two apart.
 pub fn compile_path(path: &Path, options: &CompileOptions) -> Compilation {
-    match try_compile_path(path, options) {
-        Ok(c) => c,
-        Err(e) => {
-            // No text to point into: an empty file entry carries the message.
-            let mut files = SourceMap::default();
-            let name = path.display().to_string();
-            let id = files.add(name.clone(), "");
-            Compilation {
-                plan: None,
-                diagnostics: vec![Diagnostic::new(
-                    Code::INCLUDE_NOT_FOUND,
-                    id,
-                    tapesync_grammar::Span::new(0, 0),
-                    format!("cannot read `{name}`: {e}"),
-                )],
-                files,
-            }
-        }
+    try_compile_path(path, options).unwrap_or_else(|e| unreadable(path, &e))
+}
+
+/// Like [`compile_path`], but a definition file that cannot be read (missing, no permission:
+/// an I/O failure, exit 2 in the CLI) is an `Err`. A file that was read but is not UTF-8 text
+/// is wrong input like anything wrong inside it (exit 1): a diagnostic, as it is for an
+/// included file (docs/exit-codes.md).
+pub fn try_compile_path(path: &Path, options: &CompileOptions) -> std::io::Result<Compilation> {
+    match FsLoader.load(path) {
+        Ok(text) => Ok(compile_source(
+            &path.display().to_string(),
+            &text,
+            &FsLoader,
+            options,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(unreadable(path, &e)),
+        Err(e) => Err(e),
     }
 }
 
-/// Like [`compile_path`], but an unreadable definition file is an `Err`.
-pub fn try_compile_path(path: &Path, options: &CompileOptions) -> std::io::Result<Compilation> {
-    let text = FsLoader.load(path)?;
-    Ok(compile_source(
-        &path.display().to_string(),
-        &text,
-        &FsLoader,
-        options,
-    ))
+/// A compilation of a file whose text could not be had: one diagnostic, no plan.
+fn unreadable(path: &Path, e: &std::io::Error) -> Compilation {
+    // No text to point into: an empty file entry carries the message.
+    let mut files = SourceMap::default();
+    let name = path.display().to_string();
+    let id = files.add(name.clone(), "");
+    Compilation {
+        plan: None,
+        diagnostics: vec![Diagnostic::new(
+            Code::INCLUDE_NOT_FOUND,
+            id,
+            tapesync_grammar::Span::new(0, 0),
+            format!("cannot read `{name}`: {e}"),
+        )],
+        files,
+    }
 }

@@ -36,8 +36,10 @@ pub struct LintResult {
 /// How diagnostics link to their documentation.
 #[derive(Debug, Clone)]
 pub struct LintSettings {
-    /// Prefix of a code's page: the page is `{docs_base}docs/diagnostics/E0009.md`.
-    pub docs_base: String,
+    /// Prefix of a code's page: the page is `{docs_base}docs/diagnostics/E0009.md`. `None`:
+    /// no published docs are configured, and diagnostics carry no link (a `file://` path of
+    /// the build tree would be dead on the editor's machine).
+    pub docs_base: Option<String>,
     pub compile: CompileOptions,
 }
 
@@ -138,13 +140,11 @@ pub fn convert(
                 Severity::Note => DiagnosticSeverity::INFORMATION,
             }),
             code: Some(NumberOrString::String(code.clone())),
-            code_description: Url::parse(&format!(
-                "{}{}",
-                settings.docs_base,
-                d.code.info().doc_path()
-            ))
-            .ok()
-            .map(|href| CodeDescription { href }),
+            code_description: settings
+                .docs_base
+                .as_ref()
+                .and_then(|base| Url::parse(&format!("{base}{}", d.code.info().doc_path())).ok())
+                .map(|href| CodeDescription { href }),
             source: Some("tapesync".to_string()),
             message,
             related_information: (!related.is_empty()).then_some(related),
@@ -235,4 +235,40 @@ pub fn fixes_in(fixes: &[QuickFix], range: Range) -> Vec<&QuickFix> {
         .iter()
         .filter(|f| f.diagnostic.range.start <= range.end && range.start <= f.diagnostic.range.end)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapesync_compiler::MemoryLoader;
+
+    fn code_links(docs_base: Option<&str>) -> Vec<Option<String>> {
+        let uri = Url::parse("file:///defs/a.ttidef").unwrap();
+        let settings = LintSettings {
+            docs_base: docs_base.map(str::to_string),
+            compile: CompileOptions::default(),
+        };
+        lint(
+            &uri,
+            "/defs/a.ttidef",
+            "Frobnicate(1);\n",
+            &MemoryLoader::new(),
+            &settings,
+        )
+        .diagnostics
+        .iter()
+        .map(|d| d.code_description.as_ref().map(|c| c.href.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn codes_link_to_published_docs_only() {
+        let none = code_links(None);
+        assert!(!none.is_empty());
+        assert!(none.iter().all(Option::is_none), "{none:?}");
+        let linked = code_links(Some("https://docs.example.org/t/"));
+        assert!(linked.contains(&Some(
+            "https://docs.example.org/t/docs/diagnostics/E0009.md".to_string()
+        )));
+    }
 }

@@ -118,7 +118,7 @@ fn settings_from(params: &Value) -> LintSettings {
         .and_then(|o| o.get("docsBaseUrl"))
         .and_then(Value::as_str)
     {
-        settings.docs_base = base.to_string();
+        settings.docs_base = tapesync_compiler::diagnostics::codes::normalise_docs_base(base);
     }
     if let Some(compat) = options
         .as_ref()

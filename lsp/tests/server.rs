@@ -33,7 +33,12 @@ impl Client {
         };
         let init = client.request(
             "initialize",
-            json!({ "processId": null, "rootUri": null, "capabilities": {} }),
+            json!({
+                "processId": null,
+                "rootUri": null,
+                "capabilities": {},
+                "initializationOptions": { "docsBaseUrl": "https://docs.example.org/tapesync" },
+            }),
         );
         assert_eq!(init["capabilities"]["positionEncoding"], "utf-16");
         assert_eq!(init["capabilities"]["hoverProvider"], true);
@@ -178,7 +183,10 @@ fn diagnostics_on_open_change_and_close() {
         .expect("code description")
         .href
         .as_str();
-    assert!(href.ends_with("docs/diagnostics/E0009.md"), "{href}");
+    assert_eq!(
+        href,
+        "https://docs.example.org/tapesync/docs/diagnostics/E0009.md"
+    );
 
     // Fix it with a whole-document change.
     client.change(&doc, 3, json!([{ "text": CLEAN }]));

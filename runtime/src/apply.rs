@@ -121,11 +121,8 @@ pub fn record_outcomes(
                 VolumeOutcome::Applied { .. } => stats.statistics.volumes_updated += 1,
                 VolumeOutcome::Created { .. } => stats.statistics.volumes_added += 1,
                 VolumeOutcome::Conflict { .. } => {
-                    stats.statistics.conflicts += 1;
-                    observer.warning(&format!(
-                        "{source_name}:{}: conflict: {scope} {} was changed by someone else since it was downloaded; not updated",
-                        p.line, p.change.volume
-                    ));
+                    stats.note_conflict(scope, &p.change.volume);
+                    observer.conflict(source_name, p.line, scope, &p.change.volume);
                 }
                 VolumeOutcome::Rejected { reason, .. } => {
                     stats.statistics.records_rejected += 1;

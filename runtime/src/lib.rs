@@ -36,6 +36,8 @@ pub use read::input::{InputSource, OpenInput};
 pub use run::{definition_hash, now_or_override, run, RunError, RunOptions, RunOutcome};
 pub use stats::RunStats;
 pub use target::embedded::{self, EmbeddedTarget};
-pub use target::http::{ClientFactory, HttpRetry, HttpSettings, HttpTarget, RoundTrips};
+pub use target::http::{
+    server_url, ClientFactory, HttpRetry, HttpSettings, HttpTarget, RoundTrips,
+};
 pub use target::retry::RetryPolicy;
 pub use target::{ScopeReader, Target, TargetError};

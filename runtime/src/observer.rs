@@ -19,6 +19,20 @@ pub trait Observer {
     /// Records read so far (called every few thousand records and at the end of input).
     fn progress(&mut self, records_read: u64);
     fn warning(&mut self, message: &str);
+    /// A change was not applied: the volume (`scope volume`, from the record at `source:line`)
+    /// was changed by someone else since it was downloaded. Counted and listed in the
+    /// statistics already; a console caps these like rejections. The default reports it as a
+    /// warning.
+    fn conflict(&mut self, source: &str, line: u64, scope: &ScopeKey, volume: &str) {
+        self.warning(&describe_conflict(source, line, scope, volume));
+    }
+}
+
+/// `source:line: conflict: SCOPE VOLUME was changed by someone else …`.
+pub fn describe_conflict(source: &str, line: u64, scope: &ScopeKey, volume: &str) -> String {
+    format!(
+        "{source}:{line}: conflict: {scope} {volume} was changed by someone else since it was downloaded; not updated"
+    )
 }
 
 /// Collects everything (tests and embedding).

@@ -1,5 +1,5 @@
 //! The statistics of a run: the counters (recorded with the session) plus the volumes behind
-//! two of them, as the table printed at the end of every run and as `--stats-json`.
+//! three of them, as the table printed at the end of every run and as `--stats-json`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -25,6 +25,11 @@ pub struct RunStats {
     /// `CUSTOMER.MEDIA VOLUME` of volumes of synced scopes that the report did not name.
     #[serde(default)]
     pub not_in_report: Vec<String>,
+    /// `CUSTOMER.MEDIA VOLUME` of volumes whose change was not applied because someone else
+    /// changed them after the download (the `conflicts` counter). Left out of the JSON when
+    /// empty: conflicts are rare, and every existing consumer's file stays as it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_conflict: Vec<String>,
 }
 
 impl RunStats {
@@ -39,6 +44,13 @@ impl RunStats {
         self.statistics.volumes_not_in_report += 1;
         if self.not_in_report.len() < LIST_CAP {
             self.not_in_report.push(format!("{scope} {volume}"));
+        }
+    }
+
+    pub(crate) fn note_conflict(&mut self, scope: &ScopeKey, volume: &str) {
+        self.statistics.conflicts += 1;
+        if self.in_conflict.len() < LIST_CAP {
+            self.in_conflict.push(format!("{scope} {volume}"));
         }
     }
 
@@ -103,6 +115,12 @@ impl RunStats {
             &self.not_in_report,
             s.volumes_not_in_report,
         );
+        list(
+            &mut out,
+            "volumes in conflict",
+            &self.in_conflict,
+            s.conflicts,
+        );
         out
     }
 }
@@ -118,5 +136,38 @@ fn list(out: &mut String, title: &str, entries: &[String], total: u64) {
     let shown = entries.len().min(TABLE_LIST_ENTRIES) as u64;
     if total > shown {
         let _ = writeln!(out, "  … and {} more (all in --stats-json)", total - shown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_list_is_capped_and_every_entry_counted() {
+        let scope = ScopeKey {
+            customer: "US01".into(),
+            media: "LTO".into(),
+        };
+        let mut stats = RunStats::default();
+        let n = LIST_CAP as u64 + 5;
+        for i in 0..n {
+            let volume = format!("V{i}");
+            stats.note_conflict(&scope, &volume);
+            stats.note_not_in_report(&scope, &volume);
+        }
+        assert_eq!(stats.statistics.conflicts, n);
+        assert_eq!(stats.in_conflict.len(), LIST_CAP);
+        assert_eq!(stats.in_conflict[0], "US01.LTO V0");
+        assert_eq!(stats.not_in_report.len(), LIST_CAP);
+        let table = stats.table();
+        assert!(
+            table.contains("\nvolumes in conflict:\n  US01.LTO V0\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!("  … and {} more (all in --stats-json)", n - 20)),
+            "{table}"
+        );
     }
 }

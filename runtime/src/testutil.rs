@@ -31,7 +31,9 @@ pub fn glob(source: &str) -> Pattern {
     Pattern {
         source: source.to_string(),
         negated,
-        body: PatternBody::Glob { tokens },
+        body: PatternBody::Glob {
+            tokens: tokens.into(),
+        },
     }
 }
 

@@ -1,6 +1,9 @@
 //! The end-to-end tests of the `tapesync` binary, as one test binary (one link instead of one
 //! per file): each module is one subject, the support modules are shared.
 
+// The tests print freely; cli/clippy.toml's output rule is for the binary (cli/src/output.rs).
+#![allow(clippy::disallowed_macros)]
+
 mod common;
 mod run_harness;
 mod server_support;
@@ -14,6 +17,7 @@ mod http_table;
 mod multi_node;
 mod openapi;
 mod operations;
+mod output_contract;
 mod package_deb;
 mod run_cases;
 mod run_cases_http;

@@ -42,35 +42,46 @@ impl CodeInfo {
     }
 }
 
-/// Where the diagnostic pages are, as an absolute URL prefix ending in `/` to which the
-/// repository-relative page path (`docs/diagnostics/E0009.md`) is appended (SARIF requires an
-/// absolute `helpUri`, and LSP's `codeDescription.href` is a URI too).
-///
-/// `TAPESYNC_DOCS_URL` names a published copy of the docs (e.g. a repository's web view,
-/// `https://git.example.org/tapesync/blob/main/`). Without it the pages of the source tree the
-/// binary was built from are used, as a `file://` URL: tapesync is built from source, so that
-/// tree is where its docs are on the machine that runs it.
-pub fn docs_base() -> String {
-    match std::env::var("TAPESYNC_DOCS_URL") {
-        Ok(url) if !url.trim().is_empty() => {
-            let url = url.trim();
-            if url.ends_with('/') {
-                url.to_string()
-            } else {
-                format!("{url}/")
-            }
-        }
-        _ => {
-            // CARGO_MANIFEST_DIR is `<workspace>/compiler`; the docs live at `<workspace>/docs`.
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .unwrap_or(std::path::Path::new("/"));
-            let mut path = root.to_string_lossy().replace('\\', "/");
-            if !path.starts_with('/') {
-                path.insert(0, '/');
-            }
-            format!("file://{}/", path.replace(' ', "%20"))
-        }
+/// The environment variable that names a published copy of the docs (docs/diagnostics/README
+/// and docs/editors.md): an absolute URL prefix to which a page's repository-relative path
+/// (`docs/diagnostics/E0009.md`) is appended, e.g. a repository's web view
+/// (`https://git.example.org/tapesync/blob/main/`).
+pub const DOCS_URL_ENV: &str = "TAPESYNC_DOCS_URL";
+
+/// Where the diagnostic pages are published, from [`DOCS_URL_ENV`], ending in `/`; `None` when
+/// it is not set. Then output links nowhere: a `file://` path of the tree tapesync was built in
+/// is dead on every other machine and in code-scanning services, and each page's text is built
+/// in ([`CodeInfo::help_page`]).
+pub fn docs_base() -> Option<String> {
+    let url = std::env::var(DOCS_URL_ENV).ok()?;
+    normalise_docs_base(&url)
+}
+
+/// A docs URL prefix as given (setting, editor option), trimmed and ending in `/`; `None` if
+/// empty.
+pub fn normalise_docs_base(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.is_empty() {
+        None
+    } else if url.ends_with('/') {
+        Some(url.to_string())
+    } else {
+        Some(format!("{url}/"))
+    }
+}
+
+mod pages {
+    include!(concat!(env!("OUT_DIR"), "/help_pages.rs"));
+}
+
+impl CodeInfo {
+    /// The code's page (Markdown), built in from `docs/diagnostics/` when the compiler was
+    /// built.
+    pub fn help_page(&self) -> Option<&'static str> {
+        pages::HELP_PAGES
+            .binary_search_by_key(&self.code.0, |(number, _)| *number)
+            .ok()
+            .map(|i| pages::HELP_PAGES[i].1)
     }
 }
 
@@ -156,6 +167,34 @@ impl Code {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_its_page_built_in() {
+        for info in REGISTRY {
+            let page = info
+                .help_page()
+                .unwrap_or_else(|| panic!("{}: no page", info.code));
+            assert!(
+                page.starts_with(&format!("# {}: ", info.code)),
+                "{}: {}",
+                info.code,
+                page.lines().next().unwrap_or_default()
+            );
+        }
+    }
+
+    #[test]
+    fn a_docs_url_is_a_prefix_ending_in_a_slash() {
+        assert_eq!(normalise_docs_base("  "), None);
+        assert_eq!(
+            normalise_docs_base(" https://d.example/x "),
+            Some("https://d.example/x/".into())
+        );
+        assert_eq!(
+            normalise_docs_base("https://d.example/"),
+            Some("https://d.example/".into())
+        );
+    }
 
     #[test]
     fn registry_is_dense_and_unique() {

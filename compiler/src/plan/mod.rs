@@ -11,7 +11,7 @@ mod pattern;
 mod template;
 
 pub use dates::{DateFormat, DateParseError, DateReader, Span};
-pub use pattern::{Pattern, PatternBody, PatternToken};
+pub use pattern::{Glob, Pattern, PatternBody, PatternToken};
 pub use template::{Template, TemplatePart};
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,16 @@
 //! Filter patterns, compiled (`compile::arguments::pattern` builds them) and matched.
+//!
+//! Matching is linear in the length of the value for every filter: the common shapes (at most
+//! one `*` run and no group: `TEXT`, `TEXT*`, `*TEXT`, `??L[4-8]`) are matched in place by
+//! [`match_seq`], which can only retry at one `*`; every other filter gets an automaton
+//! ([`automaton`]) built from its tokens when the [`Glob`] is made, which the plan carries
+//! beside them. The plan's JSON (`tapesync explain`) shows the tokens only: the automaton is
+//! derived from them and rebuilt when a plan is read back.
 
-use serde::{Deserialize, Serialize};
+mod automaton;
+
+use automaton::Automaton;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A compiled filter string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,7 +26,7 @@ pub struct Pattern {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PatternBody {
     /// A sequence of pattern tokens matched against the whole value.
-    Glob { tokens: Vec<PatternToken> },
+    Glob { tokens: Glob },
     /// `*LIST:file`: the value matches when any pattern of the file matches.
     List {
         path: String,
@@ -42,6 +52,122 @@ pub enum PatternToken {
     Group(Vec<Vec<PatternToken>>),
 }
 
+/// The tokens of a glob filter with what matches them, chosen when it is made (see the module
+/// comment). Serialised as the token list; reads like a `[PatternToken]`.
+#[derive(Clone)]
+pub struct Glob {
+    tokens: Vec<PatternToken>,
+    /// `None`: the tokens are matched in place, which is linear for their shape.
+    automaton: Option<Automaton>,
+}
+
+impl Glob {
+    pub fn new(tokens: Vec<PatternToken>) -> Glob {
+        let automaton = needs_automaton(&tokens).then(|| Automaton::new(&tokens));
+        Glob { tokens, automaton }
+    }
+
+    pub fn tokens(&self) -> &[PatternToken] {
+        &self.tokens
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match &self.automaton {
+            Some(automaton) => automaton.matches(value),
+            None => match_seq(&self.tokens, value, None),
+        }
+    }
+}
+
+/// Whether matching `tokens` in place could take more than linear time in the value's length:
+/// more than one run of `*` that is not at the end (a trailing `*` matches whatever is left, at
+/// once), a `*` inside a group, or groups whose alternatives combine in more than
+/// [`IN_PLACE_WAYS`] ways. Each retry point multiplies the work; with at most one `*` run and a
+/// few fixed-length alternatives (`*TEXT`, `*YEARLY*`, `CLN*`, `*(OFFS|LEGL|DEST)`) it grows only
+/// with the length, and matching in place is faster than the automaton.
+fn needs_automaton(tokens: &[PatternToken]) -> bool {
+    let body = match tokens
+        .iter()
+        .rposition(|t| !matches!(t, PatternToken::AnyRun))
+    {
+        Some(last) => &tokens[..=last],
+        None => return false,
+    };
+    let mut runs = 0;
+    let mut previous_was_run = false;
+    for t in body {
+        if matches!(t, PatternToken::AnyRun) && !previous_was_run {
+            runs += 1;
+        }
+        previous_was_run = matches!(t, PatternToken::AnyRun);
+    }
+    runs > 1 || ways(body).is_none_or(|w| w > IN_PLACE_WAYS)
+}
+
+/// The most combinations of group alternatives a filter matched in place may have.
+const IN_PLACE_WAYS: u64 = 16;
+
+/// In how many ways the groups of `tokens` combine; `None` with a `*` inside a group (or too
+/// many ways to count).
+fn ways(tokens: &[PatternToken]) -> Option<u64> {
+    tokens.iter().try_fold(1u64, |product, t| match t {
+        PatternToken::Group(alternatives) => {
+            let mut sum = 0u64;
+            for alternative in alternatives {
+                if alternative
+                    .iter()
+                    .any(|t| matches!(t, PatternToken::AnyRun))
+                {
+                    return None;
+                }
+                sum = sum.checked_add(ways(alternative)?)?;
+            }
+            product.checked_mul(sum.max(1))
+        }
+        _ => Some(product),
+    })
+}
+
+impl From<Vec<PatternToken>> for Glob {
+    fn from(tokens: Vec<PatternToken>) -> Glob {
+        Glob::new(tokens)
+    }
+}
+
+impl std::ops::Deref for Glob {
+    type Target = [PatternToken];
+    fn deref(&self) -> &[PatternToken] {
+        &self.tokens
+    }
+}
+
+impl std::fmt::Debug for Glob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.tokens.fmt(f)
+    }
+}
+
+/// The automaton follows from the tokens: equal tokens, equal globs.
+impl PartialEq for Glob {
+    fn eq(&self, other: &Glob) -> bool {
+        self.tokens == other.tokens
+    }
+}
+
+impl Eq for Glob {}
+
+impl Serialize for Glob {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.tokens.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Glob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Glob, D::Error> {
+        Vec::<PatternToken>::deserialize(deserializer).map(Glob::new)
+    }
+}
+
 impl Pattern {
     /// Whether `value` matches, ASCII case-insensitively and anchored at both ends.
     ///
@@ -49,7 +175,7 @@ impl Pattern {
     /// the common shapes (`TEXT`, `TEXT*`, `*TEXT`, `*`) cost one comparison each.
     pub fn matches(&self, value: &str) -> bool {
         let hit = match &self.body {
-            PatternBody::Glob { tokens } => match_seq(tokens, value, None),
+            PatternBody::Glob { tokens } => tokens.matches(value),
             PatternBody::List { patterns, .. } => patterns.iter().any(|p| p.matches(value)),
         };
         hit != self.negated
@@ -61,7 +187,7 @@ impl Pattern {
             source: text.to_string(),
             negated: false,
             body: PatternBody::Glob {
-                tokens: vec![PatternToken::Text(text.to_string())],
+                tokens: Glob::new(vec![PatternToken::Text(text.to_string())]),
             },
         }
     }
@@ -92,6 +218,15 @@ fn strip_prefix_ci<'s>(s: &'s str, text: &str) -> Option<&'s str> {
 fn ends_with_ci(s: &str, text: &str) -> bool {
     s.len() >= text.len()
         && s.as_bytes()[s.len() - text.len()..].eq_ignore_ascii_case(text.as_bytes())
+}
+
+/// Whether `c`, in either ASCII case, is in one of `ranges`.
+fn in_class(c: char, ranges: &[(char, char)]) -> bool {
+    let up = c.to_ascii_uppercase();
+    let low = c.to_ascii_lowercase();
+    ranges
+        .iter()
+        .any(|(a, b)| (*a..=*b).contains(&up) || (*a..=*b).contains(&low))
 }
 
 /// Matches `tokens` followed by the continuation `rest` against all of `s`.
@@ -132,14 +267,7 @@ fn match_seq(tokens: &[PatternToken], s: &str, rest: Option<&Continuation<'_>>) 
         PatternToken::Class { negated, ranges } => {
             let mut chars = s.chars();
             match chars.next() {
-                Some(c) => {
-                    let up = c.to_ascii_uppercase();
-                    let low = c.to_ascii_lowercase();
-                    let inside = ranges
-                        .iter()
-                        .any(|(a, b)| (*a..=*b).contains(&up) || (*a..=*b).contains(&low));
-                    inside != *negated && match_seq(tail, chars.as_str(), rest)
-                }
+                Some(c) => in_class(c, ranges) != *negated && match_seq(tail, chars.as_str(), rest),
                 None => false,
             }
         }
@@ -164,7 +292,9 @@ mod tests {
         Pattern {
             source: String::new(),
             negated: false,
-            body: PatternBody::Glob { tokens },
+            body: PatternBody::Glob {
+                tokens: Glob::new(tokens),
+            },
         }
     }
 
@@ -280,17 +410,121 @@ mod tests {
         for _ in 0..3_000 {
             let tokens = random_tokens(&mut rng, 0);
             let p = glob(tokens.clone());
+            // Both matchers on every shape, whichever the glob chose.
+            let automaton = Automaton::new(&tokens);
             for _ in 0..20 {
                 let value: String = (0..rng.next(6))
                     .map(|_| PIECES[rng.next(PIECES.len())])
                     .collect();
                 let chars: Vec<char> = value.chars().collect();
+                let want = reference(&tokens, &chars, &[]);
+                assert_eq!(p.matches(&value), want, "{tokens:?} on {value:?}");
                 assert_eq!(
-                    p.matches(&value),
-                    reference(&tokens, &chars, &[]),
-                    "{tokens:?} on {value:?}"
+                    match_seq(&tokens, &value, None),
+                    want,
+                    "in place: {tokens:?} on {value:?}"
+                );
+                assert_eq!(
+                    automaton.matches(&value),
+                    want,
+                    "automaton: {tokens:?} on {value:?}"
                 );
             }
+        }
+    }
+
+    /// Filters that make a backtracking matcher try exponentially many ways (in the number of
+    /// `*` or of groups) answer at once, on a long line, both ways.
+    #[test]
+    fn pathological_filters_answer_in_time_linear_in_the_line() {
+        let long_a = "A".repeat(1_500);
+        let stars = glob(vec![
+            AnyRun,
+            Text("A".into()),
+            AnyRun,
+            Text("A".into()),
+            AnyRun,
+            Text("A".into()),
+            AnyRun,
+            Text("A".into()),
+            AnyRun,
+            Text("X".into()),
+        ]);
+        assert!(!stars.matches(&long_a));
+        assert!(stars.matches(&format!("{long_a}x")));
+        let groups = glob(
+            (0..40)
+                .map(|_| Group(vec![vec![Text("a".into())], vec![Text("A".into())]]))
+                .chain([Text("X".into())])
+                .collect(),
+        );
+        assert!(!groups.matches(&"a".repeat(40)));
+        assert!(groups.matches(&format!("{}X", "a".repeat(40))));
+        let nested = glob(vec![
+            AnyRun,
+            Group(vec![vec![AnyRun, Text("A".into())], vec![AnyOne, AnyRun]]),
+            AnyRun,
+            Group(vec![vec![AnyRun, Text("A".into())], vec![AnyOne, AnyRun]]),
+            Text("B".into()),
+        ]);
+        assert!(!nested.matches(&long_a));
+        assert!(nested.matches(&format!("{long_a}B")));
+    }
+
+    /// More than 64 instructions: the state set spans several words.
+    #[test]
+    fn long_filters_match_like_short_ones() {
+        let tokens: Vec<PatternToken> = (0..30)
+            .flat_map(|i| [AnyRun, Text(format!("{}", i % 10))])
+            .chain([Group(vec![vec![Text("END".into())], vec![AnyOne]])])
+            .collect();
+        let p = glob(tokens.clone());
+        let digits: String = (0..30).map(|i| format!("x{}", i % 10)).collect();
+        assert!(p.matches(&format!("{digits}end")));
+        assert!(p.matches(&format!("{digits}?")));
+        assert!(!p.matches(&format!("{digits}en")));
+        assert!(!p.matches(&digits[2..]));
+        let chars: Vec<char> = digits.chars().collect();
+        assert_eq!(p.matches(&digits), reference(&tokens, &chars, &[]));
+    }
+
+    #[test]
+    fn the_plan_shows_the_tokens_and_reads_back_with_its_matcher() {
+        let p = glob(vec![AnyRun, Text("A".into()), AnyRun, Text("X".into())]);
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            json["body"],
+            serde_json::json!({"kind": "glob", "tokens": [
+                {"t": "any_run"}, {"t": "text", "v": "A"}, {"t": "any_run"}, {"t": "text", "v": "X"}
+            ]})
+        );
+        let back: Pattern = serde_json::from_value(json).unwrap();
+        assert_eq!(back, p);
+        assert!(back.matches(&format!("{}X", "A".repeat(2_000))));
+        assert!(!back.matches(&"A".repeat(2_000)));
+    }
+
+    #[test]
+    fn only_filters_that_could_retry_in_many_ways_get_an_automaton() {
+        let t = || Text("A".into());
+        for (tokens, expected) in [
+            (vec![t()], false),
+            (vec![AnyRun], false),
+            (vec![t(), AnyRun], false),
+            (vec![AnyRun, t()], false),
+            (vec![AnyRun, AnyRun, t(), AnyRun, AnyRun], false),
+            (vec![AnyRun, t(), AnyOne, AnyRun], false),
+            (vec![AnyRun, t(), AnyRun, t()], true),
+            (vec![t(), AnyRun, t(), AnyRun, t(), AnyRun], true),
+            (
+                vec![AnyRun, Group(vec![vec![t()], vec![t(), t()]]), t()],
+                false,
+            ),
+            (vec![Group(vec![vec![t(), AnyRun]])], true),
+            (vec![Group(vec![vec![t()], vec![t()]]); 4], false),
+            (vec![Group(vec![vec![t()], vec![t()]]); 5], true),
+        ] {
+            assert_eq!(needs_automaton(&tokens), expected, "{tokens:?}");
         }
     }
 

@@ -1,8 +1,10 @@
 //! SARIF 2.1.0 output (`tapesync check --format sarif`) for CI code scanning.
 //!
 //! One run whose `tool.driver.rules` is the whole code registry (id, name, short description,
-//! help page, default level), and one result per diagnostic with its rule, level, message and
-//! region. Columns are UTF-16 code units, SARIF's default `columnKind`, stated explicitly.
+//! the code's page as `help` text and Markdown, default level), and one result per diagnostic
+//! with its rule, level, message and region. Columns are UTF-16 code units, SARIF's default
+//! `columnKind`, stated explicitly. Rules link to their page (`helpUri`) only when a published
+//! docs URL is configured (`TAPESYNC_DOCS_URL`, [`docs_base`]).
 
 use crate::diagnostics::codes::docs_base;
 use crate::diagnostics::{Diagnosed, Diagnostic, FileId, Label, Severity, SourceMap, REGISTRY};
@@ -22,37 +24,49 @@ pub fn render_sarif_many<D: Diagnosed + ?Sized>(runs: &[&D]) -> String {
     serde_json::to_string_pretty(&log).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// The SARIF log as a JSON value.
+/// The SARIF log as a JSON value, linking to the docs at [`docs_base`] if one is configured.
 pub fn sarif_log<D: Diagnosed + ?Sized>(runs: &[&D]) -> Value {
-    let base = docs_base();
+    sarif_log_with(runs, docs_base().as_deref())
+}
+
+/// The SARIF log, with links to the docs published at `docs_base` (an absolute URL prefix
+/// ending in `/`) or none.
+pub fn sarif_log_with<D: Diagnosed + ?Sized>(runs: &[&D], docs_base: Option<&str>) -> Value {
     let rules: Vec<Value> = REGISTRY
         .iter()
         .map(|info| {
-            json!({
+            let mut rule = json!({
                 "id": info.code.to_string(),
                 "name": pascal_case(info.name),
                 "shortDescription": { "text": info.title },
-                "helpUri": format!("{base}{}", info.doc_path()),
                 "defaultConfiguration": { "level": level(info.severity) },
-            })
+            });
+            if let Some(page) = info.help_page() {
+                rule["help"] = json!({ "text": page, "markdown": page });
+            }
+            if let Some(base) = docs_base {
+                rule["helpUri"] = json!(format!("{base}{}", info.doc_path()));
+            }
+            rule
         })
         .collect();
     let results: Vec<Value> = runs
         .iter()
         .flat_map(|r| r.diagnostics().iter().map(|d| result(r.sources(), d)))
         .collect();
+    let mut driver = json!({
+        "name": "tapesync",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rules": rules,
+    });
+    if let Some(base) = docs_base {
+        driver["informationUri"] = json!(format!("{base}README.md"));
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": SARIF_VERSION,
         "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "tapesync",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": format!("{base}README.md"),
-                    "rules": rules,
-                }
-            },
+            "tool": { "driver": driver },
             "columnKind": "utf16CodeUnits",
             "results": results,
         }]
@@ -191,9 +205,45 @@ mod tests {
         assert_eq!(rules[8]["id"], "E0009");
         assert_eq!(rules[8]["name"], "UnknownDirective");
         assert_eq!(rules[8]["shortDescription"]["text"], "unknown directive");
-        assert!(rules[8]["helpUri"]
+    }
+
+    /// Each rule carries its page (built in); a link only with a published docs URL, never a
+    /// `file://` path of the build tree.
+    #[test]
+    fn rules_embed_their_help_and_link_only_to_a_configured_url() {
+        let c = compile_source(
+            "a.ttidef",
+            "",
+            &MemoryLoader::new(),
+            &CompileOptions::default(),
+        );
+        let runs: [&crate::compile::Compilation; 1] = [&c];
+        let unlinked = sarif_log_with(&runs, None);
+        assert!(!unlinked.to_string().contains("file://"));
+        let driver = &unlinked["runs"][0]["tool"]["driver"];
+        assert!(driver.get("informationUri").is_none());
+        for rule in driver["rules"].as_array().expect("rules") {
+            assert!(rule.get("helpUri").is_none(), "{rule}");
+            let markdown = rule["help"]["markdown"].as_str().unwrap_or_default();
+            let text = rule["help"]["text"].as_str().unwrap_or_default();
+            assert!(markdown.contains("## What it means"), "{rule}");
+            assert!(text.contains("What it means"), "{rule}");
+        }
+        let e0009 = &driver["rules"][8]["help"]["markdown"];
+        assert!(e0009
             .as_str()
-            .is_some_and(|u| u.ends_with("docs/diagnostics/E0009.md")));
+            .is_some_and(|m| m.contains("not a directive of TapeTrack's language")));
+
+        let linked = sarif_log_with(&runs, Some("https://docs.example.org/tapesync/"));
+        let driver = &linked["runs"][0]["tool"]["driver"];
+        assert_eq!(
+            driver["rules"][8]["helpUri"],
+            "https://docs.example.org/tapesync/docs/diagnostics/E0009.md"
+        );
+        assert_eq!(
+            driver["informationUri"],
+            "https://docs.example.org/tapesync/README.md"
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Where report bytes come from (a file, standard input, or the output of a command) and how
 //! they are cut into physical lines: bounded in length, with the UTF-8 byte-order mark and
 //! CR/LF line ends removed, and invalid UTF-8 reported per line instead of failing the run.
+//!
+//! A report that starts with a UTF-16 byte-order mark (little- or big-endian: what Windows
+//! PowerShell 5.1 writes with `>`, `Out-File` and `Export-Csv -Encoding Unicode`) is decoded to
+//! UTF-8 as it is read (`encoding_rs_io`); anything else is read as UTF-8 without a decoding
+//! step, so the common case costs what it did.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -190,12 +195,45 @@ impl LineReader {
         }
     }
 
+    /// Before the first line: a UTF-16 byte-order mark puts a decoder between the input and
+    /// the line cutter (it drops the mark; malformed UTF-16 becomes U+FFFD, which no id or
+    /// value check accepts, so such a record is rejected with its line).
+    fn decode_utf16(&mut self) -> Result<(), InputError> {
+        let head = loop {
+            match self.input.reader.fill_buf() {
+                Ok(head) => break head,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(InputError::Read {
+                        name: self.input.name.clone(),
+                        source: e,
+                    })
+                }
+            }
+        };
+        let encoding = match head {
+            [0xFF, 0xFE, ..] => encoding_rs::UTF_16LE,
+            [0xFE, 0xFF, ..] => encoding_rs::UTF_16BE,
+            _ => return Ok(()),
+        };
+        let raw = std::mem::replace(&mut self.input.reader, Box::new(io::empty()));
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(encoding))
+            .strip_bom(true)
+            .build(raw);
+        self.input.reader = Box::new(BufReader::with_capacity(64 * 1024, decoded));
+        Ok(())
+    }
+
     pub fn name(&self) -> &str {
         &self.input.name
     }
 
     /// The next line, or `None` at the end of the input.
     pub fn next_line(&mut self) -> Result<Option<Line<'_>>, InputError> {
+        if self.number == 0 {
+            self.decode_utf16()?;
+        }
         self.buf.clear();
         let mut too_long = false;
         let mut seen_any = false;
@@ -298,6 +336,52 @@ mod tests {
         let texts: Vec<_> = lines.iter().map(|l| l.text.clone().unwrap()).collect();
         assert_eq!(texts, vec!["a,b", "c", "", "d"]);
         assert_eq!(lines[3].number, 4);
+    }
+
+    fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+        let mut bytes = if big_endian {
+            vec![0xFE, 0xFF]
+        } else {
+            vec![0xFF, 0xFE]
+        };
+        for unit in text.encode_utf16() {
+            bytes.extend(if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        bytes
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_decoded() {
+        let text = "A00001,LIBR,Café\r\nA00002,OFFS,日本\r\n\r\nlast 😀";
+        for big_endian in [false, true] {
+            let lines = all(&utf16(text, big_endian));
+            let texts: Vec<_> = lines.iter().map(|l| l.text.clone()).collect();
+            assert_eq!(
+                texts,
+                [
+                    Ok("A00001,LIBR,Café".to_string()),
+                    Ok("A00002,OFFS,日本".to_string()),
+                    Ok(String::new()),
+                    Ok("last 😀".to_string()),
+                ],
+                "big endian: {big_endian}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_utf16_report_is_decoded_across_buffer_boundaries() {
+        let text: String = (0..20_000)
+            .map(|i| format!("VOL{i:05},LIBR,é{i}\n"))
+            .collect();
+        let lines = all(&utf16(&text, false));
+        assert_eq!(lines.len(), 20_000);
+        assert_eq!(lines[12_345].text.as_deref(), Ok("VOL12345,LIBR,é12345"));
+        assert_eq!(lines[19_999].number, 20_000);
     }
 
     #[test]

@@ -286,6 +286,11 @@ fn stale_versions_are_conflicts() {
     assert!(out.stats.has_problems());
     assert_eq!(repositories(target.inner.store())["A1"], "LIBR");
     assert_eq!(obs.warnings.len(), 1);
+    // The volume is listed for --stats-json like the other lists.
+    assert_eq!(out.stats.in_conflict, ["US01.LTO A1"]);
+    let json = serde_json::to_value(&out.stats).unwrap();
+    assert_eq!(json["in_conflict"], serde_json::json!(["US01.LTO A1"]));
+    assert_eq!(json["conflicts"], 1);
 }
 
 #[test]

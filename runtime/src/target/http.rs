@@ -153,13 +153,7 @@ impl HttpTarget {
         password: &str,
         settings: HttpSettings,
     ) -> Result<HttpTarget, TargetError> {
-        let mut base = Url::parse(base_url.trim())
-            .map_err(|e| TargetError::Refused(format!("server URL `{base_url}`: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(TargetError::Refused(format!(
-                "server URL `{base_url}` must start with http:// or https://"
-            )));
-        }
+        let mut base = server_url(base_url).map_err(TargetError::Refused)?;
         // Paths are appended segment by segment; a trailing slash would add an empty one.
         let trimmed = base.path().trim_end_matches('/').to_string();
         base.set_path(&trimmed);
@@ -194,6 +188,26 @@ impl HttpTarget {
     pub fn set_gzip_downloads(&mut self, on: bool) {
         self.link.gzip_downloads = on;
     }
+}
+
+/// The server's address as a URL, or a message that says how to write it. An address without
+/// a scheme (`127.0.0.1:8740`, `localhost:8740`) gets the `http://` form suggested: the URL
+/// parser would call the first a "relative URL without a base" and take `localhost` for a
+/// scheme in the second.
+pub fn server_url(text: &str) -> Result<Url, String> {
+    let text = text.trim();
+    if !text.contains("://") {
+        return Err(format!(
+            "server URL `{text}` has no scheme: write `http://{text}` (or `https://{text}`)"
+        ));
+    }
+    let url = Url::parse(text).map_err(|e| format!("server URL `{text}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(format!(
+            "server URL `{text}` must start with http:// or https://"
+        ));
+    }
+    Ok(url)
 }
 
 fn new_client(clients: &ClientFactory) -> Result<Client, TargetError> {
@@ -314,22 +328,23 @@ impl Link {
                 Err(e) => Attempt::NoAnswer(e.to_string()),
             };
             let retryable = match &outcome {
-                Attempt::Answer(r) => {
-                    r.status() == StatusCode::SERVICE_UNAVAILABLE
-                        // Logons are counted before they are checked: several runs logging on
-                        // as one user from one machine at once can find the user locked for a
-                        // moment (docs/server.md, "Logon throttling").
-                        || (kind == Kind::Logon && r.status() == StatusCode::TOO_MANY_REQUESTS)
-                }
+                // 503: the store was busy; 429: the server refused to take the request now
+                // (a rate limit, or a logon throttle: logons are counted before they are
+                // checked, so several runs logging on as one user at once can find the user
+                // locked for a moment, docs/server.md "Logon throttling"). Neither did anything.
+                Attempt::Answer(r) => matches!(
+                    r.status(),
+                    StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+                ),
                 Attempt::NotSent(_) => true,
                 Attempt::NoAnswer(_) => retry_unanswered,
             };
             if retryable && attempt < attempts {
                 let asked = match &outcome {
-                    Attempt::Answer(r) => retry_after(r),
+                    Attempt::Answer(r) => retry_after(r.headers(), std::time::SystemTime::now()),
                     _ => None,
                 };
-                std::thread::sleep(asked.map_or(delay, |a| a.max(delay)));
+                std::thread::sleep(wait_before_retry(delay, asked));
                 delay = delay.saturating_mul(2).min(self.retry.max_delay);
                 attempt += 1;
                 continue;
@@ -455,17 +470,34 @@ fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, TargetError> 
     })
 }
 
-/// The wait an answer's `Retry-After` asks for (seconds), at most half a minute.
-fn retry_after(response: &Response) -> Option<Duration> {
-    let secs: u64 = response
-        .headers()
-        .get(header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs.min(30)))
+/// The longest wait an answer's `Retry-After` is obeyed for: a run must end even when a
+/// server (or a proxy in front of it) asks for hours.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait an answer's `Retry-After` asks for, in either of its forms (RFC 9110 10.2.3):
+/// seconds, or an HTTP date (a date in the past: no wait). At most [`MAX_RETRY_AFTER`].
+fn retry_after(headers: &header::HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// How long to wait before repeating a request: what the server's `Retry-After` asks for when
+/// it asks for more than the back-off step, else the step with jitter
+/// ([`super::retry::jittered`]). The server's wish is obeyed exactly: it may have spread its
+/// clients already, and waiting less would only be refused again.
+fn wait_before_retry(delay: Duration, asked: Option<Duration>) -> Duration {
+    let step = super::retry::jittered(delay);
+    match asked {
+        Some(asked) if asked >= step => asked,
+        _ => step,
+    }
 }
 
 /// Turns a non-success answer into the matching error, with the server's message.
@@ -622,6 +654,67 @@ mod tests {
                 Ok(_) => panic!("{url}: accepted"),
             }
         }
+    }
+
+    #[test]
+    fn a_server_address_without_a_scheme_gets_http_suggested() {
+        for (given, suggested) in [
+            ("127.0.0.1:8740", "`http://127.0.0.1:8740`"),
+            ("localhost:8740", "`http://localhost:8740`"),
+            (" inventory.example.com ", "`http://inventory.example.com`"),
+        ] {
+            let e = server_url(given).unwrap_err();
+            assert!(e.contains(suggested), "{given}: {e}");
+        }
+        assert!(server_url("ftp://x")
+            .unwrap_err()
+            .contains("http:// or https://"));
+        assert_eq!(
+            server_url("https://inv.example.com:8740/")
+                .unwrap()
+                .as_str(),
+            "https://inv.example.com:8740/"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_both_forms_and_bounded() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_secs(1_784_000_000);
+        let with = |value: &str| {
+            let mut headers = header::HeaderMap::new();
+            headers.insert(header::RETRY_AFTER, value.parse().unwrap());
+            retry_after(&headers, now)
+        };
+        assert_eq!(with("7"), Some(Duration::from_secs(7)));
+        assert_eq!(with(" 120 "), Some(MAX_RETRY_AFTER));
+        let in_12_s = httpdate::fmt_http_date(now + Duration::from_secs(12));
+        assert_eq!(with(&in_12_s), Some(Duration::from_secs(12)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        assert_eq!(with(&past), Some(Duration::ZERO));
+        assert_eq!(with("soon"), None);
+        assert_eq!(
+            retry_after(&header::HeaderMap::new(), SystemTime::now()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_retry_waits_what_the_server_asks_or_a_jittered_step() {
+        let step = Duration::from_millis(400);
+        assert_eq!(
+            wait_before_retry(step, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        let waits: std::collections::BTreeSet<Duration> = (0..64)
+            .map(|_| wait_before_retry(step, Some(Duration::ZERO)))
+            .chain((0..64).map(|_| wait_before_retry(step, None)))
+            .collect();
+        assert!(
+            waits.iter().all(|w| *w >= step / 2 && *w <= step),
+            "{waits:?}"
+        );
+        assert!(waits.len() > 1, "no jitter: {waits:?}");
     }
 
     #[test]

@@ -23,6 +23,19 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The wait for one back-off step of `delay`: a random point in its upper half ("equal
+/// jitter"). Without it, clients refused together (a server restart, a busy store) would all
+/// come back together, at every step, and be refused together again.
+pub fn jittered(delay: Duration) -> Duration {
+    spread(delay, fastrand::f64())
+}
+
+/// [`jittered`] with the random number (0 ≤ `random` < 1) given.
+fn spread(delay: Duration, random: f64) -> Duration {
+    let half = delay / 2;
+    half + half.mul_f64(random.clamp(0.0, 1.0))
+}
+
 /// Runs `op` until it succeeds, fails with something other than
 /// [`TargetError::Unavailable`], or the attempts are used up.
 pub fn with_retry<T>(
@@ -34,7 +47,7 @@ pub fn with_retry<T>(
     loop {
         match op() {
             Err(TargetError::Unavailable(_)) if attempt < policy.attempts.max(1) => {
-                std::thread::sleep(delay);
+                std::thread::sleep(jittered(delay));
                 delay = delay.saturating_mul(2).min(Duration::from_secs(30));
                 attempt += 1;
             }
@@ -46,6 +59,22 @@ pub fn with_retry<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_are_spread_over_the_upper_half_of_the_delay() {
+        let delay = Duration::from_millis(800);
+        assert_eq!(spread(delay, 0.0), Duration::from_millis(400));
+        assert_eq!(spread(delay, 0.5), Duration::from_millis(600));
+        assert!(spread(delay, 0.999_999) <= delay);
+        let waits: std::collections::BTreeSet<Duration> =
+            (0..64).map(|_| jittered(delay)).collect();
+        assert!(
+            waits.iter().all(|w| *w >= delay / 2 && *w <= delay),
+            "{waits:?}"
+        );
+        // 64 draws of a uniform spread over 400 ms are not all one value.
+        assert!(waits.len() > 1, "no jitter: {waits:?}");
+    }
 
     #[test]
     fn retry_only_unavailable() {

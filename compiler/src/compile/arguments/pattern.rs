@@ -209,7 +209,9 @@ pub fn compile_glob(text: &str) -> Result<(Pattern, Vec<PatternWarning>), Patter
         Pattern {
             source: text.to_string(),
             negated,
-            body: PatternBody::Glob { tokens },
+            body: PatternBody::Glob {
+                tokens: tokens.into(),
+            },
         },
         warnings,
     ))
