@@ -121,6 +121,54 @@ pub struct ApplyResponse {
     #[serde(default)]
     pub replayed: bool,
     pub results: Vec<VolumeResult>,
+    /// How the batch moved its scope's version (see [`ScopeVersions`]); absent from answers
+    /// recorded before stores kept scope versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_version: Option<ScopeVersionStep>,
+}
+
+/// A scope's version before and after one batch, read inside the batch's transaction.
+///
+/// `only_this_batch` is true when nothing but this batch's own write of the scope's volumes
+/// moved the version in between (and the batch created no customer, media type or
+/// repository): a client that held the scope's table at `before` then holds it at `after`
+/// once it applies the batch's own outcomes to it. Anything else leaves such a copy in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersionStep {
+    pub before: u64,
+    pub after: u64,
+    pub only_this_batch: bool,
+}
+
+/// The scopes whose versions a client asks for, in one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersionsRequest {
+    pub scopes: Vec<ScopeKey>,
+}
+
+/// The store's identity and the current version of each scope asked for.
+///
+/// A scope's version is a counter that moves in the same transaction as every write that
+/// changes what a scope download returns: its volumes, and the existence, media types and
+/// repositories of its customer. Two downloads of a scope at the same version of the same
+/// store are identical. `store` is created once per store (a copy made by export and import
+/// is another store). Scopes of customers the caller may not read are left out, exactly as
+/// if they did not exist; a readable scope that does not exist has version 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersions {
+    pub store: String,
+    pub scopes: Vec<ScopeVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersion {
+    pub customer: String,
+    pub media: String,
+    pub version: u64,
 }
 
 /// How a sync session ended.

@@ -208,6 +208,17 @@ fn generated() -> Vec<(String, Value)> {
             pointer(&[
                 "components",
                 "schemas",
+                "ScopeVersionsRequest",
+                "properties",
+                "scopes",
+                "maxItems",
+            ]),
+            json!(limits::MAX_SCOPES_PER_VERSIONS),
+        ),
+        (
+            pointer(&[
+                "components",
+                "schemas",
                 "LogonRequest",
                 "properties",
                 "user",
@@ -278,6 +289,11 @@ fn generated() -> Vec<(String, Value)> {
             "/api/v1/sync-sessions/{id}/finish",
             "post",
             kib(limits::SESSION_BODY_LIMIT),
+        ),
+        (
+            "/api/v1/scope-versions",
+            "post",
+            kib(limits::SCOPE_VERSIONS_BODY_LIMIT),
         ),
     ] {
         parts.push((
@@ -547,6 +563,14 @@ fn the_logon_body_limit_fits_every_valid_logon() {
     .len()
         + 3 * 12 * limits::MAX_SESSION_TEXT;
     assert!(worst_session <= limits::SESSION_BODY_LIMIT);
+    // Ids are at most 4 characters; each escaped as a surrogate pair is 12 bytes.
+    let one_scope = serde_json::to_string(&json!({"customer": "", "media": ""}))
+        .unwrap()
+        .len()
+        + 1
+        + 2 * 4 * 12;
+    let worst_versions = r#"{"scopes":[]}"#.len() + limits::MAX_SCOPES_PER_VERSIONS * one_scope;
+    assert!(worst_versions <= limits::SCOPE_VERSIONS_BODY_LIMIT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,6 +584,8 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/customers/{customer}/media/{media}/volumes:apply" => json_body(json!({
             "idempotency_key": "openapi-1", "session": session, "create_missing": false,
             "changes": [{"volume": "V00001", "expected_version": 1, "set": {"SLOT": "7"}}]})),
+        "/api/v1/scope-versions" => json_body(json!({
+            "scopes": [{"customer": "ACME", "media": "LTO"}]})),
         "/api/v1/sync-sessions" => json_body(json!({
             "definition_hash": "00", "definition_name": "d", "source_name": "s"})),
         "/api/v1/sync-sessions/{id}/finish" => json_body(json!({
@@ -694,7 +720,7 @@ fn the_server_serves_every_documented_path() {
             }
         }
     }
-    assert!(operations >= 17, "only {operations} operations documented");
+    assert!(operations >= 18, "only {operations} operations documented");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // And the reverse for the API: an undocumented path is the router's JSON 404.

@@ -36,8 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tapesync_model::{
     ApiErrorBody, ApplyBatch, ApplyResponse, Field, LogonRequest, LogonResponse, ScopeKey,
-    ScopeSnapshot, ScopeTable, SessionCreated, SessionFinish, SessionOutcome, SessionStart,
-    SyncStatistics,
+    ScopeSnapshot, ScopeTable, ScopeVersions, ScopeVersionsRequest, SessionCreated, SessionFinish,
+    SessionOutcome, SessionStart, SyncStatistics,
 };
 
 /// Requests sent to the server, retries included.
@@ -47,6 +47,8 @@ pub struct RoundTrips {
     pub scope_downloads: u64,
     pub applies: u64,
     pub session_calls: u64,
+    /// Scope-version requests (one per run that keeps a scope cache).
+    pub version_calls: u64,
     /// Requests repeated after a connection failure or a 503 (also counted above).
     pub retries: u64,
 }
@@ -137,6 +139,7 @@ enum Kind {
     Download,
     Apply,
     Session,
+    Versions,
 }
 
 impl HttpTarget {
@@ -292,6 +295,7 @@ impl Link {
                     Kind::Download => trips.scope_downloads += 1,
                     Kind::Apply => trips.applies += 1,
                     Kind::Session => trips.session_calls += 1,
+                    Kind::Versions => trips.version_calls += 1,
                 }
                 if attempt > 1 {
                     trips.retries += 1;
@@ -542,6 +546,22 @@ impl Target for HttpTarget {
         columns: &[Field],
     ) -> Result<ScopeTable, TargetError> {
         self.link.download_table(scope, columns)
+    }
+
+    fn scope_versions(&mut self, scopes: &[ScopeKey]) -> Result<ScopeVersions, TargetError> {
+        let url = self.link.url(&["api", "v1", "scope-versions"]);
+        let request = ScopeVersionsRequest {
+            scopes: scopes.to_vec(),
+        };
+        let body =
+            serde_json::to_vec(&request).map_err(|e| TargetError::Internal(e.to_string()))?;
+        // A read: safe to repeat when unanswered.
+        let response = self.link.call(Kind::Versions, true, |c| {
+            c.post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })?;
+        expect_json(response)
     }
 
     /// A reader with its own HTTP client, so a download on its thread never queues behind an

@@ -156,6 +156,20 @@ CREATE INDEX logon_throttle_by_last ON logon_throttle(last_at);
 ALTER TABLE users DROP COLUMN failed_logons, DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
+    // 3: scope versions (a counter per scope, and per customer under media '') and the
+    // store's identity, for clients that keep scope tables between runs.
+    r#"
+CREATE TABLE scope_versions (
+    customer TEXT COLLATE "C" NOT NULL,
+    media    TEXT COLLATE "C" NOT NULL,
+    version  BIGINT NOT NULL CHECK (version >= 1),
+    PRIMARY KEY (customer, media)
+);
+CREATE TABLE store_identity (
+    id TEXT PRIMARY KEY
+);
+INSERT INTO store_identity (id) VALUES (replace(gen_random_uuid()::text, '-', ''));
+"#,
 ];
 
 /// The version recorded in the connection's schema; 0 without a store there.

@@ -158,6 +158,20 @@ ALTER TABLE users DROP COLUMN failed_logons;
 ALTER TABLE users DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
+    // 3: scope versions (a counter per scope, and per customer under media '') and the
+    // store's identity, for clients that keep scope tables between runs.
+    r#"
+CREATE TABLE scope_versions (
+    customer TEXT NOT NULL,
+    media    TEXT NOT NULL,
+    version  INTEGER NOT NULL CHECK (version >= 1),
+    PRIMARY KEY (customer, media)
+) WITHOUT ROWID;
+CREATE TABLE store_identity (
+    id TEXT PRIMARY KEY NOT NULL
+) WITHOUT ROWID;
+INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))));
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
