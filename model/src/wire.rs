@@ -221,6 +221,10 @@ pub struct SyncStatistics {
     pub volumes_skipped: u64,
     #[serde(deserialize_with = "strict::u64")]
     pub scope_downloads: u64,
+    /// Scopes whose table came from the local scope cache instead of a download (absent from
+    /// statistics recorded before the cache existed).
+    #[serde(default, deserialize_with = "strict::u64")]
+    pub scopes_from_cache: u64,
     #[serde(deserialize_with = "strict::u64")]
     pub apply_batches: u64,
     /// Distinct scopes seen in the input.

@@ -7,6 +7,7 @@ use crate::derive::{DerivedRecord, Deriver, Outcome};
 use crate::observer::Observer;
 use crate::read::input::LineReader;
 use crate::read::{self, ReadAhead, RecordSource, SourceItem};
+use crate::scope::cache::ScopeCache;
 use crate::scope::prefetch::Prefetcher;
 use crate::spill::Spill;
 use crate::stats::RunStats;
@@ -16,6 +17,7 @@ use tapesync_compiler::plan::Plan;
 const PROGRESS_EVERY: u64 = 4096;
 
 /// Pass 1: select, derive and spill every record; ask the prefetcher for each new scope.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_pass(
     plan: &Plan,
     lines: LineReader,
@@ -24,7 +26,14 @@ pub(super) fn read_pass(
     stats: &mut RunStats,
     observer: &mut dyn Observer,
     prefetcher: Option<&Prefetcher>,
+    cache: Option<&ScopeCache>,
+    deferred: &mut bool,
 ) -> Result<Spill, RunError> {
+    // Whether the scopes are requested from the prefetcher as the input names them (as
+    // without a cache) or only after pass 1, once the versions tell which ones the cache
+    // holds: decided by the first scope — a run whose first scope has a cache entry is
+    // taken for a warm one (docs/running.md, "The scope cache").
+    let mut decided = false;
     let mut spill = Spill::new()?;
     let mut records = read_ahead(read::for_plan(plan, lines));
     let mut selector = Selector::new(&plan.line_rules, plan.header_count);
@@ -51,7 +60,13 @@ pub(super) fn read_pass(
                 Class::Body => match deriver.derive_into(record, selector.header(), &mut derived) {
                     Outcome::Record => {
                         if let (Some(scope), Some(p)) = (spill.push(&derived)?, prefetcher) {
-                            p.request(scope);
+                            if !decided {
+                                decided = true;
+                                *deferred = cache.is_some_and(|c| c.has_entry(scope));
+                            }
+                            if !*deferred {
+                                p.request(scope);
+                            }
                         }
                     }
                     Outcome::Excluded => counts.records_excluded += 1,

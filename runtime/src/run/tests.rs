@@ -72,6 +72,7 @@ fn options() -> RunOptions {
             definition_name: "test.ttidef".into(),
             source_name: "test.csv".into(),
         },
+        cache: None,
     }
 }
 
