@@ -219,7 +219,6 @@ pub async fn scope_versions(
         .map(|s| scope_of(&s.customer, &s.media))
         .collect::<Result<Vec<_>, _>>()?;
     Counters::bump(&state.counters().version_requests);
-    let user = user.clone();
     let versions = state
         .read(move |store| {
             // One look-up of the caller's role per customer, not per scope.

@@ -571,6 +571,11 @@ fn the_logon_body_limit_fits_every_valid_logon() {
         + 2 * 4 * 12;
     let worst_versions = r#"{"scopes":[]}"#.len() + limits::MAX_SCOPES_PER_VERSIONS * one_scope;
     assert!(worst_versions <= limits::SCOPE_VERSIONS_BODY_LIMIT);
+    // The client splits its requests at the server's limit.
+    assert_eq!(
+        tapesync_runtime::target::http::MAX_SCOPES_PER_VERSIONS,
+        limits::MAX_SCOPES_PER_VERSIONS
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

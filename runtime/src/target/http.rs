@@ -40,6 +40,10 @@ use tapesync_model::{
     SessionOutcome, SessionStart, SyncStatistics,
 };
 
+/// Scopes the server answers the versions of in one request (`MAX_SCOPES_PER_VERSIONS` of
+/// `server/src/limits.rs`, which this crate cannot depend on).
+pub const MAX_SCOPES_PER_VERSIONS: usize = 10_000;
+
 /// Requests sent to the server, retries included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RoundTrips {
@@ -548,20 +552,33 @@ impl Target for HttpTarget {
         self.link.download_table(scope, columns)
     }
 
+    /// One request for up to [`MAX_SCOPES_PER_VERSIONS`] scopes (the server's limit), so
+    /// one request for any real run; more scopes take one request per that many.
     fn scope_versions(&mut self, scopes: &[ScopeKey]) -> Result<ScopeVersions, TargetError> {
         let url = self.link.url(&["api", "v1", "scope-versions"]);
-        let request = ScopeVersionsRequest {
-            scopes: scopes.to_vec(),
-        };
-        let body =
-            serde_json::to_vec(&request).map_err(|e| TargetError::Internal(e.to_string()))?;
-        // A read: safe to repeat when unanswered.
-        let response = self.link.call(Kind::Versions, true, |c| {
-            c.post(url.clone())
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body.clone())
-        })?;
-        expect_json(response)
+        let mut all = ScopeVersions::default();
+        for (i, chunk) in scopes.chunks(MAX_SCOPES_PER_VERSIONS).enumerate() {
+            let request = ScopeVersionsRequest {
+                scopes: chunk.to_vec(),
+            };
+            let body =
+                serde_json::to_vec(&request).map_err(|e| TargetError::Internal(e.to_string()))?;
+            // A read: safe to repeat when unanswered.
+            let response = self.link.call(Kind::Versions, true, |c| {
+                c.post(url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })?;
+            let part: ScopeVersions = expect_json(response)?;
+            if i > 0 && part.store != all.store {
+                return Err(TargetError::Unavailable(
+                    "the inventory's store identity changed during the run".into(),
+                ));
+            }
+            all.store = part.store;
+            all.scopes.extend(part.scopes);
+        }
+        Ok(all)
     }
 
     /// A reader with its own HTTP client, so a download on its thread never queues behind an
