@@ -48,6 +48,10 @@ struct Cli {
     /// (tapesync serve over a PostgreSQL store; needs --postgres).
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
+    /// Scope cache modes of the matrix: no-cache (the default), cold, warm, warm-unchanged
+    /// (docs/benchmarks.md, "Targets").
+    #[arg(long, value_delimiter = ',')]
+    cache: Option<Vec<String>>,
     /// Timed runs per case; medians are reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -481,6 +485,21 @@ fn matrix(cli: &Cli) -> Result<Vec<Case>, String> {
             _ => Err(format!("unknown target `{s}` (embedded, http, postgres)")),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let caches = cli
+        .cache
+        .clone()
+        .unwrap_or_else(|| vec!["no-cache".to_string()])
+        .iter()
+        .map(|s| match s.as_str() {
+            "no-cache" => Ok(CacheMode::Off),
+            "cold" => Ok(CacheMode::Cold),
+            "warm" => Ok(CacheMode::Warm),
+            "warm-unchanged" => Ok(CacheMode::WarmUnchanged),
+            _ => Err(format!(
+                "unknown cache mode `{s}` (no-cache, cold, warm, warm-unchanged)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut cases = Vec::new();
     for &records in &sizes {
         for &s in &scopes {
@@ -491,15 +510,17 @@ fn matrix(cli: &Cli) -> Result<Vec<Case>, String> {
                 for &order in &orders {
                     for &changed_percent in &changed {
                         for &target in &targets {
-                            cases.push(Case {
-                                records,
-                                scopes: s,
-                                format,
-                                order,
-                                changed_percent,
-                                target,
-                                cache: CacheMode::Off,
-                            });
+                            for &cache in &caches {
+                                cases.push(Case {
+                                    records,
+                                    scopes: s,
+                                    format,
+                                    order,
+                                    changed_percent,
+                                    target,
+                                    cache,
+                                });
+                            }
                         }
                     }
                 }
