@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A scope: the volumes of one media type of one customer.
+/// A scope: the volumes of one media type of one customer. Read strictly (no unknown
+/// members), as the API's description promises for `POST /api/v1/scope-versions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopeKey {
     pub customer: String,
     pub media: String,

@@ -201,3 +201,20 @@ fn an_import_moves_the_scopes_it_writes() {
         );
     });
 }
+
+#[test]
+fn a_scope_versions_request_refuses_unknown_members() {
+    use tapesync_model::ScopeVersionsRequest;
+    let good = r#"{"scopes": [{"customer": "ACME", "media": "LTO"}]}"#;
+    assert!(serde_json::from_str::<ScopeVersionsRequest>(good).is_ok());
+    for bad in [
+        r#"{"scopes": [{"customer": "A", "media": "B", "extra": 1}]}"#,
+        r#"{"scopes": [], "extra": 1}"#,
+        r#"{}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<ScopeVersionsRequest>(bad).is_err(),
+            "{bad}"
+        );
+    }
+}
