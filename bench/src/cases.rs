@@ -39,6 +39,34 @@ impl TargetKind {
 /// The database every timed PostgreSQL run works on (a copy of the data set's template).
 pub const PG_RUN_DATABASE: &str = "tapesync_bench_run";
 
+/// What the scope cache holds when the timed run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// `--no-cache`: every scope downloaded, as before the cache existed.
+    Off,
+    /// An empty cache folder: every scope downloaded, and the entries written.
+    Cold,
+    /// Entries for every scope at the store's current versions (written by an untimed
+    /// `--dry-run` of the same report just before): nothing is downloaded, the report's
+    /// changes are applied and the entries patched.
+    Warm,
+    /// The same report again after an untimed run applied its changes (that run was the last
+    /// writer): nothing is downloaded and nothing changes.
+    WarmUnchanged,
+}
+
+impl CacheMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheMode::Off => "no-cache",
+            CacheMode::Cold => "cold",
+            CacheMode::Warm => "warm",
+            CacheMode::WarmUnchanged => "warm-unchanged",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Case {
     pub records: u64,
@@ -47,18 +75,20 @@ pub struct Case {
     pub order: Order,
     pub changed_percent: u32,
     pub target: TargetKind,
+    pub cache: CacheMode,
 }
 
 impl Case {
     pub fn label(&self) -> String {
         format!(
-            "{} {} {} scopes {} {}% {}",
+            "{} {} {} scopes {} {}% {} {}",
             human_count(self.records),
             self.format.name(),
             self.scopes,
             self.order.name(),
             self.changed_percent,
-            self.target.name()
+            self.target.name(),
+            self.cache.name()
         )
     }
 }
@@ -80,6 +110,12 @@ pub struct CaseResult {
     /// Largest peak RSS of the server process (HTTP runs).
     pub server_peak_rss_bytes: Option<u64>,
     pub scope_downloads: Option<u64>,
+    pub scopes_from_cache: Option<u64>,
+    /// Medians over the runs of what the server did during the timed run (HTTP targets):
+    /// CPU seconds (user + system, `/proc/PID/stat`) and bytes it wrote (`wchar` of
+    /// `/proc/PID/io`: its answers, mostly).
+    pub server_cpu_secs: Option<f64>,
+    pub server_bytes_written: Option<f64>,
     pub apply_batches: Option<u64>,
     pub records_read: Option<u64>,
     pub volumes_updated: Option<u64>,
@@ -155,6 +191,9 @@ impl<'a> Runner<'a> {
             peak_rss_bytes: 0,
             server_peak_rss_bytes: None,
             scope_downloads: None,
+            scopes_from_cache: None,
+            server_cpu_secs: None,
+            server_bytes_written: None,
             apply_batches: None,
             records_read: None,
             volumes_updated: None,
@@ -195,7 +234,10 @@ impl<'a> Runner<'a> {
             Some(pg) => (None, Some(pg.baseline(&ds, case.changed_percent)?)),
             None => (Some(self.work.baseline(&ds, case.changed_percent)?), None),
         };
-        result.expected_updates = ds.expected_updates(case.changed_percent);
+        result.expected_updates = match case.cache {
+            CacheMode::WarmUnchanged => 0,
+            _ => ds.expected_updates(case.changed_percent),
+        };
         if let (Some(pg), Some(template)) = (pg, &template) {
             // The store's size, for sizing a deployment (docs/deployment.md).
             eprintln!(
@@ -210,6 +252,9 @@ impl<'a> Runner<'a> {
         let runs_dir = self.work.runs_dir();
         let db = runs_dir.join("run.db");
         let stats_path = runs_dir.join("stats.json");
+        let cache_dir = runs_dir.join("scope-cache");
+        let mut server_cpu = Vec::new();
+        let mut server_bytes = Vec::new();
         for i in 0..self.runs {
             let store: OsString = match (&baseline, &template, pg) {
                 (_, Some(template), Some(pg)) => pg.fresh_copy(template, PG_RUN_DATABASE)?.into(),
@@ -220,32 +265,64 @@ impl<'a> Runner<'a> {
                 _ => return Err("no baseline store".into()),
             };
             let _ = std::fs::remove_file(&stats_path);
-            let mut cmd = Command::new(&self.tapesync);
-            cmd.arg("run")
-                .arg("--definition")
-                .arg(&definition)
-                .arg("--input")
-                .arg(&report)
-                .arg("--stats-json")
-                .arg(&stats_path);
-            if let Some(n) = self.batch_size {
-                cmd.arg("--batch-size").arg(n.to_string());
-            }
+            let _ = std::fs::remove_dir_all(&cache_dir);
+            let command = |extra: &[&str], url: Option<&str>| {
+                let mut cmd = Command::new(&self.tapesync);
+                cmd.arg("run")
+                    .arg("--definition")
+                    .arg(&definition)
+                    .arg("--input")
+                    .arg(&report)
+                    .arg("--stats-json")
+                    .arg(&stats_path)
+                    .args(extra);
+                match case.cache {
+                    CacheMode::Off => cmd.arg("--no-cache"),
+                    _ => cmd.arg("--cache-dir").arg(&cache_dir),
+                };
+                if let Some(n) = self.batch_size {
+                    cmd.arg("--batch-size").arg(n.to_string());
+                }
+                match url {
+                    None => cmd.arg("--store").arg(&store),
+                    Some(url) => cmd
+                        .arg("--server")
+                        .arg(url)
+                        .arg("--user")
+                        .arg(BENCH_USER)
+                        .env("TAPESYNC_PASSWORD", BENCH_PASSWORD),
+                };
+                cmd
+            };
             let log = runs_dir.join("run.log");
+            // The untimed runs before the timed one that leave the cache as the mode says.
+            let before: &[&[&str]] = match case.cache {
+                CacheMode::Off | CacheMode::Cold => &[],
+                CacheMode::Warm => &[&["--dry-run"]],
+                CacheMode::WarmUnchanged => &[&["--dry-run"], &[]],
+            };
             let run = match case.target {
                 TargetKind::Embedded => {
-                    cmd.arg("--store").arg(&store);
-                    timed_with_log(&mut cmd, &log)?
+                    for extra in before {
+                        untimed(&mut command(extra, None), &log)?;
+                    }
+                    timed_with_log(&mut command(&[], None), &log)?
                 }
                 TargetKind::Http | TargetKind::Postgres => {
                     let server =
                         Server::start(&self.tapesync, &store, &runs_dir.join("serve.log"))?;
-                    cmd.arg("--server")
-                        .arg(&server.url)
-                        .arg("--user")
-                        .arg(BENCH_USER)
-                        .env("TAPESYNC_PASSWORD", BENCH_PASSWORD);
-                    let run = timed_with_log(&mut cmd, &log);
+                    for extra in before {
+                        untimed(&mut command(extra, Some(&server.url)), &log)?;
+                    }
+                    let pid = server.child.id();
+                    let (cpu0, bytes0) = (cpu_secs(pid), bytes_written(pid));
+                    let run = timed_with_log(&mut command(&[], Some(&server.url)), &log);
+                    if let (Some(c0), Some(c1)) = (cpu0, cpu_secs(pid)) {
+                        server_cpu.push(c1 - c0);
+                    }
+                    if let (Some(b0), Some(b1)) = (bytes0, bytes_written(pid)) {
+                        server_bytes.push((b1 - b0) as f64);
+                    }
                     let server_rss = server.stop()?;
                     let prev = result.server_peak_rss_bytes.unwrap_or(0);
                     result.server_peak_rss_bytes = Some(prev.max(server_rss));
@@ -264,11 +341,14 @@ impl<'a> Runner<'a> {
             result.peak_rss_bytes = result.peak_rss_bytes.max(run.max_rss_bytes);
             let stats = read_stats(&stats_path)?;
             result.scope_downloads = stats.get("scope_downloads");
+            result.scopes_from_cache = stats.get("scopes_from_cache");
             result.apply_batches = stats.get("apply_batches");
             result.records_read = stats.get("records_read");
             result.volumes_updated = stats.get("volumes_updated");
             result.grouped_by_scope = stats.flag("grouped_by_scope");
         }
+        result.server_cpu_secs = median(&server_cpu);
+        result.server_bytes_written = median(&server_bytes);
         result.median_secs = median(&result.samples_secs);
         if let Some(m) = result.median_secs {
             result.records_per_sec = Some(case.records as f64 / m);
@@ -304,6 +384,41 @@ impl<'a> Runner<'a> {
         let m = median(&samples).ok_or("no samples")?;
         Ok((m, samples))
     }
+}
+
+/// Runs a preparatory `tapesync run` that is not timed; it must succeed.
+fn untimed(cmd: &mut Command, log: &Path) -> Result<(), String> {
+    let run = timed_with_log(cmd, log)?;
+    if run.code != Some(0) {
+        return Err(format!(
+            "a preparatory `tapesync run` exited with {:?}: {}",
+            run.code,
+            tail(log, 600)
+        ));
+    }
+    Ok(())
+}
+
+/// CPU seconds (user + system) process `pid` has used so far (`/proc/PID/stat`).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last `)`.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after `) `.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_sec > 0).then(|| ticks as f64 / per_sec as f64)
+}
+
+/// Bytes process `pid` has written so far through write calls, sockets included
+/// (`wchar` of `/proc/PID/io`).
+fn bytes_written(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar: "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 pub fn timed_with_log(cmd: &mut Command, log: &Path) -> Result<ChildRun, String> {
@@ -355,7 +470,7 @@ pub fn read_stats(path: &Path) -> Result<Stats, String> {
 
 /// A `tapesync serve` on a free loopback port, for one timed run.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub url: String,
 }
 

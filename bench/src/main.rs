@@ -15,7 +15,7 @@ mod prng;
 mod report_file;
 mod workspace;
 
-use cases::{parse_count, Case, CaseResult, Runner, TargetKind};
+use cases::{parse_count, CacheMode, Case, CaseResult, Runner, TargetKind};
 use clap::Parser;
 use output::{mb, Document, Machine, TargetVerdict, TABLE_HEADER, TABLE_RULE};
 use report_file::{Format, Order};
@@ -48,6 +48,10 @@ struct Cli {
     /// (tapesync serve over a PostgreSQL store; needs --postgres).
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
+    /// Scope cache modes of the matrix: no-cache (the default), cold, warm, warm-unchanged
+    /// (docs/benchmarks.md, "Targets").
+    #[arg(long, value_delimiter = ',')]
+    cache: Option<Vec<String>>,
     /// Timed runs per case; medians are reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -223,13 +227,15 @@ fn target_cases() -> Vec<Case> {
         order: Order::Shuffled,
         changed_percent: 1,
         target: TargetKind::Embedded,
+        cache: CacheMode::Off,
+    };
+    let http = Case {
+        target: TargetKind::Http,
+        ..base
     };
     vec![
         base,
-        Case {
-            target: TargetKind::Http,
-            ..base
-        },
+        http,
         Case {
             order: Order::Sorted,
             ..base
@@ -237,6 +243,31 @@ fn target_cases() -> Vec<Case> {
         Case {
             scopes: 1000,
             ..base
+        },
+        // The scope cache (issue #13): warm with 1 % changed, warm and unchanged, cold.
+        Case {
+            cache: CacheMode::Warm,
+            ..base
+        },
+        Case {
+            cache: CacheMode::Warm,
+            ..http
+        },
+        Case {
+            cache: CacheMode::WarmUnchanged,
+            ..base
+        },
+        Case {
+            cache: CacheMode::Cold,
+            ..base
+        },
+        Case {
+            cache: CacheMode::WarmUnchanged,
+            ..http
+        },
+        Case {
+            cache: CacheMode::Cold,
+            ..http
         },
     ]
 }
@@ -254,6 +285,14 @@ fn verdicts(results: &[CaseResult], check: &Result<(f64, Vec<f64>), String>) -> 
         find(results, &cases[1]),
         find(results, &cases[2]),
         find(results, &cases[3]),
+    );
+    let (warm, warm_http, unchanged, cold, unchanged_http, cold_http) = (
+        find(results, &cases[4]),
+        find(results, &cases[5]),
+        find(results, &cases[6]),
+        find(results, &cases[7]),
+        find(results, &cases[8]),
+        find(results, &cases[9]),
     );
     let ratio = |r: Option<&CaseResult>| r.and_then(|r| r.ratio_to_floor);
     let describe_ratio = |r: Option<&CaseResult>| match r {
@@ -310,6 +349,73 @@ fn verdicts(results: &[CaseResult], check: &Result<(f64, Vec<f64>), String>) -> 
                 format!("{:.0} MB", mb(r.peak_rss_bytes))
             }),
             pass: d.is_some_and(|r| mb(r.peak_rss_bytes) < 300.0),
+        },
+        TargetVerdict {
+            id: "f",
+            description: "case a with a warm scope cache",
+            limit: "≤ 3.0× floor".into(),
+            measured: describe_ratio(warm),
+            pass: ratio(warm).is_some_and(|x| x <= 3.0),
+        },
+        TargetVerdict {
+            id: "g",
+            description: "case b (HTTP) with a warm scope cache",
+            limit: "≤ 4.0× floor".into(),
+            measured: describe_ratio(warm_http),
+            pass: ratio(warm_http).is_some_and(|x| x <= 4.0),
+        },
+        TargetVerdict {
+            id: "h",
+            description: "the same report again, nothing changed, warm cache, embedded",
+            limit: "≤ 2.0× floor".into(),
+            measured: describe_ratio(unchanged),
+            pass: ratio(unchanged).is_some_and(|x| x <= 2.0),
+        },
+        TargetVerdict {
+            id: "i",
+            description: "cold cache vs no cache (case a), embedded",
+            limit: "no slower (≤ 1.05×, the noise of a shared machine)".into(),
+            measured: match (
+                cold.and_then(|r| r.median_secs),
+                a.and_then(|r| r.median_secs),
+            ) {
+                (Some(c), Some(o)) => format!("{:.2}× ({c:.3} s cold vs {o:.3} s without)", c / o),
+                _ => "no valid measurement".into(),
+            },
+            pass: match (
+                cold.and_then(|r| r.median_secs),
+                a.and_then(|r| r.median_secs),
+            ) {
+                (Some(c), Some(o)) => c <= o * 1.05,
+                _ => false,
+            },
+        },
+        TargetVerdict {
+            id: "j",
+            description:
+                "server work of a warm unchanged sync vs a cold one (HTTP): CPU and bytes written",
+            limit: "< 1 % each".into(),
+            measured: match (unchanged_http, cold_http) {
+                (Some(w), Some(c)) => format!(
+                    "CPU {:.3} s vs {:.3} s ({:.2} %), bytes {:.0} vs {:.0} ({:.3} %)",
+                    w.server_cpu_secs.unwrap_or(f64::NAN),
+                    c.server_cpu_secs.unwrap_or(f64::NAN),
+                    100.0 * w.server_cpu_secs.unwrap_or(f64::NAN)
+                        / c.server_cpu_secs.unwrap_or(f64::NAN),
+                    w.server_bytes_written.unwrap_or(f64::NAN),
+                    c.server_bytes_written.unwrap_or(f64::NAN),
+                    100.0 * w.server_bytes_written.unwrap_or(f64::NAN)
+                        / c.server_bytes_written.unwrap_or(f64::NAN),
+                ),
+                _ => "no valid measurement".into(),
+            },
+            pass: match (unchanged_http, cold_http) {
+                (Some(w), Some(c)) => matches!(
+                    (w.server_cpu_secs, c.server_cpu_secs, w.server_bytes_written, c.server_bytes_written),
+                    (Some(wc), Some(cc), Some(wb), Some(cb)) if wc < 0.01 * cc && wb < 0.01 * cb
+                ),
+                _ => false,
+            },
         },
         TargetVerdict {
             id: "e",
@@ -379,6 +485,21 @@ fn matrix(cli: &Cli) -> Result<Vec<Case>, String> {
             _ => Err(format!("unknown target `{s}` (embedded, http, postgres)")),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let caches = cli
+        .cache
+        .clone()
+        .unwrap_or_else(|| vec!["no-cache".to_string()])
+        .iter()
+        .map(|s| match s.as_str() {
+            "no-cache" => Ok(CacheMode::Off),
+            "cold" => Ok(CacheMode::Cold),
+            "warm" => Ok(CacheMode::Warm),
+            "warm-unchanged" => Ok(CacheMode::WarmUnchanged),
+            _ => Err(format!(
+                "unknown cache mode `{s}` (no-cache, cold, warm, warm-unchanged)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut cases = Vec::new();
     for &records in &sizes {
         for &s in &scopes {
@@ -389,14 +510,17 @@ fn matrix(cli: &Cli) -> Result<Vec<Case>, String> {
                 for &order in &orders {
                     for &changed_percent in &changed {
                         for &target in &targets {
-                            cases.push(Case {
-                                records,
-                                scopes: s,
-                                format,
-                                order,
-                                changed_percent,
-                                target,
-                            });
+                            for &cache in &caches {
+                                cases.push(Case {
+                                    records,
+                                    scopes: s,
+                                    format,
+                                    order,
+                                    changed_percent,
+                                    target,
+                                    cache,
+                                });
+                            }
                         }
                     }
                 }

@@ -120,6 +120,7 @@ fn measure(
             let _ = std::fs::remove_file(&stats);
             let mut cmd = Command::new(tapesync);
             cmd.arg("run")
+                .arg("--no-cache")
                 .arg("--definition")
                 .arg(&definition)
                 .arg("--input")

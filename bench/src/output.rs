@@ -66,7 +66,10 @@ pub fn table_row(r: &CaseResult) -> String {
         c.scopes,
         c.order.name(),
         c.changed_percent,
-        c.target.name(),
+        match c.cache {
+            crate::cases::CacheMode::Off => c.target.name().to_string(),
+            mode => format!("{}, cache {}", c.target.name(), mode.name()),
+        },
         opt(r.median_secs, 3),
         r.records_per_sec.map_or("-".into(), |x| format!("{x:.0}")),
         opt(r.floor_secs, 3),
@@ -76,7 +79,10 @@ pub fn table_row(r: &CaseResult) -> String {
         } else {
             "-".into()
         },
-        opt_u(r.scope_downloads),
+        match r.scopes_from_cache {
+            Some(n) if n > 0 => format!("{} (+{n} from cache)", opt_u(r.scope_downloads)),
+            _ => opt_u(r.scope_downloads),
+        },
         opt_u(r.apply_batches),
         updated
     )

@@ -67,6 +67,7 @@ fn rows(layers: &Layers, globals: &Globals) -> Result<Vec<Row>, String> {
         row(layers, &s::INPUT_COMMAND, None)?,
         row(layers, &s::ADD_NEW, None)?,
         row(layers, &s::BATCH_SIZE, None)?,
+        row(layers, &s::CACHE_DIR, None)?,
         row(layers, &s::LOG_FORMAT, globals.log_format)?,
         row(layers, &s::COLOR, globals.color)?,
         row(layers, &s::LISTEN, None)?,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tapesync_compiler::{compile_path, render_human, CompileOptions};
 use tapesync_model::SessionStart;
+use tapesync_runtime::scope::cache::CacheSettings;
 use tapesync_runtime::{EmbeddedTarget, InputSource, OpenInput, RetryPolicy, RunOptions, Target};
 use tapesync_store::{Store, StoreLocation};
 
@@ -52,6 +53,15 @@ pub struct Args {
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch_size: Option<u64>,
+    /// Keep the scope tables a run downloads in DIR, and read a scope from there instead of
+    /// the inventory while nobody changed it (docs/running.md, "The scope cache")
+    /// [default: the platform's user cache folder, ~/.cache/tapesync on Linux; setting
+    /// `cache_dir`, TAPESYNC_CACHE_DIR]
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Download every scope; neither read nor write the scope cache
+    #[arg(long)]
+    pub no_cache: bool,
     /// Sync against an inventory server (`tapesync serve`) instead of a store file; the
     /// password comes from TAPESYNC_PASSWORD, a private configuration file or a prompt on a
     /// terminal [setting `server`, TAPESYNC_SERVER]
@@ -76,6 +86,8 @@ struct Resolved {
     add_new: bool,
     batch_size: u64,
     inventory: Inventory,
+    /// `None` with `--no-cache`.
+    cache_dir: Option<PathBuf>,
 }
 
 fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
@@ -127,7 +139,30 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
             .value,
         batch_size: layers.value(&settings::BATCH_SIZE, args.batch_size)?.value,
         inventory,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            Some(
+                layers
+                    .value(&settings::CACHE_DIR, args.cache_dir.clone())?
+                    .value,
+            )
+        },
     })
+}
+
+/// The inventory as the scope cache's key names it: a store file by its absolute path, a
+/// PostgreSQL store or a server by its URL without password (the store's identity, also in
+/// the key, tells two stores behind one name apart).
+fn cache_target(inventory: &Inventory) -> String {
+    match inventory {
+        Inventory::Store(StoreLocation::File(path)) => {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            format!("file:{}", absolute.display())
+        }
+        Inventory::Store(location) => location.redacted(),
+        Inventory::Server { url, .. } => url.trim_end_matches('/').to_string(),
+    }
 }
 
 pub fn run(args: Args, context: &crate::Context) -> ExitCode {
@@ -189,6 +224,10 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
             definition_name: definition.display().to_string(),
             source_name: source.display_name(),
         },
+        cache: resolved.cache_dir.as_ref().map(|dir| CacheSettings {
+            dir: dir.clone(),
+            target: cache_target(&resolved.inventory),
+        }),
     };
     let started = std::time::Instant::now();
     let mut observer = ConsoleObserver::new(DEFAULT_REJECTION_CAP);

@@ -31,6 +31,7 @@ pub struct File {
     input_command: Option<Spanned<String>>,
     add_new: Option<Spanned<bool>>,
     batch_size: Option<Spanned<u64>>,
+    cache_dir: Option<Spanned<PathBuf>>,
     log_format: Option<Spanned<LogFormat>>,
     color: Option<Spanned<ColorChoice>>,
     #[serde(default)]
@@ -236,6 +237,21 @@ pub const BATCH_SIZE: Key<u64> = Key {
     file: |f| f.batch_size.as_ref(),
     default: Some(|| 1000),
     check: |n| in_range(*n, 1, 1_000_000),
+    secret: false,
+};
+/// The scope cache's folder (docs/running.md, "The scope cache"): the platform's user cache
+/// folder (`~/.cache/tapesync` on Linux) unless set.
+pub const CACHE_DIR: Key<PathBuf> = Key {
+    name: "cache_dir",
+    flag: Some("--cache-dir"),
+    env: Some("TAPESYNC_CACHE_DIR"),
+    file: |f| f.cache_dir.as_ref(),
+    default: Some(|| {
+        dirs::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("tapesync")
+    }),
+    check: any,
     secret: false,
 };
 pub const LOG_FORMAT: Key<LogFormat> = Key {

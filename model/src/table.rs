@@ -16,6 +16,8 @@ use crate::wire::RepositoryInfo;
 
 /// Top bit of a cell: the cell has no value.
 const NULL: u32 = 1 << 31;
+/// Version of [`ScopeTable::encode`]'s format (2 added the scope version).
+const FORMAT: u32 = 2;
 /// Largest text a table may hold (the cell offsets are 31 bits).
 pub const TABLE_TEXT_MAX: usize = (NULL - 1) as usize;
 
@@ -27,6 +29,9 @@ pub struct ScopeTable {
     pub media_exists: bool,
     /// The customer's repositories, for REPOSITORY checks and REPOSITORY_DESC look-ups.
     pub repositories: Vec<RepositoryInfo>,
+    /// The scope's version in the snapshot the table was read from (see
+    /// [`crate::ScopeVersions`]).
+    pub scope_version: u64,
     columns: Vec<Field>,
     versions: Vec<u64>,
     /// `1 + columns.len()` per volume: end offsets into `text`, `NULL` bit for "no value".
@@ -62,6 +67,7 @@ impl ScopeTable {
         self.customer_exists = false;
         self.media_exists = false;
         self.repositories.clear();
+        self.scope_version = 0;
         self.columns.clear();
         self.columns.extend_from_slice(columns);
         self.versions.clear();
@@ -194,8 +200,8 @@ impl ScopeTable {
     }
 
     /// The binary encoding the HTTP server sends (`application/vnd.tapesync.scope-table`):
-    /// magic `TSST`, format version 1 (u32), flags (u32: bit 0 customer exists, bit 1 media
-    /// exists), repository count (u32) and per repository two strings (ID, description),
+    /// magic `TSST`, format version 2 (u32), flags (u32: bit 0 customer exists, bit 1 media
+    /// exists), the scope version (u64), repository count (u32) and per repository two strings (ID, description),
     /// column count (u32) and per column its name as a string, volume count (u32), the
     /// versions (u64 each), the cells (u32 each) and the text as a string. Strings are a u32
     /// byte length and UTF-8; integers are little-endian.
@@ -203,11 +209,12 @@ impl ScopeTable {
         let mut out =
             Vec::with_capacity(64 + self.text.len() + self.cells.len() * 4 + self.len() * 8);
         out.extend_from_slice(b"TSST");
-        put_u32(&mut out, 1);
+        put_u32(&mut out, FORMAT);
         put_u32(
             &mut out,
             u32::from(self.customer_exists) | (u32::from(self.media_exists) << 1),
         );
+        out.extend_from_slice(&self.scope_version.to_le_bytes());
         put_u32(&mut out, self.repositories.len() as u32);
         for r in &self.repositories {
             put_str(&mut out, &r.id);
@@ -236,7 +243,7 @@ impl ScopeTable {
             return Err(TableError("not a scope table".into()));
         }
         let version = r.u32()?;
-        if version != 1 {
+        if version != FORMAT {
             return Err(TableError(format!(
                 "scope table format {version} is not supported"
             )));
@@ -245,6 +252,7 @@ impl ScopeTable {
         let mut table = ScopeTable {
             customer_exists: flags & 1 != 0,
             media_exists: flags & 2 != 0,
+            scope_version: r.u64()?,
             ..ScopeTable::default()
         };
         let repositories = r.u32()? as usize;
@@ -334,6 +342,11 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    fn u64(&mut self) -> Result<u64, TableError> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+
     fn u32(&mut self) -> Result<u32, TableError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -354,6 +367,7 @@ mod tests {
         let mut t = ScopeTable::new(&[Field::Repository, Field::Slot]);
         t.customer_exists = true;
         t.media_exists = true;
+        t.scope_version = 41;
         t.repositories.push(RepositoryInfo {
             id: "LIBR".into(),
             description: "Library".into(),

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A scope: the volumes of one media type of one customer.
+/// A scope: the volumes of one media type of one customer. Read strictly (no unknown
+/// members), as the API's description promises for `POST /api/v1/scope-versions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopeKey {
     pub customer: String,
     pub media: String,
@@ -121,6 +123,54 @@ pub struct ApplyResponse {
     #[serde(default)]
     pub replayed: bool,
     pub results: Vec<VolumeResult>,
+    /// How the batch moved its scope's version (see [`ScopeVersions`]); absent from answers
+    /// recorded before stores kept scope versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_version: Option<ScopeVersionStep>,
+}
+
+/// A scope's version before and after one batch, read inside the batch's transaction.
+///
+/// `only_this_batch` is true when nothing but this batch's own write of the scope's volumes
+/// moved the version in between (and the batch created no customer, media type or
+/// repository): a client that held the scope's table at `before` then holds it at `after`
+/// once it applies the batch's own outcomes to it. Anything else leaves such a copy in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersionStep {
+    pub before: u64,
+    pub after: u64,
+    pub only_this_batch: bool,
+}
+
+/// The scopes whose versions a client asks for, in one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersionsRequest {
+    pub scopes: Vec<ScopeKey>,
+}
+
+/// The store's identity and the current version of each scope asked for.
+///
+/// A scope's version is a counter that moves in the same transaction as every write that
+/// changes what a scope download returns: its volumes, and the existence, media types and
+/// repositories of its customer. Two downloads of a scope at the same version of the same
+/// store are identical. `store` is created once per store (a copy made by export and import
+/// is another store). Scopes of customers the caller may not read are left out, exactly as
+/// if they did not exist; a readable scope that does not exist has version 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersions {
+    pub store: String,
+    pub scopes: Vec<ScopeVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeVersion {
+    pub customer: String,
+    pub media: String,
+    pub version: u64,
 }
 
 /// How a sync session ended.
@@ -177,6 +227,10 @@ pub struct SyncStatistics {
     pub volumes_skipped: u64,
     #[serde(deserialize_with = "strict::u64")]
     pub scope_downloads: u64,
+    /// Scopes whose table came from the local scope cache instead of a download (absent from
+    /// statistics recorded before the cache existed).
+    #[serde(default, deserialize_with = "strict::u64")]
+    pub scopes_from_cache: u64,
     #[serde(deserialize_with = "strict::u64")]
     pub apply_batches: u64,
     /// Distinct scopes seen in the input.

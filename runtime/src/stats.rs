@@ -88,6 +88,7 @@ impl RunStats {
             ("conflicts".into(), s.conflicts.to_string()),
             ("scopes".into(), s.scopes.to_string()),
             ("scope downloads".into(), s.scope_downloads.to_string()),
+            ("scopes from cache".into(), s.scopes_from_cache.to_string()),
             ("apply batches".into(), s.apply_batches.to_string()),
             (
                 "grouped by scope".into(),

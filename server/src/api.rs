@@ -6,7 +6,8 @@ use crate::body::{parse_json, parse_query, read_body, BodyType, NoQuery};
 use crate::error::ApiError;
 use crate::limits::{
     DEFAULT_SESSION_LIST, LOGON_BODY_LIMIT, MAX_CHANGES_PER_BATCH, MAX_IDEMPOTENCY_KEY,
-    MAX_SESSION_LIST, MAX_SESSION_TEXT, SESSION_BODY_LIMIT,
+    MAX_SCOPES_PER_VERSIONS, MAX_SESSION_LIST, MAX_SESSION_TEXT, SCOPE_VERSIONS_BODY_LIMIT,
+    SESSION_BODY_LIMIT,
 };
 use crate::state::{AppState, Counters, CountersSnapshot};
 use axum::body::Body;
@@ -15,12 +16,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 #[cfg(doc)]
 use tapesync_model::ScopeTable;
 use tapesync_model::{
     validate_id, validate_volume_id, ApplyBatch, ApplyResponse, AuditEntry, CustomerDump, Field,
-    LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, SessionCreated, SessionFinish,
-    SessionRecord, SessionStart, VolumeState,
+    LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, ScopeVersions, ScopeVersionsRequest,
+    SessionCreated, SessionFinish, SessionRecord, SessionStart, VolumeState,
 };
 use tapesync_store::{Role, User, VolumeCount};
 
@@ -189,6 +191,57 @@ pub async fn download_table(
         .read(move |store| Ok(store.download_table(&scope, &columns)?.encode()))
         .await?;
     Ok(([(header::CONTENT_TYPE, SCOPE_TABLE_TYPE)], bytes).into_response())
+}
+
+/// The store's identity and the versions of the scopes asked for (one request for a whole
+/// run; see [`ScopeVersions`]). Scopes of customers the caller may not read are left out of
+/// the answer, exactly as if they did not exist; a scope is never a 404 here, so the answer
+/// says nothing about customers beyond the caller's grants.
+pub async fn scope_versions(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ScopeVersions>, ApiError> {
+    parse_query::<NoQuery>(query.as_deref())?;
+    let body = read_body(&headers, body, BodyType::Json, SCOPE_VERSIONS_BODY_LIMIT).await?;
+    let request: ScopeVersionsRequest = parse_json(&body)?;
+    if request.scopes.len() > MAX_SCOPES_PER_VERSIONS {
+        return Err(ApiError::bad_request(
+            Some("scopes".into()),
+            format!("at most {MAX_SCOPES_PER_VERSIONS} scopes may be asked for at once"),
+        ));
+    }
+    let scopes = request
+        .scopes
+        .iter()
+        .map(|s| scope_of(&s.customer, &s.media))
+        .collect::<Result<Vec<_>, _>>()?;
+    Counters::bump(&state.counters().version_requests);
+    let versions = state
+        .read(move |store| {
+            // One look-up of the caller's role per customer, not per scope.
+            let mut readable: BTreeMap<String, bool> = BTreeMap::new();
+            let mut visible = Vec::with_capacity(scopes.len());
+            for scope in scopes {
+                let may_read = match readable.get(&scope.customer) {
+                    Some(known) => *known,
+                    None => {
+                        let role =
+                            user.is_admin || store.role_of(&user, &scope.customer)?.is_some();
+                        readable.insert(scope.customer.clone(), role);
+                        role
+                    }
+                };
+                if may_read {
+                    visible.push(scope);
+                }
+            }
+            store.scope_versions(&visible)
+        })
+        .await?;
+    Ok(Json(versions))
 }
 
 fn check_batch(batch: &ApplyBatch) -> Result<(), ApiError> {

@@ -34,6 +34,11 @@ pub const MAX_CHANGES_PER_BATCH: usize = 50_000;
 /// An idempotency key is 1 to this many printable ASCII characters without spaces.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
+/// Scopes one scope-versions request may ask for, and the largest body of one: the longest
+/// valid request, every id escaped as JSON surrogate pairs, fits with room to spare.
+pub const MAX_SCOPES_PER_VERSIONS: usize = 10_000;
+pub const SCOPE_VERSIONS_BODY_LIMIT: usize = 2048 * 1024;
+
 /// Sessions listed when `limit` is absent, and the most `limit` may ask for.
 pub const DEFAULT_SESSION_LIST: usize = 50;
 pub const MAX_SESSION_LIST: usize = 1000;

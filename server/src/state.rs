@@ -63,6 +63,8 @@ pub struct Counters {
     pub logons_throttled: AtomicU64,
     /// Passwords checked (argon2 runs), right or wrong.
     pub password_checks: AtomicU64,
+    /// Scope-version requests (one per sync that keeps a scope cache).
+    pub version_requests: AtomicU64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +76,7 @@ pub struct CountersSnapshot {
     pub logons_failed: u64,
     pub logons_throttled: u64,
     pub password_checks: u64,
+    pub version_requests: u64,
 }
 
 impl Counters {
@@ -91,6 +94,7 @@ impl Counters {
             logons_failed: get(&self.logons_failed),
             logons_throttled: get(&self.logons_throttled),
             password_checks: get(&self.password_checks),
+            version_requests: get(&self.version_requests),
         }
     }
 }

@@ -48,7 +48,8 @@ pub(crate) trait SchemaSql {
 
 /// `inventory.rs` of each backend: customers, media, repositories, reading volumes.
 pub(crate) trait InventorySql {
-    /// Inserts a customer; false if it exists.
+    /// Inserts a customer; false if it exists. This and the two inserts below move the
+    /// customer's version counter in the same transaction when they add a row.
     fn insert_customer(&self, id: &str, name: &str) -> Result<bool, StoreError>;
     fn customer_exists(&self, id: &str) -> Result<bool, StoreError>;
     fn insert_media(&self, customer: &str, id: &str, description: &str)
@@ -65,8 +66,8 @@ pub(crate) trait InventorySql {
 
     // --- volumes ---
     fn download_scope(&self, customer: &str, media: &str) -> Result<ScopeSnapshot, StoreError>;
-    /// Fills `table` (already reset to its columns) with the scope; `columns` are the
-    /// columns of the table's fields, in its order.
+    /// Fills `table` (already reset to its columns) with the scope and its version, from one
+    /// snapshot; `columns` are the columns of the table's fields, in its order.
     fn download_table_into(
         &self,
         customer: &str,
@@ -74,6 +75,10 @@ pub(crate) trait InventorySql {
         columns: &[&'static str],
         table: &mut ScopeTable,
     ) -> Result<(), StoreError>;
+    /// The store's identity and the version of each scope (see `crate::batch::write_scope`),
+    /// read in one snapshot.
+    fn scope_versions(&self, scopes: &[(String, String)])
+        -> Result<(String, Vec<u64>), StoreError>;
     fn volume(
         &self,
         customer: &str,

@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::validate::{CheckedChange, CheckedVolume};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use tapesync_model::{ApplyResponse, Field, VolumeOutcome, VolumeResult};
+use tapesync_model::{ApplyResponse, Field, ScopeVersionStep, VolumeOutcome, VolumeResult};
 
 /// One batch to apply, checked and canonical.
 pub(crate) struct BatchRequest<'a> {
@@ -132,8 +132,40 @@ pub(crate) trait ScopeTx {
         volumes: &[&str],
         columns: &[usize],
     ) -> Result<Vec<Option<StoredVolume>>, StoreError>;
-    fn write(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError>;
+    /// Writes the planned rows. Only [`write_scope`] calls it, so that no write of a scope's
+    /// volumes can forget to move the scope's version.
+    fn write_volumes(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError>;
+    /// Adds one to the counter of `(customer, media)` (creating it at 1); `media` is empty
+    /// for the customer's own counter (its existence, media types and repositories).
+    fn bump_version(&mut self, customer: &str, media: &str) -> Result<(), StoreError>;
+    /// The scope's version: its own counter plus its customer's (0 for counters not created).
+    fn scope_version(&mut self, customer: &str, media: &str) -> Result<u64, StoreError>;
 }
+
+/// Writes `writes` and moves their scope's version, in the caller's transaction: the one
+/// path every write of volumes takes (batches, imports, and any future edit of volumes —
+/// build a [`ScopeWrites`] and come through here). Returns whether anything was written.
+pub(crate) fn write_scope(
+    tx: &mut dyn ScopeTx,
+    writes: &ScopeWrites<'_>,
+) -> Result<bool, StoreError> {
+    if writes.is_empty() {
+        return Ok(false);
+    }
+    tx.write_volumes(writes)?;
+    tx.bump_version(writes.customer, writes.media)?;
+    Ok(true)
+}
+
+/// Moves the version of every scope of `customer`, in the caller's transaction: for any write
+/// that changes what a download of its scopes says beyond the volumes (the customer's
+/// existence or name, a media type, a repository).
+pub(crate) fn bump_customer(tx: &mut dyn ScopeTx, customer: &str) -> Result<(), StoreError> {
+    tx.bump_version(customer, CUSTOMER_COUNTER)
+}
+
+/// The media of a customer's own counter in `scope_versions` (media ids are never empty).
+pub(crate) const CUSTOMER_COUNTER: &str = "";
 
 /// A volume to insert.
 #[derive(Debug)]
@@ -205,6 +237,8 @@ struct Plan<'c> {
     volumes: Vec<String>,
     slots: Vec<Option<Slot>>,
     audit: Vec<AuditRow>,
+    /// Whether planning created a repository (which moved the customer's counter).
+    metadata_written: bool,
 }
 
 impl<'c> Plan<'c> {
@@ -241,6 +275,7 @@ impl<'c> Plan<'c> {
             volumes,
             slots,
             audit: Vec::new(),
+            metadata_written: false,
         })
     }
 
@@ -385,6 +420,7 @@ pub(crate) fn apply_batch(
     if let Some(recorded) = tx.recorded_batch(request.key)? {
         return replay(&request, recorded);
     }
+    let before = tx.scope_version(customer, media)?;
     if let Some(session) = request.session {
         if !tx.session_exists(session)? {
             return Err(StoreError::invalid(
@@ -394,9 +430,18 @@ pub(crate) fn apply_batch(
         }
         tx.add_session_scope(session, customer, media, &request.now)?;
     }
-    let response = match ensure_scope(tx, customer, media, request.create_missing)? {
+    let mut metadata_written = false;
+    let mut volumes_written = false;
+    let mut response = match ensure_scope(
+        tx,
+        customer,
+        media,
+        request.create_missing,
+        &mut metadata_written,
+    )? {
         Some((reason, field)) => ApplyResponse {
             replayed: false,
+            scope_version: None,
             results: request
                 .changes
                 .into_iter()
@@ -410,16 +455,21 @@ pub(crate) fn apply_batch(
                 .collect(),
         },
         None => {
-            let (results, writes) = plan_changes(tx, columns, &request)?;
-            if !writes.is_empty() {
-                tx.write(&writes)?;
-            }
+            let (results, writes) = plan_changes(tx, columns, &request, &mut metadata_written)?;
+            volumes_written = write_scope(tx, &writes)?;
             ApplyResponse {
                 replayed: false,
                 results,
+                scope_version: None,
             }
         }
     };
+    let after = tx.scope_version(customer, media)?;
+    response.scope_version = Some(ScopeVersionStep {
+        before,
+        after,
+        only_this_batch: !metadata_written && after == before + u64::from(volumes_written),
+    });
     tx.record_batch(
         request.key,
         customer,
@@ -465,6 +515,7 @@ fn ensure_scope(
     customer: &str,
     media: &str,
     create_missing: bool,
+    metadata_written: &mut bool,
 ) -> Result<Option<(String, Field)>, StoreError> {
     if !tx.customer_exists(customer)? {
         if !create_missing {
@@ -474,6 +525,8 @@ fn ensure_scope(
             )));
         }
         tx.create_customer(customer)?;
+        bump_customer(tx, customer)?;
+        *metadata_written = true;
     }
     if !tx.media_exists(customer, media)? {
         if !create_missing {
@@ -483,6 +536,8 @@ fn ensure_scope(
             )));
         }
         tx.create_media(customer, media)?;
+        bump_customer(tx, customer)?;
+        *metadata_written = true;
     }
     Ok(None)
 }
@@ -495,6 +550,7 @@ fn plan_changes<'r>(
     tx: &mut dyn ScopeTx,
     all: &Columns,
     request: &'r BatchRequest<'_>,
+    metadata_written: &mut bool,
 ) -> Result<(Vec<VolumeResult>, ScopeWrites<'r>), StoreError> {
     let (customer, media) = (request.customer.as_str(), request.media.as_str());
     let changes = &request.changes;
@@ -530,6 +586,7 @@ fn plan_changes<'r>(
             outcome: outcome.expect("every change has an outcome"),
         })
         .collect();
+    *metadata_written |= plan.metadata_written;
     let writes = plan.into_writes(
         customer,
         media,
@@ -595,6 +652,8 @@ fn apply_change(
                 });
             }
             tx.create_repository(customer, repository)?;
+            bump_customer(tx, customer)?;
+            plan.metadata_written = true;
             known.insert(repository.clone());
         }
     }
@@ -691,9 +750,7 @@ pub(crate) fn import_volumes(
             }
         }
         let writes = plan.into_writes(customer, media, IMPORT_ACTOR, None, now);
-        if !writes.is_empty() {
-            tx.write(&writes)?;
-        }
+        write_scope(tx, &writes)?;
         start = end;
     }
     Ok(())

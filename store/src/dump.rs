@@ -1,6 +1,6 @@
 //! Whole-inventory import and export as [`InventoryDump`] (plain, sorted data).
 
-use crate::batch::import_volumes;
+use crate::batch::{bump_customer, import_volumes};
 use crate::clock::now_text;
 use crate::error::StoreError;
 use crate::validate::check_dump;
@@ -25,7 +25,14 @@ impl Store {
         let now = now_text();
         let columns = &self.columns;
         self.backend.import(&checked.customers, &mut |tx| {
-            import_volumes(tx, columns, &checked.volumes, &now)
+            import_volumes(tx, columns, &checked.volumes, &now)?;
+            // The dump's customers, media and repositories were written (names and
+            // descriptions replaced): every scope of those customers moves. Last, after the
+            // scopes' locks, in the order a batch takes them (PostgreSQL).
+            for customer in &checked.customers {
+                bump_customer(tx, &customer.id)?;
+            }
+            Ok(())
         })
     }
 }

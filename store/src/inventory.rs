@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tapesync_model::{
     AuditEntry, CustomerDump, Field, RepositoryInfo, ScopeKey, ScopeSnapshot, ScopeTable,
-    VolumeState,
+    ScopeVersion, ScopeVersions, VolumeState,
 };
 
 /// How many volumes of a customer share one media type, repository and scratch state (the
@@ -133,6 +133,31 @@ impl Store {
         table.reset(columns);
         self.backend
             .download_table_into(&customer, &media, &names, table)
+    }
+
+    /// The store's identity and the current version of each of `scopes`, from one snapshot
+    /// (see [`ScopeVersions`]): a client that kept a scope's table from a download at the
+    /// same version of the same store holds exactly what a download would return now.
+    /// The answer lists the scopes in the order asked; a scope that does not exist has
+    /// version 0.
+    pub fn scope_versions(&self, scopes: &[ScopeKey]) -> Result<ScopeVersions, StoreError> {
+        let ids = scopes
+            .iter()
+            .map(scope_ids)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (store, versions) = self.backend.scope_versions(&ids)?;
+        Ok(ScopeVersions {
+            store,
+            scopes: ids
+                .into_iter()
+                .zip(versions)
+                .map(|((customer, media), version)| ScopeVersion {
+                    customer,
+                    media,
+                    version,
+                })
+                .collect(),
+        })
     }
 
     /// One volume, or `None` if the scope has no such volume.

@@ -136,6 +136,14 @@ fn counts_schema(example: Value, description: &str) -> Value {
     })
 }
 
+/// `schema` with `members` no longer required (they have a default).
+fn optional(mut schema: Value, members: &[&str]) -> Value {
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|m| !members.iter().any(|o| m == o));
+    }
+    schema
+}
+
 /// Escapes a key for a JSON pointer.
 fn pointer(parts: &[&str]) -> String {
     parts
@@ -176,9 +184,13 @@ fn generated() -> Vec<(String, Value)> {
         ),
         (
             schema("SyncStatistics"),
-            counts_schema(
-                serde_json::to_value(SyncStatistics::default()).unwrap(),
-                "Statistics of one sync session, as `tapesync run` prints them",
+            optional(
+                counts_schema(
+                    serde_json::to_value(SyncStatistics::default()).unwrap(),
+                    "Statistics of one sync session, as `tapesync run` prints them",
+                ),
+                // Newer than the first statistics recorded: absent means 0.
+                &["scopes_from_cache"],
             ),
         ),
         (
@@ -213,6 +225,17 @@ fn generated() -> Vec<(String, Value)> {
                 "maxItems",
             ]),
             json!(limits::MAX_CHANGES_PER_BATCH),
+        ),
+        (
+            pointer(&[
+                "components",
+                "schemas",
+                "ScopeVersionsRequest",
+                "properties",
+                "scopes",
+                "maxItems",
+            ]),
+            json!(limits::MAX_SCOPES_PER_VERSIONS),
         ),
         (
             pointer(&[
@@ -300,6 +323,11 @@ fn generated() -> Vec<(String, Value)> {
             "/api/v1/sync-sessions/{id}/finish",
             "post",
             kib(limits::SESSION_BODY_LIMIT),
+        ),
+        (
+            "/api/v1/scope-versions",
+            "post",
+            kib(limits::SCOPE_VERSIONS_BODY_LIMIT),
         ),
     ] {
         parts.push((
@@ -571,6 +599,19 @@ fn the_logon_body_limit_fits_every_valid_logon() {
     .len()
         + 3 * 12 * limits::MAX_SESSION_TEXT;
     assert!(worst_session <= limits::SESSION_BODY_LIMIT);
+    // Ids are at most 4 characters; each escaped as a surrogate pair is 12 bytes.
+    let one_scope = serde_json::to_string(&json!({"customer": "", "media": ""}))
+        .unwrap()
+        .len()
+        + 1
+        + 2 * 4 * 12;
+    let worst_versions = r#"{"scopes":[]}"#.len() + limits::MAX_SCOPES_PER_VERSIONS * one_scope;
+    assert!(worst_versions <= limits::SCOPE_VERSIONS_BODY_LIMIT);
+    // The client splits its requests at the server's limit.
+    assert_eq!(
+        tapesync_runtime::target::http::MAX_SCOPES_PER_VERSIONS,
+        limits::MAX_SCOPES_PER_VERSIONS
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,6 +625,8 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/customers/{customer}/media/{media}/volumes:apply" => json_body(json!({
             "idempotency_key": "openapi-1", "session": session, "create_missing": false,
             "changes": [{"volume": "V00001", "expected_version": 1, "set": {"SLOT": "7"}}]})),
+        "/api/v1/scope-versions" => json_body(json!({
+            "scopes": [{"customer": "ACME", "media": "LTO"}]})),
         "/api/v1/sync-sessions" => json_body(json!({
             "definition_hash": "00", "definition_name": "d", "source_name": "s"})),
         "/api/v1/sync-sessions/{id}/finish" => json_body(json!({
@@ -718,7 +761,7 @@ fn the_server_serves_every_documented_path() {
             }
         }
     }
-    assert!(operations >= 17, "only {operations} operations documented");
+    assert!(operations >= 18, "only {operations} operations documented");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // And the reverse for the API: an undocumented path is the router's JSON 404.

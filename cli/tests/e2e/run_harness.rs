@@ -156,6 +156,8 @@ fn tapesync_with(cwd: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Ou
         .current_dir(cwd)
         .env_remove("TAPESYNC_PASSWORD")
         .env("TAPESYNC_NOW", NOW)
+        // The case's own scope cache, not the user's.
+        .env("TAPESYNC_CACHE_DIR", cwd.join("scope-cache"))
         .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("cannot run tapesync: {e}"))

@@ -612,3 +612,78 @@ fn http_target_repeats_a_batch_safely_by_its_idempotency_key() {
         (2, 1, 0)
     );
 }
+
+#[test]
+fn a_warm_scope_cache_downloads_nothing_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sync.ttidef"), DEFINITION).unwrap();
+    let served = dir.path().join("served.db");
+    prepare_store(&served);
+    let report = dir.path().join("report.csv");
+    write_report(
+        &report,
+        (0..23)
+            .map(|i| format!("ACME,LTO,L{i:05},LIBR,{i}"))
+            .chain((0..11).map(|i| format!("ACME,DLT,D{i:05},OFFS,{}", 100 + i))),
+    );
+    let server = Server::start(&served, 0);
+    let root = logon(&server.url(), "root", ADMIN_PASSWORD);
+    let cache = dir.path().join("cache");
+    let stats_path = dir.path().join("stats.json");
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = run_command(
+            dir.path(),
+            &report,
+            &http(&server, "alice"),
+            Some("alice pw"),
+            &args,
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let s = stats(&stats_path);
+        let (_, counters) = get(&server.url(), "/api/v1/server-statistics", &root);
+        (s, counters)
+    };
+    let with_cache = ["--cache-dir", cache.to_str().unwrap()];
+    // The first run creates DLT (which moves every ACME scope: the copies are in doubt).
+    let (first, _) = sync(&with_cache);
+    assert_eq!(first["volumes_added"], 34);
+    assert_eq!(
+        (
+            first["scope_downloads"].clone(),
+            first["scopes_from_cache"].clone()
+        ),
+        (json!(2), json!(0))
+    );
+    // The second downloads both and keeps them; the third reads both from the cache.
+    let (second, before) = sync(&with_cache);
+    assert_eq!(second["scope_downloads"], 2);
+    let (third, after) = sync(&with_cache);
+    assert_eq!(third["volumes_unchanged"], 34);
+    assert_eq!(
+        (
+            third["scope_downloads"].clone(),
+            third["scopes_from_cache"].clone()
+        ),
+        (json!(0), json!(2))
+    );
+    assert_eq!(after["scope_downloads"], before["scope_downloads"]);
+    assert_eq!(
+        after["version_requests"].as_u64().unwrap(),
+        before["version_requests"].as_u64().unwrap() + 1
+    );
+    // --no-cache downloads again and leaves the cache alone.
+    let (plain, _) = sync(&["--no-cache"]);
+    assert_eq!(
+        (
+            plain["scope_downloads"].clone(),
+            plain["scopes_from_cache"].clone()
+        ),
+        (json!(2), json!(0))
+    );
+    let (fourth, _) = sync(&with_cache);
+    assert_eq!(fourth["scopes_from_cache"], 2);
+}

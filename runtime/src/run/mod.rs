@@ -11,6 +11,7 @@ mod sync_pass;
 use crate::derive::Deriver;
 use crate::observer::Observer;
 use crate::read::input::{InputError, LineReader};
+use crate::scope::cache::{CacheSettings, Miss, ScopeCache};
 use crate::scope::prefetch::{Prefetcher, DEFAULT_BUDGET};
 use crate::stats::RunStats;
 use crate::target::retry::{with_retry, RetryPolicy};
@@ -18,7 +19,7 @@ use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
 use read_pass::read_pass;
 use std::time::Instant;
-use sync_pass::sync_pass;
+use sync_pass::{sync_pass, Tables};
 use tapesync_compiler::plan::Plan;
 use tapesync_model::{SessionOutcome, SessionStart};
 
@@ -38,6 +39,9 @@ pub struct RunOptions {
     pub now: NaiveDateTime,
     pub retry: RetryPolicy,
     pub session: SessionStart,
+    /// Keep scope tables between runs (docs/running.md, "The scope cache"); `None`: always
+    /// download.
+    pub cache: Option<CacheSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +99,12 @@ pub fn run(
         .scope_reader()
         .map(|reader| Prefetcher::start(reader, compared.clone(), options.retry, DEFAULT_BUDGET))
         .filter(Prefetcher::is_running);
+    let mut cache = options
+        .cache
+        .as_ref()
+        .map(|settings| ScopeCache::new(settings, &compared));
     let result = (|| -> Result<(), RunError> {
+        let mut deferred = false;
         let spill = read_pass(
             plan,
             lines,
@@ -104,6 +113,8 @@ pub fn run(
             &mut stats,
             observer,
             prefetcher.as_ref(),
+            cache.as_ref(),
+            &mut deferred,
         )?;
         stats.statistics.scopes = spill.scopes().len() as u64;
         stats.statistics.grouped_by_scope = spill.unsorted();
@@ -112,16 +123,33 @@ pub fn run(
                 "{source_name}: the records are not sorted by scope (customer, media); they were grouped by scope so that each scope is downloaded once"
             ));
         }
+        let from_cache = plan_cache(
+            cache.as_mut(),
+            &spill,
+            deferred,
+            prefetcher.as_ref(),
+            target,
+            options,
+            observer,
+        );
         if !options.dry_run {
             session = Some(with_retry(&options.retry, || {
                 target.begin_session(&options.session)
             })?);
         }
+        let tables = Tables {
+            prefetcher: prefetcher.as_ref(),
+            cache: cache.as_ref().filter(|c| c.is_ready()),
+            from_cache,
+            fallback: None,
+            columns: &compared,
+            retry: options.retry,
+        };
         sync_pass(
             plan,
             &compared,
             &spill,
-            prefetcher.as_ref(),
+            tables,
             target,
             session,
             options,
@@ -154,6 +182,62 @@ pub fn run(
     }
 }
 
+/// Asks the inventory for the versions of every scope of the run (one call) and decides,
+/// per scope, whether its table is to come from the cache. When pass 1 held the downloads
+/// back (`deferred`), the scopes that are not to come from the cache are requested from the
+/// prefetcher now, in order. A failed versions call only means that nothing comes from the
+/// cache (a warning): the run downloads, as without one.
+fn plan_cache(
+    cache: Option<&mut ScopeCache>,
+    spill: &crate::spill::Spill,
+    deferred: bool,
+    prefetcher: Option<&Prefetcher>,
+    target: &mut dyn Target,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Vec<bool> {
+    let scopes = spill.scopes();
+    let mut from_cache = vec![false; scopes.len()];
+    if let Some(cache) = cache {
+        if !scopes.is_empty() {
+            match with_retry(&options.retry, || target.scope_versions(&scopes)) {
+                Ok(versions) => cache.set_versions(versions),
+                Err(e) => observer.warning(&format!(
+                    "the scope cache is not used in this run: the inventory did not tell the scope versions: {e}"
+                )),
+            }
+        }
+        // Without a prefetcher nothing was requested in pass 1: every scope may come from
+        // the cache. With the downloads under way already, the entries are only checked, so
+        // that a damaged one is reported (the download replaces it).
+        let planned = deferred || prefetcher.is_none();
+        if cache.is_ready() {
+            for (i, scope) in scopes.iter().enumerate() {
+                match cache.check_head(scope) {
+                    Ok(()) => from_cache[i] = planned,
+                    Err(Miss::Absent) => {}
+                    Err(Miss::Damaged(why)) => {
+                        observer.warning(&format!(
+                            "scope cache: {why}; the entry is replaced by a fresh download of {scope}"
+                        ));
+                        cache.forget(scope);
+                    }
+                }
+            }
+        }
+    }
+    if deferred {
+        if let Some(p) = prefetcher {
+            for (scope, cached) in scopes.iter().zip(&from_cache) {
+                if !cached {
+                    p.request(scope);
+                }
+            }
+        }
+    }
+    from_cache
+}
+
 /// Parses a "now" override (`YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD`) — the value of
 /// `TAPESYNC_NOW` — or returns the local time.
 pub fn now_or_override(value: Option<&str>) -> Result<chrono::NaiveDateTime, String> {
@@ -174,5 +258,7 @@ pub fn definition_hash(text: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(text))
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod tests;

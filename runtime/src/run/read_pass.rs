@@ -8,6 +8,7 @@ use crate::observer::Observer;
 use crate::read::group::{Grouped, Grouper};
 use crate::read::input::LineReader;
 use crate::read::{self, RawRecord, ReadAhead, RecordSource, RulerRole, SourceItem};
+use crate::scope::cache::ScopeCache;
 use crate::scope::prefetch::Prefetcher;
 use crate::spill::Spill;
 use crate::stats::RunStats;
@@ -17,6 +18,7 @@ use tapesync_compiler::plan::Plan;
 const PROGRESS_EVERY: u64 = 4096;
 
 /// Pass 1: select, derive and spill every record; ask the prefetcher for each new scope.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_pass(
     plan: &Plan,
     lines: LineReader,
@@ -25,6 +27,8 @@ pub(super) fn read_pass(
     stats: &mut RunStats,
     observer: &mut dyn Observer,
     prefetcher: Option<&Prefetcher>,
+    cache: Option<&ScopeCache>,
+    deferred: &mut bool,
 ) -> Result<Spill, RunError> {
     let mut records = read_ahead(read::for_plan(plan, lines));
     let mut selector = Selector::new(&plan.line_rules, plan.header_count);
@@ -37,6 +41,9 @@ pub(super) fn read_pass(
         source_name,
         observer,
         prefetcher,
+        cache,
+        decided: false,
+        deferred,
         counts: &mut stats.statistics,
     };
     let mut next_progress = PROGRESS_EVERY;
@@ -135,6 +142,13 @@ struct Body<'a, 'p> {
     source_name: &'a str,
     observer: &'a mut dyn Observer,
     prefetcher: Option<&'a Prefetcher>,
+    cache: Option<&'a ScopeCache>,
+    // Whether the scopes are requested from the prefetcher as the input names them (as
+    // without a cache) or only after pass 1, once the versions tell which ones the cache
+    // holds: decided by the first scope — a run whose first scope has a cache entry is
+    // taken for a warm one (docs/running.md, "The scope cache").
+    decided: bool,
+    deferred: &'a mut bool,
     counts: &'a mut tapesync_model::SyncStatistics,
 }
 
@@ -144,7 +158,13 @@ impl Body<'_, '_> {
         match self.deriver.derive_into(lines, header, &mut self.derived) {
             Outcome::Record => {
                 if let (Some(scope), Some(p)) = (self.spill.push(&self.derived)?, self.prefetcher) {
-                    p.request(scope);
+                    if !self.decided {
+                        self.decided = true;
+                        *self.deferred = self.cache.is_some_and(|c| c.has_entry(scope));
+                    }
+                    if !*self.deferred {
+                        p.request(scope);
+                    }
                 }
                 Ok(())
             }

@@ -5,15 +5,162 @@
 use super::{RunError, RunOptions};
 use crate::apply::{record_outcomes, Applier, Sent};
 use crate::observer::Observer;
+use crate::scope::cache::{patched, Miss, ScopeCache};
 use crate::scope::diff::{diff_scope, DiffRules, PendingChange};
-use crate::scope::prefetch::Prefetcher;
+use crate::scope::prefetch::{Fetched, Prefetcher};
 use crate::spill::{ScopeRecords, Spill};
 use crate::stats::RunStats;
-use crate::target::retry::with_retry;
-use crate::target::{Target, TargetError};
+use crate::target::retry::{with_retry, RetryPolicy};
+use crate::target::{ScopeReader, Target, TargetError};
 use std::sync::mpsc;
 use tapesync_compiler::plan::Plan;
-use tapesync_model::ScopeKey;
+use tapesync_model::{Field, ScopeKey, ScopeTable};
+
+/// Where pass 2 gets each scope's table: the cache (where [`Tables::from_cache`] says so and
+/// the entry proves whole and current), the prefetcher (which was asked for every other
+/// scope, in order), or a download on the spot.
+pub(in crate::run) struct Tables<'a> {
+    pub prefetcher: Option<&'a Prefetcher>,
+    /// Only when the inventory told the versions.
+    pub cache: Option<&'a ScopeCache>,
+    pub from_cache: Vec<bool>,
+    /// A read handle for an entry that turned out damaged while the target is busy applying
+    /// on another thread (opened when first needed).
+    pub fallback: Option<Box<dyn ScopeReader>>,
+    pub columns: &'a [Field],
+    pub retry: RetryPolicy,
+}
+
+/// A scope's table for the diff.
+pub(in crate::run) enum Got {
+    Prefetched(Fetched),
+    Downloaded(ScopeTable),
+    Cached(ScopeTable),
+}
+
+impl Got {
+    fn table(&self) -> &ScopeTable {
+        match self {
+            Got::Prefetched(f) => &f.table,
+            Got::Downloaded(t) | Got::Cached(t) => t,
+        }
+    }
+}
+
+impl Tables<'_> {
+    /// The table of scope `i`. `target` is `None` while another thread applies through it.
+    fn get(
+        &mut self,
+        i: usize,
+        scope: &ScopeKey,
+        target: Option<&mut dyn Target>,
+        stats: &mut RunStats,
+        observer: &mut dyn Observer,
+    ) -> Result<Got, RunError> {
+        if self.from_cache.get(i).copied().unwrap_or(false) {
+            if let Some(cache) = self.cache {
+                match cache.load(scope) {
+                    Ok(table) => {
+                        stats.statistics.scopes_from_cache += 1;
+                        return Ok(Got::Cached(table));
+                    }
+                    Err(Miss::Damaged(why)) => {
+                        observer.warning(&format!(
+                            "scope cache: {why}; the entry is replaced by a fresh download of {scope}"
+                        ));
+                        cache.forget(scope);
+                    }
+                    Err(Miss::Absent) => {}
+                }
+            }
+            // Not requested from the prefetcher: downloaded here.
+            stats.statistics.scope_downloads += 1;
+            let columns = self.columns;
+            let table = match target {
+                Some(t) => with_retry(&self.retry, || t.download_table(scope, columns))?,
+                None => {
+                    let reader = self.fallback.as_mut().ok_or_else(|| {
+                        TargetError::Internal(
+                            "no second handle on the inventory to download a scope".into(),
+                        )
+                    })?;
+                    with_retry(&self.retry, || reader.download_table(scope, columns))?
+                }
+            };
+            return Ok(Got::Downloaded(table));
+        }
+        stats.statistics.scope_downloads += 1;
+        match (self.prefetcher, target) {
+            (Some(p), _) => Ok(Got::Prefetched(p.next()?)),
+            (None, Some(t)) => {
+                let columns = self.columns;
+                Ok(Got::Downloaded(with_retry(&self.retry, || {
+                    t.download_table(scope, columns)
+                })?))
+            }
+            (None, None) => {
+                Err(TargetError::Internal("no handle to download a scope".into()).into())
+            }
+        }
+    }
+
+    /// After the diff: keeps a downloaded table that the run leaves as it is (no changes,
+    /// or a dry run), and returns the table to patch after the applies when there are
+    /// changes; gives a prefetched table back.
+    fn done(
+        &self,
+        scope: &ScopeKey,
+        got: Got,
+        changes: &[PendingChange],
+        dry_run: bool,
+        observer: &mut dyn Observer,
+    ) -> Option<ScopeTable> {
+        let mut base = None;
+        if let Some(cache) = self.cache {
+            let unchanged = changes.is_empty() || dry_run;
+            match (&got, unchanged) {
+                (Got::Cached(_), true) => {}
+                (_, true) => save(cache, scope, got.table(), observer),
+                (_, false) => base = Some(got.table().clone()),
+            }
+        }
+        if let (Got::Prefetched(f), Some(p)) = (got, self.prefetcher) {
+            p.release(f);
+        }
+        base
+    }
+
+    /// After the applies of a scope with changes: the cache entry brought up to date from the
+    /// batches' answers, or dropped when anything is in doubt.
+    fn applied(
+        &self,
+        scope: &ScopeKey,
+        base: Option<ScopeTable>,
+        changes: &[PendingChange],
+        batch_size: usize,
+        sent: &Sent,
+        observer: &mut dyn Observer,
+    ) {
+        let (Some(cache), Some(base)) = (self.cache, base) else {
+            return;
+        };
+        match patched(&base, changes, batch_size, &sent.responses) {
+            Some(table) if sent.error.is_none() => save(cache, scope, &table, observer),
+            _ => cache.forget(scope),
+        }
+    }
+}
+
+/// Writes a cache entry; a failure costs a download next time, so it is only a warning.
+fn save(cache: &ScopeCache, scope: &ScopeKey, table: &ScopeTable, observer: &mut dyn Observer) {
+    if let Err(e) = cache.save(scope, table) {
+        observer.warning(&format!(
+            "scope cache: cannot write the entry of {scope} in {}: {e}",
+            cache.dir().display()
+        ));
+        cache.forget(scope);
+    }
+}
 
 /// Pass 2 (and, for `--strict`, the check before it).
 #[allow(clippy::too_many_arguments)]
@@ -21,7 +168,7 @@ pub(super) fn sync_pass(
     plan: &Plan,
     compared: &[tapesync_model::Field],
     spill: &Spill,
-    prefetcher: Option<&Prefetcher>,
+    mut tables: Tables<'_>,
     target: &mut dyn Target,
     session: Option<i64>,
     options: &RunOptions,
@@ -45,8 +192,13 @@ pub(super) fn sync_pass(
         dry_run: options.dry_run,
         source_name: source_name.to_string(),
     };
-    if let (Some(p), false, false) = (prefetcher, options.strict, options.dry_run) {
-        return sync_pipelined(p, spill, &rules, applier, stats, observer);
+    if tables.prefetcher.is_some() && !options.strict && !options.dry_run {
+        if tables.from_cache.iter().any(|c| *c) {
+            // An entry that proves damaged is downloaded on a handle of its own: the target
+            // is busy applying on the other thread.
+            tables.fallback = applier.target.scope_reader();
+        }
+        return sync_pipelined(tables, spill, &rules, applier, stats, observer);
     }
     // In strict mode every scope is diffed before anything is applied; the pending changes
     // wait in a spill file of their own so memory stays bounded by the largest scope.
@@ -58,23 +210,11 @@ pub(super) fn sync_pass(
     let mut records = ScopeRecords::default();
     for (i, scope) in spill.scopes().iter().enumerate() {
         spill.read_into(i, &mut records)?;
-        let (changes, rejected) = match prefetcher {
-            Some(p) => {
-                let fetched = p.next()?;
-                stats.statistics.scope_downloads += 1;
-                let diff = diff_scope(&fetched.table, &records, &rules, stats)?;
-                p.release(fetched);
-                diff
-            }
-            None => {
-                let table = {
-                    let target = &mut *applier.target;
-                    with_retry(&options.retry, || target.download_table(scope, compared))?
-                };
-                stats.statistics.scope_downloads += 1;
-                diff_scope(&table, &records, &rules, stats)?
-            }
-        };
+        let got = tables.get(i, scope, Some(&mut *applier.target), stats, observer)?;
+        let (changes, rejected) = diff_scope(got.table(), &records, &rules, stats)?;
+        // Held changes are applied without their table at hand: the entry is not patched
+        // (its version will not match next time, so the scope is downloaded then).
+        let base = tables.done(scope, got, &changes, options.dry_run, observer);
         for r in rejected {
             if options.strict {
                 return Err(RunError::Strict {
@@ -88,7 +228,20 @@ pub(super) fn sync_pass(
         }
         match held.as_mut() {
             Some(h) => h.hold(scope, &changes)?,
-            None => applier.apply(scope, &changes, stats, observer)?,
+            None if options.dry_run => applier.apply(scope, &changes, stats, observer)?,
+            None => {
+                let sent = applier.send(scope, &changes);
+                tables.applied(scope, base, &changes, options.batch_size, &sent, observer);
+                record_outcomes(
+                    source_name,
+                    options.batch_size,
+                    scope,
+                    &changes,
+                    sent,
+                    stats,
+                    observer,
+                )?;
+            }
         }
     }
     if let Some(h) = held {
@@ -107,7 +260,7 @@ pub(super) fn sync_pass(
 /// scope's rejections from the comparison, then the outcomes of its batches, scope after
 /// scope; at most one scope is being applied at any time.
 fn sync_pipelined(
-    prefetcher: &Prefetcher,
+    mut tables: Tables<'_>,
     spill: &Spill,
     rules: &DiffRules<'_>,
     mut applier: Applier<'_>,
@@ -130,11 +283,16 @@ fn sync_pipelined(
                 }
             }
         });
-        // Waits for the scope being applied and reports its outcomes.
-        let finish = |stats: &mut RunStats, observer: &mut dyn Observer| {
+        // Waits for the scope being applied, brings its cache entry up to date and reports
+        // its outcomes.
+        let finish = |tables: &Tables<'_>,
+                      base: Option<ScopeTable>,
+                      stats: &mut RunStats,
+                      observer: &mut dyn Observer| {
             let (i, changes, sent) = done.recv().map_err(|_| {
                 TargetError::Internal("the thread applying changes ended unexpectedly".into())
             })?;
+            tables.applied(&scopes[i], base, &changes, batch_size, &sent, observer);
             record_outcomes(
                 &source_name,
                 batch_size,
@@ -146,18 +304,19 @@ fn sync_pipelined(
             )
             .map_err(RunError::from)
         };
-        let mut in_flight = false;
+        // The table of the scope being applied, to patch once its answers are in.
+        let mut in_flight: Option<Option<ScopeTable>> = None;
         let mut records = ScopeRecords::default();
-        let mut compare_all = || -> Result<(), RunError> {
-            for i in 0..scopes.len() {
+        let mut compare_all = |tables: &mut Tables<'_>,
+                               in_flight: &mut Option<Option<ScopeTable>>|
+         -> Result<(), RunError> {
+            for (i, scope) in scopes.iter().enumerate() {
                 spill.read_into(i, &mut records)?;
-                let fetched = prefetcher.next()?;
-                stats.statistics.scope_downloads += 1;
-                let (changes, rejected) = diff_scope(&fetched.table, &records, rules, stats)?;
-                prefetcher.release(fetched);
-                if in_flight {
-                    in_flight = false;
-                    finish(stats, observer)?;
+                let got = tables.get(i, scope, None, stats, observer)?;
+                let (changes, rejected) = diff_scope(got.table(), &records, rules, stats)?;
+                let base = tables.done(scope, got, &changes, false, observer);
+                if let Some(previous) = in_flight.take() {
+                    finish(tables, previous, stats, observer)?;
                 }
                 for r in rejected {
                     stats.statistics.records_rejected += 1;
@@ -169,15 +328,15 @@ fn sync_pipelined(
                             "the thread applying changes ended unexpectedly".into(),
                         )
                     })?;
-                    in_flight = true;
+                    *in_flight = Some(base);
                 }
             }
             Ok(())
         };
-        let mut result = compare_all();
+        let mut result = compare_all(&mut tables, &mut in_flight);
         // Whatever stopped the loop, the batches already sent are counted.
-        if in_flight {
-            let last = finish(stats, observer);
+        if let Some(previous) = in_flight.take() {
+            let last = finish(&tables, previous, stats, observer);
             if result.is_ok() {
                 result = last;
             }

@@ -72,6 +72,7 @@ fn options() -> RunOptions {
             definition_name: "test.ttidef".into(),
             source_name: "test.csv".into(),
         },
+        cache: None,
     }
 }
 
@@ -117,6 +118,12 @@ impl Target for LostAnswer {
     }
     fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError> {
         self.inner.download_scope(scope)
+    }
+    fn scope_versions(
+        &mut self,
+        scopes: &[ScopeKey],
+    ) -> Result<tapesync_model::ScopeVersions, TargetError> {
+        self.inner.scope_versions(scopes)
     }
     fn apply(
         &mut self,
@@ -223,6 +230,12 @@ struct Interloper {
 impl Target for Interloper {
     fn begin_session(&mut self, start: &SessionStart) -> Result<i64, TargetError> {
         self.inner.begin_session(start)
+    }
+    fn scope_versions(
+        &mut self,
+        scopes: &[ScopeKey],
+    ) -> Result<tapesync_model::ScopeVersions, TargetError> {
+        self.inner.scope_versions(scopes)
     }
     fn download_scope(&mut self, scope: &ScopeKey) -> Result<ScopeSnapshot, TargetError> {
         let snapshot = self.inner.download_scope(scope)?;

@@ -4,8 +4,8 @@
 use super::{ScopeReader, Target, TargetError};
 use std::path::Path;
 use tapesync_model::{
-    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,
-    SessionStart, SyncStatistics,
+    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions,
+    SessionOutcome, SessionStart, SyncStatistics,
 };
 use tapesync_store::{Store, StoreError, StoreLocation};
 
@@ -106,6 +106,10 @@ impl Target for EmbeddedTarget {
         self.store.download_table(scope, columns).map_err(map_err)
     }
 
+    fn scope_versions(&mut self, scopes: &[ScopeKey]) -> Result<ScopeVersions, TargetError> {
+        self.store.scope_versions(scopes).map_err(map_err)
+    }
+
     /// A reader on a second connection to the store; `None` for an in-memory store, which no
     /// other connection can see. A reader that cannot be opened is also `None`: the run then
     /// simply downloads on this connection.
@@ -178,8 +182,11 @@ mod tests {
         let mut target = EmbeddedTarget::open(&dir.path().join("inv.db"), "t").unwrap();
         seed(&mut target);
         let columns = [Field::Slot, Field::Repository];
-        let expected =
+        let mut expected =
             table_from_snapshot(target.download_scope(&scope()).unwrap(), &columns).unwrap();
+        // A snapshot does not carry the scope version; the table does.
+        expected.scope_version = target.scope_versions(&[scope()]).unwrap().scopes[0].version;
+        assert!(expected.scope_version > 0);
         assert_eq!(expected.len(), 50);
         assert_eq!(target.download_table(&scope(), &columns).unwrap(), expected);
         let mut reader = target.scope_reader().expect("a file store has a reader");

@@ -36,9 +36,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tapesync_model::{
     ApiErrorBody, ApplyBatch, ApplyResponse, Field, LogonRequest, LogonResponse, ScopeKey,
-    ScopeSnapshot, ScopeTable, SessionCreated, SessionFinish, SessionOutcome, SessionStart,
-    SyncStatistics,
+    ScopeSnapshot, ScopeTable, ScopeVersions, ScopeVersionsRequest, SessionCreated, SessionFinish,
+    SessionOutcome, SessionStart, SyncStatistics,
 };
+
+/// Scopes the server answers the versions of in one request (`MAX_SCOPES_PER_VERSIONS` of
+/// `server/src/limits.rs`, which this crate cannot depend on).
+pub const MAX_SCOPES_PER_VERSIONS: usize = 10_000;
 
 /// Requests sent to the server, retries included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct RoundTrips {
     pub scope_downloads: u64,
     pub applies: u64,
     pub session_calls: u64,
+    /// Scope-version requests (one per run that keeps a scope cache).
+    pub version_calls: u64,
     /// Requests repeated after a connection failure or a 503 (also counted above).
     pub retries: u64,
 }
@@ -137,6 +143,7 @@ enum Kind {
     Download,
     Apply,
     Session,
+    Versions,
 }
 
 impl HttpTarget {
@@ -306,6 +313,7 @@ impl Link {
                     Kind::Download => trips.scope_downloads += 1,
                     Kind::Apply => trips.applies += 1,
                     Kind::Session => trips.session_calls += 1,
+                    Kind::Versions => trips.version_calls += 1,
                 }
                 if attempt > 1 {
                     trips.retries += 1;
@@ -574,6 +582,35 @@ impl Target for HttpTarget {
         columns: &[Field],
     ) -> Result<ScopeTable, TargetError> {
         self.link.download_table(scope, columns)
+    }
+
+    /// One request for up to [`MAX_SCOPES_PER_VERSIONS`] scopes (the server's limit), so
+    /// one request for any real run; more scopes take one request per that many.
+    fn scope_versions(&mut self, scopes: &[ScopeKey]) -> Result<ScopeVersions, TargetError> {
+        let url = self.link.url(&["api", "v1", "scope-versions"]);
+        let mut all = ScopeVersions::default();
+        for (i, chunk) in scopes.chunks(MAX_SCOPES_PER_VERSIONS).enumerate() {
+            let request = ScopeVersionsRequest {
+                scopes: chunk.to_vec(),
+            };
+            let body =
+                serde_json::to_vec(&request).map_err(|e| TargetError::Internal(e.to_string()))?;
+            // A read: safe to repeat when unanswered.
+            let response = self.link.call(Kind::Versions, true, |c| {
+                c.post(url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })?;
+            let part: ScopeVersions = expect_json(response)?;
+            if i > 0 && part.store != all.store {
+                return Err(TargetError::Unavailable(
+                    "the inventory's store identity changed during the run".into(),
+                ));
+            }
+            all.store = part.store;
+            all.scopes.extend(part.scopes);
+        }
+        Ok(all)
     }
 
     /// A reader with its own HTTP client, so a download on its thread never queues behind an

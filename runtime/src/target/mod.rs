@@ -7,8 +7,8 @@ pub mod http;
 pub mod retry;
 
 use tapesync_model::{
-    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, SessionOutcome,
-    SessionStart, SyncStatistics,
+    ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions,
+    SessionOutcome, SessionStart, SyncStatistics,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,10 @@ pub trait Target: Send {
     ) -> Result<ScopeTable, TargetError> {
         table_from_snapshot(self.download_scope(scope)?, columns)
     }
+    /// The inventory's identity and the current version of each of `scopes`, in one call
+    /// (one request over HTTP): what a run asks before it trusts scope tables it kept from an
+    /// earlier run (see [`ScopeVersions`]). Scopes the caller may not read are left out.
+    fn scope_versions(&mut self, scopes: &[ScopeKey]) -> Result<ScopeVersions, TargetError>;
     /// A second, independent read handle on the same inventory, so that the next scopes can be
     /// downloaded on another thread while this handle applies. `None` when the target cannot
     /// open one (the run then downloads each scope itself, in turn).

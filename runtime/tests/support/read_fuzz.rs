@@ -187,6 +187,7 @@ pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
             definition_name: format!("{}.ttidef", case.name),
             source_name: "fuzz.txt".into(),
         },
+        cache: None,
     };
     let mut observer = Collector::default();
     let outcome = run(&case.plan, lines, &mut target, &options, &mut observer);

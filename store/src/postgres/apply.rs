@@ -224,7 +224,19 @@ impl ScopeTx for PgTx<'_, '_> {
         Ok(volumes.iter().map(|v| found.remove(*v)).collect())
     }
 
-    fn write(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError> {
+    fn bump_version(&mut self, customer: &str, media: &str) -> Result<(), StoreError> {
+        self.run(super::inventory::BUMP_VERSION, &[&customer, &media])?;
+        Ok(())
+    }
+
+    fn scope_version(&mut self, customer: &str, media: &str) -> Result<u64, StoreError> {
+        let statement = self
+            .statements
+            .get(self.tx, super::inventory::SCOPE_VERSION)?;
+        unsigned(self.tx.query_one(&statement, &[&customer, &media])?.get(0))
+    }
+
+    fn write_volumes(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError> {
         self.lock_scope(writes.customer, writes.media)?;
         if !writes.inserts.is_empty() {
             self.insert_volumes(writes)?;

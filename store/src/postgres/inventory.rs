@@ -45,6 +45,32 @@ pub(super) fn exists(
 
 pub(super) const CUSTOMER_EXISTS: &str = "SELECT 1 FROM customers WHERE id = $1";
 pub(super) const MEDIA_EXISTS: &str = "SELECT 1 FROM media WHERE customer = $1 AND id = $2";
+/// Moves the counter of `(customer, media)` (see `crate::batch::bump_customer`).
+pub(super) const BUMP_VERSION: &str =
+    "INSERT INTO scope_versions (customer, media, version) VALUES ($1, $2, 1)
+     ON CONFLICT (customer, media) DO UPDATE SET version = scope_versions.version + 1";
+/// The scope's version: its counter plus its customer's.
+pub(super) const SCOPE_VERSION: &str =
+    "SELECT COALESCE(SUM(version), 0)::BIGINT FROM scope_versions
+     WHERE customer = $1 AND media IN ($2, '')";
+
+/// Runs one INSERT of a customer's media or repository (or the customer) and, if it added a
+/// row, moves the customer's counter in the same transaction.
+fn insert_and_bump(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    customer: &str,
+) -> Result<bool, StoreError> {
+    let mut tx = conn.client.transaction()?;
+    let added = tx.execute(sql, params)? > 0;
+    if added {
+        tx.execute(BUMP_VERSION, &[&customer, &crate::batch::CUSTOMER_COUNTER])?;
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
 const REPOSITORIES: &str =
     "SELECT id, description FROM repositories WHERE customer = $1 ORDER BY id";
 
@@ -92,10 +118,12 @@ impl PgStore {
 impl InventorySql for PgStore {
     fn insert_customer(&self, id: &str, name: &str) -> Result<bool, StoreError> {
         self.with(|c| {
-            Ok(c.client.execute(
+            insert_and_bump(
+                c,
                 "INSERT INTO customers (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[&id, &name],
-            )? > 0)
+                id,
+            )
         })
     }
 
@@ -110,11 +138,13 @@ impl InventorySql for PgStore {
         description: &str,
     ) -> Result<bool, StoreError> {
         self.with(|c| {
-            Ok(c.client.execute(
+            insert_and_bump(
+                c,
                 "INSERT INTO media (customer, id, description) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
                 &[&customer, &id, &description],
-            )? > 0)
+                customer,
+            )
         })
     }
 
@@ -125,11 +155,13 @@ impl InventorySql for PgStore {
         description: &str,
     ) -> Result<bool, StoreError> {
         self.with(|c| {
-            Ok(c.client.execute(
+            insert_and_bump(
+                c,
                 "INSERT INTO repositories (customer, id, description) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
                 &[&customer, &id, &description],
-            )? > 0)
+                customer,
+            )
         })
     }
 
@@ -181,6 +213,8 @@ impl InventorySql for PgStore {
                 table.customer_exists = exists(tx, CUSTOMER_EXISTS, &[&customer])?;
                 table.media_exists = exists(tx, MEDIA_EXISTS, &[&customer, &media])?;
                 table.repositories = repositories(tx, customer)?;
+                table.scope_version =
+                    unsigned(tx.query_one(SCOPE_VERSION, &[&customer, &media])?.get(0))?;
                 // Rows stream in as they are read; each cell goes from the row's buffer
                 // into the table's text.
                 let mut rows = tx.query_raw(&statement, [customer, media])?;
@@ -192,6 +226,25 @@ impl InventorySql for PgStore {
                     })?;
                 }
                 Ok(())
+            })
+        })
+    }
+
+    fn scope_versions(
+        &self,
+        scopes: &[(String, String)],
+    ) -> Result<(String, Vec<u64>), StoreError> {
+        self.with(|c| {
+            let statement = PgStore::statement(c, SCOPE_VERSION)?;
+            snapshot(c, |tx| {
+                let identity: String = tx.query_one("SELECT id FROM store_identity", &[])?.get(0);
+                let versions = scopes
+                    .iter()
+                    .map(|(customer, media)| {
+                        unsigned(tx.query_one(&statement, &[customer, media])?.get(0))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok((identity, versions))
             })
         })
     }

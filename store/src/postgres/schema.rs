@@ -164,6 +164,20 @@ ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
 ALTER TABLE sync_sessions ADD COLUMN last_active_at TEXT;
 CREATE INDEX sync_sessions_running ON sync_sessions(id) WHERE outcome = 'running';
 "#,
+    // 4: scope versions (a counter per scope, and per customer under media '') and the
+    // store's identity, for clients that keep scope tables between runs.
+    r#"
+CREATE TABLE scope_versions (
+    customer TEXT COLLATE "C" NOT NULL,
+    media    TEXT COLLATE "C" NOT NULL,
+    version  BIGINT NOT NULL CHECK (version >= 1),
+    PRIMARY KEY (customer, media)
+);
+CREATE TABLE store_identity (
+    id TEXT PRIMARY KEY
+);
+INSERT INTO store_identity (id) VALUES (replace(gen_random_uuid()::text, '-', ''));
+"#,
 ];
 
 /// The version recorded in the connection's schema; 0 without a store there.

@@ -185,7 +185,15 @@ impl ScopeTx for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn write(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError> {
+    fn bump_version(&mut self, customer: &str, media: &str) -> Result<(), StoreError> {
+        super::inventory::bump_version(self.conn, customer, media)
+    }
+
+    fn scope_version(&mut self, customer: &str, media: &str) -> Result<u64, StoreError> {
+        super::inventory::scope_version(self.conn, customer, media)
+    }
+
+    fn write_volumes(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError> {
         if !writes.inserts.is_empty() {
             let mut insert = self.conn.prepare_cached(&self.sql.insert)?;
             for new in &writes.inserts {

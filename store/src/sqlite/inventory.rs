@@ -68,6 +68,52 @@ pub(super) fn customer_exists(conn: &Connection, customer: &str) -> Result<bool,
         .exists([customer])?)
 }
 
+/// Moves the counter of `(customer, media)` (see `crate::batch::bump_customer`).
+pub(super) fn bump_version(
+    conn: &Connection,
+    customer: &str,
+    media: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO scope_versions (customer, media, version) VALUES (?1, ?2, 1)
+         ON CONFLICT (customer, media) DO UPDATE SET version = scope_versions.version + 1",
+    )?
+    .execute([customer, media])?;
+    Ok(())
+}
+
+/// The scope's version: its counter plus its customer's.
+pub(super) fn scope_version(
+    conn: &Connection,
+    customer: &str,
+    media: &str,
+) -> Result<u64, StoreError> {
+    let v: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(version), 0) FROM scope_versions
+             WHERE customer = ?1 AND media IN (?2, '')",
+        )?
+        .query_row([customer, media], |r| r.get(0))?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("scope version {v} is negative")))
+}
+
+/// Runs one INSERT of a customer's media or repository (or the customer) and, if it added a
+/// row, moves the customer's counter in the same transaction.
+fn insert_and_bump(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    customer: &str,
+) -> Result<bool, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let added = tx.execute(sql, params)? > 0;
+    if added {
+        bump_version(&tx, customer, crate::batch::CUSTOMER_COUNTER)?;
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
 pub(super) fn media_exists(
     conn: &Connection,
     customer: &str,
@@ -80,10 +126,12 @@ pub(super) fn media_exists(
 
 impl InventorySql for SqliteStore {
     fn insert_customer(&self, id: &str, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute(
+        insert_and_bump(
+            &self.conn,
             "INSERT INTO customers (id, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![id, name],
-        )? > 0)
+            id,
+        )
     }
 
     fn customer_exists(&self, id: &str) -> Result<bool, StoreError> {
@@ -96,11 +144,13 @@ impl InventorySql for SqliteStore {
         id: &str,
         description: &str,
     ) -> Result<bool, StoreError> {
-        Ok(self.conn.execute(
+        insert_and_bump(
+            &self.conn,
             "INSERT INTO media (customer, id, description) VALUES (?1, ?2, ?3)
              ON CONFLICT DO NOTHING",
             params![customer, id, description],
-        )? > 0)
+            customer,
+        )
     }
 
     fn insert_repository(
@@ -109,11 +159,13 @@ impl InventorySql for SqliteStore {
         id: &str,
         description: &str,
     ) -> Result<bool, StoreError> {
-        Ok(self.conn.execute(
+        insert_and_bump(
+            &self.conn,
             "INSERT INTO repositories (customer, id, description) VALUES (?1, ?2, ?3)
              ON CONFLICT DO NOTHING",
             params![customer, id, description],
-        )? > 0)
+            customer,
+        )
     }
 
     fn list_customers(&self) -> Result<Vec<CustomerDump>, StoreError> {
@@ -207,6 +259,7 @@ impl InventorySql for SqliteStore {
         table.customer_exists = customer_exists(&self.conn, customer)?;
         table.media_exists = media_exists(&self.conn, customer, media)?;
         table.repositories = self.repositories(customer)?;
+        table.scope_version = scope_version(&self.conn, customer, media)?;
         // Size the table first (a count off the index): growing a large table step by step
         // costs more in fresh pages than the count costs.
         let count: i64 = self
@@ -232,6 +285,21 @@ impl InventorySql for SqliteStore {
         drop(stmt);
         tx.finish()?;
         Ok(())
+    }
+
+    fn scope_versions(
+        &self,
+        scopes: &[(String, String)],
+    ) -> Result<(String, Vec<u64>), StoreError> {
+        // One read transaction: the identity and every version from one snapshot.
+        let tx = self.conn.unchecked_transaction()?;
+        let identity: String = tx.query_row("SELECT id FROM store_identity", [], |r| r.get(0))?;
+        let versions = scopes
+            .iter()
+            .map(|(customer, media)| scope_version(&tx, customer, media))
+            .collect::<Result<_, _>>()?;
+        tx.finish()?;
+        Ok((identity, versions))
     }
 
     fn volume(

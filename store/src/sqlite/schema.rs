@@ -170,6 +170,20 @@ ALTER TABLE applied_batches ADD COLUMN request_digest TEXT;
 ALTER TABLE sync_sessions ADD COLUMN last_active_at TEXT;
 CREATE INDEX sync_sessions_running ON sync_sessions(id) WHERE outcome = 'running';
 "#,
+    // 4: scope versions (a counter per scope, and per customer under media '') and the
+    // store's identity, for clients that keep scope tables between runs.
+    r#"
+CREATE TABLE scope_versions (
+    customer TEXT NOT NULL,
+    media    TEXT NOT NULL,
+    version  INTEGER NOT NULL CHECK (version >= 1),
+    PRIMARY KEY (customer, media)
+) WITHOUT ROWID;
+CREATE TABLE store_identity (
+    id TEXT PRIMARY KEY NOT NULL
+) WITHOUT ROWID;
+INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))));
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.

@@ -135,7 +135,12 @@ fn the_table_equals_the_snapshot_for_every_column_set() {
         ] {
             for columns in column_sets {
                 let table = store.download_table(&key, columns).unwrap();
-                let expected = table_of(store.download_scope(&key).unwrap(), columns);
+                let mut expected = table_of(store.download_scope(&key).unwrap(), columns);
+                expected.scope_version = store
+                    .scope_versions(std::slice::from_ref(&key))
+                    .unwrap()
+                    .scopes[0]
+                    .version;
                 assert_eq!(table, expected, "{key:?} {columns:?}");
             }
         }

@@ -8,6 +8,7 @@ mod download;
 mod dump;
 mod durability;
 mod schema;
+mod scope_versions;
 mod sessions;
 mod users;
 

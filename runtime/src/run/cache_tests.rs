@@ -1,0 +1,355 @@
+//! The scope cache must never change a result. Two stores receive the same random sequence
+//! of writes: syncs through a scope cache (store A) or without one (store B), other writers
+//! between them — another sync, an admin import, a second client applying batches, a second
+//! machine with a cache of its own, a new repository — and every run's changes, conflicts,
+//! rejections and the final inventory must be the same on both.
+
+use super::*;
+use crate::observer::Collector;
+use crate::read::input::OpenInput;
+use crate::scope::cache::CacheSettings;
+use crate::target::embedded::EmbeddedTarget;
+use crate::testutil::csv_plan;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tapesync_compiler::plan::{ExtractSource, Extraction};
+use tapesync_model::{
+    ApplyBatch, CustomerDump, Field, InventoryDump, MediaDump, RepositoryInfo, ScopeKey,
+    VolumeChange, VolumeDump,
+};
+use tapesync_store::Store;
+
+const CUSTOMERS: [&str; 2] = ["C1", "C2"];
+const MEDIA: [&str; 2] = ["LTO", "DLT"];
+const REPOSITORIES: [&str; 3] = ["LIBR", "OFFS", "VLT2"];
+
+/// Elements: volume, repository, slot, customer, media.
+fn plan() -> Plan {
+    let mut plan = csv_plan("XX", "XX", &[(Field::Repository, 2), (Field::Slot, 3)]);
+    plan.literals.clear();
+    for (field, index) in [(Field::Customer, 4), (Field::Media, 5)] {
+        plan.extractions.push(Extraction {
+            field,
+            source: ExtractSource::Element { index },
+            length: 4,
+        });
+    }
+    plan
+}
+
+fn inventory() -> InventoryDump {
+    let repositories = REPOSITORIES[..2]
+        .iter()
+        .map(|r| RepositoryInfo {
+            id: r.to_string(),
+            description: String::new(),
+        })
+        .collect::<Vec<_>>();
+    let mut volumes = Vec::new();
+    for c in CUSTOMERS {
+        for m in MEDIA {
+            for i in 0..12 {
+                volumes.push(VolumeDump {
+                    customer: c.into(),
+                    media: m.into(),
+                    volume: format!("{m}{i:03}"),
+                    version: None,
+                    fields: BTreeMap::from([(Field::Repository, "LIBR".to_string())]),
+                });
+            }
+        }
+    }
+    InventoryDump {
+        customers: CUSTOMERS
+            .iter()
+            .map(|c| CustomerDump {
+                id: c.to_string(),
+                name: String::new(),
+                media: MEDIA
+                    .iter()
+                    .map(|m| MediaDump {
+                        id: m.to_string(),
+                        description: String::new(),
+                    })
+                    .collect(),
+                repositories: repositories.clone(),
+            })
+            .collect(),
+        volumes,
+    }
+}
+
+/// A report naming a random part of the inventory (and a few volumes it lacks), shuffled.
+fn report(rng: &mut StdRng) -> String {
+    let mut lines = Vec::new();
+    for c in CUSTOMERS {
+        for m in MEDIA {
+            if rng.random_bool(0.2) {
+                continue;
+            }
+            for i in 0..14 {
+                if rng.random_bool(0.3) {
+                    continue;
+                }
+                let repository = REPOSITORIES[rng.random_range(0..REPOSITORIES.len())];
+                let slot = match rng.random_range(0..4) {
+                    0 => String::new(),
+                    n => n.to_string(),
+                };
+                lines.push(format!("{m}{i:03},{repository},{slot},{c},{m}"));
+            }
+        }
+    }
+    lines.shuffle(rng);
+    lines.join("\n") + "\n"
+}
+
+fn options(add_new: bool, cache: Option<CacheSettings>) -> RunOptions {
+    RunOptions {
+        add_new,
+        dry_run: false,
+        strict: false,
+        batch_size: 4,
+        limit: None,
+        now: chrono::NaiveDate::from_ymd_opt(2026, 6, 15)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
+        retry: RetryPolicy {
+            attempts: 2,
+            first_delay: Duration::from_millis(1),
+        },
+        session: SessionStart {
+            definition_hash: "0".into(),
+            definition_name: "cache.ttidef".into(),
+            source_name: "report.csv".into(),
+        },
+        cache,
+    }
+}
+
+/// What a run did that the cache must not change.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    statistics: tapesync_model::SyncStatistics,
+    not_in_inventory: Vec<String>,
+    not_in_report: Vec<String>,
+    rejections: Vec<String>,
+    warnings: Vec<String>,
+    error: Option<String>,
+}
+
+fn sync(path: &Path, text: &str, add_new: bool, cache: Option<CacheSettings>) -> (Seen, u64) {
+    let mut target = EmbeddedTarget::open(path, "sync").unwrap();
+    let lines = OpenInput::from_reader(
+        "report.csv".into(),
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+    )
+    .lines();
+    let mut observer = Collector::default();
+    let out = run(
+        &plan(),
+        lines,
+        &mut target,
+        &options(add_new, cache),
+        &mut observer,
+    );
+    let mut statistics = out.stats.statistics.clone();
+    let from_cache = statistics.scopes_from_cache;
+    // Where the tables came from, and the time, differ by design.
+    statistics.scope_downloads = 0;
+    statistics.scopes_from_cache = 0;
+    statistics.elapsed_ms = 0;
+    (
+        Seen {
+            statistics,
+            not_in_inventory: out.stats.not_in_inventory.clone(),
+            not_in_report: out.stats.not_in_report.clone(),
+            rejections: observer.rejections,
+            warnings: observer.warnings,
+            error: out.error.map(|e| e.to_string()),
+        },
+        from_cache,
+    )
+}
+
+fn cache(dir: &Path, path: &Path) -> Option<CacheSettings> {
+    Some(CacheSettings {
+        dir: dir.to_path_buf(),
+        target: path.display().to_string(),
+    })
+}
+
+/// The inventory without what differs by design (none of the export does: no times, no ids).
+fn inventory_of(path: &Path) -> String {
+    serde_json::to_string_pretty(&Store::open(path).unwrap().export().unwrap()).unwrap()
+}
+
+fn random_batch(rng: &mut StdRng, n: u64) -> (ScopeKey, ApplyBatch) {
+    let scope = ScopeKey {
+        customer: CUSTOMERS[rng.random_range(0..2)].into(),
+        media: MEDIA[rng.random_range(0..2)].into(),
+    };
+    let changes = (0..rng.random_range(1..4))
+        .map(|_| {
+            let i = rng.random_range(0..12);
+            VolumeChange {
+                volume: format!("{}{i:03}", scope.media),
+                // The store decides: a stale version is a conflict, the same on both stores.
+                expected_version: Some(rng.random_range(1..4)),
+                set: BTreeMap::from([(Field::Slot, Some(format!("{}", rng.random_range(10..20))))]),
+            }
+        })
+        .collect();
+    let batch = ApplyBatch {
+        idempotency_key: format!("client-{n}"),
+        session: None,
+        create_missing: false,
+        changes,
+    };
+    (scope, batch)
+}
+
+fn random_dump(rng: &mut StdRng) -> InventoryDump {
+    let mut dump = inventory();
+    dump.volumes.retain(|_| rng.random_bool(0.15));
+    for v in &mut dump.volumes {
+        v.fields.insert(
+            Field::Repository,
+            REPOSITORIES[rng.random_range(0..2)].into(),
+        );
+    }
+    dump
+}
+
+struct Pair {
+    cached: PathBuf,
+    plain: PathBuf,
+}
+
+#[test]
+fn a_stale_cache_never_changes_a_result() {
+    let mut exercised = 0;
+    for seed in 0..6u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let dir = tempfile::tempdir().unwrap();
+        let pair = Pair {
+            cached: dir.path().join("a.db"),
+            plain: dir.path().join("b.db"),
+        };
+        for path in [&pair.cached, &pair.plain] {
+            Store::open(path).unwrap().import(&inventory()).unwrap();
+        }
+        let ours = dir.path().join("cache-1");
+        let theirs = dir.path().join("cache-2");
+        for step in 0..14u64 {
+            let what = if step < 2 { 0 } else { rng.random_range(0..7) };
+            let context = format!("seed {seed}, step {step}, action {what}");
+            match what {
+                // Our nightly sync (twice as likely as anything else).
+                0 | 1 => {
+                    let text = report(&mut rng);
+                    let add_new = rng.random_bool(0.3);
+                    let (a, from_cache) =
+                        sync(&pair.cached, &text, add_new, cache(&ours, &pair.cached));
+                    let (b, _) = sync(&pair.plain, &text, add_new, None);
+                    assert_eq!(a, b, "{context}");
+                    exercised += from_cache;
+                }
+                // Another sync without a cache.
+                2 => {
+                    let text = report(&mut rng);
+                    let a = sync(&pair.cached, &text, false, None).0;
+                    let b = sync(&pair.plain, &text, false, None).0;
+                    assert_eq!(a, b, "{context}");
+                }
+                // A second machine with a cache of its own.
+                3 => {
+                    let text = report(&mut rng);
+                    let a = sync(&pair.cached, &text, true, cache(&theirs, &pair.cached)).0;
+                    let b = sync(&pair.plain, &text, true, None).0;
+                    assert_eq!(a, b, "{context}");
+                }
+                // An admin import.
+                4 => {
+                    let dump = random_dump(&mut rng);
+                    for path in [&pair.cached, &pair.plain] {
+                        Store::open(path).unwrap().import(&dump).unwrap();
+                    }
+                }
+                // A second client applying a batch.
+                5 => {
+                    let (scope, batch) = random_batch(&mut rng, step);
+                    let answers: Vec<_> = [&pair.cached, &pair.plain]
+                        .iter()
+                        .map(|path| {
+                            let mut store = Store::open(path).unwrap();
+                            let mut r = store.apply("client", &scope, &batch).unwrap();
+                            r.scope_version = None;
+                            r
+                        })
+                        .collect();
+                    assert_eq!(answers[0], answers[1], "{context}");
+                }
+                // A new repository, which a report may then name.
+                _ => {
+                    let customer = CUSTOMERS[rng.random_range(0..2)];
+                    for path in [&pair.cached, &pair.plain] {
+                        let _ = Store::open(path)
+                            .unwrap()
+                            .add_repository(customer, "VLT2", "");
+                    }
+                }
+            }
+            assert_eq!(
+                inventory_of(&pair.cached),
+                inventory_of(&pair.plain),
+                "{context}"
+            );
+        }
+    }
+    assert!(
+        exercised > 20,
+        "the cache was hardly used ({exercised} scopes)"
+    );
+}
+
+#[test]
+fn a_damaged_cache_is_reported_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inv.db");
+    Store::open(&path).unwrap().import(&inventory()).unwrap();
+    let caches = dir.path().join("cache");
+    let text = "LTO001,OFFS,1,C1,LTO\nDLT002,LIBR,,C2,DLT\nLTO003,OFFS,,C2,LTO\n";
+    let (first, _) = sync(&path, text, false, cache(&caches, &path));
+    assert!(first.error.is_none(), "{first:?}");
+    let (again, from_cache) = sync(&path, text, false, cache(&caches, &path));
+    assert_eq!(from_cache, 3, "every scope from the cache: {again:?}");
+    assert_eq!(again.statistics.volumes_unchanged, 3);
+
+    let entries: Vec<PathBuf> = std::fs::read_dir(caches.join("scopes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 3);
+    let mut flipped = std::fs::read(&entries[0]).unwrap();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 1;
+    std::fs::write(&entries[0], flipped).unwrap();
+    let truncated = std::fs::read(&entries[1]).unwrap();
+    std::fs::write(&entries[1], &truncated[..truncated.len() - 3]).unwrap();
+    std::fs::write(&entries[2], "not a cache file").unwrap();
+
+    let (damaged, from_cache) = sync(&path, text, false, cache(&caches, &path));
+    assert_eq!(from_cache, 0);
+    assert_eq!(damaged.statistics, again.statistics);
+    assert_eq!(damaged.warnings.len(), 3, "{:?}", damaged.warnings);
+    assert!(damaged.warnings.iter().all(|w| w.contains("scope cache")));
+    // Replaced: the next run reads every scope from the cache again.
+    let (_, from_cache) = sync(&path, text, false, cache(&caches, &path));
+    assert_eq!(from_cache, 3);
+}

@@ -1,0 +1,705 @@
+//! The scope cache: the scope tables a run downloaded, kept in files between runs, so that a
+//! scope nobody changed since is read from the local disk instead of the inventory.
+//!
+//! A cached table is used only when the inventory says the scope is still at the version the
+//! table was read at (`Target::scope_versions`, one call per run) **and** the file proves to
+//! be whole and meant for this use: its key names the same store identity, target (file path
+//! or server URL), scope and compared fields. Anything else — a missing file, another
+//! version, a damaged, truncated or foreign file, a versions call that failed — means a
+//! download, exactly as without a cache, so a stale cache can never change a result.
+//!
+//! After a run applies changes to a scope it brings its copy up to date from its own batches
+//! ([`patched`]): only when every batch's answer says that the scope's version moved by that
+//! batch's own write alone (`ScopeVersionStep::only_this_batch`, `before` equal to the
+//! version the copy is at). Otherwise the entry is dropped and the next run downloads.
+//!
+//! File format (little-endian): magic `TSSCACHE`, format version (u32), the key as a u32
+//! length and UTF-8, the scope version (u64), the table as a u64 length and
+//! `ScopeTable::encode` bytes, then a CRC-32 of everything before it (u32). Files are written
+//! to a temporary file in the same directory and renamed over the old one, so concurrent runs
+//! sharing a directory each see either the old file or the new one, never a mix.
+
+use crate::scope::diff::PendingChange;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use tapesync_model::{
+    canonicalise, ApplyResponse, Field, ScopeKey, ScopeTable, ScopeVersions, VolumeOutcome,
+};
+
+const MAGIC: &[u8; 8] = b"TSSCACHE";
+const FORMAT: u32 = 1;
+
+/// Where a run keeps its scope tables and which inventory they come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The cache directory (entries live in its `scopes/` subdirectory).
+    pub dir: PathBuf,
+    /// The inventory as the user named it: the store's path (absolute) or the server's URL
+    /// (without password).
+    pub target: String,
+}
+
+/// A run's view of the cache: its settings, the compared fields, and (once asked) the
+/// inventory's identity and scope versions.
+pub struct ScopeCache {
+    dir: PathBuf,
+    target: String,
+    columns: Vec<Field>,
+    store: Option<String>,
+    versions: BTreeMap<ScopeKey, u64>,
+}
+
+/// Why a cache entry was not used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No entry, or one for another store or version: an ordinary download.
+    Absent,
+    /// The file is damaged, truncated or not one of ours (reported as a warning).
+    Damaged(String),
+}
+
+impl ScopeCache {
+    pub fn new(settings: &CacheSettings, columns: &[Field]) -> ScopeCache {
+        ScopeCache {
+            dir: settings.dir.join("scopes"),
+            target: settings.target.clone(),
+            columns: columns.to_vec(),
+            store: None,
+            versions: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a file exists for `scope` (whatever its content): a run whose first scope
+    /// has one waits for the versions before downloading anything.
+    pub fn has_entry(&self, scope: &ScopeKey) -> bool {
+        self.path(scope).exists()
+    }
+
+    /// Takes the inventory's answer to `Target::scope_versions`.
+    pub fn set_versions(&mut self, versions: ScopeVersions) {
+        self.store = Some(versions.store);
+        self.versions = versions
+            .scopes
+            .into_iter()
+            .map(|v| {
+                (
+                    ScopeKey {
+                        customer: v.customer,
+                        media: v.media,
+                    },
+                    v.version,
+                )
+            })
+            .collect();
+    }
+
+    /// Whether the versions are known (the versions call succeeded).
+    pub fn is_ready(&self) -> bool {
+        self.store.is_some()
+    }
+
+    fn key(&self, scope: &ScopeKey) -> Option<String> {
+        let store = self.store.as_ref()?;
+        let columns: Vec<&str> = self.columns.iter().map(|c| c.name()).collect();
+        Some(format!(
+            "store={store}\ntarget={}\nscope={}/{}\ncolumns={}",
+            self.target,
+            scope.customer,
+            scope.media,
+            columns.join(",")
+        ))
+    }
+
+    /// One file per target, scope and compared fields; a new store identity or version
+    /// replaces it.
+    fn path(&self, scope: &ScopeKey) -> PathBuf {
+        use sha2::Digest;
+        let columns: Vec<&str> = self.columns.iter().map(|c| c.name()).collect();
+        let name = sha2::Sha256::digest(format!(
+            "{}\n{}/{}\n{}",
+            self.target,
+            scope.customer,
+            scope.media,
+            columns.join(",")
+        ));
+        self.dir.join(format!("{}.tsc", &hex::encode(name)[..32]))
+    }
+
+    /// Reads only the file's head: `Ok` when it claims to hold `scope` at its current
+    /// version (the run then plans to read it instead of downloading); a head that is not one
+    /// of ours is [`Miss::Damaged`] already here.
+    pub fn check_head(&self, scope: &ScopeKey) -> Result<(), Miss> {
+        let (Some(key), Some(version)) = (self.key(scope), self.versions.get(scope)) else {
+            return Err(Miss::Absent);
+        };
+        let path = self.path(scope);
+        let damaged = |why: &str| Miss::Damaged(format!("{}: {why}", path.display()));
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Miss::Absent),
+            Err(e) => return Err(damaged(&e.to_string())),
+        };
+        let mut head = Vec::new();
+        // Magic, format and key length, then the key and the version.
+        let mut reader = std::io::BufReader::new(file);
+        let mut fixed = [0u8; 16];
+        reader
+            .read_exact(&mut fixed)
+            .map_err(|_| damaged("truncated"))?;
+        if &fixed[..8] != MAGIC {
+            return Err(damaged("not a tapesync scope cache file"));
+        }
+        let format = u32::from_le_bytes(fixed[8..12].try_into().unwrap_or_default());
+        if format != FORMAT {
+            return Err(damaged(&format!("cache format {format} is not supported")));
+        }
+        let len = u32::from_le_bytes(fixed[12..16].try_into().unwrap_or_default()) as usize;
+        if len > 64 * 1024 {
+            return Err(damaged("the key is too long"));
+        }
+        reader
+            .take(len as u64 + 8)
+            .read_to_end(&mut head)
+            .map_err(|e| damaged(&e.to_string()))?;
+        if head.len() != len + 8 {
+            return Err(damaged("truncated"));
+        }
+        let found =
+            std::str::from_utf8(&head[..len]).map_err(|_| damaged("the key is not UTF-8"))?;
+        compare_keys(found, &key).map_err(|why| damaged(&why))?;
+        let stored = u64::from_le_bytes(head[len..].try_into().unwrap_or_default());
+        if found != key || stored != *version {
+            return Err(Miss::Absent);
+        }
+        Ok(())
+    }
+
+    /// The cached table of `scope` if it is whole and current.
+    pub fn load(&self, scope: &ScopeKey) -> Result<ScopeTable, Miss> {
+        let (Some(key), Some(version)) = (self.key(scope), self.versions.get(scope)) else {
+            return Err(Miss::Absent);
+        };
+        let path = self.path(scope);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Miss::Absent),
+            Err(e) => return Err(Miss::Damaged(format!("{}: {e}", path.display()))),
+        };
+        let damaged = |why: &str| Miss::Damaged(format!("{}: {why}", path.display()));
+        let entry = Entry::decode(&bytes).map_err(|why| damaged(&why))?;
+        compare_keys(entry.key, &key).map_err(|why| damaged(&why))?;
+        if entry.key != key {
+            return Err(Miss::Absent);
+        }
+        if entry.version != *version {
+            return Err(Miss::Absent);
+        }
+        let table = ScopeTable::decode(entry.table).map_err(|e| damaged(&e.to_string()))?;
+        if table.scope_version != entry.version || table.columns() != self.columns.as_slice() {
+            return Err(damaged("the table does not match its key"));
+        }
+        Ok(table)
+    }
+
+    /// Keeps `table` as the entry of `scope` (at the table's own version). Written to a
+    /// temporary file and renamed over the old entry.
+    pub fn save(&self, scope: &ScopeKey, table: &ScopeTable) -> std::io::Result<()> {
+        let Some(key) = self.key(scope) else {
+            return Ok(());
+        };
+        let encoded = table.encode();
+        let mut bytes = Vec::with_capacity(encoded.len() + key.len() + 40);
+        write_head(&mut bytes, &key, table.scope_version);
+        bytes.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&encoded);
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        std::fs::create_dir_all(&self.dir)?;
+        // The temporary file is private (0600 on Unix): the tables are inventory data.
+        let mut file = tempfile::Builder::new()
+            .prefix(".entry")
+            .tempfile_in(&self.dir)?;
+        file.write_all(&bytes)?;
+        file.persist(self.path(scope)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Drops the entry of `scope` (its content is in doubt).
+    pub fn forget(&self, scope: &ScopeKey) {
+        let _ = std::fs::remove_file(self.path(scope));
+    }
+
+    /// The file of `scope`'s entry (tests damage it on purpose).
+    pub fn entry_path(&self, scope: &ScopeKey) -> PathBuf {
+        self.path(scope)
+    }
+
+    /// The directory of the entries.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Whether a file's key is for this target, scope and set of fields (`Ok`; the store
+/// identity may differ: an entry of an older store is merely stale) or foreign.
+fn compare_keys(found: &str, wanted: &str) -> Result<(), String> {
+    let rest = |k: &'_ str| k.split_once('\n').map(|(_, r)| r.to_string());
+    if rest(found).is_some() && rest(found) == rest(wanted) {
+        Ok(())
+    } else {
+        Err("the file belongs to another target, scope or set of fields".into())
+    }
+}
+
+fn write_head(out: &mut Vec<u8>, key: &str, version: u64) {
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+}
+
+struct Entry<'a> {
+    key: &'a str,
+    version: u64,
+    table: &'a [u8],
+}
+
+impl<'a> Entry<'a> {
+    fn decode(bytes: &'a [u8]) -> Result<Entry<'a>, String> {
+        if bytes.len() < 8 || &bytes[..8] != MAGIC {
+            return Err("not a tapesync scope cache file".into());
+        }
+        let Some((body, crc)) = bytes.split_last_chunk::<4>() else {
+            return Err("truncated".into());
+        };
+        if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+            return Err("checksum mismatch (damaged or truncated)".into());
+        }
+        let mut at = 8;
+        let mut take = |n: usize| -> Result<&'a [u8], String> {
+            let end = at + n;
+            let part = body.get(at..end).ok_or("truncated")?;
+            at = end;
+            Ok(part)
+        };
+        let format = u32::from_le_bytes(take(4)?.try_into().unwrap_or_default());
+        if format != FORMAT {
+            return Err(format!("cache format {format} is not supported"));
+        }
+        let len = u32::from_le_bytes(take(4)?.try_into().unwrap_or_default()) as usize;
+        let key = std::str::from_utf8(take(len)?).map_err(|_| "the key is not UTF-8")?;
+        let version = u64::from_le_bytes(take(8)?.try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(take(8)?.try_into().unwrap_or_default());
+        let table = take(usize::try_from(len).map_err(|_| "too large")?)?;
+        if at != body.len() {
+            return Err("trailing bytes".into());
+        }
+        Ok(Entry {
+            key,
+            version,
+            table,
+        })
+    }
+}
+
+/// `table` (the one the changes were diffed against) as the inventory holds it after the
+/// run's own batches, or `None` when anything about it is in doubt: a batch that did not
+/// answer, an answer without a version step, a version moved by anyone else, a conflict
+/// (the table was not what the inventory held), a volume the answers and the table disagree
+/// on, a value the inventory would not store as sent.
+pub fn patched(
+    table: &ScopeTable,
+    changes: &[PendingChange],
+    batch_size: usize,
+    responses: &[ApplyResponse],
+) -> Option<ScopeTable> {
+    let chunks = changes.chunks(batch_size.max(1));
+    if chunks.len() != responses.len() {
+        return None;
+    }
+    let width = table.columns().len();
+    let mut version = table.scope_version;
+    // Volumes the batches wrote: their version and every column's value afterwards.
+    let mut written: BTreeMap<String, (u64, Vec<Option<String>>)> = BTreeMap::new();
+    for (chunk, response) in chunks.zip(responses) {
+        let step = response.scope_version?;
+        // One batch moves its scope by one write at most; anything more is not its alone,
+        // whatever the flag says.
+        let own = step.after == step.before || step.after == step.before + 1;
+        if step.before != version
+            || !step.only_this_batch
+            || !own
+            || response.results.len() != chunk.len()
+        {
+            return None;
+        }
+        version = step.after;
+        for (p, result) in chunk.iter().zip(&response.results) {
+            let (new_version, created) = match result.outcome {
+                VolumeOutcome::Applied { version } => (version, false),
+                VolumeOutcome::Created { version } => (version, true),
+                VolumeOutcome::Rejected { .. } => continue,
+                VolumeOutcome::Conflict { .. } => return None,
+            };
+            let volume = tapesync_model::validate_volume_id(&p.change.volume).ok()?;
+            let mut values = match (written.remove(&volume), table.find(&volume), created) {
+                (Some((_, values)), _, false) => values,
+                (None, Some(i), false) => (0..width)
+                    .map(|c| table.value(i, c).map(str::to_string))
+                    .collect(),
+                (None, None, true) => vec![None; width],
+                _ => return None,
+            };
+            for (field, value) in &p.change.set {
+                let Some(column) = table.column(*field) else {
+                    continue;
+                };
+                values[column] = match value.as_deref() {
+                    None | Some("") => None,
+                    Some(raw) => Some(canonicalise(*field, raw).ok()?),
+                };
+            }
+            written.insert(volume, (new_version, values));
+        }
+    }
+    let mut out = ScopeTable::new(table.columns());
+    out.customer_exists = table.customer_exists;
+    out.media_exists = table.media_exists;
+    out.repositories = table.repositories.clone();
+    out.scope_version = version;
+    out.reserve(table.len() + written.len(), 0);
+    let mut pending = written.into_iter().peekable();
+    for i in 0..table.len() {
+        let volume = table.volume(i);
+        while pending.peek().is_some_and(|(v, _)| v.as_str() < volume) {
+            let (v, (ver, values)) = pending.next()?;
+            out.push(&v, ver, values.iter().map(Option::as_deref))
+                .ok()?;
+        }
+        if pending.peek().is_some_and(|(v, _)| v.as_str() == volume) {
+            let (v, (ver, values)) = pending.next()?;
+            out.push(&v, ver, values.iter().map(Option::as_deref))
+                .ok()?;
+        } else {
+            out.push(
+                volume,
+                table.version(i),
+                (0..width).map(|c| table.value(i, c)),
+            )
+            .ok()?;
+        }
+    }
+    for (v, (ver, values)) in pending {
+        out.push(&v, ver, values.iter().map(Option::as_deref))
+            .ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapesync_model::{ScopeVersion, ScopeVersionStep, VolumeChange, VolumeResult};
+
+    fn scope() -> ScopeKey {
+        ScopeKey {
+            customer: "US01".into(),
+            media: "LTO".into(),
+        }
+    }
+
+    fn columns() -> Vec<Field> {
+        vec![Field::Repository, Field::Slot]
+    }
+
+    fn table(version: u64) -> ScopeTable {
+        let mut t = ScopeTable::new(&columns());
+        t.customer_exists = true;
+        t.media_exists = true;
+        t.scope_version = version;
+        t.push("A1", 1, [Some("LIBR"), None]).unwrap();
+        t.push("A3", 4, [Some("OFFS"), Some("7")]).unwrap();
+        t
+    }
+
+    fn cache_at(dir: &Path, store: &str, version: u64) -> ScopeCache {
+        let mut c = ScopeCache::new(
+            &CacheSettings {
+                dir: dir.to_path_buf(),
+                target: "file:/inv.db".into(),
+            },
+            &columns(),
+        );
+        c.set_versions(ScopeVersions {
+            store: store.into(),
+            scopes: vec![ScopeVersion {
+                customer: "US01".into(),
+                media: "LTO".into(),
+                version,
+            }],
+        });
+        c
+    }
+
+    #[test]
+    fn an_entry_is_used_only_for_the_same_store_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_at(dir.path(), "s1", 5);
+        assert!(!cache.has_entry(&scope()));
+        assert_eq!(cache.load(&scope()), Err(Miss::Absent));
+        cache.save(&scope(), &table(5)).unwrap();
+        assert!(cache.has_entry(&scope()));
+        assert_eq!(cache.check_head(&scope()), Ok(()));
+        assert_eq!(cache.load(&scope()).unwrap(), table(5));
+        for other in [cache_at(dir.path(), "s1", 6), cache_at(dir.path(), "s2", 5)] {
+            assert_eq!(other.check_head(&scope()), Err(Miss::Absent));
+            assert_eq!(other.load(&scope()), Err(Miss::Absent));
+        }
+        // Other compared fields: another file altogether.
+        let mut narrower = ScopeCache::new(
+            &CacheSettings {
+                dir: dir.path().to_path_buf(),
+                target: "file:/inv.db".into(),
+            },
+            &[Field::Slot],
+        );
+        narrower.set_versions(ScopeVersions {
+            store: "s1".into(),
+            scopes: cache
+                .versions
+                .iter()
+                .map(|(k, v)| ScopeVersion {
+                    customer: k.customer.clone(),
+                    media: k.media.clone(),
+                    version: *v,
+                })
+                .collect(),
+        });
+        assert!(!narrower.has_entry(&scope()));
+        cache.forget(&scope());
+        assert!(!cache.has_entry(&scope()));
+    }
+
+    #[test]
+    fn damaged_truncated_and_foreign_files_are_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_at(dir.path(), "s1", 5);
+        cache.save(&scope(), &table(5)).unwrap();
+        let path = cache.entry_path(&scope());
+        let good = std::fs::read(&path).unwrap();
+        let damaged = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            matches!(cache.load(&scope()), Err(Miss::Damaged(_)))
+        };
+        let head_damaged = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            matches!(cache.check_head(&scope()), Err(Miss::Damaged(_)))
+        };
+        assert!(head_damaged(b"PK\x03\x04 not ours at all"));
+        assert!(head_damaged(&good[..20]));
+        for i in 0..good.len() {
+            let mut b = good.clone();
+            b[i] ^= 0x20;
+            assert!(damaged(&b), "a changed byte {i} went unnoticed");
+        }
+        for n in 0..good.len() {
+            assert!(
+                damaged(&good[..n]),
+                "truncation to {n} bytes went unnoticed"
+            );
+        }
+        assert!(damaged(b"PK\x03\x04 not ours at all"));
+        // A whole, valid entry of another scope under this scope's name is foreign.
+        let other = ScopeKey {
+            customer: "EU02".into(),
+            media: "LTO".into(),
+        };
+        let mut elsewhere = cache_at(dir.path(), "s1", 5);
+        elsewhere.versions.insert(other.clone(), 5);
+        elsewhere.save(&other, &table(5)).unwrap();
+        let foreign = std::fs::read(elsewhere.entry_path(&other)).unwrap();
+        assert!(damaged(&foreign));
+        assert!(head_damaged(&foreign));
+        // And a good entry written again reads back.
+        cache.save(&scope(), &table(5)).unwrap();
+        assert_eq!(cache.load(&scope()).unwrap(), table(5));
+    }
+
+    fn change(volume: &str, expected: Option<u64>, set: &[(Field, Option<&str>)]) -> PendingChange {
+        PendingChange {
+            line: 1,
+            change: VolumeChange {
+                volume: volume.into(),
+                expected_version: expected,
+                set: set
+                    .iter()
+                    .map(|(f, v)| (*f, v.map(str::to_string)))
+                    .collect(),
+            },
+            before: None,
+        }
+    }
+
+    fn answer(step: (u64, u64, bool), outcomes: &[(&str, VolumeOutcome)]) -> ApplyResponse {
+        ApplyResponse {
+            replayed: false,
+            results: outcomes
+                .iter()
+                .map(|(v, o)| VolumeResult {
+                    volume: v.to_string(),
+                    outcome: o.clone(),
+                })
+                .collect(),
+            scope_version: Some(ScopeVersionStep {
+                before: step.0,
+                after: step.1,
+                only_this_batch: step.2,
+            }),
+        }
+    }
+
+    #[test]
+    fn own_batches_bring_the_table_up_to_date() {
+        let changes = vec![
+            change(
+                "A3",
+                Some(4),
+                &[(Field::Slot, Some("")), (Field::Description, Some("x"))],
+            ),
+            change(
+                "A2",
+                None,
+                &[(Field::Repository, Some("libr")), (Field::Slot, Some("9"))],
+            ),
+            change("A9", None, &[(Field::Repository, Some("NOPE"))]),
+        ];
+        let answers = [
+            answer(
+                (5, 6, true),
+                &[("A3", VolumeOutcome::Applied { version: 5 })],
+            ),
+            answer(
+                (6, 7, true),
+                &[
+                    ("A2", VolumeOutcome::Created { version: 1 }),
+                    (
+                        "A9",
+                        VolumeOutcome::Rejected {
+                            reason: "no such repository".into(),
+                            field: Some(Field::Repository),
+                        },
+                    ),
+                ],
+            ),
+        ];
+        let out = patched(&table(5), &changes, 1, &answers[..1]);
+        assert!(out.is_none(), "two batches were sent, one answered");
+        let out = patched(&table(5), &changes, 2, &answers).is_none();
+        assert!(out, "batch sizes must line up with the answers");
+        let answers = [
+            answer(
+                (5, 6, true),
+                &[("A3", VolumeOutcome::Applied { version: 5 })],
+            ),
+            answers[1].clone(),
+        ];
+        let changes = vec![changes[0].clone(), changes[1].clone(), changes[2].clone()];
+        let first = patched(&table(5), &changes[..1], 1, &answers[..1]).unwrap();
+        assert_eq!(first.scope_version, 6);
+        let both = patched(
+            &table(5),
+            &changes,
+            2,
+            &[
+                answer(
+                    (5, 7, true),
+                    &[
+                        ("A3", VolumeOutcome::Applied { version: 5 }),
+                        ("A2", VolumeOutcome::Created { version: 1 }),
+                    ],
+                ),
+                answer(
+                    (7, 7, true),
+                    &[(
+                        "A9",
+                        VolumeOutcome::Rejected {
+                            reason: "x".into(),
+                            field: None,
+                        },
+                    )],
+                ),
+            ],
+        );
+        assert!(
+            both.is_none(),
+            "a step of 2 for one batch is someone else's write too"
+        );
+        let mut expected = ScopeTable::new(&columns());
+        expected.customer_exists = true;
+        expected.media_exists = true;
+        expected.scope_version = 7;
+        expected.push("A1", 1, [Some("LIBR"), None]).unwrap();
+        expected.push("A2", 1, [Some("LIBR"), Some("9")]).unwrap();
+        expected.push("A3", 5, [Some("OFFS"), None]).unwrap();
+        let two = [
+            answer(
+                (5, 6, true),
+                &[("A3", VolumeOutcome::Applied { version: 5 })],
+            ),
+            answer(
+                (6, 7, true),
+                &[("A2", VolumeOutcome::Created { version: 1 })],
+            ),
+            answer(
+                (7, 7, true),
+                &[(
+                    "A9",
+                    VolumeOutcome::Rejected {
+                        reason: "x".into(),
+                        field: None,
+                    },
+                )],
+            ),
+        ];
+        assert_eq!(patched(&table(5), &changes, 1, &two).unwrap(), expected);
+    }
+
+    #[test]
+    fn anything_in_doubt_drops_the_entry() {
+        let changes = vec![change("A1", Some(1), &[(Field::Slot, Some("3"))])];
+        let applied = [("A1", VolumeOutcome::Applied { version: 2 })];
+        let cases = [
+            answer((4, 5, true), &applied),  // someone wrote before the batch
+            answer((5, 6, false), &applied), // someone wrote during it, or it created metadata
+            answer(
+                (5, 6, true),
+                &[(
+                    "A1",
+                    VolumeOutcome::Conflict {
+                        current_version: Some(3),
+                    },
+                )],
+            ),
+            ApplyResponse {
+                scope_version: None,
+                ..answer((5, 6, true), &applied)
+            },
+        ];
+        for (i, a) in cases.into_iter().enumerate() {
+            assert!(patched(&table(5), &changes, 10, &[a]).is_none(), "case {i}");
+        }
+        // A created volume the table already holds, or an update of one it lacks.
+        let created = [answer(
+            (5, 6, true),
+            &[("A1", VolumeOutcome::Created { version: 1 })],
+        )];
+        assert!(patched(&table(5), &[change("A1", None, &[])], 1, &created).is_none());
+        let missing = [answer(
+            (5, 6, true),
+            &[("B1", VolumeOutcome::Applied { version: 2 })],
+        )];
+        assert!(patched(&table(5), &[change("B1", Some(1), &[])], 1, &missing).is_none());
+    }
+}
