@@ -1,0 +1,92 @@
+//! The page's links: percent-encoded query strings, and the volume list's filter, which is
+//! both what the list page reads from its query and what every count on the overview links to.
+
+use std::fmt::Write;
+
+/// Percent-encodes a query-string value (links carry volume ids, scopes and search text).
+pub fn query_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The filters of the volume list (`/volumes`), as query parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeFilter {
+    pub customer: String,
+    pub media: Option<String>,
+    /// A repository id, or [`VolumeFilter::NO_REPOSITORY`] for volumes without one.
+    pub repository: Option<String>,
+    /// `scratch`, `active` or `unknown`.
+    pub scratch: Option<String>,
+    /// Part of a Volume-ID (or of any field value).
+    pub text: Option<String>,
+    /// 1-based page number.
+    pub page: Option<u64>,
+}
+
+impl VolumeFilter {
+    /// Repository ids are letters and digits only, so `-` cannot be one.
+    pub const NO_REPOSITORY: &'static str = "-";
+
+    pub fn customer(customer: &str) -> Self {
+        VolumeFilter {
+            customer: customer.to_string(),
+            ..VolumeFilter::default()
+        }
+    }
+
+    fn query(&self) -> String {
+        let mut q = format!("customer={}", query_value(&self.customer));
+        for (name, value) in [
+            ("media", &self.media),
+            ("repository", &self.repository),
+            ("scratch", &self.scratch),
+            ("text", &self.text),
+        ] {
+            if let Some(v) = value {
+                let _ = write!(q, "&{name}={}", query_value(v));
+            }
+        }
+        q
+    }
+
+    /// The list page with these filters (page 1 unless a page is set).
+    pub fn href(&self) -> String {
+        match self.page {
+            Some(p) if p > 1 => format!("/volumes?{}&page={p}", self.query()),
+            _ => format!("/volumes?{}", self.query()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("AB 1&x=<"), "AB%201%26x%3D%3C");
+        assert_eq!(query_value("LTO-7"), "LTO-7");
+    }
+
+    #[test]
+    fn filters_make_links_with_only_the_set_parameters() {
+        let f = VolumeFilter {
+            media: Some("LTO".into()),
+            repository: Some(VolumeFilter::NO_REPOSITORY.into()),
+            text: Some("a b".into()),
+            ..VolumeFilter::customer("ACME")
+        };
+        assert_eq!(
+            f.href(),
+            "/volumes?customer=ACME&media=LTO&repository=-&text=a%20b"
+        );
+    }
+}
