@@ -101,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/logon", post(web::logon))
         .route("/logout", post(web::logout))
         .route("/volume", get(web::volume))
+        .route("/volumes", get(web::volumes))
+        .route("/volumes.csv", get(web::volumes_csv))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())

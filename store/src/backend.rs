@@ -9,6 +9,7 @@
 //! on both backends.
 
 use crate::batch::{BatchRequest, ScopeTx};
+use crate::browse::{ListStatements, ListedVolume};
 use crate::error::StoreError;
 use crate::throttle::ThrottleState;
 use crate::validate::CheckedCustomer;
@@ -87,6 +88,14 @@ pub(crate) trait InventorySql {
         volume: &str,
     ) -> Result<Vec<AuditEntry>, StoreError>;
     fn volume_counts(&self, customer: &str) -> Result<Vec<VolumeCount>, StoreError>;
+    /// The backend's n-th (1-based) statement parameter (`?1`, `$1`), for statements built in
+    /// the shared modules.
+    fn placeholder(&self) -> fn(usize) -> String;
+    /// Runs a volume list's count and page statements (`browse.rs`) in one read snapshot.
+    fn list_volumes(
+        &self,
+        statements: &ListStatements,
+    ) -> Result<(u64, Vec<ListedVolume>), StoreError>;
 }
 
 /// `apply.rs` of each backend: batches.

@@ -19,6 +19,7 @@ mod apply;
 mod auth;
 mod backend;
 mod batch;
+mod browse;
 mod clock;
 mod columns;
 mod dump;
@@ -35,6 +36,9 @@ mod throttle;
 mod validate;
 
 pub use auth::{Role, User, UserInfo};
+pub use browse::{
+    ListedVolume, RepositoryFilter, ScratchFilter, VolumeList, VolumeListQuery, MAX_PAGE,
+};
 pub use columns::column;
 pub use error::StoreError;
 pub use inventory::VolumeCount;

@@ -19,3 +19,4 @@ mod run_cases;
 mod run_cases_http;
 mod server_e2e;
 mod web_page;
+mod web_volumes;

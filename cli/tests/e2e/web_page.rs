@@ -224,6 +224,74 @@ fn the_page_shows_the_inventory_in_a_real_browser() {
     assert!(!dom.contains("EVIL"), "viewer must not see EVIL:\n{dom}");
     assert_fits_1280(&browser, &base, "viewer", "viewer pass", dir.path());
 
+    // Every count of the overview links to a list of exactly that many volumes.
+    let links: Vec<(String, u64)> = dom
+        .split("<td class=\"n count\"><a href=\"")
+        .skip(1)
+        .map(|s| {
+            let href = s[..s.find('"').unwrap()].replace("&amp;", "&");
+            let n = s[s.find('>').unwrap() + 1..s.find("</a>").unwrap()]
+                .parse()
+                .unwrap();
+            (href, n)
+        })
+        .collect();
+    assert_eq!(links.len(), 3, "{dom}");
+    for (href, n) in &links {
+        let list = dump_dom(&browser, profile.path(), &format!("{base}{href}"));
+        assert!(
+            list.contains(&format!("<span id=\"list-total\">{n}</span>")),
+            "{href}: {list}"
+        );
+        assert_eq!(
+            list.matches("<tr data-volume=").count() as u64,
+            *n,
+            "{href}"
+        );
+    }
+
+    // The filter form as the browser submits it: every field, "any" as an empty value. The
+    // form's own fields are read from the page, so a renamed field fails here.
+    let list = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME"),
+    );
+    for field in ["customer", "media", "repository", "scratch", "text"] {
+        assert!(
+            list.contains(&format!("name=\"{field}\"")),
+            "the filter form has no {field}: {list}"
+        );
+    }
+    assert!(list.contains("<span id=\"list-total\">25</span>"), "{list}");
+    let filtered = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME&media=LTO&repository=OFFS&scratch=scratch&text="),
+    );
+    assert!(
+        filtered.contains("<span id=\"list-total\">5</span>"),
+        "{filtered}"
+    );
+    assert!(
+        filtered.contains("<option value=\"OFFS\" selected=\"\">OFFS</option>"),
+        "the form keeps the chosen filter: {filtered}"
+    );
+    // The export link carries the same filters.
+    assert!(
+        filtered.contains(
+            "id=\"csv-export\" href=\"/volumes.csv?customer=ACME&amp;media=LTO&amp;repository=OFFS&amp;scratch=scratch\""
+        ),
+        "{filtered}"
+    );
+    let text = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME&text=0010"),
+    );
+    // V00010 (LTO, LIBR) and V00100–V00104 (LTO, OFFS).
+    assert!(text.contains("<span id=\"list-total\">6</span>"), "{text}");
+
     // The volume search, in the same browser profile (the cookie persists): state + history.
     let dom = dump_dom(
         &browser,

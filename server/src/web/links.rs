@@ -1,6 +1,7 @@
 //! The page's links: percent-encoded query strings, and the volume list's filter, which is
 //! both what the list page reads from its query and what every count on the overview links to.
 
+use serde::Deserialize;
 use std::fmt::Write;
 
 /// Percent-encodes a query-string value (links carry volume ids, scopes and search text).
@@ -16,9 +17,12 @@ pub fn query_value(text: &str) -> String {
     out
 }
 
-/// The filters of the volume list (`/volumes`), as query parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The filters of the volume list (`/volumes`, `/volumes.csv`), as query parameters. An empty
+/// value (the filter form's "any") filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeFilter {
+    #[serde(default)]
     pub customer: String,
     pub media: Option<String>,
     /// A repository id, or [`VolumeFilter::NO_REPOSITORY`] for volumes without one.
@@ -27,8 +31,8 @@ pub struct VolumeFilter {
     pub scratch: Option<String>,
     /// Part of a Volume-ID (or of any field value).
     pub text: Option<String>,
-    /// 1-based page number.
-    pub page: Option<u64>,
+    /// Continue after this `MEDIA/VOLUME` (the last one of the previous page).
+    pub after: Option<String>,
 }
 
 impl VolumeFilter {
@@ -39,6 +43,19 @@ impl VolumeFilter {
         VolumeFilter {
             customer: customer.to_string(),
             ..VolumeFilter::default()
+        }
+    }
+
+    /// The same filter with empty values dropped.
+    pub fn tidy(self) -> Self {
+        let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        VolumeFilter {
+            customer: self.customer,
+            media: set(self.media),
+            repository: set(self.repository),
+            scratch: set(self.scratch),
+            text: set(self.text),
+            after: set(self.after),
         }
     }
 
@@ -57,11 +74,32 @@ impl VolumeFilter {
         q
     }
 
-    /// The list page with these filters (page 1 unless a page is set).
+    /// The list page with these filters (from the start unless `after` is set).
     pub fn href(&self) -> String {
-        match self.page {
-            Some(p) if p > 1 => format!("/volumes?{}&page={p}", self.query()),
-            _ => format!("/volumes?{}", self.query()),
+        match &self.after {
+            Some(after) => format!("/volumes?{}&after={}", self.query(), query_value(after)),
+            None => format!("/volumes?{}", self.query()),
+        }
+    }
+
+    /// The CSV export of the whole filtered list (every page).
+    pub fn csv_href(&self) -> String {
+        format!("/volumes.csv?{}", self.query())
+    }
+
+    /// The page that starts after `media`/`volume`.
+    pub fn after(&self, media: &str, volume: &str) -> Self {
+        VolumeFilter {
+            after: Some(format!("{media}/{volume}")),
+            ..self.clone()
+        }
+    }
+
+    /// The same filters from the start of the list.
+    pub fn first(&self) -> Self {
+        VolumeFilter {
+            after: None,
+            ..self.clone()
         }
     }
 }
@@ -87,6 +125,14 @@ mod tests {
         assert_eq!(
             f.href(),
             "/volumes?customer=ACME&media=LTO&repository=-&text=a%20b"
+        );
+        assert_eq!(
+            f.after("LTO", "A-1").href(),
+            "/volumes?customer=ACME&media=LTO&repository=-&text=a%20b&after=LTO%2FA-1"
+        );
+        assert_eq!(
+            f.csv_href(),
+            "/volumes.csv?customer=ACME&media=LTO&repository=-&text=a%20b"
         );
     }
 }

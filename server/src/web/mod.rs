@@ -18,8 +18,11 @@ use serde::Deserialize;
 use tapesync_model::{validate_id, validate_volume_id, Field, ScopeKey, VolumeState};
 use tapesync_store::User;
 
+mod browse;
 mod links;
 mod pages;
+
+pub use browse::{volumes, volumes_csv};
 
 const RECENT_SESSIONS: usize = 20;
 
@@ -79,6 +82,15 @@ async fn page_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>
         Some(token) => auth::user_for_token(state, token).await,
         None => Ok(None),
     }
+}
+
+/// A page that needs a logged-on user, asked for without one: the logon form, with 401.
+fn refuse_logged_off() -> Response {
+    page(
+        StatusCode::UNAUTHORIZED,
+        "Log on",
+        pages::logon_form(Some("Log on to see the inventory.")),
+    )
 }
 
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -217,11 +229,7 @@ async fn volume_inner(
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
     let Some(user) = page_user(state, headers).await? else {
-        return Ok(page(
-            StatusCode::UNAUTHORIZED,
-            "Log on",
-            pages::logon_form(Some("Log on to see the inventory.")),
-        ));
+        return Ok(refuse_logged_off());
     };
     let q: VolumeQuery = parse_query(query)?;
     let top = html! {

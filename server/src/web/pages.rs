@@ -6,9 +6,9 @@
 use super::links::{query_value, VolumeFilter};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use tapesync_model::{
-    AuditEntry, CustomerDump, ScopeKey, SessionOutcome, SessionRecord, VolumeState,
+    AuditEntry, CustomerDump, Field, ScopeKey, SessionOutcome, SessionRecord, VolumeState,
 };
-use tapesync_store::{User, VolumeCount};
+use tapesync_store::{User, VolumeCount, VolumeList};
 
 /// The page's whole style sheet. Wide tables scroll inside their own box rather than pushing
 /// the page past the screen, and long file paths break anywhere (a 1280-pixel screen must show
@@ -272,6 +272,93 @@ pub fn volume_details(scope: &ScopeKey, volume: &VolumeState, history: &[AuditEn
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The volume list of one customer: the filter form, the CSV link, one page of volumes and
+/// the links to the next page and back to the start.
+pub fn volume_list(
+    user: &User,
+    customer: &CustomerDump,
+    filter: &VolumeFilter,
+    list: &VolumeList,
+) -> Markup {
+    let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+    let repository_label = |r: &str| {
+        if r == VolumeFilter::NO_REPOSITORY {
+            "(none)".to_string()
+        } else {
+            r.to_string()
+        }
+    };
+    html! {
+        (header_bar(user))
+        h2 #list-title { "Volumes of " (customer.id) " — " (customer.name) }
+        form.filters method="get" action="/volumes" #filters {
+            input type="hidden" name="customer" value=(customer.id);
+            label { "Media " select name="media" #f-media {
+                option value="" { "any" }
+                @for m in &customer.media {
+                    option value=(m.id) selected[selected(&filter.media, &m.id)] { (m.id) }
+                }
+            } }
+            label { "Repository " select name="repository" #f-repository {
+                option value="" { "any" }
+                @for r in customer.repositories.iter().map(|r| r.id.as_str()).chain([VolumeFilter::NO_REPOSITORY]) {
+                    option value=(r) selected[selected(&filter.repository, r)] { (repository_label(r)) }
+                }
+            } }
+            label { "Scratch state " select name="scratch" #f-scratch {
+                option value="" { "any" }
+                @for s in ["scratch", "active", "unknown"] {
+                    option value=(s) selected[selected(&filter.scratch, s)] { (s) }
+                }
+            } }
+            label { "Volume-ID contains "
+                input type="search" name="text" #f-text maxlength="10" value=(filter.text.as_deref().unwrap_or(""));
+            }
+            button type="submit" { "Filter" }
+        }
+        p {
+            span #list-total { (list.total) } " volumes match. "
+            a #csv-export href=(filter.first().csv_href()) { "Export all " (list.total) " as CSV" }
+        }
+        @if list.volumes.is_empty() {
+            p #no-volumes { "No volumes match these filters." }
+        } @else {
+            div.wide {
+                table #volumes {
+                    thead { tr {
+                        th { "Media" } th { "Volume" } th { "Version" } th { "Repository" } th { "Slot" }
+                        th { "Scratch" } th { "Move date" } th { "Expiry date" } th { "Description" }
+                    } }
+                    tbody {
+                        @for v in &list.volumes {
+                            @let field = |f: Field| v.volume.fields.get(&f).map(String::as_str).unwrap_or("");
+                            tr data-volume=(v.volume.volume) {
+                                td { (v.media) }
+                                td { a href={ "/volume?customer=" (query_value(&customer.id)) "&media=" (query_value(&v.media)) "&volume=" (query_value(&v.volume.volume)) } { (v.volume.volume) } }
+                                td.n { (v.volume.version) }
+                                td { (field(Field::Repository)) }
+                                td { (field(Field::Slot)) }
+                                td { (field(Field::Scratch)) }
+                                td { (field(Field::MoveDate)) }
+                                td { (field(Field::ExpiryDate)) }
+                                td.path { (field(Field::Description)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pages {
+            @if filter.after.is_some() {
+                a #first-page href=(filter.first().href()) { "First page" }
+            }
+            @if let (true, Some(last)) = (list.more, list.volumes.last()) {
+                a #next-page href=(filter.after(&last.media, &last.volume.volume).href()) { "Next page" }
             }
         }
     }

@@ -156,6 +156,15 @@ CREATE INDEX logon_throttle_by_last ON logon_throttle(last_at);
 ALTER TABLE users DROP COLUMN failed_logons, DROP COLUMN last_failed_at;
 CREATE INDEX applied_batches_by_time ON applied_batches(at);
 "#,
+    // 3: the volume list of the web page (`Store::list_volumes`): filtered by repository or
+    // scratch state and read in (media, volume) order straight off an index, one page at a
+    // time. The repository index grows the list order onto its key (it still serves the
+    // repository foreign key and the counts).
+    r#"
+DROP INDEX volumes_by_repository;
+CREATE INDEX volumes_by_repository ON volumes(customer, repository, media, volume);
+CREATE INDEX volumes_by_scratch ON volumes(customer, scratch, media, volume);
+"#,
 ];
 
 /// The version recorded in the connection's schema; 0 without a store there.

@@ -4,6 +4,7 @@
 
 mod administration;
 mod apply;
+mod browse;
 mod download;
 mod dump;
 mod durability;
