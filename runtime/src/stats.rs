@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use tapesync_model::{ScopeKey, SyncStatistics};
+use tapesync_store::ScratchLevel;
 
 /// The volume lists keep at most this many entries each (their counters count all).
 pub const LIST_CAP: usize = 10_000;
@@ -25,6 +26,11 @@ pub struct RunStats {
     /// `CUSTOMER.MEDIA VOLUME` of volumes of synced scopes that the report did not name.
     #[serde(default)]
     pub not_in_report: Vec<String>,
+    /// The places (customer, media, repository) of the synced scopes that the sync left with
+    /// fewer scratch volumes than their minimum (`tapesync admin scratch-min`). Absent from the
+    /// JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scratch_short: Vec<ScratchLevel>,
 }
 
 impl RunStats {
@@ -51,7 +57,7 @@ impl RunStats {
     pub fn table(&self) -> String {
         let s = &self.statistics;
         let would = if self.dry_run { " (would be)" } else { "" };
-        let rows: Vec<(String, String)> = vec![
+        let mut rows: Vec<(String, String)> = vec![
             ("records read".into(), s.records_read.to_string()),
             ("records excluded".into(), s.records_excluded.to_string()),
             ("records rejected".into(), s.records_rejected.to_string()),
@@ -83,6 +89,13 @@ impl RunStats {
             ),
             ("elapsed".into(), format!("{} ms", s.elapsed_ms)),
         ];
+        // Only when it happened: the row is an alert, not a counter of every run.
+        if !self.scratch_short.is_empty() {
+            rows.push((
+                "scratch below minimum".into(),
+                self.scratch_short.len().to_string(),
+            ));
+        }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
         if self.dry_run {
@@ -103,6 +116,16 @@ impl RunStats {
             &self.not_in_report,
             s.volumes_not_in_report,
         );
+        if !self.scratch_short.is_empty() {
+            out.push_str("\nbelow their scratch minimum:\n");
+            for l in &self.scratch_short {
+                let _ = writeln!(
+                    out,
+                    "  {}.{} {}: {} scratch, minimum {}",
+                    l.customer, l.media, l.repository, l.scratch, l.minimum
+                );
+            }
+        }
         out
     }
 }

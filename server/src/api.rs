@@ -22,7 +22,7 @@ use tapesync_model::{
     LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, SessionCreated, SessionFinish,
     SessionRecord, SessionStart, VolumeState,
 };
-use tapesync_store::{Role, User, VolumeCount};
+use tapesync_store::{Role, ScratchLevel, User, VolumeCount};
 
 /// The canonical scope of a path, or 400 naming the bad part.
 fn scope_of(customer: &str, media: &str) -> Result<ScopeKey, ApiError> {
@@ -125,6 +125,22 @@ pub async fn volume_counts(
         .read(move |store| store.volume_counts(&customer))
         .await?;
     Ok(Json(counts))
+}
+
+pub async fn scratch_levels(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(customer): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<ScratchLevel>>, ApiError> {
+    let customer = validate_id(Field::Customer, &customer)
+        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
+    require_role(&state, &user, &customer, Role::Read).await?;
+    parse_query::<NoQuery>(query.as_deref())?;
+    let levels = state
+        .read(move |store| store.scratch_levels(Some(&customer)))
+        .await?;
+    Ok(Json(levels))
 }
 
 pub async fn download_scope(

@@ -25,6 +25,10 @@ fn api_routes() -> Router<AppState> {
             get(api::volume_counts),
         )
         .route(
+            "/customers/{customer}/scratch-levels",
+            get(api::scratch_levels),
+        )
+        .route(
             "/customers/{customer}/media/{media}/volumes",
             get(api::download_scope),
         )

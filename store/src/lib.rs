@@ -28,6 +28,7 @@ mod inventory;
 mod location;
 mod passwords;
 mod postgres;
+mod scratch;
 mod sessions;
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -44,6 +45,7 @@ pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use location::{redact_url, StoreLocation};
 pub use passwords::Credentials;
+pub use scratch::{ScratchLevel, ScratchMinimum};
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
 
 use backend::Backend;

@@ -17,6 +17,7 @@ mod operations;
 mod package_deb;
 mod run_cases;
 mod run_cases_http;
+mod scratch_levels;
 mod server_e2e;
 mod web_page;
 mod web_volumes;

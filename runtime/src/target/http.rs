@@ -39,6 +39,7 @@ use tapesync_model::{
     ScopeSnapshot, ScopeTable, SessionCreated, SessionFinish, SessionOutcome, SessionStart,
     SyncStatistics,
 };
+use tapesync_store::ScratchLevel;
 
 /// Requests sent to the server, retries included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct RoundTrips {
     pub scope_downloads: u64,
     pub applies: u64,
     pub session_calls: u64,
+    /// Reads of a customer's scratch levels (one per synced customer, after the sync).
+    pub scratch_level_reads: u64,
     /// Requests repeated after a connection failure or a 503 (also counted above).
     pub retries: u64,
 }
@@ -137,6 +140,7 @@ enum Kind {
     Download,
     Apply,
     Session,
+    Levels,
 }
 
 impl HttpTarget {
@@ -292,6 +296,7 @@ impl Link {
                     Kind::Download => trips.scope_downloads += 1,
                     Kind::Apply => trips.applies += 1,
                     Kind::Session => trips.session_calls += 1,
+                    Kind::Levels => trips.scratch_level_reads += 1,
                 }
                 if attempt > 1 {
                     trips.retries += 1;
@@ -577,6 +582,14 @@ impl Target for HttpTarget {
             }
             r
         })?;
+        expect_json(response)
+    }
+
+    fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError> {
+        let url = self
+            .link
+            .url(&["api", "v1", "customers", customer, "scratch-levels"]);
+        let response = self.link.call(Kind::Levels, true, |c| c.get(url.clone()))?;
         expect_json(response)
     }
 

@@ -109,7 +109,7 @@ async fn index_inner(state: &AppState, headers: &HeaderMap) -> Result<Response, 
     let counts = state
         .read(move |store| {
             ids.into_iter()
-                .map(|id| Ok((id.clone(), store.volume_counts(&id)?)))
+                .map(|id| Ok((store.volume_counts(&id)?, store.scratch_levels(Some(&id))?)))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
@@ -122,8 +122,8 @@ async fn index_inner(state: &AppState, headers: &HeaderMap) -> Result<Response, 
         @if customers.is_empty() {
             p #no-customers { "You may not read any customer yet." }
         }
-        @for (customer, (_, counts)) in customers.iter().zip(counts) {
-            (pages::customer_section(customer, &counts))
+        @for (customer, (counts, levels)) in customers.iter().zip(counts) {
+            (pages::customer_section(customer, &counts, &levels))
         }
         h2 { "Recent sync sessions" }
         (pages::sessions_table(&sessions))

@@ -8,7 +8,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use tapesync_model::{
     AuditEntry, CustomerDump, Field, ScopeKey, SessionOutcome, SessionRecord, VolumeState,
 };
-use tapesync_store::{User, VolumeCount, VolumeList};
+use tapesync_store::{ScratchLevel, User, VolumeCount, VolumeList};
 
 /// The page's whole style sheet. Wide tables scroll inside their own box rather than pushing
 /// the page past the screen, and long file paths break anywhere (a 1280-pixel screen must show
@@ -17,7 +17,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5rem;max-wid
 .wide{max-width:100%;overflow-x:auto}\
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.875rem}th,td{border:1px solid #bbb;padding:.2rem .4rem;text-align:left;vertical-align:top}\
 th{background:#eee}td.n{text-align:right}td.path{overflow-wrap:anywhere;word-break:break-all;min-width:6rem}\
-.err{color:#a00;font-weight:bold}header{display:flex;justify-content:space-between;align-items:center;flex-wrap:wrap}\
+.err{color:#a00;font-weight:bold}tr.short td{background:#fdd;font-weight:bold}header{display:flex;justify-content:space-between;align-items:center;flex-wrap:wrap}\
 form.inline{display:inline}label{margin-right:.5rem}form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}\
 nav.pages a,nav.pages span{margin-right:1rem}\
 @media print{header form,form,nav.pages{display:none}body{margin:0}}";
@@ -115,7 +115,11 @@ pub fn scratch_label(s: Option<bool>) -> &'static str {
 
 /// One customer of the overview: its media and repositories and the volume counts by media,
 /// repository and scratch state, each count a link to the volumes behind it.
-pub fn customer_section(customer: &CustomerDump, counts: &[VolumeCount]) -> Markup {
+pub fn customer_section(
+    customer: &CustomerDump,
+    counts: &[VolumeCount],
+    levels: &[ScratchLevel],
+) -> Markup {
     let total: u64 = counts.iter().map(|c| c.count).sum();
     let all = VolumeFilter::customer(&customer.id);
     html! {
@@ -147,6 +151,9 @@ pub fn customer_section(customer: &CustomerDump, counts: &[VolumeCount]) -> Mark
                     }
                 }
             }
+            @if !levels.is_empty() {
+                (scratch_levels(&all, levels))
+            }
         }
     }
 }
@@ -156,6 +163,33 @@ fn timestamp(t: &str) -> Markup {
     match t.split_once('T') {
         Some((date, time)) => html! { (date) "T" wbr; (time) },
         None => html! { (t) },
+    }
+}
+
+/// The scratch volumes of each place with a minimum, against the minimum; a place under its
+/// minimum is marked (`class="short"`), and each level links to its scratch volumes.
+fn scratch_levels(all: &VolumeFilter, levels: &[ScratchLevel]) -> Markup {
+    html! {
+        table.scratch-levels {
+            thead { tr { th { "Media" } th { "Repository" } th { "Scratch volumes" } th { "Minimum" } th { "State" } } }
+            tbody {
+                @for l in levels {
+                    @let link = VolumeFilter {
+                        media: Some(l.media.clone()),
+                        repository: Some(l.repository.clone()),
+                        scratch: Some("scratch".into()),
+                        ..all.clone()
+                    };
+                    tr class=[l.is_short().then_some("short")] data-media=(l.media) data-repository=(l.repository) {
+                        td { (l.media) }
+                        td { (l.repository) }
+                        td.n.level { a href=(link.href()) { (l.scratch) } }
+                        td.n.minimum { (l.minimum) }
+                        td.state { @if l.is_short() { "below minimum" } @else { "ok" } }
+                    }
+                }
+            }
+        }
     }
 }
 

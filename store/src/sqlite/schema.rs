@@ -167,6 +167,19 @@ DROP INDEX volumes_by_repository;
 CREATE INDEX volumes_by_repository ON volumes(customer, repository, media, volume);
 CREATE INDEX volumes_by_scratch ON volumes(customer, scratch, media, volume);
 "#,
+    // 4: minimum numbers of scratch volumes per (customer, media, repository)
+    // (`tapesync admin scratch-min`; sync statistics and the web page compare the levels).
+    r#"
+CREATE TABLE scratch_minimums (
+    customer   TEXT NOT NULL,
+    media      TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    minimum    INTEGER NOT NULL CHECK (minimum >= 0),
+    PRIMARY KEY (customer, media, repository),
+    FOREIGN KEY (customer, media) REFERENCES media(customer, id),
+    FOREIGN KEY (customer, repository) REFERENCES repositories(customer, id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.

@@ -9,6 +9,7 @@ mod download;
 mod dump;
 mod durability;
 mod schema;
+mod scratch;
 mod sessions;
 mod users;
 
