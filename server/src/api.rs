@@ -344,6 +344,19 @@ async fn require_own_session(state: &AppState, user: &User, id: i64) -> Result<(
     }
 }
 
+/// A session id from the path: `222`, or the same whole number as a client that keeps every
+/// number as a float writes it (`222.0`, `2.22e2`) — the request bodies accept those too, and
+/// a client that took the id out of a JSON body may send it so (found by scripts/api-fuzz's
+/// stateful phase following the `FinishAppliedSession` link).
+fn session_id(text: &str) -> Option<i64> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n);
+    }
+    let f: f64 = text.parse().ok()?;
+    // Below 2^53 every whole f64 is exact, so the cast loses nothing.
+    (f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0).then_some(f as i64)
+}
+
 pub async fn finish_session(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -352,9 +365,8 @@ pub async fn finish_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request(Some("id".into()), "session id is not a number"))?;
+    let id = session_id(&id)
+        .ok_or_else(|| ApiError::bad_request(Some("id".into()), "session id is not a number"))?;
     parse_query::<NoQuery>(query.as_deref())?;
     let body = read_body(&headers, body, BodyType::Json, SESSION_BODY_LIMIT).await?;
     let finish: SessionFinish = parse_json(&body)?;
@@ -428,4 +440,19 @@ pub async fn server_statistics(
 
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_id;
+
+    #[test]
+    fn session_ids_take_the_float_notation_of_a_whole_number() {
+        assert_eq!(session_id("222"), Some(222));
+        assert_eq!(session_id("222.0"), Some(222));
+        assert_eq!(session_id("2.22e2"), Some(222));
+        for bad in ["222.5", "abc", "inf", "NaN", "1e300", ""] {
+            assert_eq!(session_id(bad), None, "{bad}");
+        }
+    }
 }

@@ -56,7 +56,8 @@ pub(super) fn sync_pass(
         None
     };
     let mut records = ScopeRecords::default();
-    for (i, scope) in spill.scopes().iter().enumerate() {
+    let scopes = spill.scopes();
+    for (i, scope) in scopes.iter().enumerate() {
         spill.read_into(i, &mut records)?;
         let (changes, rejected) = match prefetcher {
             Some(p) => {
@@ -90,6 +91,11 @@ pub(super) fn sync_pass(
             Some(h) => h.hold(scope, &changes)?,
             None => applier.apply(scope, &changes, stats, observer)?,
         }
+        observer.sync_progress(
+            i as u64 + 1,
+            scopes.len() as u64,
+            stats.statistics.apply_batches,
+        );
     }
     if let Some(h) = held {
         h.replay(|scope, changes| {
@@ -171,6 +177,11 @@ fn sync_pipelined(
                     })?;
                     in_flight = true;
                 }
+                observer.sync_progress(
+                    i as u64 + 1,
+                    scopes.len() as u64,
+                    stats.statistics.apply_batches,
+                );
             }
             Ok(())
         };
@@ -180,6 +191,8 @@ fn sync_pipelined(
             let last = finish(stats, observer);
             if result.is_ok() {
                 result = last;
+                let n = scopes.len() as u64;
+                observer.sync_progress(n, n, stats.statistics.apply_batches);
             }
         }
         drop(work);

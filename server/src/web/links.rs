@@ -46,14 +46,15 @@ impl VolumeFilter {
         }
     }
 
-    /// The same filter with empty values dropped.
+    /// The same filter with surrounding blanks trimmed and empty values dropped. The scratch
+    /// state is a word of the form's own choosing: only an empty one is dropped, never trimmed.
     pub fn tidy(self) -> Self {
-        let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         VolumeFilter {
-            customer: self.customer,
+            customer: self.customer.trim().to_string(),
             media: set(self.media),
             repository: set(self.repository),
-            scratch: set(self.scratch),
+            scratch: self.scratch.filter(|v| !v.trim().is_empty()),
             text: set(self.text),
             after: set(self.after),
         }
