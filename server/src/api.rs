@@ -111,16 +111,27 @@ pub async fn customers(
     Ok(Json(readable_customers(&state, &user).await?))
 }
 
+/// The customer of a path that takes no query, checked, and readable by the user (else 404).
+async fn readable_customer_id(
+    state: &AppState,
+    user: &User,
+    customer: &str,
+    query: Option<&str>,
+) -> Result<String, ApiError> {
+    let customer = validate_id(Field::Customer, customer)
+        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
+    require_role(state, user, &customer, Role::Read).await?;
+    parse_query::<NoQuery>(query)?;
+    Ok(customer)
+}
+
 pub async fn volume_counts(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(customer): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<VolumeCount>>, ApiError> {
-    let customer = validate_id(Field::Customer, &customer)
-        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
-    require_role(&state, &user, &customer, Role::Read).await?;
-    parse_query::<NoQuery>(query.as_deref())?;
+    let customer = readable_customer_id(&state, &user, &customer, query.as_deref()).await?;
     let counts = state
         .read(move |store| store.volume_counts(&customer))
         .await?;
@@ -133,10 +144,7 @@ pub async fn scratch_levels(
     Path(customer): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<ScratchLevel>>, ApiError> {
-    let customer = validate_id(Field::Customer, &customer)
-        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
-    require_role(&state, &user, &customer, Role::Read).await?;
-    parse_query::<NoQuery>(query.as_deref())?;
+    let customer = readable_customer_id(&state, &user, &customer, query.as_deref()).await?;
     let levels = state
         .read(move |store| store.scratch_levels(Some(&customer)))
         .await?;

@@ -3,7 +3,7 @@
 //! overview links here.
 
 use super::links::VolumeFilter;
-use super::{page, page_user, pages, refuse_logged_off};
+use super::{or_error_page, page, page_user, pages, refuse_logged_off};
 use crate::api::readable_customers;
 use crate::body::parse_query;
 use crate::error::ApiError;
@@ -12,46 +12,70 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tapesync_model::{validate_id, CustomerDump, Field};
-use tapesync_store::{RepositoryFilter, ScratchFilter, VolumeList, VolumeListQuery};
+use tapesync_store::{RepositoryFilter, ScratchFilter, User, VolumeList, VolumeListQuery};
 
 /// Volumes per page of the list.
 pub const PAGE_SIZE: usize = 100;
+
+/// What a list request asks for: the user, the customer, the filters and the volumes (one
+/// page, or with `whole` every volume that passes the filters, in one snapshot). `None` when
+/// nobody is logged on.
+struct Listing {
+    user: User,
+    customer: CustomerDump,
+    filter: VolumeFilter,
+    list: VolumeList,
+}
+
+async fn listing(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    whole: bool,
+) -> Result<Option<Listing>, ApiError> {
+    let Some(user) = page_user(state, headers).await? else {
+        return Ok(None);
+    };
+    let filter = parse_query::<VolumeFilter>(query)?.tidy();
+    let customer = readable_customer(state, &user, &filter.customer).await?;
+    let mut store_query = store_query(&filter)?;
+    if whole {
+        store_query.after = None;
+    } else {
+        store_query.limit = Some(PAGE_SIZE);
+    }
+    let id = customer.id.clone();
+    let list = state
+        .read(move |store| store.list_volumes(&id, &store_query))
+        .await?;
+    Ok(Some(Listing {
+        user,
+        customer,
+        filter,
+        list,
+    }))
+}
 
 pub async fn volumes(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match volumes_inner(&state, &headers, query.as_deref()).await {
-        Ok(r) => r,
-        Err(e) => super::error_page(&e),
-    }
-}
-
-async fn volumes_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<Response, ApiError> {
-    let Some(user) = page_user(state, headers).await? else {
-        return Ok(refuse_logged_off());
-    };
-    let filter = parse_query::<VolumeFilter>(query)?.tidy();
-    let customer = readable_customer(state, &user, &filter.customer).await?;
-    let store_query = VolumeListQuery {
-        limit: Some(PAGE_SIZE),
-        ..store_query(&filter)?
-    };
-    let id = customer.id.clone();
-    let list = state
-        .read(move |store| store.list_volumes(&id, &store_query))
-        .await?;
-    let body = pages::volume_list(&user, &customer, &filter, &list);
-    Ok(page(
-        StatusCode::OK,
-        &format!("Volumes of {}", customer.id),
-        body,
-    ))
+    or_error_page(
+        listing(&state, &headers, query.as_deref(), false)
+            .await
+            .map(|l| {
+                let Some(l) = l else {
+                    return refuse_logged_off();
+                };
+                let body = pages::volume_list(&l.user, &l.customer, &l.filter, &l.list);
+                page(
+                    StatusCode::OK,
+                    &format!("Volumes of {}", l.customer.id),
+                    body,
+                )
+            }),
+    )
 }
 
 pub async fn volumes_csv(
@@ -59,58 +83,41 @@ pub async fn volumes_csv(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match volumes_csv_inner(&state, &headers, query.as_deref()).await {
-        Ok(r) => r,
-        Err(e) => super::error_page(&e),
-    }
-}
-
-async fn volumes_csv_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<Response, ApiError> {
-    let Some(user) = page_user(state, headers).await? else {
-        return Ok(refuse_logged_off());
+    let csv = |l: Listing| -> Result<Response, ApiError> {
+        let csv = csv_bytes(&l.customer.id, &l.list).map_err(ApiError::internal)?;
+        let mut response = (StatusCode::OK, csv).into_response();
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"{}-volumes.csv\"",
+            l.customer.id
+        )) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        Ok(response)
     };
-    let filter = parse_query::<VolumeFilter>(query)?.tidy();
-    let customer = readable_customer(state, &user, &filter.customer).await?;
-    // The whole filtered list, whatever page the link was on, in one snapshot.
-    let store_query = VolumeListQuery {
-        after: None,
-        limit: None,
-        ..store_query(&filter)?
-    };
-    let id = customer.id.clone();
-    let list = state
-        .read(move |store| store.list_volumes(&id, &store_query))
-        .await?;
-    let csv = csv_bytes(&customer.id, &list).map_err(ApiError::internal)?;
-    let mut response = (StatusCode::OK, csv).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}-volumes.csv\"",
-        customer.id
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(response)
+    or_error_page(
+        match listing(&state, &headers, query.as_deref(), true).await {
+            Ok(Some(l)) => csv(l),
+            Ok(None) => Ok(refuse_logged_off()),
+            Err(e) => Err(e),
+        },
+    )
 }
 
 /// The customer named by the list's query, if the user may read it; 404 otherwise (also for
 /// one that exists but is not the user's), 400 without a customer.
 async fn readable_customer(
     state: &AppState,
-    user: &tapesync_store::User,
+    user: &User,
     customer: &str,
 ) -> Result<CustomerDump, ApiError> {
     if customer.trim().is_empty() {

@@ -49,6 +49,11 @@ fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     response
 }
 
+/// A page's answer, or the error page for what went wrong.
+fn or_error_page(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|e| error_page(&e))
+}
+
 fn error_page(e: &ApiError) -> Response {
     with_retry_after(page(e.status, "Error", pages::error(&e.message)), e)
 }
@@ -94,10 +99,7 @@ fn refuse_logged_off() -> Response {
 }
 
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match index_inner(&state, &headers).await {
-        Ok(r) => r,
-        Err(e) => error_page(&e),
-    }
+    or_error_page(index_inner(&state, &headers).await)
 }
 
 async fn index_inner(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -215,10 +217,7 @@ pub async fn volume(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match volume_inner(&state, &headers, query.as_deref()).await {
-        Ok(r) => r,
-        Err(e) => error_page(&e),
-    }
+    or_error_page(volume_inner(&state, &headers, query.as_deref()).await)
 }
 
 /// Finds the volume in every scope the user may read (or the one scope named), and shows the
