@@ -87,6 +87,12 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set, remove or list minimum numbers of scratch volumes (per customer, media and
+    /// repository); the list shows the level now against each minimum
+    ScratchMin {
+        #[command(subcommand)]
+        command: ScratchMinCommand,
+    },
     /// Show the audit trail of one volume, oldest first
     History {
         customer: String,
@@ -159,6 +165,31 @@ enum RepositoryCommand {
         customer: String,
         id: String,
         description: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScratchMinCommand {
+    /// Set (or replace) the minimum of scratch volumes of MEDIA in REPOSITORY of CUSTOMER
+    Set {
+        customer: String,
+        media: String,
+        repository: String,
+        minimum: u64,
+    },
+    /// Remove a minimum
+    Remove {
+        customer: String,
+        media: String,
+        repository: String,
+    },
+    /// List the minimums (of one customer, or all) with the scratch volumes there now; a
+    /// level under its minimum is marked SHORT
+    List {
+        customer: Option<String>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -392,6 +423,7 @@ fn dispatch(args: Args, path: &StoreLocation) -> Outcome {
             volume,
             json,
         } => history(path, &customer, &media, &volume, json),
+        AdminCommand::ScratchMin { command } => scratch_min(path, command),
     }
 }
 
@@ -669,6 +701,78 @@ fn history(path: &StoreLocation, customer: &str, media: &str, volume: &str, json
 }
 
 /// Prints rows as left-aligned columns separated by two spaces (first row: headings).
+fn scratch_min(path: &StoreLocation, command: ScratchMinCommand) -> Outcome {
+    match command {
+        ScratchMinCommand::Set {
+            customer,
+            media,
+            repository,
+            minimum,
+        } => {
+            let (c, m, r) = place(&customer, &media, &repository)?;
+            open(path, Access::Change)?.set_scratch_minimum(&c, &m, &r, minimum)?;
+            say(&format!(
+                "set the scratch minimum of {m} in {r} of customer {c} to {minimum}"
+            ));
+            Ok(())
+        }
+        ScratchMinCommand::Remove {
+            customer,
+            media,
+            repository,
+        } => {
+            let (c, m, r) = place(&customer, &media, &repository)?;
+            open(path, Access::Change)?.remove_scratch_minimum(&c, &m, &r)?;
+            say(&format!(
+                "removed the scratch minimum of {m} in {r} of customer {c}"
+            ));
+            Ok(())
+        }
+        ScratchMinCommand::List { customer, json } => {
+            let customer = customer.map(|c| id(Field::Customer, &c)).transpose()?;
+            let levels = open(path, Access::Read)?.scratch_levels(customer.as_deref())?;
+            if json {
+                return print_json(&levels);
+            }
+            let mut rows = vec![[
+                "CUSTOMER",
+                "MEDIA",
+                "REPOSITORY",
+                "SCRATCH",
+                "MINIMUM",
+                "STATE",
+            ]
+            .map(String::from)
+            .to_vec()];
+            for l in &levels {
+                rows.push(vec![
+                    l.customer.clone(),
+                    l.media.clone(),
+                    l.repository.clone(),
+                    l.scratch.to_string(),
+                    l.minimum.to_string(),
+                    if l.is_short() { "SHORT" } else { "ok" }.to_string(),
+                ]);
+            }
+            print_table(&rows);
+            Ok(())
+        }
+    }
+}
+
+/// Checked customer, media and repository ids.
+fn place(
+    customer: &str,
+    media: &str,
+    repository: &str,
+) -> Result<(String, String, String), Failure> {
+    Ok((
+        id(Field::Customer, customer)?,
+        id(Field::Media, media)?,
+        id(Field::Repository, repository)?,
+    ))
+}
+
 fn print_table(rows: &[Vec<String>]) {
     // Stored text may predate the refusal of control characters (or come from a newer
     // writer): escape them, so a listing can neither move the cursor nor reorder the line.

@@ -1,8 +1,10 @@
 //! The observer the command line uses: rejections, conflicts and warnings on standard error
-//! (rejections and conflicts capped, every one counted), dry-run changes on standard output, and a progress spinner on
-//! standard error when it is a terminal.
+//! (rejections and conflicts capped, every one counted), dry-run changes on standard output, and
+//! progress on standard error when it is a terminal (and nothing of it otherwise): records read
+//! in the first pass, then scopes compared against all of them and batches applied, each with a
+//! rate in whole numbers, and in the second pass an estimate of the time left.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use tapesync_model::{Field, ScopeKey, VolumeChange};
@@ -20,6 +22,29 @@ pub struct ConsoleObserver {
     progress: Option<ProgressBar>,
     /// Where a line goes: standard error (tests collect them).
     sink: Box<dyn FnMut(&str)>,
+    /// Whether the display has switched to the second pass.
+    syncing: bool,
+}
+
+/// The first pass: records read.
+const READ_TEMPLATE: &str = "{spinner} {pos} records read ({rate})";
+/// The second pass: scopes compared of all, batches applied (the message), time left.
+const SYNC_TEMPLATE: &str = "{bar:30} {pos}/{len} scopes compared ({rate}), {msg}, {eta} left";
+
+/// A rate as a whole number per second (`1234/s`): tenths of records say nothing.
+fn whole_rate(per_sec: f64) -> String {
+    format!("{}/s", per_sec.round() as u64)
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&whole_rate(state.per_sec()));
+            },
+        )
 }
 
 impl ConsoleObserver {
@@ -27,10 +52,7 @@ impl ConsoleObserver {
         let mut observer = ConsoleObserver::with_sink(cap, Box::new(|line| eoutln!("{line}")));
         observer.progress = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {pos} records read ({per_sec})")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
+            bar.set_style(style(READ_TEMPLATE));
             bar
         });
         observer
@@ -43,6 +65,7 @@ impl ConsoleObserver {
             conflicts: 0,
             progress: None,
             sink,
+            syncing: false,
         }
     }
 
@@ -99,6 +122,21 @@ impl Observer for ConsoleObserver {
         if let Some(bar) = &self.progress {
             bar.set_position(records_read);
         }
+    }
+
+    fn sync_progress(&mut self, compared: u64, scopes: u64, batches: u64) {
+        let Some(bar) = &self.progress else {
+            return;
+        };
+        if !self.syncing {
+            // A new count with a rate and an estimate of its own: start them afresh.
+            self.syncing = true;
+            bar.reset();
+            bar.set_length(scopes);
+            bar.set_style(style(SYNC_TEMPLATE));
+        }
+        bar.set_message(format!("{batches} batches applied"));
+        bar.set_position(compared);
     }
 
     fn warning(&mut self, message: &str) {
@@ -158,5 +196,24 @@ mod tests {
             printed.contains(&"… 50 more rejected records not shown (all are counted)".to_string())
         );
         assert_eq!(printed.len(), 203, "{printed:#?}");
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_whole_numbers() {
+        assert_eq!(whole_rate(1234.567), "1235/s");
+        assert_eq!(whole_rate(0.2), "0/s");
+        assert_eq!(whole_rate(f64::NAN), "0/s");
+    }
+
+    #[test]
+    fn the_templates_parse() {
+        for template in [READ_TEMPLATE, SYNC_TEMPLATE] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
     }
 }

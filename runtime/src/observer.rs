@@ -18,6 +18,9 @@ pub trait Observer {
     );
     /// Records read so far (called every few thousand records and at the end of input).
     fn progress(&mut self, records_read: u64);
+    /// The second pass: `compared` of `scopes` scopes compared so far, and `batches` batches
+    /// applied (called after each scope, and once more when the last batch is in).
+    fn sync_progress(&mut self, _compared: u64, _scopes: u64, _batches: u64) {}
     fn warning(&mut self, message: &str);
     /// A change was not applied: the volume (`scope volume`, from the record at `source:line`)
     /// was changed by someone else since it was downloaded. Counted and listed in the

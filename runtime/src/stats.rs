@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use tapesync_model::{ScopeKey, SyncStatistics};
+use tapesync_store::ScratchLevel;
 
 /// The volume lists keep at most this many entries each (their counters count all).
 pub const LIST_CAP: usize = 10_000;
@@ -30,6 +31,11 @@ pub struct RunStats {
     /// empty: conflicts are rare, and every existing consumer's file stays as it was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_conflict: Vec<String>,
+    /// The places (customer, media, repository) of the synced scopes that the sync left with
+    /// fewer scratch volumes than their minimum (`tapesync admin scratch-min`). Absent from the
+    /// JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scratch_short: Vec<ScratchLevel>,
 }
 
 impl RunStats {
@@ -63,7 +69,7 @@ impl RunStats {
     pub fn table(&self) -> String {
         let s = &self.statistics;
         let would = if self.dry_run { " (would be)" } else { "" };
-        let rows: Vec<(String, String)> = vec![
+        let mut rows: Vec<(String, String)> = vec![
             ("records read".into(), s.records_read.to_string()),
             ("records excluded".into(), s.records_excluded.to_string()),
             ("records rejected".into(), s.records_rejected.to_string()),
@@ -96,6 +102,13 @@ impl RunStats {
             ),
             ("elapsed".into(), format!("{} ms", s.elapsed_ms)),
         ];
+        // Only when it happened: the row is an alert, not a counter of every run.
+        if !self.scratch_short.is_empty() {
+            rows.push((
+                "scratch below minimum".into(),
+                self.scratch_short.len().to_string(),
+            ));
+        }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
         if self.dry_run {
@@ -122,6 +135,16 @@ impl RunStats {
             &self.in_conflict,
             s.conflicts,
         );
+        if !self.scratch_short.is_empty() {
+            out.push_str("\nbelow their scratch minimum:\n");
+            for l in &self.scratch_short {
+                let _ = writeln!(
+                    out,
+                    "  {}.{} {}: {} scratch, minimum {}",
+                    l.customer, l.media, l.repository, l.scratch, l.minimum
+                );
+            }
+        }
         out
     }
 }

@@ -24,7 +24,7 @@ use tapesync_model::{
     LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, ScopeVersions, ScopeVersionsRequest,
     SessionCreated, SessionFinish, SessionRecord, SessionStart, VolumeState,
 };
-use tapesync_store::{Role, User, VolumeCount};
+use tapesync_store::{Role, ScratchLevel, User, VolumeCount};
 
 /// The canonical scope of a path, or 400 naming the bad part.
 fn scope_of(customer: &str, media: &str) -> Result<ScopeKey, ApiError> {
@@ -113,20 +113,44 @@ pub async fn customers(
     Ok(Json(readable_customers(&state, &user).await?))
 }
 
+/// The customer of a path that takes no query, checked, and readable by the user (else 404).
+async fn readable_customer_id(
+    state: &AppState,
+    user: &User,
+    customer: &str,
+    query: Option<&str>,
+) -> Result<String, ApiError> {
+    let customer = validate_id(Field::Customer, customer)
+        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
+    require_role(state, user, &customer, Role::Read).await?;
+    parse_query::<NoQuery>(query)?;
+    Ok(customer)
+}
+
 pub async fn volume_counts(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(customer): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<VolumeCount>>, ApiError> {
-    let customer = validate_id(Field::Customer, &customer)
-        .map_err(|e| ApiError::bad_request(Some(Field::Customer.to_string()), e.to_string()))?;
-    require_role(&state, &user, &customer, Role::Read).await?;
-    parse_query::<NoQuery>(query.as_deref())?;
+    let customer = readable_customer_id(&state, &user, &customer, query.as_deref()).await?;
     let counts = state
         .read(move |store| store.volume_counts(&customer))
         .await?;
     Ok(Json(counts))
+}
+
+pub async fn scratch_levels(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(customer): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<ScratchLevel>>, ApiError> {
+    let customer = readable_customer_id(&state, &user, &customer, query.as_deref()).await?;
+    let levels = state
+        .read(move |store| store.scratch_levels(Some(&customer)))
+        .await?;
+    Ok(Json(levels))
 }
 
 pub async fn download_scope(
@@ -401,6 +425,19 @@ async fn require_own_session(state: &AppState, user: &User, id: i64) -> Result<(
     }
 }
 
+/// A session id from the path: `222`, or the same whole number as a client that keeps every
+/// number as a float writes it (`222.0`, `2.22e2`) — the request bodies accept those too, and
+/// a client that took the id out of a JSON body may send it so (found by scripts/api-fuzz's
+/// stateful phase following the `FinishAppliedSession` link).
+fn session_id(text: &str) -> Option<i64> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n);
+    }
+    let f: f64 = text.parse().ok()?;
+    // Below 2^53 every whole f64 is exact, so the cast loses nothing.
+    (f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0).then_some(f as i64)
+}
+
 pub async fn finish_session(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -409,9 +446,8 @@ pub async fn finish_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request(Some("id".into()), "session id is not a number"))?;
+    let id = session_id(&id)
+        .ok_or_else(|| ApiError::bad_request(Some("id".into()), "session id is not a number"))?;
     parse_query::<NoQuery>(query.as_deref())?;
     let body = read_body(&headers, body, BodyType::Json, SESSION_BODY_LIMIT).await?;
     let finish: SessionFinish = parse_json(&body)?;
@@ -485,4 +521,19 @@ pub async fn server_statistics(
 
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_id;
+
+    #[test]
+    fn session_ids_take_the_float_notation_of_a_whole_number() {
+        assert_eq!(session_id("222"), Some(222));
+        assert_eq!(session_id("222.0"), Some(222));
+        assert_eq!(session_id("2.22e2"), Some(222));
+        for bad in ["222.5", "abc", "inf", "NaN", "1e300", ""] {
+            assert_eq!(session_id(bad), None, "{bad}");
+        }
+    }
 }

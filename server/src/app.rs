@@ -26,6 +26,10 @@ fn api_routes() -> Router<AppState> {
             get(api::volume_counts),
         )
         .route(
+            "/customers/{customer}/scratch-levels",
+            get(api::scratch_levels),
+        )
+        .route(
             "/customers/{customer}/media/{media}/volumes",
             get(api::download_scope),
         )
@@ -103,6 +107,8 @@ pub fn router(state: AppState) -> Router {
         .route("/logon", post(web::logon))
         .route("/logout", post(web::logout))
         .route("/volume", get(web::volume))
+        .route("/volumes", get(web::volumes))
+        .route("/volumes.csv", get(web::volumes_csv))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())

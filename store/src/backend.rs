@@ -9,7 +9,9 @@
 //! on both backends.
 
 use crate::batch::{BatchRequest, ScopeTx};
+use crate::browse::{ListStatements, ListedVolume};
 use crate::error::StoreError;
+use crate::scratch::ScratchMinimum;
 use crate::throttle::ThrottleState;
 use crate::validate::CheckedCustomer;
 use crate::{User, VolumeCount};
@@ -25,11 +27,35 @@ pub(crate) type ThrottleUpdate<'a> =
 
 /// Every operation of a backend, in one trait object.
 pub(crate) trait Backend:
-    SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + Send
+    SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + ScratchSql + Send
 {
 }
 
-impl<T: SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + Send> Backend for T {}
+impl<T> Backend for T where
+    T: SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + ScratchSql + Send
+{
+}
+
+/// `scratch.rs` of each backend: the minimums of scratch volumes.
+pub(crate) trait ScratchSql {
+    /// Inserts or replaces the minimum of (customer, media, repository).
+    fn set_scratch_minimum(
+        &self,
+        customer: &str,
+        media: &str,
+        repository: &str,
+        minimum: i64,
+    ) -> Result<(), StoreError>;
+    /// False when there was none.
+    fn remove_scratch_minimum(
+        &self,
+        customer: &str,
+        media: &str,
+        repository: &str,
+    ) -> Result<bool, StoreError>;
+    /// Of one customer or of all, sorted by customer, media, repository.
+    fn scratch_minimums(&self, customer: Option<&str>) -> Result<Vec<ScratchMinimum>, StoreError>;
+}
 
 /// `schema.rs` (and `mod.rs`) of each backend.
 pub(crate) trait SchemaSql {
@@ -92,6 +118,14 @@ pub(crate) trait InventorySql {
         volume: &str,
     ) -> Result<Vec<AuditEntry>, StoreError>;
     fn volume_counts(&self, customer: &str) -> Result<Vec<VolumeCount>, StoreError>;
+    /// The backend's n-th (1-based) statement parameter (`?1`, `$1`), for statements built in
+    /// the shared modules.
+    fn placeholder(&self) -> fn(usize) -> String;
+    /// Runs a volume list's count and page statements (`browse.rs`) in one read snapshot.
+    fn list_volumes(
+        &self,
+        statements: &ListStatements,
+    ) -> Result<(u64, Vec<ListedVolume>), StoreError>;
 }
 
 /// `apply.rs` of each backend: batches.

@@ -19,6 +19,7 @@ mod apply;
 mod auth;
 mod backend;
 mod batch;
+mod browse;
 mod clock;
 mod columns;
 mod dump;
@@ -28,6 +29,7 @@ mod location;
 mod passwords;
 mod postgres;
 mod prune;
+mod scratch;
 mod sessions;
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -36,12 +38,16 @@ mod throttle;
 mod validate;
 
 pub use auth::{Role, User, UserInfo};
+pub use browse::{
+    ListedVolume, RepositoryFilter, ScratchFilter, VolumeList, VolumeListQuery, MAX_PAGE,
+};
 pub use columns::column;
 pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use location::{redact_url, StoreLocation};
 pub use passwords::Credentials;
 pub use prune::{PruneReport, IDEMPOTENCY_RETENTION};
+pub use scratch::{ScratchLevel, ScratchMinimum};
 pub use sessions::ABANDON_AFTER;
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
 

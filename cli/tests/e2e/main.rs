@@ -21,6 +21,8 @@ mod output_contract;
 mod package_deb;
 mod run_cases;
 mod run_cases_http;
+mod scratch_levels;
 mod server_e2e;
 mod slow_clients;
 mod web_page;
+mod web_volumes;

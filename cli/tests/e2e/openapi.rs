@@ -714,6 +714,7 @@ fn the_server_serves_every_documented_path() {
                 .filter(|p| p["in"] == "query" && p["required"] == true)
                 .map(|p| match p["name"].as_str() {
                     Some("volume") => "volume=V00001".to_string(),
+                    Some("customer") => "customer=ACME".to_string(),
                     other => panic!("{template}: no test value for query parameter {other:?}"),
                 })
                 .collect();

@@ -24,6 +24,10 @@ fn chromium() -> Option<PathBuf> {
 /// Loads `url` in headless Chromium with the profile `profile` (cookies persist in it) and
 /// returns the DOM after the page (and any navigation it starts) has loaded.
 fn dump_dom(browser: &Path, profile: &Path, url: &str) -> String {
+    dump_dom_with(browser, profile, url, &[])
+}
+
+fn dump_dom_with(browser: &Path, profile: &Path, url: &str, flags: &[&str]) -> String {
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -36,6 +40,7 @@ fn dump_dom(browser: &Path, profile: &Path, url: &str) -> String {
             "--disable-sync",
             "--virtual-time-budget=5000",
         ])
+        .args(flags)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(["--dump-dom", url])
         .output()
@@ -98,7 +103,11 @@ fn record_session(base: &str) {
         .begin_session(&SessionStart {
             definition_hash: "00".into(),
             definition_name: "web-test.ttidef".into(),
-            source_name: "web-report.txt".into(),
+            // A long path without a blank: the sessions table must still fit the screen.
+            source_name: format!(
+                "/srv/backup/reports/{}/web-report.txt",
+                "nightly-".repeat(30)
+            ),
         })
         .unwrap();
     let scope = ScopeKey {
@@ -188,18 +197,21 @@ fn the_page_shows_the_inventory_in_a_real_browser() {
         dom.contains("Logged on as <strong id=\"user-name\">viewer</strong>"),
         "{dom}"
     );
+    // Every count links to the volume list behind it.
     let row = |media: &str, repo: &str, scratch: &str, n: u64| {
         format!(
             "data-media=\"{media}\" data-repository=\"{repo}\" data-scratch=\"{scratch}\">\
-             <td>{media}</td><td>{}</td><td>{scratch}</td><td class=\"n count\">{n}</td>",
-            if repo.is_empty() { "(none)" } else { repo }
+             <td>{media}</td><td>{}</td><td>{scratch}</td><td class=\"n count\">\
+             <a href=\"/volumes?customer=ACME&amp;media={media}&amp;repository={}&amp;scratch={scratch}\">{n}</a></td>",
+            if repo.is_empty() { "(none)" } else { repo },
+            if repo.is_empty() { "-" } else { repo },
         )
     };
     for expected in [
         row("LTO", "LIBR", "active", 17),
         row("LTO", "OFFS", "scratch", 5),
         row("DLT", "", "unknown", 3),
-        "<span class=\"total\">25</span>".to_string(),
+        "<a class=\"total\" href=\"/volumes?customer=ACME\">25</a>".to_string(),
         "<td class=\"n records-read\">4242</td>".to_string(),
         "<td class=\"n updated\">1</td>".to_string(),
         "web-test.ttidef".to_string(),
@@ -207,6 +219,75 @@ fn the_page_shows_the_inventory_in_a_real_browser() {
         assert!(dom.contains(&expected), "missing {expected:?} in\n{dom}");
     }
     assert!(!dom.contains("EVIL"), "viewer must not see EVIL:\n{dom}");
+    assert_fits_1280(&browser, &base, "viewer", "viewer pass", dir.path());
+
+    // Every count of the overview links to a list of exactly that many volumes.
+    let links: Vec<(String, u64)> = dom
+        .split("<td class=\"n count\"><a href=\"")
+        .skip(1)
+        .map(|s| {
+            let href = s[..s.find('"').unwrap()].replace("&amp;", "&");
+            let n = s[s.find('>').unwrap() + 1..s.find("</a>").unwrap()]
+                .parse()
+                .unwrap();
+            (href, n)
+        })
+        .collect();
+    assert_eq!(links.len(), 3, "{dom}");
+    for (href, n) in &links {
+        let list = dump_dom(&browser, profile.path(), &format!("{base}{href}"));
+        assert!(
+            list.contains(&format!("<span id=\"list-total\">{n}</span>")),
+            "{href}: {list}"
+        );
+        assert_eq!(
+            list.matches("<tr data-volume=").count() as u64,
+            *n,
+            "{href}"
+        );
+    }
+
+    // The filter form as the browser submits it: every field, "any" as an empty value. The
+    // form's own fields are read from the page, so a renamed field fails here.
+    let list = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME"),
+    );
+    for field in ["customer", "media", "repository", "scratch", "text"] {
+        assert!(
+            list.contains(&format!("name=\"{field}\"")),
+            "the filter form has no {field}: {list}"
+        );
+    }
+    assert!(list.contains("<span id=\"list-total\">25</span>"), "{list}");
+    let filtered = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME&media=LTO&repository=OFFS&scratch=scratch&text="),
+    );
+    assert!(
+        filtered.contains("<span id=\"list-total\">5</span>"),
+        "{filtered}"
+    );
+    assert!(
+        filtered.contains("<option value=\"OFFS\" selected=\"\">OFFS</option>"),
+        "the form keeps the chosen filter: {filtered}"
+    );
+    // The export link carries the same filters.
+    assert!(
+        filtered.contains(
+            "id=\"csv-export\" href=\"/volumes.csv?customer=ACME&amp;media=LTO&amp;repository=OFFS&amp;scratch=scratch\""
+        ),
+        "{filtered}"
+    );
+    let text = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME&text=0010"),
+    );
+    // V00010 (LTO, LIBR) and V00100–V00104 (LTO, OFFS).
+    assert!(text.contains("<span id=\"list-total\">6</span>"), "{text}");
 
     // The volume search, in the same browser profile (the cookie persists): state + history.
     let dom = dump_dom(
@@ -313,4 +394,58 @@ impl SameOriginFront {
         });
         SameOriginFront { port }
     }
+}
+
+/// The overview, as the server renders it for `user`, laid out by Chromium in a window 1280
+/// pixels wide: nothing may reach past the right edge, and no table needs scrolling. The page forbids scripts (its
+/// Content-Security-Policy header), so the measuring script runs on a saved copy of the very
+/// same HTML, which carries no such header.
+fn assert_fits_1280(browser: &Path, base: &str, user: &str, password: &str, dir: &Path) {
+    let token = crate::server_support::logon(base, user, password);
+    let html = crate::server_support::client()
+        .get(format!("{base}/"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(html.contains("nightly-nightly-"), "{html}");
+    let measured = html.replace(
+        "</body>",
+        "<script>document.body.dataset.scrollWidth = document.documentElement.scrollWidth;\
+         document.body.dataset.clientWidth = document.documentElement.clientWidth;\
+         document.body.dataset.boxOverflow = Math.max(0, ...Array.from(\
+           document.querySelectorAll('.wide'), e => e.scrollWidth - e.clientWidth));</script></body>",
+    );
+    let file = dir.join("overview-1280.html");
+    std::fs::write(&file, measured).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = dump_dom_with(
+        browser,
+        profile.path(),
+        &format!("file://{}", file.display()),
+        &["--window-size=1280,900", "--hide-scrollbars"],
+    );
+    let attr = |name: &str| -> u32 {
+        let start = dom
+            .find(&format!("data-{name}=\""))
+            .unwrap_or_else(|| panic!("no {name} measured in\n{dom}"))
+            + name.len()
+            + 7;
+        dom[start..start + dom[start..].find('"').unwrap()]
+            .parse()
+            .unwrap()
+    };
+    let (scroll, client) = (attr("scroll-width"), attr("client-width"));
+    // Wide tables may scroll inside their own box; the sessions table must not need to.
+    let overflow = attr("box-overflow");
+    assert_eq!(
+        overflow, 0,
+        "a table scrolls {overflow} pixels sideways in its box"
+    );
+    assert!(client <= 1280 && client > 1000, "window width {client}");
+    assert!(
+        scroll <= client,
+        "the overview is {scroll} pixels wide in a {client}-pixel window"
+    );
 }

@@ -156,7 +156,17 @@ pub fn run(
             &source_name,
             &mut stats,
             observer,
-        )
+        )?;
+        if !options.dry_run {
+            check_scratch_levels(
+                target,
+                &spill.scopes(),
+                &options.retry,
+                &mut stats,
+                observer,
+            );
+        }
+        Ok(())
     })();
     // Stop downloading scopes the run will not use (after an error).
     drop(prefetcher);
@@ -236,6 +246,34 @@ fn plan_cache(
         }
     }
     from_cache
+}
+
+/// Reads the scratch levels of every synced customer and keeps, in `stats`, those of the synced
+/// media that the sync left under their minimum. A target that cannot say (an older server)
+/// only earns a warning: the sync itself has succeeded.
+fn check_scratch_levels(
+    target: &mut dyn Target,
+    scopes: &[tapesync_model::ScopeKey],
+    retry: &RetryPolicy,
+    stats: &mut RunStats,
+    observer: &mut dyn Observer,
+) {
+    let mut customers: Vec<&str> = scopes.iter().map(|s| s.customer.as_str()).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    for customer in customers {
+        match with_retry(retry, || target.scratch_levels(customer)) {
+            Ok(levels) => stats.scratch_short.extend(levels.into_iter().filter(|l| {
+                l.is_short()
+                    && scopes
+                        .iter()
+                        .any(|s| s.customer == l.customer && s.media == l.media)
+            })),
+            Err(e) => observer.warning(&format!(
+                "could not read the scratch levels of customer {customer}: {e}"
+            )),
+        }
+    }
 }
 
 /// Parses a "now" override (`YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD`) — the value of

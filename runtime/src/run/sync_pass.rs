@@ -208,7 +208,8 @@ pub(super) fn sync_pass(
         None
     };
     let mut records = ScopeRecords::default();
-    for (i, scope) in spill.scopes().iter().enumerate() {
+    let scopes = spill.scopes();
+    for (i, scope) in scopes.iter().enumerate() {
         spill.read_into(i, &mut records)?;
         let got = tables.get(i, scope, Some(&mut *applier.target), stats, observer)?;
         let (changes, rejected) = diff_scope(got.table(), &records, &rules, stats)?;
@@ -243,6 +244,11 @@ pub(super) fn sync_pass(
                 )?;
             }
         }
+        observer.sync_progress(
+            i as u64 + 1,
+            scopes.len() as u64,
+            stats.statistics.apply_batches,
+        );
     }
     if let Some(h) = held {
         h.replay(|scope, changes| {
@@ -330,6 +336,11 @@ fn sync_pipelined(
                     })?;
                     *in_flight = Some(base);
                 }
+                observer.sync_progress(
+                    i as u64 + 1,
+                    scopes.len() as u64,
+                    stats.statistics.apply_batches,
+                );
             }
             Ok(())
         };
@@ -339,6 +350,8 @@ fn sync_pipelined(
             let last = finish(&tables, previous, stats, observer);
             if result.is_ok() {
                 result = last;
+                let n = scopes.len() as u64;
+                observer.sync_progress(n, n, stats.statistics.apply_batches);
             }
         }
         drop(work);

@@ -138,6 +138,12 @@ impl Target for LostAnswer {
         }
         Ok(answer)
     }
+    fn scratch_levels(
+        &mut self,
+        customer: &str,
+    ) -> Result<Vec<tapesync_store::ScratchLevel>, TargetError> {
+        self.inner.scratch_levels(customer)
+    }
     fn finish_session(
         &mut self,
         session: i64,
@@ -268,6 +274,12 @@ impl Target for Interloper {
         batch: &ApplyBatch,
     ) -> Result<ApplyResponse, TargetError> {
         self.inner.apply(scope, batch)
+    }
+    fn scratch_levels(
+        &mut self,
+        customer: &str,
+    ) -> Result<Vec<tapesync_store::ScratchLevel>, TargetError> {
+        self.inner.scratch_levels(customer)
     }
     fn finish_session(
         &mut self,

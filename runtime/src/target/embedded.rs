@@ -7,6 +7,7 @@ use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions,
     SessionOutcome, SessionStart, SyncStatistics,
 };
+use tapesync_store::ScratchLevel;
 use tapesync_store::{Store, StoreError, StoreLocation};
 
 pub struct EmbeddedTarget {
@@ -124,6 +125,10 @@ impl Target for EmbeddedTarget {
         batch: &ApplyBatch,
     ) -> Result<ApplyResponse, TargetError> {
         self.store.apply(&self.actor, scope, batch).map_err(map_err)
+    }
+
+    fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError> {
+        self.store.scratch_levels(Some(customer)).map_err(map_err)
     }
 
     fn finish_session(

@@ -39,6 +39,7 @@ use tapesync_model::{
     ScopeSnapshot, ScopeTable, ScopeVersions, ScopeVersionsRequest, SessionCreated, SessionFinish,
     SessionOutcome, SessionStart, SyncStatistics,
 };
+use tapesync_store::ScratchLevel;
 
 /// Scopes the server answers the versions of in one request (`MAX_SCOPES_PER_VERSIONS` of
 /// `server/src/limits.rs`, which this crate cannot depend on).
@@ -53,6 +54,8 @@ pub struct RoundTrips {
     pub session_calls: u64,
     /// Scope-version requests (one per run that keeps a scope cache).
     pub version_calls: u64,
+    /// Reads of a customer's scratch levels (one per synced customer, after the sync).
+    pub scratch_level_reads: u64,
     /// Requests repeated after a connection failure or a 503 (also counted above).
     pub retries: u64,
 }
@@ -144,6 +147,7 @@ enum Kind {
     Apply,
     Session,
     Versions,
+    Levels,
 }
 
 impl HttpTarget {
@@ -314,6 +318,7 @@ impl Link {
                     Kind::Apply => trips.applies += 1,
                     Kind::Session => trips.session_calls += 1,
                     Kind::Versions => trips.version_calls += 1,
+                    Kind::Levels => trips.scratch_level_reads += 1,
                 }
                 if attempt > 1 {
                     trips.retries += 1;
@@ -646,6 +651,14 @@ impl Target for HttpTarget {
             }
             r
         })?;
+        expect_json(response)
+    }
+
+    fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError> {
+        let url = self
+            .link
+            .url(&["api", "v1", "customers", customer, "scratch-levels"]);
+        let response = self.link.call(Kind::Levels, true, |c| c.get(url.clone()))?;
         expect_json(response)
     }
 

@@ -10,6 +10,7 @@ use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions,
     SessionOutcome, SessionStart, SyncStatistics,
 };
+use tapesync_store::ScratchLevel;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -58,6 +59,9 @@ pub trait Target: Send {
     /// Applies one batch atomically (whole or not at all); per-volume results in order.
     fn apply(&mut self, scope: &ScopeKey, batch: &ApplyBatch)
         -> Result<ApplyResponse, TargetError>;
+    /// The scratch minimums of `customer` with the number of scratch volumes there now
+    /// (read after a sync, to say which libraries it left under their minimum).
+    fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError>;
     /// Records how the session ended and its statistics.
     fn finish_session(
         &mut self,

@@ -2,6 +2,7 @@
 
 use super::{Conn, PgStore};
 use crate::backend::InventorySql;
+use crate::browse::{ListStatements, ListedVolume};
 use crate::columns::{scope_table_query, Columns};
 use crate::error::StoreError;
 use crate::inventory::{audit_field, push_row, scratch_flag};
@@ -33,6 +34,11 @@ pub(super) fn read_fields(
         }
     }
     Ok(fields)
+}
+
+/// Text parameters as the client takes them.
+fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
 pub(super) fn exists(
@@ -296,6 +302,41 @@ impl InventorySql for PgStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn placeholder(&self) -> fn(usize) -> String {
+        crate::browse::postgres_placeholder
+    }
+
+    fn list_volumes(
+        &self,
+        statements: &ListStatements,
+    ) -> Result<(u64, Vec<ListedVolume>), StoreError> {
+        self.with(|c| {
+            let count = PgStore::statement(c, &statements.count)?;
+            let page = PgStore::statement(c, &statements.page)?;
+            snapshot(c, |tx| {
+                let total = unsigned(
+                    tx.query_one(&count, &params(&statements.count_params))?
+                        .try_get(0)?,
+                )?;
+                let volumes = tx
+                    .query(&page, &params(&statements.page_params))?
+                    .iter()
+                    .map(|r| {
+                        Ok(ListedVolume {
+                            media: r.try_get(0)?,
+                            volume: VolumeState {
+                                volume: r.try_get(1)?,
+                                version: unsigned(r.try_get(2)?)?,
+                                fields: read_fields(&self.columns, r, 3)?,
+                            },
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((total, volumes))
+            })
         })
     }
 

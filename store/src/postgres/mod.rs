@@ -16,6 +16,7 @@ mod auth;
 mod dump;
 mod inventory;
 pub(crate) mod schema;
+mod scratch;
 mod sessions;
 
 use crate::backend::{Backend, SchemaSql};

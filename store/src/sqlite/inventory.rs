@@ -2,12 +2,13 @@
 
 use super::SqliteStore;
 use crate::backend::InventorySql;
+use crate::browse::{ListStatements, ListedVolume};
 use crate::columns::{scope_table_query, Columns};
 use crate::error::StoreError;
 use crate::inventory::{audit_field, push_row, scratch_flag};
 use crate::VolumeCount;
 use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use std::collections::BTreeMap;
 use tapesync_model::{
     AuditEntry, CustomerDump, Field, MediaDump, RepositoryInfo, ScopeSnapshot, ScopeTable,
@@ -351,6 +352,39 @@ impl InventorySql for SqliteStore {
             });
         }
         Ok(entries)
+    }
+
+    fn placeholder(&self) -> fn(usize) -> String {
+        crate::browse::sqlite_placeholder
+    }
+
+    fn list_volumes(
+        &self,
+        statements: &ListStatements,
+    ) -> Result<(u64, Vec<ListedVolume>), StoreError> {
+        // One read transaction: the count and the page see the same volumes.
+        let tx = self.conn.unchecked_transaction()?;
+        let total: u64 = self
+            .conn
+            .prepare_cached(&statements.count)?
+            .query_row(params_from_iter(&statements.count_params), |r| r.get(0))?;
+        let columns = &self.sql.columns;
+        let volumes = self
+            .conn
+            .prepare_cached(&statements.page)?
+            .query_map(params_from_iter(&statements.page_params), |r| {
+                Ok(ListedVolume {
+                    media: r.get(0)?,
+                    volume: VolumeState {
+                        volume: r.get(1)?,
+                        version: r.get(2)?,
+                        fields: read_fields(columns, r, 3)?,
+                    },
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.finish()?;
+        Ok((total, volumes))
     }
 
     fn volume_counts(&self, customer: &str) -> Result<Vec<VolumeCount>, StoreError> {

@@ -9,6 +9,7 @@ mod checkpoint;
 mod dump;
 mod inventory;
 pub(crate) mod schema;
+mod scratch;
 mod sessions;
 
 use crate::backend::{Backend, SchemaSql};

@@ -184,6 +184,28 @@ CREATE TABLE store_identity (
 ) WITHOUT ROWID;
 INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))));
 "#,
+    // 5: the volume list of the web page (`Store::list_volumes`): filtered by repository or
+    // scratch state and read in (media, volume) order straight off an index, one page at a
+    // time. The repository index grows the list order onto its key (it still serves the
+    // repository foreign key and the counts).
+    r#"
+DROP INDEX volumes_by_repository;
+CREATE INDEX volumes_by_repository ON volumes(customer, repository, media, volume);
+CREATE INDEX volumes_by_scratch ON volumes(customer, scratch, media, volume);
+"#,
+    // 6: minimum numbers of scratch volumes per (customer, media, repository)
+    // (`tapesync admin scratch-min`; sync statistics and the web page compare the levels).
+    r#"
+CREATE TABLE scratch_minimums (
+    customer   TEXT NOT NULL,
+    media      TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    minimum    INTEGER NOT NULL CHECK (minimum >= 0),
+    PRIMARY KEY (customer, media, repository),
+    FOREIGN KEY (customer, media) REFERENCES media(customer, id),
+    FOREIGN KEY (customer, repository) REFERENCES repositories(customer, id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.

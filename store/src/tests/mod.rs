@@ -4,11 +4,13 @@
 
 mod administration;
 mod apply;
+mod browse;
 mod download;
 mod dump;
 mod durability;
 mod schema;
 mod scope_versions;
+mod scratch;
 mod sessions;
 mod users;
 
