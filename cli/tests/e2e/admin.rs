@@ -8,12 +8,12 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 const PASSWORD: &str = "correct horse battery";
 
 fn admin(store: &Path, args: &[&str], password: Option<&str>, stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("admin").arg("--store").arg(store).args(args);
     cmd.env_remove("TAPESYNC_PASSWORD");
     if let Some(p) = password {
@@ -109,7 +109,7 @@ fn run_data_driven_cases(new_store: &dyn Fn() -> String, shown: &str) {
                 continue;
             }
             let args: Vec<&str> = line.split_whitespace().collect();
-            let out = Command::new(common::bin())
+            let out = common::command()
                 .current_dir(case)
                 .arg("admin")
                 .arg("--store")
@@ -331,7 +331,7 @@ fn a_read_only_store_can_be_read() {
     let privileged = std::fs::write(dir.join("probe"), "").is_ok();
     let _ = std::fs::remove_file(dir.join("probe"));
     let as_reader = |args: &[&str]| {
-        let mut cmd = Command::new(common::bin());
+        let mut cmd = common::command();
         cmd.args(args)
             .current_dir(&dir)
             .env("TAPESYNC_CONFIG", "")

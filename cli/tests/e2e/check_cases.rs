@@ -11,12 +11,11 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Command;
 
 const AREAS: [&str; 3] = ["check", "diagnostics", "syntax"];
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args(args)
         .current_dir(dir)
         .env("TAPESYNC_TEST_MEDIA", "LTO")

@@ -6,10 +6,9 @@ use crate::common;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 fn run(dir: &Path, file: &str, format: &str) -> (i32, Value) {
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args(["check", "--format", format, file])
         .current_dir(dir)
         .env("TAPESYNC_TEST_MEDIA", "LTO")

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 /// The binary with a clean settings environment: no configuration file and none of the
 /// variables a developer's shell might carry.
 fn tapesync() -> Command {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.env("TAPESYNC_CONFIG", "").stdin(Stdio::null());
     for var in [
         "TAPESYNC_STORE",

@@ -16,6 +16,17 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tapesync"))
 }
 
+/// The CLI, with its scope cache under the build's temporary folder rather than the user's
+/// cache folder (a test that looks at the cache passes its own `--cache-dir`).
+pub fn command() -> std::process::Command {
+    let mut command = std::process::Command::new(bin());
+    command.env(
+        "TAPESYNC_CACHE_DIR",
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scope-cache"),
+    );
+    command
+}
+
 pub fn blessing() -> bool {
     std::env::var_os("TAPESYNC_BLESS").is_some_and(|v| v != "0")
 }

@@ -13,7 +13,7 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Report file extensions the examples use.
 const SAMPLE_EXTENSIONS: [&str; 2] = ["txt", "csv"];
@@ -64,7 +64,7 @@ fn name_of(p: &Path) -> String {
 }
 
 fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(common::bin())
+    common::command()
         .args(args)
         .output()
         .expect("the tapesync binary runs")

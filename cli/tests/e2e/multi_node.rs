@@ -79,7 +79,7 @@ fn sync_in_process(dir: &Path, report: &Path, store: &str, stats: &Path) -> Comm
 
 /// `tapesync run` of `report` against `target` (the flags naming the inventory).
 fn sync_to(dir: &Path, report: &Path, target: &[&str], stats: &Path) -> Command {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("run")
         .arg("-d")
         .arg(dir.join("sync.ttidef"))
@@ -418,7 +418,7 @@ fn an_unreachable_database_is_a_clear_error_and_exit_2() {
             store,
         ],
     ] {
-        let out = Command::new(common::bin())
+        let out = common::command()
             .args(&args)
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -464,7 +464,7 @@ fn a_database_of_a_newer_schema_is_refused() {
             "-a",
         ],
     ] {
-        let out = Command::new(common::bin())
+        let out = common::command()
             .args(&args)
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -494,7 +494,7 @@ fn an_inventory_moves_between_backends_through_a_pipe() {
     prepare(&sqlite, 500);
     // Some history: versions above 1.
     let report = write_sync(dir.path(), "r.csv", "S");
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.args(["run", "-d"])
         .arg(dir.path().join("sync.ttidef"))
         .arg("--input")

@@ -7,7 +7,7 @@ use crate::common;
 use crate::server_support::{admin, client, logon, Server, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A `tapesync serve` whose standard error goes to a file the test reads.
@@ -227,7 +227,7 @@ fn metrics_count_a_real_sync_conflicts_and_refused_logons() {
     std::fs::write(dir.path().join("sync.ttidef"), DEFINITION).unwrap();
     let report: String = (0..12).map(|i| format!("ACME,LTO,V{i:05},{i}\n")).collect();
     std::fs::write(dir.path().join("report.csv"), report).unwrap();
-    let run = Command::new(common::bin())
+    let run = common::command()
         .args(["run", "--add-new", "--batch-size", "5", "-d"])
         .arg(dir.path().join("sync.ttidef"))
         .arg("--input")

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 const PASSWORD: &str = "correct horse battery";
 
 fn tapesync(args: &[&str]) -> Command {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.args(args)
         .env_remove("TAPESYNC_PASSWORD")
         .env("TAPESYNC_CONFIG", "")

@@ -187,7 +187,7 @@ fn definition_errors_exit_1() {
 #[test]
 fn stdin_and_set_file() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let tmp = tempfile::tempdir().expect("temp dir");
     let def = "SetCSVDelimiter(\",\");\nSetLiteral(CUSTOMER, \"US01\");\n\
                SetLiteral(MEDIA, \"LTO\");\nExtract(VOLUME, 1, 10, 0);\n\
@@ -199,7 +199,7 @@ fn stdin_and_set_file() {
     )
     .expect("write");
     std::fs::write(tmp.path().join("named.csv"), "B1,9\n").expect("write");
-    let mut child = Command::new(common::bin())
+    let mut child = common::command()
         .args([
             "run",
             "-d",

@@ -7,7 +7,7 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Mutex;
 use tapesync_store::testing::TestDatabase;
 
@@ -151,13 +151,11 @@ pub fn tapesync(cwd: &Path, args: &[String]) -> Result<Output, String> {
 
 /// [`tapesync`] with extra environment variables (and none inherited that a case could see).
 fn tapesync_with(cwd: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Output, String> {
-    Command::new(common::bin())
+    common::command()
         .args(args)
         .current_dir(cwd)
         .env_remove("TAPESYNC_PASSWORD")
         .env("TAPESYNC_NOW", NOW)
-        // The case's own scope cache, not the user's.
-        .env("TAPESYNC_CACHE_DIR", cwd.join("scope-cache"))
         .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("cannot run tapesync: {e}"))
@@ -250,7 +248,11 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     args.push(stats.display().to_string());
     args.extend(extra.iter().cloned());
 
-    let env = mode.env();
+    // The case's own scope cache (kept for the convergence run below), never the user's and
+    // never inside the case folder: the run's working directory is the case folder.
+    let cache = tmp.path().join("scope-cache").display().to_string();
+    let mut env: Vec<(&str, &str)> = mode.env();
+    env.push(("TAPESYNC_CACHE_DIR", &cache));
     let out = tapesync_with(dir, &args, &env)?;
     let mut failures = Vec::new();
     let mut check = |file: &str, actual: &str| {

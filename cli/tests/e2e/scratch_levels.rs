@@ -7,7 +7,7 @@ use crate::common;
 use crate::server_support::{admin, client, logon, Server};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// ACME with LTO, LIBR and OFFS; LIBR should hold at least 2 scratch LTO volumes, OFFS 0.
 fn prepare(store: &Path) {
@@ -31,7 +31,7 @@ fn prepare(store: &Path) {
 fn sync(dir: &Path, target: &[String], password: Option<&str>) -> (String, Value) {
     let root = common::root();
     let stats = dir.join("stats.json");
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("run")
         .arg("--definition")
         .arg(root.join("examples/netbackup/netbackup.ttidef"))

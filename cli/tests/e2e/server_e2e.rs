@@ -21,7 +21,7 @@ fn run_command(
     user_password: Option<&str>,
     extra: &[&str],
 ) -> Command {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("run")
         .arg("-d")
         .arg(dir.join("sync.ttidef"))
@@ -443,7 +443,7 @@ fn first_start_prints_a_generated_admin_password_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("fresh.db");
     let start = || {
-        let mut child = Command::new(common::bin())
+        let mut child = common::command()
             .args(["serve", "--listen", "127.0.0.1:0", "--store"])
             .arg(&store)
             .env_remove("TAPESYNC_ADMIN_PASSWORD")
@@ -492,7 +492,7 @@ fn a_start_that_cannot_bind_changes_no_store() {
     let store = dir.path().join("fresh.db");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let out = Command::new(common::bin())
+    let out = common::command()
         .args(["serve", "--listen", &address, "--store"])
         .arg(&store)
         .env_remove("TAPESYNC_ADMIN_PASSWORD")

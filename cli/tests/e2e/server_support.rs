@@ -6,7 +6,7 @@ use crate::common;
 use serde_json::Value;
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ADMIN_PASSWORD: &str = "admin secret 1";
@@ -52,7 +52,7 @@ impl Server {
         stderr: Stdio,
     ) -> Server {
         let store = store.as_ref();
-        let mut child = Command::new(common::bin())
+        let mut child = common::command()
             .args(global_flags)
             .args(["serve", "--store"])
             .arg(store)
@@ -96,7 +96,7 @@ impl Server {
         let store = store.as_ref();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut child = Command::new(common::bin())
+            let mut child = common::command()
                 .args(["-q", "serve", "--store"])
                 .arg(store)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -148,7 +148,7 @@ impl Drop for Server {
 /// Runs `tapesync admin --store STORE ARGS…` (password from TAPESYNC_PASSWORD) and panics
 /// on failure.
 pub fn admin(store: impl AsRef<OsStr>, args: &[&str], password: Option<&str>) -> String {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = common::command();
     cmd.arg("admin")
         .arg("--store")
         .arg(store.as_ref())
