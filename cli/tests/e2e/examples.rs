@@ -6,8 +6,11 @@
 //! Layout (see examples/README.md): in `examples/<product>/`, a report `sample.<ext>` is synced
 //! with `<product>.ttidef` and compared with `expected-inventory.json` and
 //! `expected-stats.json`; a report `sample-<name>.<ext>` with `<product>-<name>.ttidef` when
-//! that exists (another report format of the product), else with `<product>.ttidef`, and
-//! compared with `expected-inventory-<name>.json` and `expected-stats-<name>.json`.
+//! that exists (another report format of the product), else with `<product>-<prefix>.ttidef`
+//! for the longest `<prefix>-…` of `<name>` that exists (two reports of one format, such as
+//! `sample-ruler-5-4.txt` and `sample-ruler-8-2.txt` for `<product>-ruler.ttidef`), else with
+//! `<product>.ttidef`, and compared with `expected-inventory-<name>.json` and
+//! `expected-stats-<name>.json`.
 //! Bless with `TAPESYNC_BLESS=1 cargo test -p tapesync --test e2e examples`.
 
 use crate::common;
@@ -156,19 +159,29 @@ fn samples_sync_to_the_expected_inventory() {
     common::finish(failures, cases);
 }
 
+/// The definition that reads the sample `sample<suffix>.*`: `<product><prefix>.ttidef` for
+/// the longest prefix of `suffix` that ends before a `-` (or is all of it) and names an
+/// existing file — `sample-ruler-5-4.txt` is read with `<product>-ruler.ttidef` when there is
+/// no `<product>-ruler-5-4.ttidef` or `<product>-ruler-5.ttidef` — else `<product>.ttidef`.
+fn definition_for(dir: &Path, product: &str, suffix: &str) -> PathBuf {
+    let mut ends: Vec<usize> = suffix.match_indices('-').map(|(i, _)| i).collect();
+    ends.push(suffix.len());
+    ends.into_iter()
+        .rev()
+        .filter(|&end| end > 0)
+        .map(|end| dir.join(format!("{product}{}.ttidef", &suffix[..end])))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| dir.join(format!("{product}.ttidef")))
+}
+
 fn sync_case(dir: &Path, product: &str, sample: &Path) -> Result<(), String> {
     let stem = sample
         .file_stem()
         .and_then(|s| s.to_str())
         .ok_or("sample name is not UTF-8")?;
-    // "sample" -> "", "sample-rich" -> "-rich"
+    // "sample" -> "", "sample-rich" -> "-rich", "sample-ruler-8-2" -> "-ruler-8-2"
     let suffix = stem.strip_prefix("sample").unwrap_or("");
-    let variant = dir.join(format!("{product}{suffix}.ttidef"));
-    let definition = if !suffix.is_empty() && variant.is_file() {
-        variant
-    } else {
-        dir.join(format!("{product}.ttidef"))
-    };
+    let definition = definition_for(dir, product, suffix);
 
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = tmp.path().join("inventory.db");

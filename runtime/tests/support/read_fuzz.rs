@@ -1,9 +1,11 @@
 //! The record-reader fuzz harness, shared by the bounded run in CI
 //! (`runtime/tests/fuzz_readers.rs`) and the cargo-fuzz target `read` (`fuzz/`).
 //!
-//! A case is one of the example definitions with its inventory, or one of the run cases of
-//! [`READER_RUN_CASES`] (records of several lines and columns cut at a ruler, which no example
-//! uses yet). [`check`] runs the real
+//! A case is one of the example definitions with its inventory (among them records of several
+//! lines: NetBackup's `bpmedialist` and `vmquery -a`, Spectrum Protect's wrapped `query
+//! volume`; and columns cut at a ruler: Spectrum Protect's `q libvol`), or one of the run cases
+//! of [`READER_RUN_CASES`] (the same readers with reports cut short and lines that begin no
+//! record). [`check`] runs the real
 //! `run` over arbitrary report bytes against an in-memory store that holds that inventory and
 //! panics when the run breaks a promise of docs/running.md: a run over readable bytes never
 //! fails (bad records are rejected and counted, with their line), every rejection names a line
@@ -45,9 +47,10 @@ pub const READER_RUN_CASES: &[&str] = &[
 ];
 
 /// Every `(definition, sample, inventory)` of `examples/` (the folder of the repository whose
-/// root is `root`): each example folder's definitions with the samples and inventories named
-/// after them (`sample.*`, `sample-rich.*` / `expected-inventory.json` for the folder's main
-/// definition, `sample-<x>.*` / `expected-inventory-<x>.json` for `<name>-<x>.ttidef`).
+/// root is `root`), paired as `cli/tests/e2e/examples.rs` pairs them: the folder's main
+/// definition reads `sample.*` and `sample-rich.*` with `expected-inventory.json`; a report
+/// `sample-<x>.*` is read with `<name>-<y>.ttidef` for the longest `<y>` that is `<x>` or a
+/// `-`-separated start of it, with `expected-inventory-<x>.json` (one case per report).
 pub fn cases(root: &Path) -> Vec<Case> {
     let mut out = Vec::new();
     let mut folders: Vec<_> = std::fs::read_dir(root.join("examples"))
@@ -63,53 +66,67 @@ pub fn cases(root: &Path) -> Vec<Case> {
             .map(|e| e.unwrap().path())
             .collect();
         files.sort();
+        let stem_of = |p: &Path| p.file_stem().unwrap().to_string_lossy().to_string();
+        let reports: Vec<&std::path::PathBuf> = files
+            .iter()
+            .filter(|p| {
+                let stem = stem_of(p);
+                p.extension().is_some_and(|e| e == "txt" || e == "csv")
+                    && (stem == "sample" || stem.starts_with("sample-"))
+            })
+            .collect();
         for def in files
             .iter()
             .filter(|p| p.extension().is_some_and(|e| e == "ttidef"))
         {
-            let stem = def.file_stem().unwrap().to_string_lossy().to_string();
+            let stem = stem_of(def);
             // `spectrum-protect-drm` → variant `drm`; the folder's own definition → none.
             let variant = stem
                 .strip_prefix(&product)
                 .unwrap_or("")
                 .trim_start_matches('-');
-            // The folder's own definition also reads the richer sample (`sample-rich.*`).
-            let sample_stems = if variant.is_empty() {
-                vec!["sample".to_string(), "sample-rich".to_string()]
-            } else {
-                vec![format!("sample-{variant}")]
-            };
-            let inventory_name = if variant.is_empty() {
-                "expected-inventory.json".to_string()
-            } else {
-                format!("expected-inventory-{variant}.json")
-            };
-            let samples: Vec<Vec<u8>> = files
-                .iter()
-                .filter(|p| {
-                    p.file_stem()
-                        .is_some_and(|s| sample_stems.iter().any(|x| *x == s.to_string_lossy()))
-                })
-                .map(|p| std::fs::read(p).unwrap())
-                .collect();
-            let inventory = std::fs::read_to_string(folder.join(&inventory_name))
-                .unwrap_or_else(|e| panic!("{}: {inventory_name}: {e}", def.display()));
             let compilation = compile_path(def, &CompileOptions { compat: false });
             let plan = compilation
                 .plan
                 .unwrap_or_else(|| panic!("{} does not compile", def.display()));
+            // (case name, inventory file, reports)
+            let groups: Vec<(String, String, Vec<&std::path::PathBuf>)> = if variant.is_empty() {
+                // The folder's own definition also reads the richer sample (`sample-rich.*`).
+                let mine = reports
+                    .iter()
+                    .filter(|p| matches!(stem_of(p).as_str(), "sample" | "sample-rich"))
+                    .copied()
+                    .collect();
+                vec![(stem.clone(), "expected-inventory.json".to_string(), mine)]
+            } else {
+                reports
+                    .iter()
+                    .filter_map(|p| {
+                        let name = stem_of(p).strip_prefix("sample-")?.to_string();
+                        (reader_of(&files, &product, &name).as_deref() == Some(variant))
+                            .then(|| (format!("{product}-{name}"), name, vec![*p]))
+                    })
+                    .map(|(case, name, reports)| {
+                        (case, format!("expected-inventory-{name}.json"), reports)
+                    })
+                    .collect()
+            };
             assert!(
-                !samples.is_empty(),
-                "{}: no {sample_stems:?}",
+                groups.iter().any(|(_, _, reports)| !reports.is_empty()),
+                "{}: no sample report",
                 def.display()
             );
-            out.push(Case {
-                name: stem,
-                plan,
-                inventory: serde_json::from_str(&inventory).expect("inventory JSON"),
-                samples,
-                clean: true,
-            });
+            for (name, inventory_name, reports) in groups {
+                let inventory = std::fs::read_to_string(folder.join(&inventory_name))
+                    .unwrap_or_else(|e| panic!("{}: {inventory_name}: {e}", def.display()));
+                out.push(Case {
+                    name,
+                    plan: plan.clone(),
+                    inventory: serde_json::from_str(&inventory).expect("inventory JSON"),
+                    samples: reports.iter().map(|p| std::fs::read(p).unwrap()).collect(),
+                    clean: true,
+                });
+            }
         }
     }
     for name in READER_RUN_CASES {
@@ -140,6 +157,24 @@ pub fn cases(root: &Path) -> Vec<Case> {
         });
     }
     out
+}
+
+/// The variant of the definition that reads the report `sample-<name>.*` of an example folder
+/// holding `files`: the longest `<variant>` that is `name` or a `-`-separated start of it with
+/// a `<product>-<variant>.ttidef` (`ruler-8-2` → `ruler` when only that file exists).
+fn reader_of(files: &[std::path::PathBuf], product: &str, name: &str) -> Option<String> {
+    let mut ends: Vec<usize> = name.match_indices('-').map(|(i, _)| i).collect();
+    ends.push(name.len());
+    ends.into_iter()
+        .rev()
+        .map(|end| &name[..end])
+        .find_map(|variant| {
+            let file = format!("{product}-{variant}.ttidef");
+            files
+                .iter()
+                .any(|p| p.file_name().is_some_and(|f| f.to_string_lossy() == file))
+                .then(|| variant.to_string())
+        })
 }
 
 /// What [`check`] saw, for callers that want to know the harness reached the diff.
@@ -273,11 +308,13 @@ pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
     }
 }
 
-/// The fuzz target's input: one byte that picks the case (low four bits) and the run's mode
-/// (bit 4: dry run; bit 5: without `--add-new`; bit 6: `--strict`), then the report.
+/// The fuzz target's input: one byte that picks the case (bits 0–3 and 7, so 32 cases) and
+/// the run's mode (bit 4: dry run; bit 5: without `--add-new`; bit 6: `--strict`), then the
+/// report.
 pub fn decode<'c, 'd>(cases: &'c [Case], data: &'d [u8]) -> Option<(&'c Case, &'d [u8], Mode)> {
     let (&pick, report) = data.split_first()?;
-    let case = cases.get(usize::from(pick & 0x0f) % cases.len().max(1))?;
+    let index = usize::from(pick & 0x0f) | usize::from(pick & 0x80) >> 3;
+    let case = cases.get(index % cases.len().max(1))?;
     let mode = Mode {
         dry_run: pick & 0x10 != 0,
         add_new: pick & 0x20 == 0,
@@ -289,11 +326,13 @@ pub fn decode<'c, 'd>(cases: &'c [Case], data: &'d [u8]) -> Option<(&'c Case, &'
 /// Seeds for the fuzz target: every case's samples in [`decode`]'s form (a real run that
 /// adds new volumes).
 pub fn seeds(cases: &[Case]) -> Vec<(String, Vec<u8>)> {
-    assert!(cases.len() <= 16, "the first byte has room for 16 cases");
+    assert!(cases.len() <= 32, "the first byte has room for 32 cases");
     let mut out = Vec::new();
     for (i, case) in cases.iter().enumerate() {
+        // Case numbers 16–31 are in bit 7 (see `decode`).
+        let pick = (i & 0x0f) as u8 | ((i & 0x10) << 3) as u8;
         for (j, sample) in case.samples.iter().enumerate() {
-            let mut data = vec![i as u8];
+            let mut data = vec![pick];
             data.extend_from_slice(sample);
             out.push((format!("{}-{j}", case.name), data));
         }
