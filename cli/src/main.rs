@@ -27,6 +27,7 @@ mod lsp;
 mod run;
 mod serve;
 mod settings;
+mod tmss;
 
 use color::ColorChoice;
 use logging::LogFormat;
