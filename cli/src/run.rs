@@ -35,10 +35,14 @@ pub struct Args {
     /// Show the changes a run would make; change nothing (no session is recorded)
     #[arg(long)]
     pub dry_run: bool,
-    /// Create volumes (and customers, media, repositories) the inventory does not have
-    /// (TMSS10Sync: -a) [setting `add_new`, TAPESYNC_ADD_NEW]
+    /// Create volumes the inventory does not have, and the customers, media and repositories
+    /// the definition itself names (TMSS10Sync: -a) [setting `add_new`, TAPESYNC_ADD_NEW]
     #[arg(short = 'a', long)]
     pub add_new: bool,
+    /// Also create customers, media and repositories that only the report names (a typo in
+    /// the report becomes a new one) [setting `add_new_ids`, TAPESYNC_ADD_NEW_IDS]
+    #[arg(long)]
+    pub add_new_ids: bool,
     /// Read at most N records (TMSS10Sync: -F)
     #[arg(short = 'F', long, value_name = "N")]
     pub limit: Option<u64>,
@@ -105,6 +109,7 @@ struct Resolved {
     definition: PathBuf,
     input_command: Option<String>,
     add_new: bool,
+    add_new_ids: bool,
     batch_size: u64,
     inventory: Inventory,
     /// `None` with `--no-cache`.
@@ -189,6 +194,9 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
         input_command,
         add_new: layers
             .value(&settings::ADD_NEW, args.add_new.then_some(true))?
+            .value,
+        add_new_ids: layers
+            .value(&settings::ADD_NEW_IDS, args.add_new_ids.then_some(true))?
             .value,
         batch_size: layers.value(&settings::BATCH_SIZE, args.batch_size)?.value,
         inventory,
@@ -276,6 +284,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     let mut target = open_target(&resolved.inventory, args.dry_run, &context.layers)?;
     let options = RunOptions {
         add_new: resolved.add_new,
+        add_new_ids: resolved.add_new_ids,
         dry_run: args.dry_run,
         strict: args.strict,
         batch_size: usize::try_from(resolved.batch_size).unwrap_or(1000),
