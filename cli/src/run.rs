@@ -129,17 +129,15 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
         .as_deref()
         .map(crate::tmss::parse_logon)
         .transpose()?;
-    let from_logon = |value: Option<String>| {
-        value.map(|value| settings::Setting {
-            value,
-            source: settings::Source::Flag("-S"),
-        })
+    let from_logon = |value: String| settings::Setting {
+        value,
+        source: settings::Source::Flag("-S"),
     };
     let (server, user, password) = match logon {
         Some(logon) => (
-            from_logon(Some(logon.url)),
+            Some(from_logon(logon.url)),
             match logon.user {
-                Some(user) => from_logon(Some(user)),
+                Some(user) => Some(from_logon(user)),
                 None => layers.get(&settings::USER, None)?,
             },
             logon.password,

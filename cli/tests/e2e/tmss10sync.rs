@@ -4,6 +4,7 @@
 //! what replaces it, nothing written).
 
 use crate::common;
+use crate::run_harness::describe as text;
 use crate::server_support::{admin, export, Server, ADMIN_PASSWORD, CSV_DEFINITION};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -30,15 +31,6 @@ fn run_with_stdin(dir: &Path, args: &[&str], report: &Path, password_env: Option
         cmd.env("TAPESYNC_PASSWORD", p);
     }
     cmd.output().expect("tapesync runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A store with customer ACME (media LTO, repositories LIBR and OFFS) and the user alice,
