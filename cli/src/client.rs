@@ -32,19 +32,24 @@ fn settings() -> HttpSettings {
 
 /// The target of `tapesync run --server URL --user NAME`: a logon with the password from the
 /// `password` setting (TAPESYNC_PASSWORD or a private configuration file), or from a prompt
-/// when standard input is a terminal. Never from an argument, where other users of the
-/// machine could read it.
+/// when standard input is a terminal. An argument carries one only in TMSS10Sync's logon
+/// string (`from_flag`, `-S USER:PASSWORD@…`), which the run warns about.
 pub fn open_http_target(
     url: &str,
     user: &str,
+    from_flag: Option<&str>,
     layers: &Layers,
 ) -> Result<Box<dyn Target>, (u8, String)> {
     use std::io::IsTerminal;
-    let from_settings = layers
-        .get(&settings::PASSWORD, None)
-        .map_err(|e| (exit::USAGE, e))?;
+    let from_settings = match from_flag {
+        Some(password) => Some(password.to_string()),
+        None => layers
+            .get(&settings::PASSWORD, None)
+            .map_err(|e| (exit::USAGE, e))?
+            .map(|s| s.value),
+    };
     let password = match from_settings {
-        Some(setting) => setting.value,
+        Some(password) => password,
         None if std::io::stdin().is_terminal() => {
             rpassword::prompt_password(format!("Password for {user} at {url}: "))
                 .map_err(|e| (exit::USAGE, format!("reading the password: {e}")))?

@@ -66,6 +66,7 @@ fn rows(layers: &Layers, globals: &Globals) -> Result<Vec<Row>, String> {
         row(layers, &s::DEFINITION, None)?,
         row(layers, &s::INPUT_COMMAND, None)?,
         row(layers, &s::ADD_NEW, None)?,
+        row(layers, &s::ADD_NEW_IDS, None)?,
         row(layers, &s::BATCH_SIZE, None)?,
         row(layers, &s::CACHE_DIR, None)?,
         row(layers, &s::LOG_FORMAT, globals.log_format)?,

@@ -27,6 +27,7 @@ mod lsp;
 mod run;
 mod serve;
 mod settings;
+mod tmss;
 
 use color::ColorChoice;
 use logging::LogFormat;
@@ -41,10 +42,10 @@ config.toml in the platform's configuration folder (~/.config/tapesync/ on Linux
 
 Environment: TAPESYNC_CONFIG, TAPESYNC_STORE, TAPESYNC_SERVER, TAPESYNC_USER,
 TAPESYNC_PASSWORD, TAPESYNC_DEFINITION, TAPESYNC_INPUT_COMMAND, TAPESYNC_ADD_NEW,
-TAPESYNC_BATCH_SIZE, TAPESYNC_CACHE_DIR, TAPESYNC_LOG_FORMAT, TAPESYNC_LISTEN, TAPESYNC_READERS,
-TAPESYNC_TOKEN_MINUTES, TAPESYNC_SECURE_COOKIE, TAPESYNC_ADMIN_PASSWORD (first start of
-serve), TAPESYNC_LOG (log filter), TAPESYNC_DOCS_URL (published docs, for links in
-diagnostics), NO_COLOR, TERM.
+TAPESYNC_ADD_NEW_IDS, TAPESYNC_BATCH_SIZE, TAPESYNC_CACHE_DIR, TAPESYNC_LOG_FORMAT,
+TAPESYNC_LISTEN, TAPESYNC_READERS, TAPESYNC_TOKEN_MINUTES, TAPESYNC_SECURE_COOKIE,
+TAPESYNC_ADMIN_PASSWORD (first start of serve), TAPESYNC_LOG (log filter), TAPESYNC_DOCS_URL
+(published docs, for links in diagnostics), NO_COLOR, TERM.
 
 Exit status: 0 clean, 1 the input has errors, 2 usage, I/O or internal failure.";
 

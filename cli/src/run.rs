@@ -35,10 +35,14 @@ pub struct Args {
     /// Show the changes a run would make; change nothing (no session is recorded)
     #[arg(long)]
     pub dry_run: bool,
-    /// Create volumes (and customers, media, repositories) the inventory does not have
-    /// (TMSS10Sync: -a) [setting `add_new`, TAPESYNC_ADD_NEW]
+    /// Create volumes the inventory does not have, and the customers, media and repositories
+    /// the definition itself names (TMSS10Sync: -a) [setting `add_new`, TAPESYNC_ADD_NEW]
     #[arg(short = 'a', long)]
     pub add_new: bool,
+    /// Also create customers, media and repositories that only the report names (a typo in
+    /// the report becomes a new one) [setting `add_new_ids`, TAPESYNC_ADD_NEW_IDS]
+    #[arg(long)]
+    pub add_new_ids: bool,
     /// Read at most N records (TMSS10Sync: -F)
     #[arg(short = 'F', long, value_name = "N")]
     pub limit: Option<u64>,
@@ -70,13 +74,34 @@ pub struct Args {
     /// User to log on to the server as [setting `user`, TAPESYNC_USER]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// TMSS10Sync's `-S` and the TMSS10Sync flags that are refused (tmss.rs).
+    #[command(flatten)]
+    pub tmss: crate::tmss::Compat,
 }
 
-/// Where the run sends its changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the run sends its changes. Its `Debug` (logged with -v) never shows the password.
+#[derive(Clone, PartialEq, Eq)]
 enum Inventory {
     Store(StoreLocation),
-    Server { url: String, user: String },
+    Server {
+        url: String,
+        user: String,
+        /// From `-S USER:PASSWORD@…`; otherwise the `password` setting or a prompt.
+        password: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Inventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Inventory::Store(location) => f.debug_tuple("Store").field(location).finish(),
+            Inventory::Server { url, user, .. } => f
+                .debug_struct("Server")
+                .field("url", url)
+                .field("user", user)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// The flags merged with the environment and the configuration file.
@@ -84,6 +109,7 @@ struct Resolved {
     definition: PathBuf,
     input_command: Option<String>,
     add_new: bool,
+    add_new_ids: bool,
     batch_size: u64,
     inventory: Inventory,
     /// `None` with `--no-cache`.
@@ -91,17 +117,46 @@ struct Resolved {
 }
 
 fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
-    let server = layers.get(&settings::SERVER, args.server.clone())?;
+    let refused = args.tmss.refusals();
+    if !refused.is_empty() {
+        return Err(crate::tmss::refusal_message(&refused));
+    }
+    // `-S` gives the server, the user and the password at flag level (clap keeps it apart
+    // from --server, --user and --store).
+    let logon = args
+        .tmss
+        .logon
+        .as_deref()
+        .map(crate::tmss::parse_logon)
+        .transpose()?;
+    let from_logon = |value: String| settings::Setting {
+        value,
+        source: settings::Source::Flag("-S"),
+    };
+    let (server, user, password) = match logon {
+        Some(logon) => (
+            Some(from_logon(logon.url)),
+            match logon.user {
+                Some(user) => Some(from_logon(user)),
+                None => layers.get(&settings::USER, None)?,
+            },
+            logon.password,
+        ),
+        None => (
+            layers.get(&settings::SERVER, args.server.clone())?,
+            layers.get(&settings::USER, args.user.clone())?,
+            None,
+        ),
+    };
     let store = layers.value(&settings::STORE, args.store.clone())?;
-    let user = layers.get(&settings::USER, args.user.clone())?;
     // A server URL wins over a store path from the same or a lower layer: a configuration
     // file may name both (the store for `serve` and `admin`, the server for `run`).
     let inventory = match server {
         Some(server) if server.source.rank() >= store.source.rank() => {
             let user = user.ok_or_else(|| {
                 format!(
-                    "the server {} (from {}) needs a user: --user, TAPESYNC_USER or `user` in \
-                     the configuration file",
+                    "the server {} (from {}) needs a user: --user (or USER@ in -S), \
+                     TAPESYNC_USER or `user` in the configuration file",
                     server.value, server.source
                 )
             })?;
@@ -111,6 +166,7 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
             Inventory::Server {
                 url: server.value,
                 user: user.value,
+                password,
             }
         }
         _ => {
@@ -136,6 +192,9 @@ fn resolve(args: &Args, layers: &Layers) -> Result<Resolved, String> {
         input_command,
         add_new: layers
             .value(&settings::ADD_NEW, args.add_new.then_some(true))?
+            .value,
+        add_new_ids: layers
+            .value(&settings::ADD_NEW_IDS, args.add_new_ids.then_some(true))?
             .value,
         batch_size: layers.value(&settings::BATCH_SIZE, args.batch_size)?.value,
         inventory,
@@ -179,6 +238,16 @@ type Failure = (u8, String);
 
 fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     let resolved = resolve(args, &context.layers).map_err(|e| (exit::USAGE, e))?;
+    if matches!(
+        &resolved.inventory,
+        Inventory::Server {
+            password: Some(_),
+            ..
+        }
+    ) {
+        // Even with -q: the warning goes away when the password leaves the command line.
+        eoutln!("{}", crate::tmss::PASSWORD_WARNING);
+    }
     let now = tapesync_runtime::now_or_override(std::env::var("TAPESYNC_NOW").ok().as_deref())
         .map_err(|e| (exit::USAGE, format!("TAPESYNC_NOW: {e}")))?;
     let definition = &resolved.definition;
@@ -213,6 +282,7 @@ fn execute(args: &Args, context: &crate::Context) -> Result<u8, Failure> {
     let mut target = open_target(&resolved.inventory, args.dry_run, &context.layers)?;
     let options = RunOptions {
         add_new: resolved.add_new,
+        add_new_ids: resolved.add_new_ids,
         dry_run: args.dry_run,
         strict: args.strict,
         batch_size: usize::try_from(resolved.batch_size).unwrap_or(1000),
@@ -286,9 +356,11 @@ fn open_target(
     layers: &Layers,
 ) -> Result<Box<dyn Target>, Failure> {
     let location = match inventory {
-        Inventory::Server { url, user } => {
-            return crate::client::open_http_target(url, user, layers)
-        }
+        Inventory::Server {
+            url,
+            user,
+            password,
+        } => return crate::client::open_http_target(url, user, password.as_deref(), layers),
         Inventory::Store(location) => location,
     };
     let actor = tapesync_runtime::embedded::local_actor();

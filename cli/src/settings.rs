@@ -30,6 +30,7 @@ pub struct File {
     definition: Option<Spanned<PathBuf>>,
     input_command: Option<Spanned<String>>,
     add_new: Option<Spanned<bool>>,
+    add_new_ids: Option<Spanned<bool>>,
     batch_size: Option<Spanned<u64>>,
     cache_dir: Option<Spanned<PathBuf>>,
     log_format: Option<Spanned<LogFormat>>,
@@ -226,6 +227,17 @@ pub const ADD_NEW: Key<bool> = Key {
     flag: Some("--add-new"),
     env: Some("TAPESYNC_ADD_NEW"),
     file: |f| f.add_new.as_ref(),
+    default: Some(|| false),
+    check: any,
+    secret: false,
+};
+/// Create the customers, media and repositories a report names (not only those the
+/// definition names): docs/running.md, "What `--add-new` creates".
+pub const ADD_NEW_IDS: Key<bool> = Key {
+    name: "add_new_ids",
+    flag: Some("--add-new-ids"),
+    env: Some("TAPESYNC_ADD_NEW_IDS"),
+    file: |f| f.add_new_ids.as_ref(),
     default: Some(|| false),
     check: any,
     secret: false,

@@ -80,11 +80,33 @@ pub struct ApplyBatch {
     /// The sync session the changes belong to (for the audit trail).
     #[serde(default, deserialize_with = "strict::optional_i64")]
     pub session: Option<i64>,
-    /// Create the customer, media, repositories and volumes the batch names if they are
-    /// missing (`tapesync run --add-new`). Without it, such changes are rejected per volume.
+    /// Create the volumes the batch names that the scope does not hold (`tapesync run
+    /// --add-new`); without it such changes are rejected per volume. Without `create` (older
+    /// clients) it also creates a missing customer, media and repositories.
     #[serde(default)]
     pub create_missing: bool,
+    /// The customer, media and repositories the batch may create if they are missing; any
+    /// other unknown one rejects the changes that name it. Absent: `create_missing` decides
+    /// for them too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<CreateIds>,
     pub changes: Vec<VolumeChange>,
+}
+
+/// What an [`ApplyBatch`] may create besides volumes (`tapesync run` sends what the
+/// definition names under `--add-new`, everything with `--add-new-ids`; docs/running.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIds {
+    /// The batch's customer, if it is missing.
+    #[serde(default)]
+    pub customer: bool,
+    /// The batch's media, if it is missing.
+    #[serde(default)]
+    pub media: bool,
+    /// These repositories of the customer, if they are missing.
+    #[serde(default)]
+    pub repositories: Vec<String>,
 }
 
 /// What happened to one volume of a batch.
@@ -101,7 +123,7 @@ pub enum VolumeOutcome {
     Conflict {
         current_version: Option<u64>,
     },
-    /// The change cannot be applied (e.g. unknown repository without `create_missing`).
+    /// The change cannot be applied (e.g. an unknown repository the batch may not create).
     Rejected {
         reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

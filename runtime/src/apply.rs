@@ -4,6 +4,7 @@
 
 use crate::observer::Observer;
 use crate::scope::diff::PendingChange;
+use crate::scope::new_ids::NewIds;
 use crate::stats::RunStats;
 use crate::target::retry::{with_retry, RetryPolicy};
 use crate::target::{Target, TargetError};
@@ -18,6 +19,8 @@ pub struct Applier<'a> {
     pub sequence: u64,
     pub batch_size: usize,
     pub add_new: bool,
+    /// What each batch may create besides volumes.
+    pub new_ids: NewIds,
     pub retry: RetryPolicy,
     pub dry_run: bool,
     pub source_name: String,
@@ -78,6 +81,10 @@ impl Applier<'_> {
                 idempotency_key: format!("{}-{}", self.run_key, self.sequence),
                 session: self.session,
                 create_missing: self.add_new,
+                create: Some(
+                    self.new_ids
+                        .for_batch(scope, chunk.iter().map(|p| &p.change)),
+                ),
                 changes: chunk.iter().map(|p| p.change.clone()).collect(),
             };
             let target = &mut *self.target;

@@ -115,6 +115,7 @@ fn seed(path: &std::path::Path, volumes: usize) -> Result<(), Box<dyn std::error
             idempotency_key: format!("seed-{n}"),
             session: None,
             create_missing: true,
+            create: None,
             changes: chunk
                 .iter()
                 .map(|i| VolumeChange {

@@ -165,7 +165,7 @@ impl Metrics {
         );
         registry.register(
             "volume_changes_rejected",
-            "Volume changes rejected (for example an unknown repository without create_missing)",
+            "Volume changes rejected (for example an unknown repository the batch may not create)",
             self.rejected.clone(),
         );
         registry.register_with_unit(

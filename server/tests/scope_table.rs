@@ -53,6 +53,7 @@ fn fixture(backend: common::Backend) -> Fixture {
         idempotency_key: "seed".into(),
         session: None,
         create_missing: true,
+        create: None,
         changes: (0..300)
             .map(|i| {
                 let mut set = BTreeMap::new();

@@ -51,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             idempotency_key: format!("create-{n}"),
             session: None,
             create_missing: true,
+            create: None,
             changes: chunk
                 .iter()
                 .map(|i| VolumeChange {
@@ -74,6 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         idempotency_key: "update".into(),
         session: None,
         create_missing: false,
+        create: None,
         changes: (0..BATCH.min(volumes))
             .map(|i| VolumeChange {
                 volume: format!("V{i:08}"),

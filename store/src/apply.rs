@@ -14,7 +14,8 @@ impl Store {
     /// Invalid input (a bad volume id, a value that does not fit its field, a field that is
     /// not stored) fails the whole batch with [`StoreError::Invalid`] and writes nothing.
     /// Otherwise each change gets its own outcome: applied, created, a version conflict or a
-    /// rejection (unknown customer, media, repository or volume without `create_missing`).
+    /// rejection (an unknown volume without `create_missing`; an unknown customer, media or
+    /// repository that `create` does not list — without `create`, `create_missing` decides).
     /// A repeated idempotency key answers with the recorded response, `replayed: true`.
     pub fn apply(
         &mut self,
@@ -27,7 +28,12 @@ impl Store {
             return Err(StoreError::invalid(None, "the idempotency key is empty"));
         }
         let changes = check_changes(&self.columns, batch)?;
-        let digest = request_digest(&changes, batch.create_missing, batch.session);
+        let digest = request_digest(
+            &changes,
+            batch.create_missing,
+            batch.create.as_ref(),
+            batch.session,
+        );
         self.backend.apply(BatchRequest {
             actor,
             customer,
@@ -35,6 +41,7 @@ impl Store {
             key: &batch.idempotency_key,
             session: batch.session,
             create_missing: batch.create_missing,
+            create: batch.create.as_ref(),
             changes,
             now: now_text(),
             digest,

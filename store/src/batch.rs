@@ -16,7 +16,9 @@ use crate::error::StoreError;
 use crate::validate::{CheckedChange, CheckedVolume};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use tapesync_model::{ApplyResponse, Field, ScopeVersionStep, VolumeOutcome, VolumeResult};
+use tapesync_model::{
+    ApplyResponse, CreateIds, Field, ScopeVersionStep, VolumeOutcome, VolumeResult,
+};
 
 /// One batch to apply, checked and canonical.
 pub(crate) struct BatchRequest<'a> {
@@ -25,7 +27,11 @@ pub(crate) struct BatchRequest<'a> {
     pub media: String,
     pub key: &'a str,
     pub session: Option<i64>,
+    /// Volumes the scope does not hold are created.
     pub create_missing: bool,
+    /// The customer, media and repositories that may be created; `None`: `create_missing`
+    /// decides for them too (clients from before the field).
+    pub create: Option<&'a CreateIds>,
     pub changes: Vec<CheckedChange>,
     /// RFC 3339 time of the batch (audit rows, `updated_at`, the idempotency record).
     pub now: String,
@@ -34,14 +40,33 @@ pub(crate) struct BatchRequest<'a> {
     pub digest: String,
 }
 
+impl BatchRequest<'_> {
+    fn may_create_customer(&self) -> bool {
+        self.create.map_or(self.create_missing, |c| c.customer)
+    }
+
+    fn may_create_media(&self) -> bool {
+        self.create.map_or(self.create_missing, |c| c.media)
+    }
+
+    fn may_create_repository(&self, id: &str) -> bool {
+        self.create.map_or(self.create_missing, |c| {
+            c.repositories
+                .iter()
+                .any(|r| r.trim().eq_ignore_ascii_case(id))
+        })
+    }
+}
+
 /// SHA-256 (hex) of what a batch asks for, in its checked canonical form: `create_missing`,
-/// the session, and each change's volume, expected version and values by field name. Two
+/// `create` (when given), the session, and each change's volume, expected version and values by field name. Two
 /// bodies with this digest are the same request (`yes` and `true`, member order, whitespace
 /// do not matter); any other difference changes it. Every item is length-prefixed, so no
 /// two requests encode alike.
 pub(crate) fn request_digest(
     changes: &[CheckedChange],
     create_missing: bool,
+    create: Option<&CreateIds>,
     session: Option<i64>,
 ) -> String {
     let mut hash = Sha256::new();
@@ -50,6 +75,19 @@ pub(crate) fn request_digest(
         hash.update(bytes);
     };
     put(&[u8::from(create_missing)]);
+    // Absent, nothing is hashed, so digests recorded before the field still match. Present,
+    // it starts with an item no session can be (a session is digits or empty).
+    if let Some(create) = create {
+        put(b"create");
+        put(&[u8::from(create.customer), u8::from(create.media)]);
+        let mut repositories: Vec<&str> = create.repositories.iter().map(String::as_str).collect();
+        repositories.sort_unstable();
+        repositories.dedup();
+        put(repositories.len().to_string().as_bytes());
+        for r in repositories {
+            put(r.as_bytes());
+        }
+    }
     put(session
         .map(|s| s.to_string())
         .unwrap_or_default()
@@ -432,13 +470,7 @@ pub(crate) fn apply_batch(
     }
     let mut metadata_written = false;
     let mut volumes_written = false;
-    let mut response = match ensure_scope(
-        tx,
-        customer,
-        media,
-        request.create_missing,
-        &mut metadata_written,
-    )? {
+    let mut response = match ensure_scope(tx, &request, &mut metadata_written)? {
         Some((reason, field)) => ApplyResponse {
             replayed: false,
             scope_version: None,
@@ -508,17 +540,16 @@ fn replay(
     Ok(response)
 }
 
-/// Makes sure customer and media exist (creating them under `create_missing`); otherwise
+/// Makes sure customer and media exist (creating them when the batch may); otherwise
 /// returns the reason every change of the batch is rejected.
 fn ensure_scope(
     tx: &mut dyn ScopeTx,
-    customer: &str,
-    media: &str,
-    create_missing: bool,
+    request: &BatchRequest<'_>,
     metadata_written: &mut bool,
 ) -> Result<Option<(String, Field)>, StoreError> {
+    let (customer, media) = (request.customer.as_str(), request.media.as_str());
     if !tx.customer_exists(customer)? {
-        if !create_missing {
+        if !request.may_create_customer() {
             return Ok(Some((
                 format!("customer {customer} does not exist"),
                 Field::Customer,
@@ -529,7 +560,7 @@ fn ensure_scope(
         *metadata_written = true;
     }
     if !tx.media_exists(customer, media)? {
-        if !create_missing {
+        if !request.may_create_media() {
             return Ok(Some((
                 format!("media {media} does not exist for customer {customer}"),
                 Field::Media,
@@ -567,15 +598,7 @@ fn plan_changes<'r>(
     order.sort_by(|a, b| changes[*a].volume.cmp(&changes[*b].volume));
     let mut outcomes: Vec<Option<VolumeOutcome>> = vec![None; changes.len()];
     for i in order {
-        let outcome = apply_change(
-            tx,
-            &mut plan,
-            &mut repositories,
-            customer,
-            media,
-            request.create_missing,
-            &changes[i],
-        )?;
+        let outcome = apply_change(tx, &mut plan, &mut repositories, request, &changes[i])?;
         outcomes[i] = Some(outcome);
     }
     let results = changes
@@ -601,11 +624,10 @@ fn apply_change(
     tx: &mut dyn ScopeTx,
     plan: &mut Plan<'_>,
     repositories: &mut Option<HashSet<String>>,
-    customer: &str,
-    media: &str,
-    create_missing: bool,
+    request: &BatchRequest<'_>,
     change: &CheckedChange,
 ) -> Result<VolumeOutcome, StoreError> {
+    let (customer, media) = (request.customer.as_str(), request.media.as_str());
     let current = plan.current(&change.volume).map(|s| s.version);
     match (current, change.expected_version) {
         (Some(version), None) => {
@@ -623,7 +645,7 @@ fn apply_change(
                 current_version: None,
             })
         }
-        (None, None) if !create_missing => {
+        (None, None) if !request.create_missing => {
             return Ok(VolumeOutcome::Rejected {
                 reason: format!(
                     "volume {} does not exist in {customer}.{media}",
@@ -643,7 +665,7 @@ fn apply_change(
             if known.contains(repository) {
                 continue;
             }
-            if !create_missing {
+            if !request.may_create_repository(repository) {
                 return Ok(VolumeOutcome::Rejected {
                     reason: format!(
                         "repository {repository} does not exist for customer {customer}"

@@ -30,6 +30,7 @@ fn prepare(path: &std::path::Path) {
         idempotency_key: "seed".into(),
         session: None,
         create_missing: true,
+        create: None,
         changes: (0..2000)
             .map(|i| {
                 let mut set = BTreeMap::new();
@@ -157,6 +158,7 @@ fn scope_versions_over_http_equal_the_stores_and_leave_out_unreadable_customers(
         idempotency_key: "move".into(),
         session: None,
         create_missing: false,
+        create: None,
         changes: vec![VolumeChange {
             volume: "H00001".into(),
             expected_version: Some(1),

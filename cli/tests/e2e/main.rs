@@ -24,5 +24,6 @@ mod run_cases_http;
 mod scratch_levels;
 mod server_e2e;
 mod slow_clients;
+mod tmss10sync;
 mod web_page;
 mod web_volumes;

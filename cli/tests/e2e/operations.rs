@@ -223,12 +223,19 @@ fn metrics_count_a_real_sync_conflicts_and_refused_logons() {
         Some(0.0)
     );
 
-    // A real sync: 12 new volumes in batches of 5.
+    // A real sync: 12 new volumes in batches of 5 (customer and media come from the report).
     std::fs::write(dir.path().join("sync.ttidef"), DEFINITION).unwrap();
     let report: String = (0..12).map(|i| format!("ACME,LTO,V{i:05},{i}\n")).collect();
     std::fs::write(dir.path().join("report.csv"), report).unwrap();
     let run = common::command()
-        .args(["run", "--add-new", "--batch-size", "5", "-d"])
+        .args([
+            "run",
+            "--add-new",
+            "--add-new-ids",
+            "--batch-size",
+            "5",
+            "-d",
+        ])
         .arg(dir.path().join("sync.ttidef"))
         .arg("--input")
         .arg(dir.path().join("report.csv"))

@@ -137,6 +137,8 @@ fn unsorted_input_downloads_each_scope_once() {
                 "--store".into(),
                 tmp.path().join("db").display().to_string(),
                 "--add-new".into(),
+                // The customers and media come from the report.
+                "--add-new-ids".into(),
                 "--stats-json".into(),
                 stats.display().to_string(),
             ],

@@ -103,7 +103,8 @@ fn a_sync_over_http_matches_the_embedded_one_and_rights_hold() {
     let local = dir.path().join("local.db");
     prepare_store(&served);
     prepare_store(&local);
-    // Two scopes of ACME (LTO exists; DLT is created by --add-new), 23 + 11 volumes.
+    // Two scopes of ACME (LTO exists; DLT, named only by the report, is created by
+    // --add-new-ids), 23 + 11 volumes.
     let report = dir.path().join("report.csv");
     write_report(
         &report,
@@ -123,6 +124,7 @@ fn a_sync_over_http_matches_the_embedded_one_and_rights_hold() {
             password,
             &[
                 "-a",
+                "--add-new-ids",
                 "--batch-size",
                 "5",
                 "--stats-json",
@@ -588,6 +590,7 @@ fn http_target_repeats_a_batch_safely_by_its_idempotency_key() {
         idempotency_key: "retry-me".into(),
         session: None,
         create_missing: true,
+        create: None,
         changes: vec![VolumeChange {
             volume: "R00001".into(),
             expected_version: None,
@@ -631,7 +634,13 @@ fn a_warm_scope_cache_downloads_nothing_over_http() {
     let cache = dir.path().join("cache");
     let stats_path = dir.path().join("stats.json");
     let sync = |extra: &[&str]| {
-        let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
+        // DLT comes from the report only: --add-new-ids creates it.
+        let mut args = vec![
+            "-a",
+            "--add-new-ids",
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let out = run_command(
             dir.path(),

@@ -120,6 +120,7 @@ fn record_session(base: &str) {
         idempotency_key: "web-test-1".into(),
         session: Some(id),
         create_missing: false,
+        create: None,
         changes: vec![VolumeChange {
             volume: "V00003".into(),
             expected_version: Some(1),

@@ -111,6 +111,7 @@ fn report(rng: &mut StdRng) -> String {
 fn options(add_new: bool, cache: Option<CacheSettings>) -> RunOptions {
     RunOptions {
         add_new,
+        add_new_ids: false,
         dry_run: false,
         strict: false,
         batch_size: 4,
@@ -209,6 +210,7 @@ fn random_batch(rng: &mut StdRng, n: u64) -> (ScopeKey, ApplyBatch) {
         idempotency_key: format!("client-{n}"),
         session: None,
         create_missing: false,
+        create: None,
         changes,
     };
     (scope, batch)

@@ -25,8 +25,11 @@ use tapesync_model::{SessionOutcome, SessionStart};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Create volumes (and customers, media, repositories) the inventory does not have.
+    /// Create volumes the inventory does not have, and the customers, media and repositories
+    /// the definition names (scope/new_ids.rs).
     pub add_new: bool,
+    /// Also create the customers, media and repositories the report names.
+    pub add_new_ids: bool,
     /// Download and diff, print the changes, write nothing (no session either).
     pub dry_run: bool,
     /// The first rejected record aborts the run before anything is applied.

@@ -7,6 +7,7 @@ use crate::apply::{record_outcomes, Applier, Sent};
 use crate::observer::Observer;
 use crate::scope::cache::{patched, Miss, ScopeCache};
 use crate::scope::diff::{diff_scope, DiffRules, PendingChange};
+use crate::scope::new_ids::NewIds;
 use crate::scope::prefetch::{Fetched, Prefetcher};
 use crate::spill::{ScopeRecords, Spill};
 use crate::stats::RunStats;
@@ -176,10 +177,12 @@ pub(super) fn sync_pass(
     stats: &mut RunStats,
     observer: &mut dyn Observer,
 ) -> Result<(), RunError> {
+    let new_ids = NewIds::new(plan, options.add_new, options.add_new_ids);
     let rules = DiffRules {
         compared,
         skips: &plan.skip_on_repository_change,
         add_new: options.add_new,
+        new_ids: &new_ids,
     };
     let mut applier = Applier {
         target,
@@ -188,6 +191,7 @@ pub(super) fn sync_pass(
         sequence: 0,
         batch_size: options.batch_size,
         add_new: options.add_new,
+        new_ids: new_ids.clone(),
         retry: options.retry,
         dry_run: options.dry_run,
         source_name: source_name.to_string(),

@@ -55,6 +55,7 @@ fn store() -> Store {
 fn options() -> RunOptions {
     RunOptions {
         add_new: false,
+        add_new_ids: false,
         dry_run: false,
         strict: false,
         batch_size: 1000,
@@ -257,6 +258,7 @@ impl Target for Interloper {
                 idempotency_key: format!("interloper-{}", self.downloads),
                 session: None,
                 create_missing: false,
+                create: None,
                 changes: vec![VolumeChange {
                     volume: "A1".into(),
                     expected_version: version,
@@ -396,6 +398,8 @@ fn throughput_100k() {
     let mut target = EmbeddedTarget::open(&dir.path().join("db"), "bench").unwrap();
     let add = RunOptions {
         add_new: true,
+        // The customers come from the report.
+        add_new_ids: true,
         ..options()
     };
     for (label, opts) in [("add", &add), ("unchanged", &options())] {

@@ -2,6 +2,7 @@
 //! table as downloaded from the inventory, giving the changes to send, the volumes unchanged,
 //! skipped, missing on either side, and the records the scope cannot take.
 
+use crate::scope::new_ids::NewIds;
 use crate::spill::{RecordView, ScopeRecords};
 use crate::stats::RunStats;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,10 @@ pub struct DiffRules<'a> {
     /// The fields a run compares, in field order; the scope table has one column for each.
     pub compared: &'a [Field],
     pub skips: &'a [SkipOnRepositoryChange],
+    /// Create volumes the inventory lacks (`--add-new`).
     pub add_new: bool,
+    /// Which missing customers, media and repositories may be created.
+    pub new_ids: &'a NewIds,
 }
 
 /// A record the scope cannot take.
@@ -95,6 +99,7 @@ pub fn diff_scope(
     };
     let mut not_in_inventory: Vec<(u32, &str)> = Vec::new();
     let mut wanted: Vec<Option<&str>> = vec![None; rules.compared.len()];
+    let scope_refusal = missing_scope(table, key, rules.new_ids);
     for volume in &volumes.named {
         if volume.first != volume.last {
             // `repeats` holds one entry per volume named more than once, in this order.
@@ -150,7 +155,14 @@ pub fn diff_scope(
                 not_in_inventory.push((volume.first, view.volume));
                 continue;
             }
-            None => (None, set_of(&|_| true), None),
+            None => {
+                // A new volume of a customer or media that is not there and is not created.
+                if let Some(reason) = &scope_refusal {
+                    reject(volume.first, view.line, reason.clone());
+                    continue;
+                }
+                (None, set_of(&|_| true), None)
+            }
             Some(row) => {
                 let differs = |j: usize| wanted[j].is_some_and(|v| current(row, j) != Some(v));
                 if !(0..wanted.len()).any(differs) {
@@ -170,21 +182,6 @@ pub fn diff_scope(
                         stats.statistics.volumes_skipped += 1;
                         continue;
                     }
-                    // Without --add-new the inventory refuses a repository the customer does
-                    // not have; finding that here, from the downloaded list, lets `--strict`
-                    // stop before anything is applied and a dry run show what a run would do.
-                    // (The inventory still checks: it may have changed since the download.)
-                    if !rules.add_new && !table.repositories.iter().any(|r| r.id == *proposed) {
-                        reject(
-                            volume.first,
-                            view.line,
-                            format!(
-                                "repository {proposed} does not exist for customer {}",
-                                key.customer
-                            ),
-                        );
-                        continue;
-                    }
                 }
                 let before = rules
                     .compared
@@ -195,6 +192,22 @@ pub fn diff_scope(
                 (Some(table.version(row)), set, Some(before))
             }
         };
+        // The inventory refuses a repository the customer does not have unless the batch
+        // may create it; finding that here, from the downloaded list, lets `--strict` stop
+        // before anything is applied and a dry run show what a run would do. (The inventory
+        // still checks: it may have changed since the download.)
+        if let Some(Some(proposed)) = set.get(&Field::Repository) {
+            if !table.repositories.iter().any(|r| r.id == *proposed)
+                && !rules.new_ids.repository(proposed)
+            {
+                let missing = format!(
+                    "repository {proposed} does not exist for customer {}",
+                    key.customer
+                );
+                reject(volume.first, view.line, rules.new_ids.refusal(missing));
+                continue;
+            }
+        }
         changes.push((
             volume.first,
             PendingChange {
@@ -225,6 +238,26 @@ pub fn diff_scope(
         changes.into_iter().map(|(_, p)| p).collect(),
         rejected.into_iter().map(|(_, r)| r).collect(),
     ))
+}
+
+/// Why new volumes of the scope cannot be created: its customer or media is missing and may
+/// not be created. `None` when both exist or may be created.
+fn missing_scope(
+    table: &ScopeTable,
+    key: &tapesync_model::ScopeKey,
+    new_ids: &NewIds,
+) -> Option<String> {
+    let missing = if !table.customer_exists && !new_ids.customer(&key.customer) {
+        format!("customer {} does not exist", key.customer)
+    } else if !table.media_exists && !new_ids.media(&key.media) {
+        format!(
+            "media {} does not exist for customer {}",
+            key.media, key.customer
+        )
+    } else {
+        return None;
+    };
+    Some(new_ids.refusal(missing))
 }
 
 /// One volume named by a scope's records.
@@ -426,6 +459,7 @@ mod tests {
             compared: &compared,
             skips: &skips,
             add_new: false,
+            new_ids: &NewIds::default(),
         };
         let mut stats = RunStats::default();
         let (changes, rejected) = diff_scope(
@@ -465,6 +499,7 @@ mod tests {
             compared: &compared,
             skips: &[],
             add_new: false,
+            new_ids: &NewIds::default(),
         };
         let at = |line: u64, volume: &str, fields: &[(Field, &str)]| SyncRecord {
             line,
@@ -497,32 +532,53 @@ mod tests {
         assert_eq!(stats.statistics.volumes_not_in_report, 1);
     }
 
+    /// `--add-new` creates a volume in a repository the customer lacks only when the
+    /// definition names that repository; otherwise the record is rejected, naming it.
     #[test]
     fn unchanged_and_add_new() {
         let compared = [Field::Repository];
-        let rules = DiffRules {
-            compared: &compared,
-            skips: &[],
-            add_new: true,
-        };
-        let mut stats = RunStats::default();
-        let (changes, _) = diff_scope(
-            &cache(),
-            &records(vec![
-                rec(
-                    "A1",
-                    &[(Field::Repository, "LIBR"), (Field::Slot, "ignored")],
-                ),
-                rec("NEW1", &[(Field::Repository, "LIBR")]),
-            ]),
-            &rules,
-            &mut stats,
-        )
-        .unwrap();
-        assert_eq!(stats.statistics.volumes_unchanged, 1);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].change.expected_version, None);
-        assert_eq!(stats.not_in_report, ["US01.LTO A2", "US01.LTO A3"]);
+        let named = NewIds::naming_repositories(&["LIBR"]);
+        let unnamed = NewIds::naming_repositories(&[]);
+        for (new_ids, created) in [(&named, true), (&unnamed, false)] {
+            let rules = DiffRules {
+                compared: &compared,
+                skips: &[],
+                add_new: true,
+                new_ids,
+            };
+            let mut stats = RunStats::default();
+            let (changes, rejected) = diff_scope(
+                &cache(),
+                &records(vec![
+                    rec(
+                        "A1",
+                        &[(Field::Repository, "LIBR"), (Field::Slot, "ignored")],
+                    ),
+                    rec("NEW1", &[(Field::Repository, "LIBR")]),
+                    rec("NEW2", &[(Field::Repository, "OFFS")]),
+                ]),
+                &rules,
+                &mut stats,
+            )
+            .unwrap();
+            assert_eq!(stats.statistics.volumes_unchanged, 1);
+            let volumes: Vec<&str> = changes.iter().map(|c| c.change.volume.as_str()).collect();
+            if created {
+                assert_eq!(volumes, ["NEW1", "NEW2"]);
+                assert!(rejected.is_empty());
+            } else {
+                assert_eq!(volumes, ["NEW2"]);
+                assert_eq!(
+                    rejected[0].reason,
+                    "repository LIBR does not exist for customer US01; --add-new creates only \
+                     the customers, media and repositories the definition names (add it with \
+                     `tapesync admin`, correct the report, or allow the report's own with \
+                     --add-new-ids)"
+                );
+            }
+            assert_eq!(changes[0].change.expected_version, None);
+            assert_eq!(stats.not_in_report, ["US01.LTO A2", "US01.LTO A3"]);
+        }
     }
 
     /// The diff done the plain way — each volume looked up by name, in input order — as the
@@ -579,8 +635,19 @@ mod tests {
                     }
                 }
             }
+            let exists = |p: &str| table.repositories.iter().any(|x| x.id == p);
             let Some(row) = table.find(volume) else {
                 if rules.add_new {
+                    let scope_refused = (!table.customer_exists
+                        && !rules.new_ids.customer(&scope().customer))
+                        || (!table.media_exists && !rules.new_ids.media(&scope().media));
+                    let repository_refused = wanted
+                        .get(&Field::Repository)
+                        .is_some_and(|p| !exists(p) && !rules.new_ids.repository(p));
+                    if scope_refused || repository_refused {
+                        rejected.push((r.line, String::new()));
+                        continue;
+                    }
                     changes.push(PendingChange {
                         line: r.line,
                         change: VolumeChange {
@@ -615,7 +682,7 @@ mod tests {
                     stats.statistics.volumes_skipped += 1;
                     continue;
                 }
-                if !rules.add_new && !table.repositories.iter().any(|r| r.id == *proposed) {
+                if !exists(proposed) && !rules.new_ids.repository(proposed) {
                     rejected.push((r.line, proposed.clone()));
                     continue;
                 }
@@ -726,11 +793,16 @@ mod tests {
                     r
                 })
                 .collect();
-            for add_new in [false, true] {
+            let creatable = [
+                NewIds::default(),
+                NewIds::naming_repositories(&["OFFS", "ZZZZ"]),
+            ];
+            for (add_new, new_ids) in [false, true].into_iter().zip(&creatable) {
                 let rules = DiffRules {
                     compared: &compared,
                     skips: &skips,
                     add_new,
+                    new_ids,
                 };
                 let mut stats = RunStats::default();
                 let (changes, rejected) =

@@ -170,6 +170,7 @@ mod tests {
             idempotency_key: "seed".into(),
             session: None,
             create_missing: true,
+            create: None,
             changes: (0..50)
                 .map(|i| VolumeChange {
                     volume: format!("V{i:03}"),

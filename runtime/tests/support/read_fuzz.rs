@@ -205,6 +205,7 @@ pub fn check(case: &Case, input: &[u8], mode: Mode) -> Seen {
         OpenInput::from_reader("fuzz.txt".into(), Box::new(Cursor::new(input.to_vec()))).lines();
     let options = RunOptions {
         add_new: mode.add_new,
+        add_new_ids: false,
         dry_run: mode.dry_run,
         strict: mode.strict,
         batch_size: 7,

@@ -284,6 +284,7 @@ fn one_run(
             idempotency_key: format!("run{n}-{i}"),
             session: Some(session),
             create_missing: false,
+            create: None,
             changes: changes.clone(),
         };
         let cpu = thread_cpu_ms();

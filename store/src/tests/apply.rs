@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::columns::Columns;
-use tapesync_model::RepositoryInfo;
+use tapesync_model::{CreateIds, RepositoryInfo};
 
 const FULL: &[(Field, Option<&str>)] = &[
     (Field::Repository, Some("LIBR")),
@@ -548,6 +548,7 @@ fn an_unknown_repository_is_rejected_before_anything_is_written() {
             idempotency_key: "k2".into(),
             session: None,
             create_missing: false,
+            create: None,
             changes: vec![change(
                 "V1",
                 Some(1),
@@ -594,6 +595,7 @@ fn answers_follow_the_request_whatever_order_changes_are_applied_in() {
             idempotency_key: "update".into(),
             session: None,
             create_missing: false,
+            create: None,
             changes: vec![
                 change("Z9", Some(1), &[(Field::Slot, Some("2"))]),
                 change("M5", Some(1), &[(Field::Slot, Some("3"))]),
@@ -638,5 +640,97 @@ fn answers_follow_the_request_whatever_order_changes_are_applied_in() {
         let replayed = store.apply("tester", &scope(), &batch).unwrap();
         assert!(replayed.replayed);
         assert_eq!(replayed.results, response.results);
+    });
+}
+
+/// With `create`, `create_missing` creates volumes only: a missing customer, media or
+/// repository is created when `create` lists it, and otherwise rejects the changes that need
+/// it (nothing of them written); the rest of the batch is applied.
+#[test]
+fn create_lists_the_customer_media_and_repositories_a_batch_may_create() {
+    on_each(|t| {
+        let store = &mut t.store;
+        let scope = ScopeKey {
+            customer: "EU02".into(),
+            media: "LTO9".into(),
+        };
+        let with = |key: &str, create: CreateIds, changes: Vec<VolumeChange>| ApplyBatch {
+            create: Some(create),
+            ..batch(key, true, changes)
+        };
+        // The customer is not listed: every change is rejected, naming it; nothing is created.
+        let r = store
+            .apply(
+                "a",
+                &scope,
+                &with(
+                    "k1",
+                    CreateIds {
+                        customer: false,
+                        media: true,
+                        repositories: vec!["VLT".into()],
+                    },
+                    vec![change("X1", None, &[(Field::Repository, Some("VLT"))])],
+                ),
+            )
+            .unwrap();
+        match &outcomes(&r)[..] {
+            [VolumeOutcome::Rejected {
+                reason,
+                field: Some(Field::Customer),
+            }] => assert!(reason.contains("EU02"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!store.download_scope(&scope).unwrap().customer_exists);
+        // Customer and media listed, one repository listed (in any case) and one not: the
+        // volume in the listed one is created with it, the other is rejected naming its
+        // repository, which is not created.
+        let r = store
+            .apply(
+                "a",
+                &scope,
+                &with(
+                    "k2",
+                    CreateIds {
+                        customer: true,
+                        media: true,
+                        repositories: vec!["vlt".into()],
+                    },
+                    vec![
+                        change("X1", None, &[(Field::Repository, Some("VLT"))]),
+                        change("X2", None, &[(Field::Repository, Some("XXXX"))]),
+                    ],
+                ),
+            )
+            .unwrap();
+        match &outcomes(&r)[..] {
+            [VolumeOutcome::Created { version: 1 }, VolumeOutcome::Rejected {
+                reason,
+                field: Some(Field::Repository),
+            }] => assert!(reason.contains("XXXX"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        let snap = store.download_scope(&scope).unwrap();
+        assert!(snap.customer_exists && snap.media_exists);
+        let ids: Vec<&str> = snap.repositories.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["VLT"]);
+        assert_eq!(snap.volumes.len(), 1);
+        // The same body with another `create` is another request.
+        let b = with(
+            "k2",
+            CreateIds {
+                customer: true,
+                media: true,
+                repositories: vec!["XXXX".into()],
+            },
+            vec![
+                change("X1", None, &[(Field::Repository, Some("VLT"))]),
+                change("X2", None, &[(Field::Repository, Some("XXXX"))]),
+            ],
+        );
+        assert!(matches!(
+            store.apply("a", &scope, &b),
+            Err(StoreError::Conflict(_))
+        ));
     });
 }

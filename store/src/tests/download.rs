@@ -64,6 +64,7 @@ fn fill(store: &mut Store, n: usize) {
         idempotency_key: "seed".into(),
         session: None,
         create_missing: true,
+        create: None,
         changes,
     };
     store.apply("t", &scope_of("US01", "LTO"), &batch).unwrap();
@@ -202,6 +203,7 @@ fn a_reader_connection_reads_what_the_writer_commits() {
         idempotency_key: "k".into(),
         session: None,
         create_missing: true,
+        create: None,
         changes: vec![VolumeChange {
             volume: "V1".into(),
             expected_version: None,

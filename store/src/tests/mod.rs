@@ -124,6 +124,7 @@ pub(crate) fn batch(key: &str, create_missing: bool, changes: Vec<VolumeChange>)
         idempotency_key: key.into(),
         session: None,
         create_missing,
+        create: None,
         changes,
     }
 }
