@@ -146,18 +146,24 @@ fn import(tmp: &Path, store: &str, inventory: Option<&Path>) -> Result<(), Strin
 }
 
 pub fn tapesync(cwd: &Path, args: &[String]) -> Result<Output, String> {
-    tapesync_with(cwd, args, &[])
+    tapesync_with(cwd, cwd, args, &[])
 }
 
-/// [`tapesync`] with extra environment variables (and none inherited that a case could see).
-fn tapesync_with(cwd: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Output, String> {
+/// [`tapesync`] in `cwd` with extra environment variables (and none inherited that a case could
+/// see). The scope cache goes to `tmp`: the case's own, not the user's, and never written into
+/// the case folder of the source tree (the working directory of a case's run).
+fn tapesync_with(
+    cwd: &Path,
+    tmp: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> Result<Output, String> {
     Command::new(common::bin())
         .args(args)
         .current_dir(cwd)
         .env_remove("TAPESYNC_PASSWORD")
         .env("TAPESYNC_NOW", NOW)
-        // The case's own scope cache, not the user's.
-        .env("TAPESYNC_CACHE_DIR", cwd.join("scope-cache"))
+        .env("TAPESYNC_CACHE_DIR", tmp.join("scope-cache"))
         .envs(env.iter().copied())
         .output()
         .map_err(|e| format!("cannot run tapesync: {e}"))
@@ -251,7 +257,7 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     args.extend(extra.iter().cloned());
 
     let env = mode.env();
-    let out = tapesync_with(dir, &args, &env)?;
+    let out = tapesync_with(dir, tmp.path(), &args, &env)?;
     let mut failures = Vec::new();
     let mut check = |file: &str, actual: &str| {
         if let Err(e) = common::check_golden(&dir.join(file), actual) {
@@ -280,7 +286,7 @@ fn try_case(dir: &Path, mode: &dyn Mode) -> Result<Vec<String>, String> {
     // Convergence: the same input again changes nothing.
     let dry = extra.iter().any(|a| a == "--dry-run");
     if first.is_some() && !dry && out.status.code() != Some(2) {
-        let again = tapesync_with(dir, &args, &env)?;
+        let again = tapesync_with(dir, tmp.path(), &args, &env)?;
         let (second, _) = stats_without_timing(&stats)?;
         if second["volumes_updated"] != 0 || second["volumes_added"] != 0 {
             failures.push(format!(
