@@ -13,6 +13,7 @@ mod output;
 mod postgres;
 mod prng;
 mod report_file;
+mod server_memory;
 mod workspace;
 
 use cases::{parse_count, CacheMode, Case, CaseResult, Runner, TargetKind};
@@ -91,6 +92,13 @@ struct Cli {
     /// one PostgreSQL store (records from --sizes, default 800k; --changed, default 10 %).
     #[arg(long, requires = "postgres", conflicts_with_all = ["targets_check", "floor_only"])]
     nodes_check: bool,
+    /// Measure the memory `tapesync serve` holds under 20 concurrent clients and after they
+    /// stop (records from --sizes, default 400k; --changed, default 1 %; --rounds).
+    #[arg(long, conflicts_with_all = ["targets_check", "floor_only", "nodes_check"])]
+    memory_check: bool,
+    /// Rounds of the 20 clients in --memory-check.
+    #[arg(long, default_value_t = 3, requires = "memory_check")]
+    rounds: usize,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +142,19 @@ fn run(cli: Cli) -> Result<bool, String> {
         cli.runs,
         work_root.display()
     );
+    if cli.memory_check {
+        let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
+            Some(s) => parse_count(s)?,
+            None => 400_000,
+        };
+        let changed = cli
+            .changed
+            .as_ref()
+            .and_then(|c| c.first().copied())
+            .unwrap_or(1);
+        server_memory::memory_check(&tapesync, &work, records, changed, cli.rounds)?.print();
+        return Ok(true);
+    }
     if cli.nodes_check {
         let pg = postgres::Postgres::new(cli.postgres.as_deref().unwrap_or_default());
         let records = match cli.sizes.as_ref().and_then(|s| s.first()) {

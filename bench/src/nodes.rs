@@ -53,14 +53,19 @@ impl NodesResult {
     }
 }
 
-/// Splits the data set's report into one report per customer (header kept).
-fn customer_reports(work: &Workspace, ds: &Dataset) -> Result<Vec<PathBuf>, String> {
+/// Splits the data set's report into one report per customer of the first `customers` (header
+/// kept).
+pub fn customer_reports(
+    work: &Workspace,
+    ds: &Dataset,
+    customers: u32,
+) -> Result<Vec<PathBuf>, String> {
     let report = work
         .report(ds, Format::Csv, Order::Shuffled)
         .map_err(|e| e.to_string())?;
     let dir = work.runs_dir().join("customers");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let paths: Vec<PathBuf> = (0..SYNCS)
+    let paths: Vec<PathBuf> = (0..customers)
         .map(|c| dir.join(format!("{}-{}.csv", customer_id(c), ds.records)))
         .collect();
     if paths.iter().all(|p| p.exists()) {
@@ -83,7 +88,7 @@ fn customer_reports(work: &Workspace, ds: &Dataset) -> Result<Vec<PathBuf>, Stri
     for line in lines {
         let line = line.map_err(|e| e.to_string())?;
         let customer = line.split(',').next().unwrap_or("");
-        if let Some(c) = (0..SYNCS).find(|c| customer_id(*c) == customer) {
+        if let Some(c) = (0..customers).find(|c| customer_id(*c) == customer) {
             writeln!(outs[c as usize], "{line}").map_err(|e| e.to_string())?;
         }
     }
@@ -171,7 +176,7 @@ pub fn nodes_check(
 ) -> Result<NodesResult, String> {
     // Ten scopes per customer: 8 customers.
     let ds = Dataset::new(records, SYNCS * 10)?;
-    let reports = customer_reports(work, &ds)?;
+    let reports = customer_reports(work, &ds, SYNCS)?;
     let template = pg.baseline(&ds, changed_percent)?;
     let expected = ds.expected_updates(changed_percent);
     let mut result = NodesResult {
