@@ -120,6 +120,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The first of `--sizes` and of `--changed`, for the checks that measure one data set.
+fn first_size_and_share(cli: &Cli, records: u64, changed: u32) -> Result<(u64, u32), String> {
+    let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
+        Some(s) => parse_count(s)?,
+        None => records,
+    };
+    let changed = cli
+        .changed
+        .as_ref()
+        .and_then(|c| c.first().copied())
+        .unwrap_or(changed);
+    Ok((records, changed))
+}
+
 /// Returns whether every case ran correctly (and, with `--targets-check`, every target passed).
 fn run(cli: Cli) -> Result<bool, String> {
     let tapesync = if cli.floor_only {
@@ -143,29 +157,13 @@ fn run(cli: Cli) -> Result<bool, String> {
         work_root.display()
     );
     if cli.memory_check {
-        let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
-            Some(s) => parse_count(s)?,
-            None => 400_000,
-        };
-        let changed = cli
-            .changed
-            .as_ref()
-            .and_then(|c| c.first().copied())
-            .unwrap_or(1);
+        let (records, changed) = first_size_and_share(&cli, 400_000, 1)?;
         server_memory::memory_check(&tapesync, &work, records, changed, cli.rounds)?.print();
         return Ok(true);
     }
     if cli.nodes_check {
         let pg = postgres::Postgres::new(cli.postgres.as_deref().unwrap_or_default());
-        let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
-            Some(s) => parse_count(s)?,
-            None => 800_000,
-        };
-        let changed = cli
-            .changed
-            .as_ref()
-            .and_then(|c| c.first().copied())
-            .unwrap_or(10);
+        let (records, changed) = first_size_and_share(&cli, 800_000, 10)?;
         let result = nodes::nodes_check(&tapesync, &work, &pg, records, changed, cli.runs)?;
         println!(
             "{} concurrent syncs of different customers, {} records in all, {} % changed, \

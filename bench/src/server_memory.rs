@@ -12,14 +12,13 @@
 //! The server inherits this process's environment, so allocator options can be compared by
 //! running the bench twice (`MIMALLOC_PURGE_DELAY=… tapesync-bench --memory-check`).
 
-use crate::cases::{read_stats, tail, timed_with_log, Server};
+use crate::cases::Server;
 use crate::dataset::Dataset;
-use crate::inventory::{self, BENCH_PASSWORD, BENCH_USER};
-use crate::nodes::customer_reports;
+use crate::inventory;
+use crate::nodes::{concurrent_syncs, customer_reports};
 use crate::report_file::Format;
 use crate::workspace::Workspace;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -121,57 +120,6 @@ fn sampler(pid: u32, stop: Arc<AtomicBool>, peak: Arc<Mutex<Resident>>) {
     }
 }
 
-/// Runs every client once, together; the volumes they updated.
-fn round(
-    tapesync: &Path,
-    url: &str,
-    definition: &Path,
-    reports: &[PathBuf],
-    runs: &Path,
-) -> Result<u64, String> {
-    let children = reports
-        .iter()
-        .enumerate()
-        .map(|(i, report)| {
-            let log = runs.join(format!("client-{i}.log"));
-            let stats = runs.join(format!("client-{i}.json"));
-            let _ = std::fs::remove_file(&stats);
-            let mut cmd = Command::new(tapesync);
-            cmd.arg("run")
-                .arg("--no-cache")
-                .arg("--definition")
-                .arg(definition)
-                .arg("--input")
-                .arg(report)
-                .arg("--stats-json")
-                .arg(&stats)
-                .arg("--server")
-                .arg(url)
-                .arg("--user")
-                .arg(BENCH_USER)
-                .env("TAPESYNC_PASSWORD", BENCH_PASSWORD);
-            let handle = {
-                let log = log.clone();
-                std::thread::spawn(move || timed_with_log(&mut cmd, &log))
-            };
-            (handle, log, stats)
-        })
-        .collect::<Vec<_>>();
-    let mut updated = 0;
-    for (handle, log, stats) in children {
-        let run = handle.join().map_err(|_| "a client thread panicked")??;
-        if run.code != Some(0) {
-            return Err(format!(
-                "a client exited with {:?}: {}",
-                run.code,
-                tail(&log, 600)
-            ));
-        }
-        updated += read_stats(&stats)?.get("volumes_updated").unwrap_or(0);
-    }
-    Ok(updated)
-}
-
 pub fn memory_check(
     tapesync: &Path,
     work: &Workspace,
@@ -198,7 +146,9 @@ pub fn memory_check(
     let started = Instant::now();
     let mut outcome = Ok(());
     for r in 0..rounds.max(1) {
-        match round(tapesync, &server.url, &definition, &reports, &runs) {
+        match concurrent_syncs(tapesync, &definition, &reports, &runs, |_| {
+            server.url.clone()
+        }) {
             Ok(updated) => {
                 let expected = if r == 0 {
                     ds.expected_updates(changed_percent)
