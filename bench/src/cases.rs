@@ -400,7 +400,7 @@ fn untimed(cmd: &mut Command, log: &Path) -> Result<(), String> {
 }
 
 /// CPU seconds (user + system) process `pid` has used so far (`/proc/PID/stat`).
-fn cpu_secs(pid: u32) -> Option<f64> {
+pub fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start after the last `)`.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -477,7 +477,18 @@ pub struct Server {
 impl Server {
     /// Serves `db` (a file or a URL).
     pub fn start(tapesync: &Path, db: &OsStr, log: &Path) -> Result<Server, String> {
+        Server::start_with(tapesync, db, log, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the server (allocator options).
+    pub fn start_with(
+        tapesync: &Path,
+        db: &OsStr,
+        log: &Path,
+        env: &[(String, String)],
+    ) -> Result<Server, String> {
         let mut child = Command::new(tapesync)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("serve")
             .arg("--store")
             .arg(db)

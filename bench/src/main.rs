@@ -13,6 +13,7 @@ mod output;
 mod postgres;
 mod prng;
 mod report_file;
+mod server_memory;
 mod workspace;
 
 use cases::{parse_count, CacheMode, Case, CaseResult, Runner, TargetKind};
@@ -91,6 +92,13 @@ struct Cli {
     /// one PostgreSQL store (records from --sizes, default 800k; --changed, default 10 %).
     #[arg(long, requires = "postgres", conflicts_with_all = ["targets_check", "floor_only"])]
     nodes_check: bool,
+    /// Measure the memory `tapesync serve` holds under 20 concurrent clients and after they
+    /// stop (records from --sizes, default 400k; --changed, default 1 %; --rounds).
+    #[arg(long, conflicts_with_all = ["targets_check", "floor_only", "nodes_check"])]
+    memory_check: bool,
+    /// Rounds of the 20 clients in --memory-check.
+    #[arg(long, default_value_t = 3, requires = "memory_check")]
+    rounds: usize,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +118,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The first of `--sizes` and of `--changed`, for the checks that measure one data set.
+fn first_size_and_share(cli: &Cli, records: u64, changed: u32) -> Result<(u64, u32), String> {
+    let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
+        Some(s) => parse_count(s)?,
+        None => records,
+    };
+    let changed = cli
+        .changed
+        .as_ref()
+        .and_then(|c| c.first().copied())
+        .unwrap_or(changed);
+    Ok((records, changed))
 }
 
 /// Returns whether every case ran correctly (and, with `--targets-check`, every target passed).
@@ -134,17 +156,14 @@ fn run(cli: Cli) -> Result<bool, String> {
         cli.runs,
         work_root.display()
     );
+    if cli.memory_check {
+        let (records, changed) = first_size_and_share(&cli, 400_000, 1)?;
+        server_memory::memory_check(&tapesync, &work, records, changed, cli.rounds)?.print();
+        return Ok(true);
+    }
     if cli.nodes_check {
         let pg = postgres::Postgres::new(cli.postgres.as_deref().unwrap_or_default());
-        let records = match cli.sizes.as_ref().and_then(|s| s.first()) {
-            Some(s) => parse_count(s)?,
-            None => 800_000,
-        };
-        let changed = cli
-            .changed
-            .as_ref()
-            .and_then(|c| c.first().copied())
-            .unwrap_or(10);
+        let (records, changed) = first_size_and_share(&cli, 800_000, 10)?;
         let result = nodes::nodes_check(&tapesync, &work, &pg, records, changed, cli.runs)?;
         println!(
             "{} concurrent syncs of different customers, {} records in all, {} % changed, \

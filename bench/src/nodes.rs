@@ -53,14 +53,19 @@ impl NodesResult {
     }
 }
 
-/// Splits the data set's report into one report per customer (header kept).
-fn customer_reports(work: &Workspace, ds: &Dataset) -> Result<Vec<PathBuf>, String> {
+/// Splits the data set's report into one report per customer of the first `customers` (header
+/// kept).
+pub fn customer_reports(
+    work: &Workspace,
+    ds: &Dataset,
+    customers: u32,
+) -> Result<Vec<PathBuf>, String> {
     let report = work
         .report(ds, Format::Csv, Order::Shuffled)
         .map_err(|e| e.to_string())?;
     let dir = work.runs_dir().join("customers");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let paths: Vec<PathBuf> = (0..SYNCS)
+    let paths: Vec<PathBuf> = (0..customers)
         .map(|c| dir.join(format!("{}-{}.csv", customer_id(c), ds.records)))
         .collect();
     if paths.iter().all(|p| p.exists()) {
@@ -83,7 +88,7 @@ fn customer_reports(work: &Workspace, ds: &Dataset) -> Result<Vec<PathBuf>, Stri
     for line in lines {
         let line = line.map_err(|e| e.to_string())?;
         let customer = line.split(',').next().unwrap_or("");
-        if let Some(c) = (0..SYNCS).find(|c| customer_id(*c) == customer) {
+        if let Some(c) = (0..customers).find(|c| customer_id(*c) == customer) {
             writeln!(outs[c as usize], "{line}").map_err(|e| e.to_string())?;
         }
     }
@@ -91,6 +96,58 @@ fn customer_reports(work: &Workspace, ds: &Dataset) -> Result<Vec<PathBuf>, Stri
         out.flush().map_err(|e| e.to_string())?;
     }
     Ok(paths)
+}
+
+/// Runs `tapesync run --no-cache` of every report at once, report `i` against the server at
+/// `url_of(i)`, and waits for all; the volumes they updated together.
+pub fn concurrent_syncs(
+    tapesync: &Path,
+    definition: &Path,
+    reports: &[PathBuf],
+    runs: &Path,
+    url_of: impl Fn(usize) -> String,
+) -> Result<u64, String> {
+    let children = reports
+        .iter()
+        .enumerate()
+        .map(|(i, report)| {
+            let log = runs.join(format!("sync-{i}.log"));
+            let stats = runs.join(format!("sync-{i}.json"));
+            let _ = std::fs::remove_file(&stats);
+            let mut cmd = Command::new(tapesync);
+            cmd.arg("run")
+                .arg("--no-cache")
+                .arg("--definition")
+                .arg(definition)
+                .arg("--input")
+                .arg(report)
+                .arg("--stats-json")
+                .arg(&stats)
+                .arg("--server")
+                .arg(url_of(i))
+                .arg("--user")
+                .arg(BENCH_USER)
+                .env("TAPESYNC_PASSWORD", BENCH_PASSWORD);
+            let handle = {
+                let log = log.clone();
+                std::thread::spawn(move || timed_with_log(&mut cmd, &log))
+            };
+            (handle, log, stats)
+        })
+        .collect::<Vec<_>>();
+    let mut updated = 0;
+    for (handle, log, stats) in children {
+        let run = handle.join().map_err(|_| "a sync thread panicked")??;
+        if run.code != Some(0) {
+            return Err(format!(
+                "a sync exited with {:?}: {}",
+                run.code,
+                tail(&log, 600)
+            ));
+        }
+        updated += read_stats(&stats)?.get("volumes_updated").unwrap_or(0);
+    }
+    Ok(updated)
 }
 
 /// One measurement: `nodes` servers on a fresh copy of `template`, the 8 syncs spread over
@@ -111,43 +168,9 @@ fn measure(
         .collect::<Result<Vec<_>, _>>()?;
     let definition = work.definition(Format::Csv).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let children = reports
-        .iter()
-        .enumerate()
-        .map(|(i, report)| {
-            let log = runs.join(format!("sync-{i}.log"));
-            let stats = runs.join(format!("sync-{i}.json"));
-            let _ = std::fs::remove_file(&stats);
-            let mut cmd = Command::new(tapesync);
-            cmd.arg("run")
-                .arg("--no-cache")
-                .arg("--definition")
-                .arg(&definition)
-                .arg("--input")
-                .arg(report)
-                .arg("--stats-json")
-                .arg(&stats)
-                .arg("--server")
-                .arg(&servers[i % nodes].url)
-                .arg("--user")
-                .arg(BENCH_USER)
-                .env("TAPESYNC_PASSWORD", BENCH_PASSWORD);
-            let handle = std::thread::spawn(move || timed_with_log(&mut cmd, &log));
-            (handle, runs.join(format!("sync-{i}.log")), stats)
-        })
-        .collect::<Vec<_>>();
-    let mut updated = 0;
-    for (handle, log, stats) in children {
-        let run = handle.join().map_err(|_| "a sync thread panicked")??;
-        if run.code != Some(0) {
-            return Err(format!(
-                "a sync exited with {:?}: {}",
-                run.code,
-                tail(&log, 600)
-            ));
-        }
-        updated += read_stats(&stats)?.get("volumes_updated").unwrap_or(0);
-    }
+    let updated = concurrent_syncs(tapesync, &definition, reports, &runs, |i| {
+        servers[i % nodes].url.clone()
+    })?;
     let wall = started.elapsed().as_secs_f64();
     for s in servers {
         s.stop()?;
@@ -171,7 +194,7 @@ pub fn nodes_check(
 ) -> Result<NodesResult, String> {
     // Ten scopes per customer: 8 customers.
     let ds = Dataset::new(records, SYNCS * 10)?;
-    let reports = customer_reports(work, &ds)?;
+    let reports = customer_reports(work, &ds, SYNCS)?;
     let template = pg.baseline(&ds, changed_percent)?;
     let expected = ds.expected_updates(changed_percent);
     let mut result = NodesResult {

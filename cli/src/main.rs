@@ -14,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod output;
 
 mod admin;
+mod allocator;
 mod check;
 mod client;
 mod color;

@@ -105,6 +105,7 @@ fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
 }
 
 pub fn run(args: Args, context: &crate::Context) -> ExitCode {
+    crate::allocator::for_server();
     let args = match resolve(args, &context.layers) {
         Ok(resolved) => resolved,
         Err(e) => {

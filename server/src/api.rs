@@ -302,8 +302,11 @@ pub async fn apply(
     require_role(&state, &user, &scope.customer, Role::Write).await?;
     parse_query::<NoQuery>(query.as_deref())?;
     let limit = state.config().max_body_bytes;
+    // Held until the batch is applied: bodies waiting for the writer are not read yet.
+    let _room = state.admission().batch().await;
     let body = read_body(&headers, body, BodyType::Json, limit).await?;
     let batch: ApplyBatch = parse_json(&body)?;
+    drop(body);
     check_batch(&batch)?;
     if let Some(session) = batch.session {
         require_own_session(&state, &user, session).await?;

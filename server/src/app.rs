@@ -184,6 +184,10 @@ pub fn run(options: ServeOptions<'_>, on_ready: impl FnOnce(&Startup)) -> Result
     let connections = options.connections;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // A blocking thread (store calls, password checks) that has been idle this long ends,
+        // and the allocator memory it kept with it (tokio's default is 10 s; a thread costs
+        // microseconds to start again; docs/server.md, "Memory").
+        .thread_keep_alive(crate::admission::BLOCKING_THREAD_KEEP_ALIVE)
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;

@@ -6,6 +6,7 @@
 //! [`run`] is what `tapesync serve` calls; [`router`] builds the application for tests and
 //! embedding. Routes and bodies are described in `docs/server-api.md` and `docs/openapi.json`.
 
+mod admission;
 mod api;
 mod app;
 mod auth;

@@ -144,6 +144,21 @@ pub struct PoolUsage {
 }
 
 impl StorePool {
+    /// Reads that can run at once: the reader connections (every connection on PostgreSQL), or
+    /// the one connection of a single-connection pool.
+    pub fn readers(&self) -> usize {
+        self.connections.as_ref().map_or(1, |c| c.total)
+    }
+
+    /// Connections that can write at once: SQLite's one writer, or every PostgreSQL connection.
+    pub fn writers(&self) -> usize {
+        match (&self.writer, &self.connections) {
+            (Some(_), _) => 1,
+            (None, Some(shared)) => shared.total,
+            (None, None) => 0,
+        }
+    }
+
     pub fn usage(&self) -> PoolUsage {
         let writer_busy = self.writer.as_ref().is_some_and(|writer| {
             matches!(writer.try_lock(), Err(std::sync::TryLockError::WouldBlock))

@@ -1,6 +1,7 @@
 //! What every handler shares: the store connections, the configuration, the limit on
 //! password checks running at once, and the request counters.
 
+use crate::admission::{Admission, StoreCall};
 use crate::error::ApiError;
 use crate::forwarded::TrustedProxies;
 use crate::metrics::Metrics;
@@ -108,6 +109,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per user: the start of the current one-minute window and the sessions begun in it.
     pub session_begins: Mutex<HashMap<String, (Instant, u32)>>,
+    /// Store calls and batch bodies held at once (`crate::admission`).
+    pub admission: Admission,
 }
 
 #[derive(Clone)]
@@ -116,6 +119,7 @@ pub struct AppState(pub Arc<Shared>);
 impl AppState {
     pub fn new(pool: StorePool, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
+            admission: Admission::new(&pool),
             pool,
             hashing: Semaphore::new(config.password_checks.max(1)),
             config,
@@ -159,7 +163,9 @@ impl AppState {
     {
         let shared = self.0.clone();
         let asked = std::time::Instant::now();
+        let permit = shared.admission.store_call(StoreCall::Read).await;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             shared.pool.read(|store| {
                 shared.metrics.store_waited("read", asked.elapsed());
                 f(store)
@@ -178,7 +184,9 @@ impl AppState {
     {
         let shared = self.0.clone();
         let asked = std::time::Instant::now();
+        let permit = shared.admission.store_call(StoreCall::Write).await;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             shared.pool.write(|store| {
                 shared.metrics.store_waited("write", asked.elapsed());
                 f(store)
@@ -200,6 +208,10 @@ impl AppState {
     /// The permits of password checks: a check holds one while it hashes.
     pub fn password_checks(&self) -> &Semaphore {
         &self.0.hashing
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.0.admission
     }
 
     pub fn metrics(&self) -> &Metrics {

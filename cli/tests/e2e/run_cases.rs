@@ -87,6 +87,8 @@ fn dry_run_changes_nothing() {
             "--store".into(),
             store.clone(),
             "--dry-run".into(),
+            // Run in the case folder: no scope cache written into the source tree.
+            "--no-cache".into(),
         ],
     )
     .expect("run");

@@ -3,10 +3,12 @@
 //! CR/LF line ends removed, and invalid UTF-8 reported per line instead of failing the run.
 //!
 //! A report that starts with a UTF-16 byte-order mark (little- or big-endian: what Windows
-//! PowerShell 5.1 writes with `>`, `Out-File` and `Export-Csv -Encoding Unicode`) is decoded to
-//! UTF-8 as it is read (`encoding_rs_io`); anything else is read as UTF-8 without a decoding
+//! PowerShell 5.1 writes with `>`, `Out-File` and `Export-Csv -Encoding Unicode`), or whose
+//! first KiB is plainly UTF-16 without a mark, is decoded to UTF-8 as it is read
+//! (`encoding_rs_io`); anything else is read as UTF-8 without a decoding
 //! step, so the common case costs what it did.
 
+use crate::read::utf16_sniff::utf16_without_bom;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
@@ -195,9 +197,10 @@ impl LineReader {
         }
     }
 
-    /// Before the first line: a UTF-16 byte-order mark puts a decoder between the input and
-    /// the line cutter (it drops the mark; malformed UTF-16 becomes U+FFFD, which no id or
-    /// value check accepts, so such a record is rejected with its line).
+    /// Before the first line: a UTF-16 byte-order mark, or a first KiB that is plainly UTF-16
+    /// without one ([`utf16_without_bom`]), puts a decoder between the input and the line
+    /// cutter (it drops the mark; malformed UTF-16 becomes U+FFFD, which no id or value check
+    /// accepts, so such a record is rejected with its line).
     fn decode_utf16(&mut self) -> Result<(), InputError> {
         let head = loop {
             match self.input.reader.fill_buf() {
@@ -214,7 +217,10 @@ impl LineReader {
         let encoding = match head {
             [0xFF, 0xFE, ..] => encoding_rs::UTF_16LE,
             [0xFE, 0xFF, ..] => encoding_rs::UTF_16BE,
-            _ => return Ok(()),
+            _ => match utf16_without_bom(head) {
+                Some(encoding) => encoding,
+                None => return Ok(()),
+            },
         };
         let raw = std::mem::replace(&mut self.input.reader, Box::new(io::empty()));
         let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -367,6 +373,23 @@ mod tests {
                     Ok("A00002,OFFS,日本".to_string()),
                     Ok(String::new()),
                     Ok("last 😀".to_string()),
+                ],
+                "big endian: {big_endian}"
+            );
+        }
+    }
+
+    #[test]
+    fn utf16_without_a_byte_order_mark_is_decoded() {
+        let text = "A00001,LIBR,Café\r\nA00002,OFFS,x\r\n";
+        for big_endian in [false, true] {
+            let lines = all(&utf16(text, big_endian)[2..]);
+            let texts: Vec<_> = lines.iter().map(|l| l.text.clone()).collect();
+            assert_eq!(
+                texts,
+                [
+                    Ok("A00001,LIBR,Café".to_string()),
+                    Ok("A00002,OFFS,x".to_string()),
                 ],
                 "big endian: {big_endian}"
             );

@@ -15,6 +15,7 @@ mod keyvalue;
 mod read_ahead;
 mod ruler;
 mod text;
+mod utf16_sniff;
 
 pub use delimited::DelimitedSource;
 pub use keyvalue::KeyValueSource;
