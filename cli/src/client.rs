@@ -39,6 +39,14 @@ pub fn open_http_target(
     user: &str,
     layers: &Layers,
 ) -> Result<Box<dyn Target>, (u8, String)> {
+    let password = password(url, user, layers)?;
+    let target = HttpTarget::connect_with(url, user, &password, settings())
+        .map_err(|e| (exit::USAGE, e.to_string()))?;
+    Ok(Box::new(target))
+}
+
+/// The password of `user` at `url`: the `password` setting, or a prompt on a terminal.
+pub fn password(url: &str, user: &str, layers: &Layers) -> Result<String, (u8, String)> {
     use std::io::IsTerminal;
     let from_settings = layers
         .get(&settings::PASSWORD, None)
@@ -59,7 +67,10 @@ pub fn open_http_target(
             ))
         }
     };
-    let target = HttpTarget::connect_with(url, user, &password, settings())
-        .map_err(|e| (exit::USAGE, e.to_string()))?;
-    Ok(Box::new(target))
+    Ok(password)
+}
+
+/// A blocking HTTP client with the timeouts and user agent of every tapesync request.
+pub fn http_client() -> Result<reqwest::blocking::Client, (u8, String)> {
+    (settings().clients)().map_err(|e| (exit::USAGE, format!("HTTP client: {e}")))
 }

@@ -122,6 +122,8 @@ fn counts_schema(example: Value, description: &str) -> Value {
             let schema = match value {
                 Value::Bool(_) => json!({"type": "boolean"}),
                 Value::Number(_) => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+                // A group of counts (the moves of a sync).
+                Value::Object(_) => counts_schema(value.clone(), &format!("{name}: counts")),
                 other => panic!("{name}: no schema for {other}"),
             };
             (name.clone(), schema)
@@ -190,7 +192,7 @@ fn generated() -> Vec<(String, Value)> {
                     "Statistics of one sync session, as `tapesync run` prints them",
                 ),
                 // Newer than the first statistics recorded: absent means 0.
-                &["scopes_from_cache"],
+                &["scopes_from_cache", "moves"],
             ),
         ),
         (
