@@ -6,7 +6,7 @@ use crate::settings::{self, Layers};
 use clap::{Subcommand, ValueEnum};
 use std::process::ExitCode;
 use tapesync_model::{ApiErrorBody, LogonRequest, LogonResponse};
-use tapesync_store::{PendingMove, Store, StoreError, StoreLocation};
+use tapesync_store::{Confirmation, PendingMove, Problem, Store, StoreError, StoreLocation};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,6 +19,26 @@ enum MovesCommand {
     /// The volumes to take out of each repository and where they go (the picking and
     /// distribution lists), for a customer and a day
     List(ListArgs),
+    /// Confirm moves by the barcodes scanned: expected volumes become current at their
+    /// targets; anything else is listed as a discrepancy (exit 1) and changes nothing
+    Confirm(ConfirmArgs),
+}
+
+#[derive(clap::Args)]
+struct ConfirmArgs {
+    /// The customer whose moves were carried out
+    #[arg(long, value_name = "CUSTOMER")]
+    customer: String,
+    /// The day whose list was worked: the moves due on or before it are expected [default:
+    /// today, UTC]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    due: Option<String>,
+    /// The barcodes scanned: one per line, or a CSV with a `volume` column (such as the list's
+    /// own CSV); `-` for standard input
+    #[arg(value_name = "FILE|-")]
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    source: Source,
 }
 
 /// Where the moves are read.
@@ -69,6 +89,7 @@ type Failure = (u8, String);
 pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let result = match args.command {
         MovesCommand::List(list_args) => list(&list_args, &context.layers),
+        MovesCommand::Confirm(confirm_args) => confirm(&confirm_args, &context.layers),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -80,7 +101,7 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
 }
 
 fn list(args: &ListArgs, layers: &Layers) -> Result<u8, Failure> {
-    let inventory = Inventory::resolve(&args.source, layers)?;
+    let inventory = Inventory::resolve(&args.source, layers, false)?;
     let moves = inventory.pending_moves(&args.customer, args.due.as_deref())?;
     match args.format {
         Format::Table => out!("{}", table(&moves)),
@@ -177,7 +198,7 @@ enum Inventory {
 impl Inventory {
     /// `--server` (or the `server` setting, when it comes from a layer at least as strong as
     /// the store's) with its user, else the store.
-    fn resolve(source: &Source, layers: &Layers) -> Result<Inventory, Failure> {
+    fn resolve(source: &Source, layers: &Layers, write: bool) -> Result<Inventory, Failure> {
         let usage = |e: String| (exit::USAGE, e);
         let server = layers
             .get(&settings::SERVER, source.server.clone())
@@ -207,7 +228,12 @@ impl Inventory {
                 }
                 let location = store.value;
                 let shown = location.redacted();
-                match Store::open_read_only(&location) {
+                let opened = if write {
+                    Store::open_existing(&location)
+                } else {
+                    Store::open_read_only(&location)
+                };
+                match opened {
                     Ok(Some(store)) => Ok(Inventory::Store(store)),
                     Ok(None) | Err(StoreError::NotFound(_)) => {
                         Err(usage(format!("store {shown} does not exist")))
@@ -263,6 +289,118 @@ impl Inventory {
             }
         }
     }
+}
+
+impl Inventory {
+    fn confirm(
+        &mut self,
+        customer: &str,
+        due: &str,
+        barcodes: &[String],
+    ) -> Result<Confirmation, Failure> {
+        match self {
+            Inventory::Store(store) => {
+                let actor = tapesync_runtime::embedded::local_actor();
+                store
+                    .confirm_moves(&actor, customer, due, barcodes)
+                    .map_err(store_failure)
+            }
+            Inventory::Server {
+                client,
+                base,
+                token,
+            } => {
+                let answer = client
+                    .post(format!("{base}/api/v1/customers/{customer}/moves:confirm"))
+                    .bearer_auth(&*token)
+                    .json(&serde_json::json!({"due": due, "barcodes": barcodes}))
+                    .send()
+                    .map_err(|e| (exit::USAGE, format!("{base}: {e}")))?;
+                answer_json(answer)
+            }
+        }
+    }
+}
+
+fn confirm(args: &ConfirmArgs, layers: &Layers) -> Result<u8, Failure> {
+    let name = args.file.display().to_string();
+    let text = if name == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| (exit::USAGE, format!("reading standard input: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file).map_err(|e| (exit::USAGE, format!("{name}: {e}")))?
+    };
+    let barcodes = barcodes(&text).map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))?;
+    let due = args
+        .due
+        .clone()
+        .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+    let mut inventory = Inventory::resolve(&args.source, layers, true)?;
+    let done = inventory.confirm(&args.customer, &due, &barcodes)?;
+    outln!(
+        "confirmed {} move{} due by {}",
+        done.confirmed.len(),
+        if done.confirmed.len() == 1 { "" } else { "s" },
+        done.due
+    );
+    for m in &done.confirmed {
+        outln!("  {} {}: {} -> {}", m.media, m.volume, m.from, m.to);
+    }
+    if done.discrepancies.is_empty() {
+        return Ok(exit::OK);
+    }
+    outln!("discrepancies ({}):", done.discrepancies.len());
+    for d in &done.discrepancies {
+        let problem = match d.problem {
+            Problem::NotExpected => "scanned, not expected",
+            Problem::NotScanned => "expected, not scanned",
+            Problem::Changed => "not confirmed",
+        };
+        outln!("  {}: {problem}: {}", d.volume, d.detail);
+    }
+    Ok(exit::INPUT_ERRORS)
+}
+
+/// The barcodes of a scan file: one per line (blank lines and surrounding blanks ignored), or,
+/// when the first line holds a comma, a CSV whose header has a `volume` column.
+fn barcodes(text: &str) -> Result<Vec<String>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if !first.contains(',') {
+        return Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = header
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("volume"))
+        .ok_or_else(|| {
+            format!(
+                "the CSV has no `volume` column (its columns: {}); give one barcode per line, or \
+                 a CSV with a `volume` column",
+                header.iter().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| match e.position() {
+            Some(p) => format!("line {}: {e}", p.line()),
+            None => e.to_string(),
+        })?;
+        if let Some(v) = record.get(column).filter(|v| !v.is_empty()) {
+            out.push(v.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// What the store said, as a failure: what the user asked for is wrong (exit 1), or

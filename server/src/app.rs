@@ -31,6 +31,10 @@ fn api_routes() -> Router<AppState> {
         )
         .route("/customers/{customer}/moves", get(api::moves::list))
         .route(
+            "/customers/{customer}/moves:confirm",
+            post(api::moves::confirm),
+        )
+        .route(
             "/customers/{customer}/media/{media}/volumes",
             get(api::download_scope),
         )

@@ -216,3 +216,210 @@ mod tests {
         assert_eq!(r, Implied::default());
     }
 }
+
+/// What an operator's scan of moved volumes came to (also an answer of the HTTP API).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// The day whose list was confirmed (`YYYY-MM-DD`).
+    pub due: String,
+    /// Moves now done: the volumes are current at their targets.
+    pub confirmed: Vec<PendingMove>,
+    /// Everything that did not match, never accepted silently.
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discrepancy {
+    pub volume: String,
+    pub problem: Problem,
+    /// What the inventory says about the volume, for the operator.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// Scanned, but not on the day's list (no pending move, or one due later).
+    NotExpected,
+    /// On the day's list, not scanned.
+    NotScanned,
+    /// Scanned and expected, but changed by someone else since: not confirmed.
+    Changed,
+}
+
+/// Makes the idempotency keys of two confirmations in the same millisecond differ.
+static CONFIRMATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Store {
+    /// Confirms the moves of `customer` due on or before `due` whose volumes were scanned:
+    /// each becomes current at its target (CURRENT_REPOSITORY := REPOSITORY), through the
+    /// ordinary batch — versions checked, audited with `actor` and the time. A scanned volume
+    /// that was not expected, and an expected one not scanned, are listed as discrepancies
+    /// and change nothing.
+    ///
+    /// Bad input changes nothing at all: a barcode that is no Volume-ID, or one that no volume
+    /// of the customer has (`Invalid`, naming them), a day in another form (`Invalid`), a
+    /// customer that does not exist (`NotFound`).
+    pub fn confirm_moves(
+        &mut self,
+        actor: &str,
+        customer: &str,
+        due: &str,
+        scanned: &[String],
+    ) -> Result<Confirmation, StoreError> {
+        let customer = id(Field::Customer, customer)?;
+        let due = check_day(due)?;
+        let mut barcodes = Vec::with_capacity(scanned.len());
+        for raw in scanned {
+            barcodes.push(crate::validate::volume_id(raw.trim())?);
+        }
+        barcodes.sort_unstable();
+        barcodes.dedup();
+        if !self.backend.customer_exists(&customer)? {
+            return Err(StoreError::NotFound(format!("customer {customer}")));
+        }
+        let pending = self.backend.pending_moves(&customer, None)?;
+        let is_due = |m: &PendingMove| m.move_date.as_deref().is_none_or(|d| d <= due.as_str());
+        let mut to_confirm: Vec<PendingMove> = Vec::new();
+        let mut discrepancies = Vec::new();
+        let mut unknown = Vec::new();
+        for barcode in &barcodes {
+            let mine: Vec<&PendingMove> = pending.iter().filter(|m| &m.volume == barcode).collect();
+            if let Some(m) = mine.iter().find(|m| is_due(m)) {
+                to_confirm.push((*m).clone());
+            } else if let Some(m) = mine.first() {
+                discrepancies.push(Discrepancy {
+                    volume: barcode.clone(),
+                    problem: Problem::NotExpected,
+                    detail: format!(
+                        "its move from {} to {} is due on {}, not by {due}",
+                        m.from,
+                        m.to,
+                        m.move_date.as_deref().unwrap_or("?")
+                    ),
+                });
+            } else {
+                match self.where_is(&customer, barcode)? {
+                    Some(place) => discrepancies.push(Discrepancy {
+                        volume: barcode.clone(),
+                        problem: Problem::NotExpected,
+                        detail: format!("no move is pending: it should be where it is, {place}"),
+                    }),
+                    None => unknown.push(barcode.clone()),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(StoreError::invalid(
+                None,
+                format!(
+                    "no volume of customer {customer} has the barcode{} {}; correct the list \
+                     (nothing was confirmed)",
+                    if unknown.len() == 1 { "" } else { "s" },
+                    unknown.join(", ")
+                ),
+            ));
+        }
+        for m in pending.iter().filter(|m| is_due(m)) {
+            if barcodes.binary_search(&m.volume).is_err() {
+                discrepancies.push(Discrepancy {
+                    volume: m.volume.clone(),
+                    problem: Problem::NotScanned,
+                    detail: format!("expected out of {} to {}, not scanned", m.from, m.to),
+                });
+            }
+        }
+        let confirmed = self.make_current(actor, &customer, to_confirm, &mut discrepancies)?;
+        discrepancies.sort_by(|a, b| a.volume.cmp(&b.volume));
+        Ok(Confirmation {
+            due,
+            confirmed,
+            discrepancies,
+        })
+    }
+
+    /// Where a volume of the customer is (its current repository, else its target, else
+    /// "no repository"), in any media; `None` when the customer has no such volume.
+    fn where_is(&self, customer: &str, volume: &str) -> Result<Option<String>, StoreError> {
+        let query = crate::VolumeListQuery {
+            text: Some(volume.to_string()),
+            ..Default::default()
+        };
+        let list = self.list_volumes(customer, &query)?;
+        Ok(list
+            .volumes
+            .into_iter()
+            .find(|v| v.volume.volume == volume)
+            .map(|v| {
+                let fields = &v.volume.fields;
+                fields
+                    .get(&Field::CurrentRepository)
+                    .or_else(|| fields.get(&Field::Repository))
+                    .cloned()
+                    .unwrap_or_else(|| "no repository".to_string())
+            }))
+    }
+
+    /// Sets CURRENT_REPOSITORY to the target of each move, one batch per media; a volume
+    /// changed since it was read is a discrepancy, not an overwrite.
+    fn make_current(
+        &mut self,
+        actor: &str,
+        customer: &str,
+        moves: Vec<PendingMove>,
+        discrepancies: &mut Vec<Discrepancy>,
+    ) -> Result<Vec<PendingMove>, StoreError> {
+        let mut confirmed = Vec::new();
+        let mut media: Vec<String> = moves.iter().map(|m| m.media.clone()).collect();
+        media.sort_unstable();
+        media.dedup();
+        for medium in media {
+            let these: Vec<PendingMove> = moves
+                .iter()
+                .filter(|m| m.media == medium)
+                .cloned()
+                .collect();
+            let sequence = CONFIRMATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let batch = tapesync_model::ApplyBatch {
+                idempotency_key: format!(
+                    "confirm {actor} {} {sequence} {}",
+                    crate::clock::now_text(),
+                    std::process::id()
+                ),
+                session: None,
+                create_missing: false,
+                changes: these
+                    .iter()
+                    .map(|m| tapesync_model::VolumeChange {
+                        volume: m.volume.clone(),
+                        expected_version: Some(m.version),
+                        set: [(Field::CurrentRepository, Some(m.to.clone()))].into(),
+                    })
+                    .collect(),
+            };
+            let scope = tapesync_model::ScopeKey {
+                customer: customer.to_string(),
+                media: medium,
+            };
+            let answer = self.apply(actor, &scope, &batch)?;
+            for (m, result) in these.into_iter().zip(answer.results) {
+                match result.outcome {
+                    tapesync_model::VolumeOutcome::Applied { .. } => confirmed.push(m),
+                    other => discrepancies.push(Discrepancy {
+                        volume: m.volume,
+                        problem: Problem::Changed,
+                        detail: match other {
+                            tapesync_model::VolumeOutcome::Rejected { reason, .. } => reason,
+                            _ => "changed by someone else since the list was read; list the \
+                                  moves again and confirm it"
+                                .to_string(),
+                        },
+                    }),
+                }
+            }
+        }
+        Ok(confirmed)
+    }
+}

@@ -265,3 +265,136 @@ fn the_web_page_prints_the_picking_list_of_a_day() {
     assert_eq!(status, 400);
     assert!(html.contains("YYYY-MM-DD"), "{html}");
 }
+
+/// `tapesync moves confirm` with the scan file on standard input.
+fn confirm(args: &[&str], scan: &str, password: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(common::bin());
+    cmd.arg("moves")
+        .arg("confirm")
+        .args(args)
+        .arg("-")
+        .env_remove("TAPESYNC_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(p) = password {
+        cmd.env("TAPESYNC_PASSWORD", p);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scan.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_confirmation_lists_its_discrepancies_and_bad_input_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("inventory.db");
+    seed(&store);
+    let s = store.to_str().unwrap();
+    let day = ["--store", s, "--customer", "ACME", "--due", "2026-11-30"];
+    let before = crate::server_support::export(&store);
+
+    // An unknown barcode, a CSV without a volume column: refused, nothing changed.
+    let (code, _, err) = confirm(&day, "A1\nQQ77\n", None);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no volume of customer ACME has the barcode QQ77"),
+        "{err}"
+    );
+    let (code, _, err) = confirm(&day, "barcode,where\nA1,OFFS\n", None);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("the CSV has no `volume` column (its columns: barcode, where)"),
+        "{err}"
+    );
+    let (code, _, err) = confirm(&day, "from,to,volume\nLIBR,OFFS,A1,extra\n", None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(crate::server_support::export(&store), before);
+
+    // The list's own CSV, ticked: A1 and A3 were expected; A4 was not, A3 was not scanned.
+    let scan = "from,to,media,volume,slot,move_date\nLIBR,OFFS,LTO,A1,7,\n,,,A4,,\n";
+    let (code, out, err) = confirm(&day, scan, None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.starts_with("confirmed 1 move due by 2026-11-30\n  LTO A1: LIBR -> OFFS\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("A3: expected, not scanned: expected out of OFFS to LIBR"),
+        "{out}"
+    );
+    assert!(
+        out.contains("A4: scanned, not expected: no move is pending"),
+        "{out}"
+    );
+    let (_, listed, _) = moves(
+        &[
+            "list",
+            "--store",
+            s,
+            "--customer",
+            "ACME",
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    assert!(!listed.contains(",A1,"), "{listed}");
+
+    // Over HTTP: a read grant may not confirm; a write grant may, as itself in the history.
+    admin(&store, &["user", "add", "op"], Some("op pass"));
+    admin(&store, &["grant", "op", "ACME", "write"], None);
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let http = |user: &str| {
+        [
+            "--server".to_string(),
+            base.clone(),
+            "--user".into(),
+            user.into(),
+            "--customer".into(),
+            "ACME".into(),
+            "--due".into(),
+            "2026-11-30".into(),
+        ]
+    };
+    let viewer = http("viewer");
+    let viewer: Vec<&str> = viewer.iter().map(String::as_str).collect();
+    let (code, _, err) = confirm(&viewer, "A3\n", Some("viewer pass"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("403"), "{err}");
+    let op = http("op");
+    let op: Vec<&str> = op.iter().map(String::as_str).collect();
+    let (code, out, err) = confirm(&op, "A3\n", Some("op pass"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("LTO A3: OFFS -> LIBR"), "{out}");
+    let token = logon(&base, "viewer", "viewer pass");
+    let (_, history) = get(
+        &base,
+        "/api/v1/customers/ACME/media/LTO/volumes/A3/history",
+        &token,
+    );
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["user"], "op", "{history}");
+    assert_eq!(last["field"], "CURRENT_REPOSITORY");
+    assert_eq!(last["new"], "LIBR");
+    let (status, _) = crate::server_support::post(
+        &base,
+        "/api/v1/customers/BETA/moves:confirm",
+        &logon(&base, "op", "op pass"),
+        &json!({"due": "2026-11-30", "barcodes": ["B1"]}),
+    );
+    assert_eq!(status, 404);
+}

@@ -627,6 +627,9 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/customers/{customer}/media/{media}/volumes:apply" => json_body(json!({
             "idempotency_key": "openapi-1", "session": session, "create_missing": false,
             "changes": [{"volume": "V00001", "expected_version": 1, "set": {"SLOT": "7"}}]})),
+        "/api/v1/customers/{customer}/moves:confirm" => {
+            json_body(json!({"due": "2026-11-30", "barcodes": []}))
+        }
         "/api/v1/scope-versions" => json_body(json!({
             "scopes": [{"customer": "ACME", "media": "LTO"}]})),
         "/api/v1/sync-sessions" => json_body(json!({

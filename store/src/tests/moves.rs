@@ -2,6 +2,7 @@
 //! batches, on both backends.
 
 use super::*;
+use crate::Problem;
 use tapesync_model::MoveCounts;
 
 fn moves(created: u64, changed: u64, cancelled: u64, completed: u64) -> MoveCounts {
@@ -238,4 +239,66 @@ fn the_pending_moves_query_reads_the_partial_index_on_sqlite() {
         .unwrap();
     let plan = plan.join("; ");
     assert!(plan.contains("USING INDEX volumes_moving"), "{plan}");
+}
+
+#[test]
+fn a_confirmation_makes_expected_volumes_current_and_lists_the_rest() {
+    on_each_seeded(|store| {
+        let creations = ["A1", "A2", "A3", "A4"]
+            .iter()
+            .map(|v| change(v, None, &[(Field::Repository, Some("LIBR"))]))
+            .collect();
+        store
+            .apply("night", &scope(), &batch("b1", true, creations))
+            .unwrap();
+        let moves = ["A1", "A2"]
+            .iter()
+            .map(|v| change(v, Some(1), &[(Field::Repository, Some("OFFS"))]))
+            .collect();
+        store
+            .apply("night", &scope(), &batch("b2", false, moves))
+            .unwrap();
+        let scan = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+        // Bad input changes nothing.
+        let bad = store.confirm_moves("op", "US01", "2026-11-29", &scan(&["A1", "ZZ9"]));
+        assert!(
+            matches!(&bad, Err(StoreError::Invalid { message, .. }) if message.contains("ZZ9")),
+            "{bad:?}"
+        );
+        assert!(store
+            .confirm_moves("op", "US01", "29.11.2026", &scan(&["A1"]))
+            .is_err());
+        assert_eq!(store.pending_moves("US01", None).unwrap().len(), 2);
+
+        // A1 expected and scanned; A3 scanned, not expected; A2 expected, not scanned.
+        let done = store
+            .confirm_moves("op", "us01", "2026-11-29", &scan(&["a1", "A3", "A1"]))
+            .unwrap();
+        let volumes: Vec<&str> = done.confirmed.iter().map(|m| m.volume.as_str()).collect();
+        assert_eq!(volumes, ["A1"]);
+        let problems: Vec<(&str, Problem)> = done
+            .discrepancies
+            .iter()
+            .map(|d| (d.volume.as_str(), d.problem))
+            .collect();
+        assert_eq!(
+            problems,
+            [("A2", Problem::NotScanned), ("A3", Problem::NotExpected)]
+        );
+        assert_eq!(location(store, "A1"), ("OFFS".into(), "OFFS".into(), None));
+        assert_eq!(location(store, "A3"), ("LIBR".into(), "LIBR".into(), None));
+        let last = store.volume_history(&scope(), "A1").unwrap().pop().unwrap();
+        assert_eq!(
+            (last.user.as_str(), last.field, last.new.as_deref()),
+            ("op", Field::CurrentRepository, Some("OFFS"))
+        );
+        let pending: Vec<String> = store
+            .pending_moves("US01", None)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.volume)
+            .collect();
+        assert_eq!(pending, ["A2"]);
+    });
 }
