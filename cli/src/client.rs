@@ -40,14 +40,22 @@ pub fn open_http_target(
     from_flag: Option<&str>,
     layers: &Layers,
 ) -> Result<Box<dyn Target>, (u8, String)> {
-    use std::io::IsTerminal;
-    let from_settings = match from_flag {
-        Some(password) => Some(password.to_string()),
-        None => layers
-            .get(&settings::PASSWORD, None)
-            .map_err(|e| (exit::USAGE, e))?
-            .map(|s| s.value),
+    let password = match from_flag {
+        Some(password) => password.to_string(),
+        None => password(url, user, layers)?,
     };
+    let target = HttpTarget::connect_with(url, user, &password, settings())
+        .map_err(|e| (exit::USAGE, e.to_string()))?;
+    Ok(Box::new(target))
+}
+
+/// The password of `user` at `url`: the `password` setting, or a prompt on a terminal.
+pub fn password(url: &str, user: &str, layers: &Layers) -> Result<String, (u8, String)> {
+    use std::io::IsTerminal;
+    let from_settings = layers
+        .get(&settings::PASSWORD, None)
+        .map_err(|e| (exit::USAGE, e))?
+        .map(|s| s.value);
     let password = match from_settings {
         Some(password) => password,
         None if std::io::stdin().is_terminal() => {
@@ -64,7 +72,10 @@ pub fn open_http_target(
             ))
         }
     };
-    let target = HttpTarget::connect_with(url, user, &password, settings())
-        .map_err(|e| (exit::USAGE, e.to_string()))?;
-    Ok(Box::new(target))
+    Ok(password)
+}
+
+/// A blocking HTTP client with the timeouts and user agent of every tapesync request.
+pub fn http_client() -> Result<reqwest::blocking::Client, (u8, String)> {
+    (settings().clients)().map_err(|e| (exit::USAGE, format!("HTTP client: {e}")))
 }

@@ -25,6 +25,7 @@ mod explain;
 mod generate;
 mod logging;
 mod lsp;
+mod moves;
 mod run;
 mod serve;
 mod settings;
@@ -104,6 +105,8 @@ enum Command {
     /// Write the manual pages (for packaging)
     #[command(hide = true)]
     Man(generate::ManArgs),
+    /// Pending moves of a customer: picking and distribution lists
+    Moves(moves::Args),
     /// Sync the inventory with a report: derive, diff, apply changes, print statistics
     Run(run::Args),
     /// Run the inventory server: HTTP API, logon, per-customer rights, web page
@@ -164,6 +167,7 @@ fn dispatch(cli: Cli, context: &Context) -> ExitCode {
         Command::Config(args) => config_cmd::run(args, &context.layers, &cli.globals),
         Command::Explain(args) => explain::run(args, context),
         Command::Lsp(args) => lsp::run(args),
+        Command::Moves(args) => moves::run(args, context),
         Command::Run(args) => run::run(args, context),
         Command::Serve(args) => serve::run(args, context),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),

@@ -58,6 +58,8 @@ pub enum Field {
     StockId,
     Usage,
     UsageCount,
+    /// Where the volume is now (tapesync extension); REPOSITORY is where it should be.
+    CurrentRepository,
     /// `USER1`…`USER9` (1-based).
     User(u8),
 }
@@ -85,7 +87,7 @@ const USER_NAMES: [&str; 9] = [
 
 impl Field {
     /// Every field, in catalogue order (keys first).
-    pub const ALL: [Field; 37] = [
+    pub const ALL: [Field; 38] = [
         Field::Customer,
         Field::Media,
         Field::Volume,
@@ -114,6 +116,7 @@ impl Field {
         Field::StockId,
         Field::Usage,
         Field::UsageCount,
+        Field::CurrentRepository,
         Field::User(1),
         Field::User(2),
         Field::User(3),
@@ -126,7 +129,7 @@ impl Field {
     ];
 
     /// Number of fields (the length of [`Field::ALL`]).
-    pub const COUNT: usize = 37;
+    pub const COUNT: usize = 38;
 
     /// Position in [`Field::ALL`], which is also the order fields sort in: lets hot loops keep
     /// per-field values in arrays instead of maps.
@@ -160,9 +163,10 @@ impl Field {
             Field::StockId => 25,
             Field::Usage => 26,
             Field::UsageCount => 27,
+            Field::CurrentRepository => 28,
             // USER1…USER9; other numbers are never constructed (names are looked up).
             Field::User(n) => {
-                27 + if n < 1 {
+                28 + if n < 1 {
                     1
                 } else if n > 9 {
                     9
@@ -350,6 +354,14 @@ impl Field {
                 Integer,
                 false,
                 "Usage count (e.g. mounts)",
+            ),
+            Field::CurrentRepository => (
+                "CURRENT_REPOSITORY",
+                &["CURRENTREPOSITORY"],
+                4,
+                Id,
+                false,
+                "Repository-ID the volume is in now (tapesync extension); REPOSITORY is its target",
             ),
             Field::User(n) => (
                 USER_NAMES[(n.clamp(1, 9) - 1) as usize],

@@ -149,6 +149,46 @@ pub struct ApplyResponse {
     /// recorded before stores kept scope versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope_version: Option<ScopeVersionStep>,
+    /// The pending moves the batch created, changed, cancelled or completed (a volume whose
+    /// CURRENT_REPOSITORY differs from its REPOSITORY has a pending move); absent when it
+    /// touched none.
+    #[serde(default, skip_serializing_if = "MoveCounts::is_zero")]
+    pub moves: MoveCounts,
+    /// Fields the store wrote that the changes did not set (a new volume's CURRENT_REPOSITORY
+    /// from its REPOSITORY, or the other way round), sorted: a client that keeps a copy of the
+    /// scope with one of these columns cannot bring it up to date from its own changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implied: Vec<Field>,
+}
+
+/// What a batch did to pending moves. A move is *created* when a volume that was where it
+/// should be gets another target (or is found elsewhere), *changed* when a pending move gets
+/// another target, *cancelled* when its target goes back to where the volume is, and
+/// *completed* when the volume is reported (or confirmed) at its target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveCounts {
+    #[serde(default, deserialize_with = "strict::u64")]
+    pub created: u64,
+    #[serde(default, deserialize_with = "strict::u64")]
+    pub changed: u64,
+    #[serde(default, deserialize_with = "strict::u64")]
+    pub cancelled: u64,
+    #[serde(default, deserialize_with = "strict::u64")]
+    pub completed: u64,
+}
+
+impl MoveCounts {
+    pub fn is_zero(&self) -> bool {
+        *self == MoveCounts::default()
+    }
+
+    pub fn add(&mut self, other: &MoveCounts) {
+        self.created += other.created;
+        self.changed += other.changed;
+        self.cancelled += other.cancelled;
+        self.completed += other.completed;
+    }
 }
 
 /// A scope's version before and after one batch, read inside the batch's transaction.
@@ -247,6 +287,10 @@ pub struct SyncStatistics {
     /// Volumes whose update an `AddSkipOnRepositoryChange` rule vetoed.
     #[serde(deserialize_with = "strict::u64")]
     pub volumes_skipped: u64,
+    /// Pending moves created, changed, cancelled and completed by the run's batches (absent
+    /// from statistics recorded before the store kept current locations).
+    #[serde(default)]
+    pub moves: MoveCounts,
     #[serde(deserialize_with = "strict::u64")]
     pub scope_downloads: u64,
     /// Scopes whose table came from the local scope cache instead of a download (absent from

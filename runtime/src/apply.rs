@@ -123,6 +123,7 @@ pub fn record_outcomes(
 ) -> Result<(), TargetError> {
     stats.statistics.apply_batches += sent.batches;
     for (chunk, response) in changes.chunks(batch_size.max(1)).zip(&sent.responses) {
+        stats.statistics.moves.add(&response.moves);
         for (p, result) in chunk.iter().zip(&response.results) {
             match &result.outcome {
                 VolumeOutcome::Applied { .. } => stats.statistics.volumes_updated += 1,

@@ -26,6 +26,8 @@ use tapesync_model::{
 };
 use tapesync_store::{Role, ScratchLevel, User, VolumeCount};
 
+pub mod moves;
+
 /// The canonical scope of a path, or 400 naming the bad part.
 fn scope_of(customer: &str, media: &str) -> Result<ScopeKey, ApiError> {
     let customer = validate_id(Field::Customer, customer)

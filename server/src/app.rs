@@ -29,6 +29,11 @@ fn api_routes() -> Router<AppState> {
             "/customers/{customer}/scratch-levels",
             get(api::scratch_levels),
         )
+        .route("/customers/{customer}/moves", get(api::moves::list))
+        .route(
+            "/customers/{customer}/moves:confirm",
+            post(api::moves::confirm),
+        )
         .route(
             "/customers/{customer}/media/{media}/volumes",
             get(api::download_scope),
@@ -109,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/volume", get(web::volume))
         .route("/volumes", get(web::volumes))
         .route("/volumes.csv", get(web::volumes_csv))
+        .route("/moves", get(web::moves))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())

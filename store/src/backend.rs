@@ -27,13 +27,32 @@ pub(crate) type ThrottleUpdate<'a> =
 
 /// Every operation of a backend, in one trait object.
 pub(crate) trait Backend:
-    SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + ScratchSql + Send
+    SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + ScratchSql + MoveSql + Send
 {
 }
 
 impl<T> Backend for T where
-    T: SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + ScratchSql + Send
+    T: SchemaSql
+        + InventorySql
+        + ApplySql
+        + DumpSql
+        + SessionSql
+        + UserSql
+        + ScratchSql
+        + MoveSql
+        + Send
 {
+}
+
+/// `moves.rs` of each backend: pending moves.
+pub(crate) trait MoveSql {
+    /// The pending moves of `customer` due on or before `due` (every one without), sorted by
+    /// current repository, target, media and volume.
+    fn pending_moves(
+        &self,
+        customer: &str,
+        due: Option<&str>,
+    ) -> Result<Vec<crate::moves::PendingMove>, StoreError>;
 }
 
 /// `scratch.rs` of each backend: the minimums of scratch volumes.

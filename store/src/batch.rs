@@ -13,11 +13,12 @@
 
 use crate::columns::Columns;
 use crate::error::StoreError;
+use crate::moves::{implied, Location};
 use crate::validate::{CheckedChange, CheckedVolume};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use tapesync_model::{
-    ApplyResponse, CreateIds, Field, ScopeVersionStep, VolumeOutcome, VolumeResult,
+    ApplyResponse, CreateIds, Field, MoveCounts, ScopeVersionStep, VolumeOutcome, VolumeResult,
 };
 
 /// One batch to apply, checked and canonical.
@@ -277,6 +278,11 @@ struct Plan<'c> {
     audit: Vec<AuditRow>,
     /// Whether planning created a repository (which moved the customer's counter).
     metadata_written: bool,
+    /// Fields written that no change asked for (see `moves::implied`).
+    implied: BTreeSet<Field>,
+    /// What the changes did to pending moves.
+    moves: MoveCounts,
+    locations: LocationColumns,
 }
 
 impl<'c> Plan<'c> {
@@ -314,6 +320,9 @@ impl<'c> Plan<'c> {
             slots,
             audit: Vec::new(),
             metadata_written: false,
+            implied: BTreeSet::new(),
+            moves: MoveCounts::default(),
+            locations: LocationColumns::new(all),
         })
     }
 
@@ -390,6 +399,12 @@ impl<'c> Plan<'c> {
 
     fn current(&self, volume: &str) -> Option<&Slot> {
         self.slots[self.slot(volume)].as_ref()
+    }
+
+    /// The stored value of `column` of a volume (its columns must include it).
+    fn value(&self, volume: &str, column: usize) -> Option<&str> {
+        let slot = self.current(volume)?;
+        slot.values[*self.position.get(&column)?].as_deref()
     }
 
     /// The writes the plan comes to.
@@ -474,6 +489,8 @@ pub(crate) fn apply_batch(
         Some((reason, field)) => ApplyResponse {
             replayed: false,
             scope_version: None,
+            moves: MoveCounts::default(),
+            implied: Vec::new(),
             results: request
                 .changes
                 .into_iter()
@@ -487,12 +504,15 @@ pub(crate) fn apply_batch(
                 .collect(),
         },
         None => {
-            let (results, writes) = plan_changes(tx, columns, &request, &mut metadata_written)?;
+            let (results, writes, moves, implied) =
+                plan_changes(tx, columns, &request, &mut metadata_written)?;
             volumes_written = write_scope(tx, &writes)?;
             ApplyResponse {
                 replayed: false,
                 results,
                 scope_version: None,
+                moves,
+                implied,
             }
         }
     };
@@ -582,13 +602,23 @@ fn plan_changes<'r>(
     all: &Columns,
     request: &'r BatchRequest<'_>,
     metadata_written: &mut bool,
-) -> Result<(Vec<VolumeResult>, ScopeWrites<'r>), StoreError> {
+) -> Result<PlannedChanges<'r>, StoreError> {
     let (customer, media) = (request.customer.as_str(), request.media.as_str());
     let changes = &request.changes;
     let mut columns: Vec<usize> = changes
         .iter()
         .flat_map(|c| c.set.iter().map(|(i, _, _)| *i))
         .collect();
+    let locations = LocationColumns::new(all);
+    let moves_location = changes.iter().any(|c| {
+        c.set
+            .iter()
+            .any(|(_, f, _)| matches!(f, Field::Repository | Field::CurrentRepository))
+    });
+    if moves_location {
+        // What a change implies is worked out from the stored location.
+        columns.extend(locations.all());
+    }
     columns.sort_unstable();
     columns.dedup();
     let volumes = changes.iter().map(|c| c.volume.clone()).collect();
@@ -610,6 +640,8 @@ fn plan_changes<'r>(
         })
         .collect();
     *metadata_written |= plan.metadata_written;
+    let moves = plan.moves;
+    let implied = plan.implied.iter().copied().collect();
     let writes = plan.into_writes(
         customer,
         media,
@@ -617,7 +649,40 @@ fn plan_changes<'r>(
         request.session,
         &request.now,
     );
-    Ok((results, writes))
+    Ok((results, writes, moves, implied))
+}
+
+/// The outcomes of a batch's changes, its writes, what it did to pending moves and the fields
+/// it wrote without being asked.
+type PlannedChanges<'r> = (Vec<VolumeResult>, ScopeWrites<'r>, MoveCounts, Vec<Field>);
+
+/// The column indexes of the location fields.
+#[derive(Clone, Copy)]
+struct LocationColumns {
+    target: usize,
+    current: usize,
+}
+
+impl LocationColumns {
+    fn new(all: &Columns) -> LocationColumns {
+        let index = |f| all.index(f).expect("location fields are stored");
+        LocationColumns {
+            target: index(Field::Repository),
+            current: index(Field::CurrentRepository),
+        }
+    }
+
+    fn all(&self) -> [usize; 2] {
+        [self.target, self.current]
+    }
+
+    fn column(&self, field: Field) -> usize {
+        if field == Field::Repository {
+            self.target
+        } else {
+            self.current
+        }
+    }
 }
 
 fn apply_change(
@@ -628,6 +693,7 @@ fn apply_change(
     change: &CheckedChange,
 ) -> Result<VolumeOutcome, StoreError> {
     let (customer, media) = (request.customer.as_str(), request.media.as_str());
+    let locations = plan.locations;
     let current = plan.current(&change.volume).map(|s| s.version);
     match (current, change.expected_version) {
         (Some(version), None) => {
@@ -657,7 +723,7 @@ fn apply_change(
         _ => {}
     }
     for (_, field, value) in &change.set {
-        if let (Field::Repository, Some(repository)) = (field, value) {
+        if let (Field::Repository | Field::CurrentRepository, Some(repository)) = (field, value) {
             if repositories.is_none() {
                 *repositories = Some(tx.repository_ids(customer)?);
             }
@@ -670,7 +736,7 @@ fn apply_change(
                     reason: format!(
                         "repository {repository} does not exist for customer {customer}"
                     ),
-                    field: Some(Field::Repository),
+                    field: Some(*field),
                 });
             }
             tx.create_repository(customer, repository)?;
@@ -679,11 +745,36 @@ fn apply_change(
             known.insert(repository.clone());
         }
     }
-    let set: Vec<(usize, Option<String>)> = change
+    let mut set: Vec<(usize, Option<String>)> = change
         .set
         .iter()
         .map(|(column, _, value)| (*column, value.clone()))
         .collect();
+    let sets = |field: Field| {
+        change
+            .set
+            .iter()
+            .find(|(_, f, _)| *f == field)
+            .map(|(_, _, v)| v.as_deref())
+    };
+    let (set_target, set_current) = (sets(Field::Repository), sets(Field::CurrentRepository));
+    if set_target.is_some() || set_current.is_some() {
+        let before = current.map(|_| Location {
+            target: plan
+                .value(&change.volume, locations.target)
+                .map(str::to_string),
+            current: plan
+                .value(&change.volume, locations.current)
+                .map(str::to_string),
+        });
+        let implied = implied(before.as_ref(), set_target, set_current);
+        plan.moves.add(&implied.moves);
+        for (field, value) in implied.set {
+            plan.implied.insert(field);
+            set.push((locations.column(field), Some(value)));
+        }
+        set.sort_by_key(|(column, _)| *column);
+    }
     if current.is_none() {
         plan.create(&change.volume, 1, &set);
         return Ok(VolumeOutcome::Created { version: 1 });
@@ -712,6 +803,7 @@ pub(crate) fn import_volumes(
 ) -> Result<(), StoreError> {
     let every_column: Vec<usize> = (0..all.len()).collect();
     let repository = all.index(Field::Repository);
+    let current = all.index(Field::CurrentRepository);
     let mut known_media: HashSet<(String, String)> = HashSet::new();
     let mut known_repositories: HashMap<String, HashSet<String>> = HashMap::new();
     let mut start = 0;
@@ -748,7 +840,8 @@ pub(crate) fn import_volumes(
             }
             let ids = &known_repositories[customer];
             for v in chunk {
-                if let Some(value) = &v.values[r] {
+                let located = current.and_then(|c| v.values[c].as_ref());
+                for value in v.values[r].iter().chain(located) {
                     if !ids.contains(value) {
                         return Err(StoreError::Invalid {
                             volume: Some(v.volume.clone()),
@@ -764,7 +857,15 @@ pub(crate) fn import_volumes(
         let names = chunk.iter().map(|v| v.volume.clone()).collect();
         let mut plan = Plan::load(tx, all, customer, media, names, every_column.clone())?;
         for v in chunk {
-            let set: Vec<(usize, Option<String>)> = v.values.iter().cloned().enumerate().collect();
+            let mut set: Vec<(usize, Option<String>)> =
+                v.values.iter().cloned().enumerate().collect();
+            // A dump from before current locations were kept: its volumes are where they
+            // should be.
+            if let (Some(r), Some(c)) = (repository, current) {
+                if set[c].1.is_none() {
+                    set[c].1 = set[r].1.clone();
+                }
+            }
             if plan.current(&v.volume).is_none() {
                 plan.create(&v.volume, v.version.unwrap_or(1), &set);
             } else {

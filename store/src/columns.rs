@@ -36,6 +36,7 @@ pub fn column(field: Field) -> Option<&'static str> {
         Field::StockId => "stockid",
         Field::Usage => "usage",
         Field::UsageCount => "usagecount",
+        Field::CurrentRepository => "current_repository",
     })
 }
 

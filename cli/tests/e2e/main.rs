@@ -14,6 +14,7 @@ mod check_sarif;
 mod command_line;
 mod examples;
 mod http_table;
+mod moves;
 mod multi_node;
 mod openapi;
 mod operations;

@@ -122,6 +122,8 @@ fn counts_schema(example: Value, description: &str) -> Value {
             let schema = match value {
                 Value::Bool(_) => json!({"type": "boolean"}),
                 Value::Number(_) => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+                // A group of counts (the moves of a sync).
+                Value::Object(_) => counts_schema(value.clone(), &format!("{name}: counts")),
                 other => panic!("{name}: no schema for {other}"),
             };
             (name.clone(), schema)
@@ -190,7 +192,7 @@ fn generated() -> Vec<(String, Value)> {
                     "Statistics of one sync session, as `tapesync run` prints them",
                 ),
                 // Newer than the first statistics recorded: absent means 0.
-                &["scopes_from_cache"],
+                &["scopes_from_cache", "moves"],
             ),
         ),
         (
@@ -625,6 +627,9 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/customers/{customer}/media/{media}/volumes:apply" => json_body(json!({
             "idempotency_key": "openapi-1", "session": session, "create_missing": false,
             "changes": [{"volume": "V00001", "expected_version": 1, "set": {"SLOT": "7"}}]})),
+        "/api/v1/customers/{customer}/moves:confirm" => {
+            json_body(json!({"due": "2026-11-30", "barcodes": []}))
+        }
         "/api/v1/scope-versions" => json_body(json!({
             "scopes": [{"customer": "ACME", "media": "LTO"}]})),
         "/api/v1/sync-sessions" => json_body(json!({

@@ -320,6 +320,13 @@ pub fn patched(
         return None;
     }
     let width = table.columns().len();
+    // Values the store wrote that no change of the run set: the table cannot follow them.
+    if responses
+        .iter()
+        .any(|r| r.implied.iter().any(|f| table.columns().contains(f)))
+    {
+        return None;
+    }
     let mut version = table.scope_version;
     // Volumes the batches wrote: their version and every column's value afterwards.
     let mut written: BTreeMap<String, (u64, Vec<Option<String>>)> = BTreeMap::new();
@@ -545,6 +552,8 @@ mod tests {
     fn answer(step: (u64, u64, bool), outcomes: &[(&str, VolumeOutcome)]) -> ApplyResponse {
         ApplyResponse {
             replayed: false,
+            moves: Default::default(),
+            implied: Vec::new(),
             results: outcomes
                 .iter()
                 .map(|(v, o)| VolumeResult {

@@ -115,7 +115,7 @@ pub async fn volumes_csv(
 
 /// The customer named by the list's query, if the user may read it; 404 otherwise (also for
 /// one that exists but is not the user's), 400 without a customer.
-async fn readable_customer(
+pub(super) async fn readable_customer(
     state: &AppState,
     user: &User,
     customer: &str,

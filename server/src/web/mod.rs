@@ -21,9 +21,11 @@ use tapesync_store::User;
 mod browse;
 mod csrf;
 mod links;
+mod moves;
 mod pages;
 
 pub use browse::{volumes, volumes_csv};
+pub use moves::moves;
 
 const RECENT_SESSIONS: usize = 20;
 

@@ -128,7 +128,8 @@ pub fn customer_section(
             p {
                 "Media: " (list_or_none(customer.media.iter().map(|m| (m.id.as_str(), m.description.as_str())))) ". "
                 "Repositories: " (list_or_none(customer.repositories.iter().map(|r| (r.id.as_str(), r.description.as_str())))) ". "
-                "Volumes: " a.total href=(all.href()) { (total) }
+                "Volumes: " a.total href=(all.href()) { (total) } ". "
+                a.moves href={ "/moves?customer=" (query_value(&customer.id)) } { "Pending moves (picking lists)" }
             }
             table {
                 thead { tr { th { "Media" } th { "Repository" } th { "Scratch state" } th { "Volumes" } } }

@@ -15,6 +15,7 @@ mod apply;
 mod auth;
 mod dump;
 mod inventory;
+mod moves;
 pub(crate) mod schema;
 mod scratch;
 mod sessions;

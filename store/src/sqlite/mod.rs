@@ -8,6 +8,7 @@ mod auth;
 mod checkpoint;
 mod dump;
 mod inventory;
+mod moves;
 pub(crate) mod schema;
 mod scratch;
 mod sessions;

@@ -206,6 +206,15 @@ CREATE TABLE scratch_minimums (
     FOREIGN KEY (customer, repository) REFERENCES repositories(customer, id)
 ) WITHOUT ROWID;
 "#,
+    // 7: where a volume is now, beside where it should be (REPOSITORY): a volume whose current
+    // repository differs from its target has a pending move. Existing volumes are where they
+    // should be. The picking list reads the pending moves of a customer off a partial index.
+    r#"
+ALTER TABLE volumes ADD COLUMN current_repository TEXT;
+UPDATE volumes SET current_repository = repository;
+CREATE INDEX volumes_moving ON volumes(customer, media, volume)
+    WHERE current_repository <> repository;
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.

@@ -79,9 +79,13 @@ fn apply_creates_updates_and_audits() {
         assert_eq!(outcomes(&updated), [VolumeOutcome::Applied { version: 2 }]);
         let v = store.volume(&scope(), "A00001").unwrap().unwrap();
         assert_eq!(v.version, 2);
+        // The new target is a pending move: the volume is still where it was created.
         assert_eq!(
             v.fields,
-            BTreeMap::from([(Field::Repository, "OFFS".to_string())])
+            BTreeMap::from([
+                (Field::Repository, "OFFS".to_string()),
+                (Field::CurrentRepository, "LIBR".to_string()),
+            ])
         );
         let history = store.volume_history(&scope(), "a00001").unwrap();
         let trail: Vec<(Field, Option<&str>, Option<&str>)> = history
@@ -94,6 +98,7 @@ fn apply_creates_updates_and_audits() {
                 (Field::Volume, None, Some("A00001")),
                 (Field::Repository, None, Some("LIBR")),
                 (Field::Scratch, None, Some("true")),
+                (Field::CurrentRepository, None, Some("LIBR")),
                 (Field::Repository, Some("LIBR"), Some("OFFS")),
                 (Field::Scratch, Some("true"), None),
             ]
@@ -432,6 +437,7 @@ fn only_changed_fields_are_written_and_audited() {
                 (Field::Slot, "12".to_string()),
                 (Field::Description, "Monthly".to_string()),
                 (Field::UsageCount, "5".to_string()),
+                (Field::CurrentRepository, "LIBR".to_string()),
             ])
         );
         assert!(!untouched(store, "V1"));
@@ -446,7 +452,8 @@ fn a_change_that_changes_nothing_leaves_the_row_alone() {
         let outcomes = apply(store, "k2", vec![change("V1", Some(1), FULL)]);
         assert_eq!(outcomes, [VolumeOutcome::Applied { version: 1 }]);
         assert!(untouched(store, "V1"));
-        assert_eq!(history(store, "V1").len(), 1 + FULL.len());
+        // The creation row, one per field and the implied CURRENT_REPOSITORY.
+        assert_eq!(history(store, "V1").len(), 2 + FULL.len());
     });
 }
 
@@ -474,7 +481,7 @@ fn audit_rows_follow_column_order() {
             .skip(1) // the creation row (field VOLUME)
             .map(|(field, _, _)| columns.index(*field).unwrap())
             .collect();
-        assert_eq!(positions.len(), 5);
+        assert_eq!(positions.len(), 6, "and the implied CURRENT_REPOSITORY");
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     });
 }
@@ -521,6 +528,7 @@ fn one_batch_mixes_field_sets_and_sees_its_own_writes() {
                 (Field::Repository, "OFFS".to_string()),
                 (Field::Slot, "13".to_string()),
                 (Field::UsageCount, "5".to_string()),
+                (Field::CurrentRepository, "LIBR".to_string()),
             ])
         );
         let v2 = store.volume(&scope(), "V2").unwrap().unwrap();
@@ -569,7 +577,8 @@ fn an_unknown_repository_is_rejected_before_anything_is_written() {
         let v = store.volume(&scope(), "V1").unwrap().unwrap();
         assert_eq!(v.version, 1);
         assert_eq!(v.fields[&Field::Description], "Weekly");
-        assert_eq!(history(store, "V1").len(), 1 + FULL.len());
+        // The creation row, one per field and the implied CURRENT_REPOSITORY.
+        assert_eq!(history(store, "V1").len(), 2 + FULL.len());
     });
 }
 

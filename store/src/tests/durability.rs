@@ -126,7 +126,7 @@ fn a_file_store_checkpoints_in_the_background_and_closes_clean() {
     assert_eq!(store.download_scope(&scope()).unwrap().volumes.len(), 50);
     assert_eq!(
         store.volume_history(&scope(), "V0000").unwrap().len(),
-        3 + 19
+        4 + 19
     );
 }
 

@@ -8,6 +8,7 @@ mod browse;
 mod download;
 mod dump;
 mod durability;
+mod moves;
 mod schema;
 mod scope_versions;
 mod scratch;
