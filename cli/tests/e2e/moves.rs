@@ -42,15 +42,36 @@ fn seed(store: &Path) {
 
 /// `tapesync moves ARGS` with the password in the environment: (exit code, stdout, stderr).
 fn moves(args: &[&str], password: Option<&str>) -> (i32, String, String) {
+    run_moves(args, None, password)
+}
+
+/// `tapesync moves ARGS`, with `stdin` (or nothing) on standard input.
+fn run_moves(args: &[&str], stdin: Option<&str>, password: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
     let mut cmd = common::command();
     cmd.arg("moves")
         .args(args)
         .env_remove("TAPESYNC_PASSWORD")
-        .stdin(Stdio::null());
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(p) = password {
         cmd.env("TAPESYNC_PASSWORD", p);
     }
-    let out = cmd.output().unwrap();
+    let mut child = cmd.spawn().unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -268,32 +289,11 @@ fn the_web_page_prints_the_picking_list_of_a_day() {
 
 /// `tapesync moves confirm` with the scan file on standard input.
 fn confirm(args: &[&str], scan: &str, password: Option<&str>) -> (i32, String, String) {
-    use std::io::Write;
-    let mut cmd = common::command();
-    cmd.arg("moves")
-        .arg("confirm")
-        .args(args)
-        .arg("-")
-        .env_remove("TAPESYNC_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(p) = password {
-        cmd.env("TAPESYNC_PASSWORD", p);
-    }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scan.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<&str> = std::iter::once("confirm")
+        .chain(args.iter().copied())
+        .chain(["-"])
+        .collect();
+    run_moves(&args, Some(scan), password)
 }
 
 #[test]
