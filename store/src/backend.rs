@@ -27,7 +27,16 @@ pub(crate) type ThrottleUpdate<'a> =
 
 /// Every operation of a backend, in one trait object.
 pub(crate) trait Backend:
-    SchemaSql + InventorySql + ApplySql + DumpSql + SessionSql + UserSql + ScratchSql + MoveSql + Send
+    SchemaSql
+    + InventorySql
+    + ApplySql
+    + DumpSql
+    + SessionSql
+    + UserSql
+    + ScratchSql
+    + MoveSql
+    + ReconcileSql
+    + Send
 {
 }
 
@@ -40,6 +49,7 @@ impl<T> Backend for T where
         + UserSql
         + ScratchSql
         + MoveSql
+        + ReconcileSql
         + Send
 {
 }
@@ -53,6 +63,33 @@ pub(crate) trait MoveSql {
         customer: &str,
         due: Option<&str>,
     ) -> Result<Vec<crate::moves::PendingMove>, StoreError>;
+}
+
+/// `reconcile.rs` of each backend: recorded reconciliations.
+pub(crate) trait ReconcileSql {
+    /// Every volume of `customer` (of `media` only, with it) and its CURRENT_REPOSITORY.
+    fn volume_locations(
+        &self,
+        customer: &str,
+        media: Option<&str>,
+    ) -> Result<Vec<crate::reconcile::Located>, StoreError>;
+    /// Records a reconciliation (its `id` is ignored) with its lists as JSON text; its id.
+    fn insert_reconciliation(
+        &self,
+        summary: &crate::reconcile::ReconciliationSummary,
+        lists: &str,
+    ) -> Result<i64, StoreError>;
+    /// Of one customer, newest first.
+    fn reconciliations(
+        &self,
+        customer: &str,
+    ) -> Result<Vec<crate::reconcile::ReconciliationSummary>, StoreError>;
+    /// One of `customer`, with its lists' JSON text.
+    fn reconciliation(
+        &self,
+        customer: &str,
+        id: i64,
+    ) -> Result<Option<(crate::reconcile::ReconciliationSummary, String)>, StoreError>;
 }
 
 /// `scratch.rs` of each backend: the minimums of scratch volumes.

@@ -30,6 +30,7 @@ mod moves;
 mod passwords;
 mod postgres;
 mod prune;
+mod reconcile;
 mod scratch;
 mod sessions;
 mod sqlite;
@@ -49,6 +50,10 @@ pub use location::{redact_url, StoreLocation};
 pub use moves::{Confirmation, Discrepancy, PendingMove, Problem};
 pub use passwords::Credentials;
 pub use prune::{PruneReport, IDEMPOTENCY_RETENTION};
+pub use reconcile::{
+    ReconcileCounts, ReconcileRequest, ReconciledVolume, Reconciliation, ReconciliationSummary,
+    SurplusVolume, SOURCE_MAX,
+};
 pub use scratch::{ScratchLevel, ScratchMinimum};
 pub use sessions::ABANDON_AFTER;
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};

@@ -16,6 +16,7 @@ mod auth;
 mod dump;
 mod inventory;
 mod moves;
+mod reconcile;
 pub(crate) mod schema;
 mod scratch;
 mod sessions;

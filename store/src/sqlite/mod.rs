@@ -9,6 +9,7 @@ mod checkpoint;
 mod dump;
 mod inventory;
 mod moves;
+mod reconcile;
 pub(crate) mod schema;
 mod scratch;
 mod sessions;

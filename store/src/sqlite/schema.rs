@@ -215,6 +215,28 @@ UPDATE volumes SET current_repository = repository;
 CREATE INDEX volumes_moving ON volumes(customer, media, volume)
     WHERE current_repository <> repository;
 "#,
+    // 8: recorded reconciliations (`Store::reconcile`): what the inventory expected in one
+    // repository against what was found there, with who and when, the counts and the three
+    // lists (JSON text: present, missing, surplus), shown again as a dated certificate.
+    r#"
+CREATE TABLE reconciliations (
+    id         INTEGER PRIMARY KEY,
+    customer   TEXT NOT NULL REFERENCES customers(id),
+    repository TEXT NOT NULL,
+    media      TEXT,
+    actor      TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    expected   INTEGER NOT NULL CHECK (expected >= 0),
+    found      INTEGER NOT NULL CHECK (found >= 0),
+    present    INTEGER NOT NULL CHECK (present >= 0),
+    missing    INTEGER NOT NULL CHECK (missing >= 0),
+    surplus    INTEGER NOT NULL CHECK (surplus >= 0),
+    lists      TEXT NOT NULL,
+    FOREIGN KEY (customer, repository) REFERENCES repositories(customer, id)
+);
+CREATE INDEX reconciliations_by_customer ON reconciliations(customer, id);
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.

@@ -9,6 +9,7 @@ mod download;
 mod dump;
 mod durability;
 mod moves;
+mod reconcile;
 mod schema;
 mod scope_versions;
 mod scratch;
