@@ -26,6 +26,7 @@ mod generate;
 mod logging;
 mod lsp;
 mod moves;
+mod reconcile;
 mod run;
 mod serve;
 mod settings;
@@ -107,6 +108,9 @@ enum Command {
     Man(generate::ManArgs),
     /// Pending moves of a customer: picking and distribution lists
     Moves(moves::Args),
+    /// Reconcile a repository: expected volumes against barcodes found (or a vault's
+    /// inventory read through a definition), recorded and printed as a dated certificate
+    Reconcile(reconcile::Args),
     /// Sync the inventory with a report: derive, diff, apply changes, print statistics
     Run(run::Args),
     /// Run the inventory server: HTTP API, logon, per-customer rights, web page
@@ -168,6 +172,7 @@ fn dispatch(cli: Cli, context: &Context) -> ExitCode {
         Command::Explain(args) => explain::run(args, context),
         Command::Lsp(args) => lsp::run(args),
         Command::Moves(args) => moves::run(args, context),
+        Command::Reconcile(args) => reconcile::run(args, context),
         Command::Run(args) => run::run(args, context),
         Command::Serve(args) => serve::run(args, context),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),

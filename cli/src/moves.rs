@@ -43,7 +43,7 @@ struct ConfirmArgs {
 
 /// Where the moves are read.
 #[derive(clap::Args)]
-struct Source {
+pub(crate) struct Source {
     /// The inventory store: a SQLite file or a PostgreSQL URL [setting `store`,
     /// TAPESYNC_STORE]
     #[arg(long, value_name = "PATH|URL", conflicts_with = "server")]
@@ -84,7 +84,7 @@ enum Format {
 }
 
 /// A failure: its exit code and message.
-type Failure = (u8, String);
+pub(crate) type Failure = (u8, String);
 
 pub fn run(args: Args, context: &crate::Context) -> ExitCode {
     let result = match args.command {
@@ -186,7 +186,7 @@ fn csv_text(moves: &[PendingMove]) -> Result<String, Failure> {
 }
 
 /// A store opened read-only, or a server logged on to.
-enum Inventory {
+pub(crate) enum Inventory {
     Store(Store),
     Server {
         client: reqwest::blocking::Client,
@@ -198,7 +198,11 @@ enum Inventory {
 impl Inventory {
     /// `--server` (or the `server` setting, when it comes from a layer at least as strong as
     /// the store's) with its user, else the store.
-    fn resolve(source: &Source, layers: &Layers, write: bool) -> Result<Inventory, Failure> {
+    pub(crate) fn resolve(
+        source: &Source,
+        layers: &Layers,
+        write: bool,
+    ) -> Result<Inventory, Failure> {
         let usage = |e: String| (exit::USAGE, e);
         let server = layers
             .get(&settings::SERVER, source.server.clone())
@@ -322,17 +326,23 @@ impl Inventory {
     }
 }
 
-fn confirm(args: &ConfirmArgs, layers: &Layers) -> Result<u8, Failure> {
-    let name = args.file.display().to_string();
+/// The barcodes of a scan file (`-`: standard input): unreadable is exit 2, a CSV without a
+/// `volume` column or with a broken line exit 1.
+pub(crate) fn read_scan(file: &std::path::Path) -> Result<Vec<String>, Failure> {
+    let name = file.display().to_string();
     let text = if name == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| (exit::USAGE, format!("reading standard input: {e}")))?;
         text
     } else {
-        std::fs::read_to_string(&args.file).map_err(|e| (exit::USAGE, format!("{name}: {e}")))?
+        std::fs::read_to_string(file).map_err(|e| (exit::USAGE, format!("{name}: {e}")))?
     };
-    let barcodes = barcodes(&text).map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))?;
+    barcodes(&text).map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))
+}
+
+fn confirm(args: &ConfirmArgs, layers: &Layers) -> Result<u8, Failure> {
+    let barcodes = read_scan(&args.file)?;
     let due = args
         .due
         .clone()
@@ -405,7 +415,7 @@ fn barcodes(text: &str) -> Result<Vec<String>, String> {
 
 /// What the store said, as a failure: what the user asked for is wrong (exit 1), or
 /// the store failed (exit 2).
-fn store_failure(e: StoreError) -> Failure {
+pub(crate) fn store_failure(e: StoreError) -> Failure {
     match e {
         StoreError::NotFound(what) => (exit::INPUT_ERRORS, format!("{what} does not exist")),
         StoreError::Invalid { .. } | StoreError::Conflict(_) => (exit::INPUT_ERRORS, e.to_string()),
@@ -415,7 +425,7 @@ fn store_failure(e: StoreError) -> Failure {
 
 /// The JSON of a successful answer, or the server's error message: a request the server
 /// refused for what it asked (400, 404, 409) exits 1, any other failure 2.
-fn answer_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn answer_json<T: serde::de::DeserializeOwned>(
     answer: reqwest::blocking::Response,
 ) -> Result<T, Failure> {
     let status = answer.status();

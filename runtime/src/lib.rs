@@ -33,7 +33,9 @@ mod testutil;
 pub use derive::{Derived, Deriver, SyncRecord};
 pub use observer::{Collector, Observer};
 pub use read::input::{InputSource, OpenInput};
-pub use run::{definition_hash, now_or_override, run, RunError, RunOptions, RunOutcome};
+pub use run::{
+    definition_hash, now_or_override, read_records, run, RunError, RunOptions, RunOutcome,
+};
 pub use stats::RunStats;
 pub use target::embedded::{self, EmbeddedTarget};
 pub use target::http::{

@@ -27,6 +27,7 @@ use tapesync_model::{
 use tapesync_store::{Role, ScratchLevel, User, VolumeCount};
 
 pub mod moves;
+pub mod reconcile;
 
 /// The canonical scope of a path, or 400 naming the bad part.
 fn scope_of(customer: &str, media: &str) -> Result<ScopeKey, ApiError> {

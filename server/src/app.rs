@@ -35,6 +35,14 @@ fn api_routes() -> Router<AppState> {
             post(api::moves::confirm),
         )
         .route(
+            "/customers/{customer}/reconciliations",
+            get(api::reconcile::list).post(api::reconcile::record),
+        )
+        .route(
+            "/customers/{customer}/reconciliations/{reconciliation}",
+            get(api::reconcile::one),
+        )
+        .route(
             "/customers/{customer}/media/{media}/volumes",
             get(api::download_scope),
         )

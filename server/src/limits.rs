@@ -39,6 +39,12 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 pub const MAX_SCOPES_PER_VERSIONS: usize = 10_000;
 pub const SCOPE_VERSIONS_BODY_LIMIT: usize = 2048 * 1024;
 
+/// Barcodes one reconciliation may hold (a large vault's whole holding of one customer), and
+/// the largest body of one: every barcode at its longest, escaped as JSON surrogate pairs,
+/// and the longest source label fit.
+pub const MAX_RECONCILE_BARCODES: usize = 100_000;
+pub const RECONCILE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// Sessions listed when `limit` is absent, and the most `limit` may ask for.
 pub const DEFAULT_SESSION_LIST: usize = 50;
 pub const MAX_SESSION_LIST: usize = 1000;

@@ -189,6 +189,7 @@ impl Store {
     ///
     /// Bad input records nothing: a customer that does not exist (`NotFound`); a repository
     /// or media the customer does not have, no barcodes, or a barcode that is no Volume-ID
+    /// (not even with blanks around it)
     /// (`Invalid`, naming them). A barcode no volume of the customer has is no error: it is
     /// surplus, an "unknown volume".
     pub fn reconcile(
@@ -213,9 +214,10 @@ impl Store {
         }
         let mut found = BTreeSet::new();
         let mut bad = Vec::new();
-        // Blank entries (an empty line pasted into the web form) are no barcode.
-        for raw in request.barcodes.iter().filter(|b| !b.trim().is_empty()) {
-            match crate::validate::volume_id(raw.trim()) {
+        // Exactly Volume-IDs (compared upper-cased): the clients drop blank lines and
+        // surrounding blanks, so a barcode with either here is a bad one, not a guess.
+        for raw in &request.barcodes {
+            match crate::validate::volume_id(raw) {
                 Ok(v) => {
                     found.insert(v);
                 }

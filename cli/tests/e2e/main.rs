@@ -20,6 +20,7 @@ mod openapi;
 mod operations;
 mod output_contract;
 mod package_deb;
+mod reconcile;
 mod run_cases;
 mod run_cases_http;
 mod scratch_levels;

@@ -312,6 +312,28 @@ fn generated() -> Vec<(String, Value)> {
             json!(format!("^{TEXT_CHARACTER}*$")),
         ));
     }
+    let reconcile = |member: &str, key: &str| {
+        pointer(&[
+            "components",
+            "schemas",
+            "ReconcileRequest",
+            "properties",
+            member,
+            key,
+        ])
+    };
+    parts.push((
+        reconcile("barcodes", "maxItems"),
+        json!(limits::MAX_RECONCILE_BARCODES),
+    ));
+    parts.push((
+        reconcile("source", "maxLength"),
+        json!(tapesync_store::SOURCE_MAX),
+    ));
+    parts.push((
+        reconcile("source", "pattern"),
+        json!(format!("^{TEXT_CHARACTER}*$")),
+    ));
     let body_limit = |limit: String| json!(format!("The body may be at most {limit}."));
     for (path, method, limit) in [
         ("/api/v1/logon", "post", kib(limits::LOGON_BODY_LIMIT)),
@@ -330,6 +352,11 @@ fn generated() -> Vec<(String, Value)> {
             "/api/v1/scope-versions",
             "post",
             kib(limits::SCOPE_VERSIONS_BODY_LIMIT),
+        ),
+        (
+            "/api/v1/customers/{customer}/reconciliations",
+            "post",
+            kib(limits::RECONCILE_BODY_LIMIT),
         ),
     ] {
         parts.push((
@@ -609,6 +636,16 @@ fn the_logon_body_limit_fits_every_valid_logon() {
         + 2 * 4 * 12;
     let worst_versions = r#"{"scopes":[]}"#.len() + limits::MAX_SCOPES_PER_VERSIONS * one_scope;
     assert!(worst_versions <= limits::SCOPE_VERSIONS_BODY_LIMIT);
+    // Barcodes are at most 10 characters.
+    let worst_reconcile = serde_json::to_string(
+        &json!({"repository": "", "media": "", "barcodes": [], "source": ""}),
+    )
+    .unwrap()
+    .len()
+        + 2 * 4 * 12
+        + limits::MAX_RECONCILE_BARCODES * (3 + 10 * 12)
+        + 12 * tapesync_store::SOURCE_MAX;
+    assert!(worst_reconcile <= limits::RECONCILE_BODY_LIMIT);
     // The client splits its requests at the server's limit.
     assert_eq!(
         tapesync_runtime::target::http::MAX_SCOPES_PER_VERSIONS,
@@ -630,6 +667,8 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/customers/{customer}/moves:confirm" => {
             json_body(json!({"due": "2026-11-30", "barcodes": []}))
         }
+        "/api/v1/customers/{customer}/reconciliations" => json_body(json!({
+            "repository": "LIBR", "barcodes": ["V00001"], "source": "openapi"})),
         "/api/v1/scope-versions" => json_body(json!({
             "scopes": [{"customer": "ACME", "media": "LTO"}]})),
         "/api/v1/sync-sessions" => json_body(json!({
@@ -695,6 +734,18 @@ fn the_server_serves_every_documented_path() {
         .as_i64()
         .unwrap();
 
+    // A recorded reconciliation, for the path that reads one back.
+    let reconciliation: i64 = client
+        .post(format!("{base}/api/v1/customers/ACME/reconciliations"))
+        .bearer_auth(&token)
+        .json(&json!({"repository": "LIBR", "barcodes": ["V00001"], "source": "s"}))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["summary"]["id"]
+        .as_i64()
+        .unwrap();
+
     let spec = spec();
     let paths = spec["paths"].as_object().expect("paths");
     let mut failures = Vec::new();
@@ -707,6 +758,7 @@ fn the_server_serves_every_documented_path() {
                 .replace("{media}", "LTO")
                 .replace("{volume}", "V00001")
                 .replace("{id}", &session.to_string())
+                .replace("{reconciliation}", &reconciliation.to_string())
         );
         for (method, op) in item.as_object().expect("path item") {
             operations += 1;

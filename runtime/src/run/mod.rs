@@ -6,6 +6,7 @@
 //! them that diffs every scope before the first batch is applied.
 
 mod read_pass;
+mod records;
 mod sync_pass;
 
 use crate::derive::Deriver;
@@ -18,6 +19,7 @@ use crate::target::retry::{with_retry, RetryPolicy};
 use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
 use read_pass::read_pass;
+pub use records::read_records;
 use std::time::Instant;
 use sync_pass::{sync_pass, Tables};
 use tapesync_compiler::plan::Plan;

@@ -130,9 +130,15 @@ fn bad_input_records_nothing() {
         assert!(matches!(e, StoreError::Invalid { .. }));
         assert!(message(e).contains("no repository NOPE (its repositories: LIBR, OFFS)"));
         let e = store
-            .reconcile("alice", "US01", &request("OFFS", &[" ", ""]))
+            .reconcile("alice", "US01", &request("OFFS", &[]))
             .unwrap_err();
         assert!(message(e).contains("no barcodes"));
+        for blank in ["", " A1"] {
+            let e = store
+                .reconcile("alice", "US01", &request("OFFS", &["A2", blank]))
+                .unwrap_err();
+            assert!(matches!(e, StoreError::Invalid { .. }), "{e}");
+        }
         let e = store
             .reconcile("alice", "US01", &request("OFFS", &["A1", "bad barcode!"]))
             .unwrap_err();

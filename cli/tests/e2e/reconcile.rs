@@ -1,0 +1,250 @@
+//! Reconciliation end to end: the cases of tests/cases/reconcile (a vault's inventory read
+//! through a definition, scans, bad input) against a store, with their certificates as golden
+//! files; and the same through a real server with the rights the issue names.
+
+use crate::common;
+use crate::server_support::{admin, Server};
+use std::path::Path;
+use std::process::Stdio;
+
+/// `tapesync reconcile ARGS` in `dir`, `stdin` on standard input: (exit code, stdout, stderr).
+fn reconcile(
+    dir: &Path,
+    args: &[&str],
+    stdin: &str,
+    password: Option<&str>,
+) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = common::command();
+    cmd.arg("reconcile")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TAPESYNC_PASSWORD")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(p) = password {
+        cmd.env("TAPESYNC_PASSWORD", p);
+    }
+    let mut child = cmd.spawn().unwrap();
+    // The command may not read its input at all (bad arguments): a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The certificate's date and author change from run to run.
+fn normalise(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("Date:") {
+                "Date:        <date>".to_string()
+            } else if l.starts_with("By:") {
+                "By:          <who>".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+fn store_with_cases_inventory(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("inventory.db");
+    let dump = common::root().join("tests/cases/reconcile/store.json");
+    admin(&store, &["import", dump.to_str().unwrap()], None);
+    store
+}
+
+#[test]
+fn reconcile_cases() {
+    let root = common::root().join("tests/cases/reconcile");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    let mut failures = Vec::new();
+    for name in &names {
+        let case = root.join(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_cases_inventory(tmp.path());
+        let args = std::fs::read_to_string(case.join("args")).unwrap();
+        let mut argv: Vec<&str> = vec!["--store", store.to_str().unwrap()];
+        argv.extend(args.lines().filter(|l| !l.is_empty()));
+        let (code, out, err) = reconcile(&case, &argv, "", None);
+        let actual = format!(
+            "exit: {code}\n--- standard output\n{}--- standard error\n{err}",
+            normalise(&out)
+        );
+        if let Err(e) = common::check_golden(&case.join("expected.txt"), &actual) {
+            failures.push(e);
+        }
+        // Bad input records nothing; a reconciliation is recorded once.
+        let (_, list, _) = reconcile(
+            &case,
+            &[
+                "--store",
+                store.to_str().unwrap(),
+                "--customer",
+                "ACME",
+                "--list",
+                "--format",
+                "csv",
+            ],
+            "",
+            None,
+        );
+        let recorded = list.lines().count().saturating_sub(1);
+        let want = usize::from(!out.is_empty());
+        if recorded != want {
+            failures.push(format!(
+                "{name:?}: {recorded} recorded, expected {want}:\n{list}"
+            ));
+        }
+    }
+    common::finish(failures, names.len());
+}
+
+#[test]
+fn over_http_a_write_grant_records_and_a_read_grant_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_cases_inventory(dir.path());
+    admin(&store, &["user", "add", "clerk"], Some("clerk pass"));
+    admin(&store, &["grant", "clerk", "ACME", "write"], None);
+    admin(&store, &["user", "add", "viewer"], Some("viewer pass"));
+    admin(&store, &["grant", "viewer", "ACME", "read"], None);
+    admin(&store, &["user", "add", "other"], Some("other pass"));
+    admin(&store, &["grant", "other", "BETA", "write"], None);
+    let server = Server::start(&store, 0);
+    let url = server.url();
+    let at = |user: &str| {
+        vec![
+            "--server".to_string(),
+            url.clone(),
+            "--user".to_string(),
+            user.to_string(),
+        ]
+    };
+    let args = |user: &str, rest: &[&str]| {
+        let mut v = at(user);
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |argv: &[String], stdin: &str, password: &str| {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        reconcile(dir.path(), &argv, stdin, Some(password))
+    };
+    let scan = "A00001\nA00002\nA00003\n";
+
+    // A read grant may not record one (403).
+    let (code, _, err) = run(
+        &args(
+            "viewer",
+            &["--customer", "ACME", "--repository", "OFFS", "-"],
+        ),
+        scan,
+        "viewer pass",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("403"), "{err}");
+
+    // A write grant records a clean one from standard input: exit 0, recorded as the user.
+    let (code, out, err) = run(
+        &args(
+            "clerk",
+            &[
+                "--customer",
+                "acme",
+                "--repository",
+                "OFFS",
+                "-",
+                "--format",
+                "json",
+            ],
+        ),
+        scan,
+        "clerk pass",
+    );
+    assert_eq!(code, 0, "{err}");
+    let done: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(done["summary"]["actor"], "clerk");
+    assert_eq!(done["summary"]["source"], "standard input");
+    assert_eq!(done["summary"]["counts"]["present"], 3);
+    let id = done["summary"]["id"].as_i64().unwrap().to_string();
+
+    // The vault's inventory through a definition, read by the client: exit 1, discrepancies.
+    let case = common::root().join("tests/cases/reconcile/vault-inventory");
+    let definition = case.join("vault.ttidef");
+    let input = case.join("inventory.csv");
+    let (code, out, err) = run(
+        &args(
+            "clerk",
+            &[
+                "--customer",
+                "ACME",
+                "--repository",
+                "OFFS",
+                "--definition",
+                definition.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ],
+        ),
+        "",
+        "clerk pass",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("DISCREPANCIES: 1 missing, 2 surplus"), "{out}");
+    assert!(out.contains("By:          clerk"), "{out}");
+    assert!(err.contains("1 of customer BETA"), "{err}");
+
+    // The read grant lists both, newest first, and shows the first again.
+    let (code, out, err) = run(
+        &args("viewer", &["--customer", "ACME", "--list"]),
+        "",
+        "viewer pass",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("missing     1") && lines[1].starts_with(&format!("#{id} ")),
+        "{out}"
+    );
+    let (code, out, err) = run(
+        &args(
+            "viewer",
+            &["--customer", "ACME", "--id", &id, "--format", "csv"],
+        ),
+        "",
+        "viewer pass",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "list,media,volume,detail\npresent,LTO,A00001,\npresent,LTO,A00002,\npresent,LTO,A00003,\n"
+    );
+
+    // Another customer's user sees none of it (404, exit 1).
+    let (code, _, err) = run(
+        &args("other", &["--customer", "ACME", "--id", &id]),
+        "",
+        "other pass",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("404"), "{err}");
+    let (code, _, err) = run(
+        &args("other", &["--customer", "BETA", "--id", &id]),
+        "",
+        "other pass",
+    );
+    assert_eq!(code, 1, "{err}");
+}
