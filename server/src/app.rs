@@ -123,6 +123,10 @@ pub fn router(state: AppState) -> Router {
         .route("/volumes", get(web::volumes))
         .route("/volumes.csv", get(web::volumes_csv))
         .route("/moves", get(web::moves))
+        .route(
+            "/reconciliations",
+            get(web::reconciliations).post(web::reconcile),
+        )
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())

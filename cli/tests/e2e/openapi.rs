@@ -676,6 +676,10 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/sync-sessions/{id}/finish" => json_body(json!({
             "outcome": "completed",
             "statistics": tapesync_model::SyncStatistics { records_read: 1, ..Default::default() }})),
+        "/reconciliations" => Some((
+            "application/x-www-form-urlencoded",
+            "customer=ACME&repository=LIBR&barcodes=V00001%0D%0A".to_string(),
+        )),
         "/logon" => Some((
             "application/x-www-form-urlencoded",
             format!("user=root&password={}", ADMIN_PASSWORD.replace(' ', "+")),

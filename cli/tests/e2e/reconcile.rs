@@ -248,3 +248,133 @@ fn over_http_a_write_grant_records_and_a_read_grant_shows() {
     );
     assert_eq!(code, 1, "{err}");
 }
+
+/// A client that shows redirects instead of following them.
+fn browser() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn page(base: &str, path: &str, token: &str) -> (u16, String) {
+    let r = browser()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// Posts the reconciliation form as a browser on the page's own origin (or `site`).
+fn post_form(base: &str, token: &str, form: &[(&str, &str)], site: &str) -> (u16, String, String) {
+    let r = browser()
+        .post(format!("{base}/reconciliations"))
+        .bearer_auth(token)
+        .header("sec-fetch-site", site)
+        .form(form)
+        .send()
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), location, r.text().unwrap())
+}
+
+#[test]
+fn the_web_page_records_from_pasted_barcodes_and_prints_the_certificate() {
+    use crate::server_support::logon;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_cases_inventory(dir.path());
+    admin(&store, &["user", "add", "clerk"], Some("clerk pass"));
+    admin(&store, &["grant", "clerk", "ACME", "write"], None);
+    admin(&store, &["user", "add", "viewer"], Some("viewer pass"));
+    admin(&store, &["grant", "viewer", "ACME", "read"], None);
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let clerk = logon(&base, "clerk", "clerk pass");
+    let viewer = logon(&base, "viewer", "viewer pass");
+
+    // The overview links to the page; the page has the form for a write grant.
+    let (status, overview) = page(&base, "/", &clerk);
+    assert_eq!(status, 200);
+    assert!(
+        overview.contains(r#"href="/reconciliations?customer=ACME""#),
+        "{overview}"
+    );
+    let (status, html) = page(&base, "/reconciliations?customer=acme", &clerk);
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(r#"<form id="reconcile" method="post" action="/reconciliations">"#),
+        "{html}"
+    );
+    assert!(html.contains("no-reconciliations"), "{html}");
+
+    // Bad input: the form again with the message, nothing recorded.
+    let form = |repository: &'static str, barcodes: &'static str| {
+        vec![
+            ("customer", "ACME"),
+            ("repository", repository),
+            ("media", ""),
+            ("barcodes", barcodes),
+            ("source", ""),
+        ]
+    };
+    let (status, _, html) = post_form(&base, &clerk, &form("SHIP", "A00001"), "same-origin");
+    assert_eq!(status, 400);
+    assert!(html.contains("no repository SHIP"), "{html}");
+    let (status, _, html) = post_form(&base, &clerk, &form("OFFS", " \r\n "), "same-origin");
+    assert_eq!(status, 400);
+    assert!(html.contains("no barcodes"), "{html}");
+    // Another site's form, and a read grant: refused.
+    let (status, _, _) = post_form(&base, &clerk, &form("OFFS", "A00001"), "cross-site");
+    assert_eq!(status, 403);
+    let (status, html) = page(&base, "/reconciliations?customer=ACME", &viewer);
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("read-only") && !html.contains(r#"id="reconcile""#),
+        "{html}"
+    );
+    let (status, _, _) = post_form(&base, &viewer, &form("OFFS", "A00001"), "same-origin");
+    assert_eq!(status, 403);
+    let (_, html) = page(&base, "/reconciliations?customer=ACME", &clerk);
+    assert!(
+        html.contains("no-reconciliations"),
+        "nothing was recorded: {html}"
+    );
+
+    // Pasted barcodes (Windows line ends, a blank line): recorded, 303 to the certificate.
+    let (status, location, _) = post_form(
+        &base,
+        &clerk,
+        &form("offs", "a00001\r\n\r\nA00002\r\nZ00099\r\n"),
+        "same-origin",
+    );
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with("/reconciliations?customer=ACME&id="),
+        "{location}"
+    );
+    let (status, html) = page(&base, &location, &viewer);
+    assert_eq!(status, 200, "{html}");
+    for part in [
+        r#"<td id="customer">ACME</td>"#,
+        r#"<td id="repository">OFFS</td>"#,
+        r#"<td id="actor">clerk</td>"#,
+        r#"<td id="source">web form</td>"#,
+        "expected 3, found 3, present 2, missing 1, surplus 1",
+        "Discrepancies: 1 missing, 1 surplus.",
+        r#"<tr data-volume="A00003"><td>A00003</td><td>LTO</td></tr>"#,
+        "unknown volume",
+    ] {
+        assert!(html.contains(part), "{part} not in {html}");
+    }
+    assert!(html.contains(" UTC</td>"), "dated: {html}");
+    // Listed; another id is not found.
+    let (_, html) = page(&base, "/reconciliations?customer=ACME", &viewer);
+    assert!(html.contains(r#"data-clean="false""#), "{html}");
+    let (status, _) = page(&base, "/reconciliations?customer=ACME&id=999", &viewer);
+    assert_eq!(status, 404);
+}

@@ -23,9 +23,11 @@ mod csrf;
 mod links;
 mod moves;
 mod pages;
+mod reconcile;
 
 pub use browse::{volumes, volumes_csv};
 pub use moves::moves;
+pub use reconcile::{reconcile, reconciliations};
 
 const RECENT_SESSIONS: usize = 20;
 

@@ -130,6 +130,8 @@ pub fn customer_section(
                 "Repositories: " (list_or_none(customer.repositories.iter().map(|r| (r.id.as_str(), r.description.as_str())))) ". "
                 "Volumes: " a.total href=(all.href()) { (total) } ". "
                 a.moves href={ "/moves?customer=" (query_value(&customer.id)) } { "Pending moves (picking lists)" }
+                " "
+                a.reconciliations href={ "/reconciliations?customer=" (query_value(&customer.id)) } { "Reconciliations" }
             }
             table {
                 thead { tr { th { "Media" } th { "Repository" } th { "Scratch state" } th { "Volumes" } } }
