@@ -241,7 +241,7 @@ fn list(args: &Args, layers: &Layers) -> Result<u8, Failure> {
                 outln!(
                     "#{:<5} {}  {:<4} {:<4} {:<12} present {:>5}  missing {:>5}  surplus {:>5}  {}",
                     s.id,
-                    when(&s.at),
+                    s.date_text(),
                     s.repository,
                     s.media.as_deref().unwrap_or("all"),
                     s.actor,
@@ -278,17 +278,6 @@ fn print_certificate(done: &Reconciliation, format: Format) -> Result<(), Failur
     Ok(())
 }
 
-/// A recorded time (RFC 3339, UTC) as people read it: `2026-11-29 12:34:56 UTC`.
-pub(crate) fn when(at: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(at)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|_| at.to_string())
-}
-
 /// The dated certificate, for people and for printing.
 pub(crate) fn certificate(done: &Reconciliation) -> String {
     use std::fmt::Write as _;
@@ -299,7 +288,7 @@ pub(crate) fn certificate(done: &Reconciliation) -> String {
     let _ = writeln!(out, "Customer:    {}", s.customer);
     let _ = writeln!(out, "Repository:  {}", s.repository);
     let _ = writeln!(out, "Media:       {}", s.media.as_deref().unwrap_or("all"));
-    let _ = writeln!(out, "Date:        {}", when(&s.at));
+    let _ = writeln!(out, "Date:        {}", s.date_text());
     let _ = writeln!(out, "By:          {}", s.actor);
     let _ = writeln!(out, "Source:      {}", s.source);
     let _ = writeln!(

@@ -45,6 +45,17 @@ pub struct ReconciliationSummary {
 }
 
 impl ReconciliationSummary {
+    /// When it was recorded, as people read it: `2026-11-29 12:34:56 UTC`.
+    pub fn date_text(&self) -> String {
+        chrono::DateTime::parse_from_rfc3339(&self.at)
+            .map(|t| {
+                t.with_timezone(&chrono::Utc)
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string()
+            })
+            .unwrap_or_else(|_| self.at.clone())
+    }
+
     /// Nothing missing and nothing surplus.
     pub fn is_clean(&self) -> bool {
         self.counts.missing == 0 && self.counts.surplus == 0
@@ -240,14 +251,7 @@ impl Store {
                     .to_string(),
             ));
         }
-        let Some(known) = self
-            .backend
-            .list_customers()?
-            .into_iter()
-            .find(|c| c.id == customer)
-        else {
-            return Err(StoreError::NotFound(format!("customer {customer}")));
-        };
+        let known = self.customer_dump(&customer)?;
         if !known.repositories.iter().any(|r| r.id == repository) {
             return Err(StoreError::invalid(
                 None,
@@ -323,6 +327,20 @@ impl Store {
             missing: lists.missing,
             surplus: lists.surplus,
         })
+    }
+}
+
+impl Store {
+    /// A customer (a checked id) with its media and repositories; `NotFound` without it.
+    pub(crate) fn customer_dump(
+        &self,
+        customer: &str,
+    ) -> Result<tapesync_model::CustomerDump, StoreError> {
+        self.backend
+            .list_customers()?
+            .into_iter()
+            .find(|c| c.id == customer)
+            .ok_or_else(|| StoreError::NotFound(format!("customer {customer}")))
     }
 }
 

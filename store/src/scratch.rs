@@ -121,14 +121,7 @@ impl Store {
         let customer = id(Field::Customer, customer)?;
         let media = id(Field::Media, media)?;
         let repository = id(Field::Repository, repository)?;
-        let Some(c) = self
-            .backend
-            .list_customers()?
-            .into_iter()
-            .find(|c| c.id == customer)
-        else {
-            return Err(StoreError::NotFound(format!("customer {customer}")));
-        };
+        let c = self.customer_dump(&customer)?;
         if !c.media.iter().any(|m| m.id == media) {
             return Err(StoreError::NotFound(format!(
                 "media {media} of customer {customer}"

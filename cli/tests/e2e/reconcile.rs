@@ -61,6 +61,25 @@ fn store_with_cases_inventory(dir: &Path) -> std::path::PathBuf {
     store
 }
 
+/// A server over the cases' inventory: `clerk` writes ACME, `viewer` reads it, `other`
+/// writes BETA (each user's password is `<name> pass`).
+fn server_with_users(dir: &Path) -> Server {
+    let store = store_with_cases_inventory(dir);
+    for (user, customer, role) in [
+        ("clerk", "ACME", "write"),
+        ("viewer", "ACME", "read"),
+        ("other", "BETA", "write"),
+    ] {
+        admin(
+            &store,
+            &["user", "add", user],
+            Some(&format!("{user} pass")),
+        );
+        admin(&store, &["grant", user, customer, role], None);
+    }
+    Server::start(&store, 0)
+}
+
 #[test]
 fn reconcile_cases() {
     let root = common::root().join("tests/cases/reconcile");
@@ -116,14 +135,7 @@ fn reconcile_cases() {
 #[test]
 fn over_http_a_write_grant_records_and_a_read_grant_shows() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_with_cases_inventory(dir.path());
-    admin(&store, &["user", "add", "clerk"], Some("clerk pass"));
-    admin(&store, &["grant", "clerk", "ACME", "write"], None);
-    admin(&store, &["user", "add", "viewer"], Some("viewer pass"));
-    admin(&store, &["grant", "viewer", "ACME", "read"], None);
-    admin(&store, &["user", "add", "other"], Some("other pass"));
-    admin(&store, &["grant", "other", "BETA", "write"], None);
-    let server = Server::start(&store, 0);
+    let server = server_with_users(dir.path());
     let url = server.url();
     let at = |user: &str| {
         vec![
@@ -287,12 +299,7 @@ fn post_form(base: &str, token: &str, form: &[(&str, &str)], site: &str) -> (u16
 fn the_web_page_records_from_pasted_barcodes_and_prints_the_certificate() {
     use crate::server_support::logon;
     let dir = tempfile::tempdir().unwrap();
-    let store = store_with_cases_inventory(dir.path());
-    admin(&store, &["user", "add", "clerk"], Some("clerk pass"));
-    admin(&store, &["grant", "clerk", "ACME", "write"], None);
-    admin(&store, &["user", "add", "viewer"], Some("viewer pass"));
-    admin(&store, &["grant", "viewer", "ACME", "read"], None);
-    let server = Server::start(&store, 0);
+    let server = server_with_users(dir.path());
     let base = server.url();
     let clerk = logon(&base, "clerk", "clerk pass");
     let viewer = logon(&base, "viewer", "viewer pass");

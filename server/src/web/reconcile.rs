@@ -191,7 +191,7 @@ fn summaries(customer: &str, list: &[ReconciliationSummary]) -> Markup {
                 @for s in list {
                     tr data-id=(s.id) data-clean=(s.is_clean()) {
                         td { a href={ "/reconciliations?customer=" (query_value(customer)) "&id=" (s.id) } { (s.id) } }
-                        td { (when(&s.at)) }
+                        td { (s.date_text()) }
                         td { (s.repository) }
                         td { (s.media.as_deref().unwrap_or("all")) }
                         td { (s.actor) }
@@ -206,17 +206,6 @@ fn summaries(customer: &str, list: &[ReconciliationSummary]) -> Markup {
     }
 }
 
-/// A recorded time (RFC 3339, UTC) as people read it.
-fn when(at: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(at)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|_| at.to_string())
-}
-
 /// The dated certificate, printable (the page's print style drops the forms).
 fn certificate(done: &Reconciliation) -> Markup {
     let s = &done.summary;
@@ -229,7 +218,7 @@ fn certificate(done: &Reconciliation) -> Markup {
                     tr { th { "Customer" } td #customer { (s.customer) } }
                     tr { th { "Repository" } td #repository { (s.repository) } }
                     tr { th { "Media" } td { (s.media.as_deref().unwrap_or("all")) } }
-                    tr { th { "Date" } td #when { (when(&s.at)) } }
+                    tr { th { "Date" } td #when { (s.date_text()) } }
                     tr { th { "By" } td #actor { (s.actor) } }
                     tr { th { "Source" } td #source { (s.source) } }
                     tr { th { "Counts" } td #counts {
