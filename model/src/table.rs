@@ -93,6 +93,11 @@ impl ScopeTable {
         self.versions.is_empty()
     }
 
+    /// Bytes of cell text (Volume-IDs and values) the table holds.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Bytes the table holds (for memory budgets).
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.cells.capacity() * 4 + self.versions.capacity() * 8
@@ -185,18 +190,64 @@ impl ScopeTable {
         self.cell(i * (self.columns.len() + 1) + 1 + column)
     }
 
-    /// Index of the volume with this Volume-ID (binary search; volumes are sorted).
-    pub fn find(&self, volume: &str) -> Option<usize> {
+    /// Appends volumes `rows` of `from`, a table of the same columns, as they are: a table
+    /// brought up to date after a run's own changes copies the long runs of volumes the run
+    /// left alone in one go (text and offsets) instead of cell by cell.
+    pub fn extend_from(
+        &mut self,
+        from: &ScopeTable,
+        rows: std::ops::Range<usize>,
+    ) -> Result<(), TableError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if from.columns != self.columns || rows.end > from.len() {
+            return Err(TableError("scope table: rows of another table".into()));
+        }
+        if let Some(last) = self.len().checked_sub(1) {
+            if self.volume(last) >= from.volume(rows.start) {
+                return Err(TableError("scope table: volumes out of order".into()));
+            }
+        }
+        let width = self.columns.len() + 1;
+        let cells = rows.start * width..rows.end * width;
+        let text_start = cells
+            .start
+            .checked_sub(1)
+            .map_or(0, |i| (from.cells[i] & !NULL) as usize);
+        let text_end = (from.cells[cells.end - 1] & !NULL) as usize;
+        let base = self.text.len();
+        if base + (text_end - text_start) > TABLE_TEXT_MAX {
+            return Err(TableError("scope table: more than 2 GiB of text".into()));
+        }
+        self.text.push_str(&from.text[text_start..text_end]);
+        // Offsets rise within `from`, so none is below `text_start`.
+        self.cells.extend(from.cells[cells].iter().map(|c| {
+            let end = (c & !NULL) as usize - text_start + base;
+            end as u32 | (c & NULL)
+        }));
+        self.versions.extend_from_slice(&from.versions[rows]);
+        Ok(())
+    }
+
+    /// The first volume whose Volume-ID is not below `volume` (`len()` if none).
+    pub fn lower_bound(&self, volume: &str) -> usize {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.volume(mid).cmp(volume) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(mid),
+            if self.volume(mid) < volume {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        None
+        lo
+    }
+
+    /// Index of the volume with this Volume-ID (binary search; volumes are sorted).
+    pub fn find(&self, volume: &str) -> Option<usize> {
+        let i = self.lower_bound(volume);
+        (i < self.len() && self.volume(i) == volume).then_some(i)
     }
 
     /// The binary encoding the HTTP server sends (`application/vnd.tapesync.scope-table`):
@@ -287,18 +338,22 @@ impl ScopeTable {
         // Offsets must rise, stay inside the text and fall on character boundaries; volumes
         // must be present and sorted.
         let mut previous = 0usize;
-        for (i, c) in table.cells.iter().enumerate() {
-            let end = (c & !NULL) as usize;
-            if end < previous || end > table.text.len() || !table.text.is_char_boundary(end) {
-                return Err(TableError("scope table: bad cell offsets".into()));
-            }
-            if c & NULL != 0 && end != previous {
-                return Err(TableError("scope table: bad cell offsets".into()));
-            }
-            if i % (columns + 1) == 0 && c & NULL != 0 {
+        for row in table.cells.chunks_exact(columns + 1) {
+            if row[0] & NULL != 0 {
                 return Err(TableError("scope table: a volume without an ID".into()));
             }
-            previous = end;
+            for c in row {
+                let end = (c & !NULL) as usize;
+                let bad = if c & NULL != 0 {
+                    end != previous
+                } else {
+                    end < previous || !table.text.is_char_boundary(end)
+                };
+                if bad {
+                    return Err(TableError("scope table: bad cell offsets".into()));
+                }
+                previous = end;
+            }
         }
         if previous != table.text.len() {
             return Err(TableError("scope table: text beyond the last cell".into()));
@@ -401,6 +456,39 @@ mod tests {
         assert!(t.push("C1", 1, [Some("X"), None, None]).is_err());
         assert!(t.push("A0", 1, [None, None]).is_err());
         assert_eq!(t, before);
+    }
+
+    #[test]
+    fn extend_from_copies_rows_as_push_would() {
+        let t = sample();
+        for start in 0..=t.len() {
+            for end in start..=t.len() {
+                // A row pushed before the copied run, with text of another length.
+                let mut copied = ScopeTable::new(t.columns());
+                let mut pushed = ScopeTable::new(t.columns());
+                for table in [&mut copied, &mut pushed] {
+                    table.push("A0", 5, [Some("LONGER TEXT"), None]).unwrap();
+                }
+                copied.extend_from(&t, start..end).unwrap();
+                for i in start..end {
+                    pushed
+                        .push(t.volume(i), t.version(i), (0..2).map(|c| t.value(i, c)))
+                        .unwrap();
+                }
+                assert_eq!(copied, pushed, "rows {start}..{end}");
+                assert_eq!(ScopeTable::decode(&copied.encode()).unwrap(), copied);
+            }
+        }
+        let mut later = ScopeTable::new(t.columns());
+        later.push("B0", 1, [None, None]).unwrap();
+        assert!(later.extend_from(&t, 0..1).is_err(), "out of order");
+        let mut other = ScopeTable::new(&[Field::Slot]);
+        assert!(other.extend_from(&t, 0..1).is_err(), "other columns");
+        assert!(ScopeTable::new(t.columns()).extend_from(&t, 2..4).is_err());
+        assert_eq!(t.lower_bound("A0"), 0);
+        assert_eq!(t.lower_bound("A2"), 1);
+        assert_eq!(t.lower_bound("A3"), 2);
+        assert_eq!(t.lower_bound("Z"), 3);
     }
 
     #[test]

@@ -355,3 +355,39 @@ fn a_damaged_cache_is_reported_and_replaced() {
     let (_, from_cache) = sync(&path, text, false, cache(&caches, &path));
     assert_eq!(from_cache, 3);
 }
+
+#[cfg(unix)]
+#[test]
+fn an_entry_read_and_left_unchanged_is_not_rewritten_and_still_verifies() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inv.db");
+    Store::open(&path).unwrap().import(&inventory()).unwrap();
+    let caches = dir.path().join("cache");
+    let text = "LTO001,OFFS,1,C1,LTO\nDLT002,LIBR,,C2,DLT\nLTO003,OFFS,,C2,LTO\n";
+    let (first, _) = sync(&path, text, false, cache(&caches, &path));
+    assert!(first.error.is_none(), "{first:?}");
+    let entries = || -> Vec<(PathBuf, u64, Vec<u8>)> {
+        let mut all: Vec<_> = std::fs::read_dir(caches.join("scopes"))
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let ino = std::fs::metadata(&p).unwrap().ino();
+                let bytes = std::fs::read(&p).unwrap();
+                (p, ino, bytes)
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let (_, from_cache) = sync(&path, text, false, cache(&caches, &path));
+    assert_eq!(from_cache, 3);
+    let before = entries();
+    let (again, from_cache) = sync(&path, text, false, cache(&caches, &path));
+    assert_eq!(from_cache, 3, "{again:?}");
+    assert_eq!(again.statistics.volumes_unchanged, 3);
+    // The same files (no write, no rename), and a later run still trusts every one of them.
+    assert_eq!(entries(), before);
+    let (_, from_cache) = sync(&path, text, false, cache(&caches, &path));
+    assert_eq!(from_cache, 3);
+}

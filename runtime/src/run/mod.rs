@@ -13,6 +13,8 @@ use crate::derive::Deriver;
 use crate::observer::Observer;
 use crate::read::input::{InputError, LineReader};
 use crate::scope::cache::{CacheSettings, Miss, ScopeCache};
+use crate::scope::cache_loader::CacheLoader;
+use crate::scope::cache_writer::CacheWriter;
 use crate::scope::prefetch::{Prefetcher, DEFAULT_BUDGET};
 use crate::stats::RunStats;
 use crate::target::retry::{with_retry, RetryPolicy};
@@ -142,10 +144,23 @@ pub fn run(
                 target.begin_session(&options.session)
             })?);
         }
+        let ready = cache.as_ref().filter(|c| c.is_ready());
+        // The planned entries are loaded on a thread of their own, one ahead of the diff.
+        let loader = ready
+            .filter(|_| from_cache.iter().any(|c| *c))
+            .and_then(|c| {
+                let planned = spill.scopes().into_iter().zip(&from_cache);
+                CacheLoader::start(
+                    c.clone(),
+                    planned.filter(|(_, p)| **p).map(|(s, _)| s).collect(),
+                )
+            });
         let tables = Tables {
             prefetcher: prefetcher.as_ref(),
-            cache: cache.as_ref().filter(|c| c.is_ready()),
+            cache: ready,
             from_cache,
+            loader,
+            writer: ready.map(|c| CacheWriter::start(c.clone())),
             fallback: None,
             columns: &compared,
             retry: options.retry,

@@ -5,7 +5,9 @@
 use super::{RunError, RunOptions};
 use crate::apply::{record_outcomes, Applier, Sent};
 use crate::observer::Observer;
-use crate::scope::cache::{patched, Miss, ScopeCache};
+use crate::scope::cache::{Miss, ScopeCache};
+use crate::scope::cache_loader::CacheLoader;
+use crate::scope::cache_writer::{CacheWriter, Write};
 use crate::scope::diff::{diff_scope, DiffRules, PendingChange};
 use crate::scope::new_ids::NewIds;
 use crate::scope::prefetch::{Fetched, Prefetcher};
@@ -25,6 +27,11 @@ pub(in crate::run) struct Tables<'a> {
     /// Only when the inventory told the versions.
     pub cache: Option<&'a ScopeCache>,
     pub from_cache: Vec<bool>,
+    /// Loads the entries [`Tables::from_cache`] names ahead of the diff (without it they are
+    /// loaded on the run's thread).
+    pub loader: Option<CacheLoader>,
+    /// Writes the entries (only when the inventory told the versions).
+    pub writer: Option<CacheWriter>,
     /// A read handle for an entry that turned out damaged while the target is busy applying
     /// on another thread (opened when first needed).
     pub fallback: Option<Box<dyn ScopeReader>>,
@@ -60,7 +67,8 @@ impl Tables<'_> {
     ) -> Result<Got, RunError> {
         if self.from_cache.get(i).copied().unwrap_or(false) {
             if let Some(cache) = self.cache {
-                match cache.load(scope) {
+                let loaded = self.loader.as_ref().and_then(CacheLoader::next);
+                match loaded.unwrap_or_else(|| cache.load(scope)) {
                     Ok(table) => {
                         stats.statistics.scopes_from_cache += 1;
                         return Ok(Got::Cached(table));
@@ -109,20 +117,31 @@ impl Tables<'_> {
     /// or a dry run), and returns the table to patch after the applies when there are
     /// changes; gives a prefetched table back.
     fn done(
-        &self,
+        &mut self,
         scope: &ScopeKey,
         got: Got,
         changes: &[PendingChange],
         dry_run: bool,
-        observer: &mut dyn Observer,
     ) -> Option<ScopeTable> {
         let mut base = None;
-        if let Some(cache) = self.cache {
+        if let Some(writer) = self.writer.as_mut() {
             let unchanged = changes.is_empty() || dry_run;
-            match (&got, unchanged) {
-                (Got::Cached(_), true) => {}
-                (_, true) => save(cache, scope, got.table(), observer),
-                (_, false) => base = Some(got.table().clone()),
+            match got {
+                Got::Cached(_) if unchanged => {}
+                // The run owns a table it read from the cache: patched without a copy.
+                Got::Cached(table) => return Some(table),
+                Got::Downloaded(table) if unchanged => {
+                    writer.write(Write::Keep {
+                        scope: scope.clone(),
+                        table,
+                    });
+                    return None;
+                }
+                _ if unchanged => writer.write(Write::Keep {
+                    scope: scope.clone(),
+                    table: got.table().clone(),
+                }),
+                _ => base = Some(got.table().clone()),
             }
         }
         if let (Got::Prefetched(f), Some(p)) = (got, self.prefetcher) {
@@ -132,34 +151,39 @@ impl Tables<'_> {
     }
 
     /// After the applies of a scope with changes: the cache entry brought up to date from the
-    /// batches' answers, or dropped when anything is in doubt.
+    /// batches' answers, or dropped when anything is in doubt (on the writer's thread).
     fn applied(
-        &self,
+        &mut self,
         scope: &ScopeKey,
         base: Option<ScopeTable>,
         changes: &[PendingChange],
         batch_size: usize,
         sent: &Sent,
-        observer: &mut dyn Observer,
     ) {
-        let (Some(cache), Some(base)) = (self.cache, base) else {
+        let (Some(writer), Some(cache), Some(base)) = (self.writer.as_mut(), self.cache, base)
+        else {
             return;
         };
-        match patched(&base, changes, batch_size, &sent.responses) {
-            Some(table) if sent.error.is_none() => save(cache, scope, &table, observer),
-            _ => cache.forget(scope),
+        if sent.error.is_some() {
+            cache.forget(scope);
+            return;
         }
+        writer.write(Write::Patch {
+            scope: scope.clone(),
+            base,
+            changes: changes.to_vec(),
+            batch_size,
+            responses: sent.responses.clone(),
+        });
     }
-}
 
-/// Writes a cache entry; a failure costs a download next time, so it is only a warning.
-fn save(cache: &ScopeCache, scope: &ScopeKey, table: &ScopeTable, observer: &mut dyn Observer) {
-    if let Err(e) = cache.save(scope, table) {
-        observer.warning(&format!(
-            "scope cache: cannot write the entry of {scope} in {}: {e}",
-            cache.dir().display()
-        ));
-        cache.forget(scope);
+    /// Waits for the entries being written and reports what could not be.
+    fn finish_writes(&mut self, observer: &mut dyn Observer) {
+        if let Some(writer) = self.writer.take() {
+            for warning in writer.finish() {
+                observer.warning(&warning);
+            }
+        }
     }
 }
 
@@ -219,7 +243,7 @@ pub(super) fn sync_pass(
         let (changes, rejected) = diff_scope(got.table(), &records, &rules, stats)?;
         // Held changes are applied without their table at hand: the entry is not patched
         // (its version will not match next time, so the scope is downloaded then).
-        let base = tables.done(scope, got, &changes, options.dry_run, observer);
+        let base = tables.done(scope, got, &changes, options.dry_run);
         for r in rejected {
             if options.strict {
                 return Err(RunError::Strict {
@@ -236,7 +260,7 @@ pub(super) fn sync_pass(
             None if options.dry_run => applier.apply(scope, &changes, stats, observer)?,
             None => {
                 let sent = applier.send(scope, &changes);
-                tables.applied(scope, base, &changes, options.batch_size, &sent, observer);
+                tables.applied(scope, base, &changes, options.batch_size, &sent);
                 record_outcomes(
                     source_name,
                     options.batch_size,
@@ -261,6 +285,7 @@ pub(super) fn sync_pass(
                 .map_err(RunError::from)
         })?;
     }
+    tables.finish_writes(observer);
     Ok(())
 }
 
@@ -295,14 +320,14 @@ fn sync_pipelined(
         });
         // Waits for the scope being applied, brings its cache entry up to date and reports
         // its outcomes.
-        let finish = |tables: &Tables<'_>,
+        let finish = |tables: &mut Tables<'_>,
                       base: Option<ScopeTable>,
                       stats: &mut RunStats,
                       observer: &mut dyn Observer| {
             let (i, changes, sent) = done.recv().map_err(|_| {
                 TargetError::Internal("the thread applying changes ended unexpectedly".into())
             })?;
-            tables.applied(&scopes[i], base, &changes, batch_size, &sent, observer);
+            tables.applied(&scopes[i], base, &changes, batch_size, &sent);
             record_outcomes(
                 &source_name,
                 batch_size,
@@ -324,7 +349,7 @@ fn sync_pipelined(
                 spill.read_into(i, &mut records)?;
                 let got = tables.get(i, scope, None, stats, observer)?;
                 let (changes, rejected) = diff_scope(got.table(), &records, rules, stats)?;
-                let base = tables.done(scope, got, &changes, false, observer);
+                let base = tables.done(scope, got, &changes, false);
                 if let Some(previous) = in_flight.take() {
                     finish(tables, previous, stats, observer)?;
                 }
@@ -351,7 +376,7 @@ fn sync_pipelined(
         let mut result = compare_all(&mut tables, &mut in_flight);
         // Whatever stopped the loop, the batches already sent are counted.
         if let Some(previous) = in_flight.take() {
-            let last = finish(&tables, previous, stats, observer);
+            let last = finish(&mut tables, previous, stats, observer);
             if result.is_ok() {
                 result = last;
                 let n = scopes.len() as u64;
@@ -362,6 +387,7 @@ fn sync_pipelined(
         if worker.join().is_err() && result.is_ok() {
             result = Err(TargetError::Internal("the thread applying changes failed".into()).into());
         }
+        tables.finish_writes(observer);
         result
     })
 }

@@ -42,6 +42,7 @@ pub struct CacheSettings {
 
 /// A run's view of the cache: its settings, the compared fields, and (once asked) the
 /// inventory's identity and scope versions.
+#[derive(Clone)]
 pub struct ScopeCache {
     dir: PathBuf,
     target: String,
@@ -376,32 +377,21 @@ pub fn patched(
     out.media_exists = table.media_exists;
     out.repositories = table.repositories.clone();
     out.scope_version = version;
-    out.reserve(table.len() + written.len(), 0);
-    let mut pending = written.into_iter().peekable();
-    for i in 0..table.len() {
-        let volume = table.volume(i);
-        while pending.peek().is_some_and(|(v, _)| v.as_str() < volume) {
-            let (v, (ver, values)) = pending.next()?;
-            out.push(&v, ver, values.iter().map(Option::as_deref))
-                .ok()?;
-        }
-        if pending.peek().is_some_and(|(v, _)| v.as_str() == volume) {
-            let (v, (ver, values)) = pending.next()?;
-            out.push(&v, ver, values.iter().map(Option::as_deref))
-                .ok()?;
-        } else {
-            out.push(
-                volume,
-                table.version(i),
-                (0..width).map(|c| table.value(i, c)),
-            )
-            .ok()?;
-        }
-    }
-    for (v, (ver, values)) in pending {
+    out.reserve(table.len() + written.len(), table.text_len());
+    // The volumes between two written ones are copied as one run.
+    let mut next = 0;
+    for (v, (ver, values)) in written {
+        let at = table.lower_bound(&v);
+        out.extend_from(table, next..at).ok()?;
         out.push(&v, ver, values.iter().map(Option::as_deref))
             .ok()?;
+        next = if at < table.len() && table.volume(at) == v {
+            at + 1
+        } else {
+            at
+        };
     }
+    out.extend_from(table, next..table.len()).ok()?;
     Some(out)
 }
 
