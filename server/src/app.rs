@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/volumes", get(web::volumes))
         .route("/volumes.csv", get(web::volumes_csv))
         .route("/moves", get(web::moves))
+        .route("/moves/confirm", post(web::confirm_moves))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())

@@ -25,7 +25,7 @@ mod moves;
 mod pages;
 
 pub use browse::{volumes, volumes_csv};
-pub use moves::moves;
+pub use moves::{confirm as confirm_moves, moves};
 
 const RECENT_SESSIONS: usize = 20;
 

@@ -20,7 +20,7 @@ th{background:#eee}td.n{text-align:right}td.path{overflow-wrap:anywhere;word-bre
 .err{color:#a00;font-weight:bold}tr.short td{background:#fdd;font-weight:bold}header{display:flex;justify-content:space-between;align-items:center;flex-wrap:wrap}\
 form.inline{display:inline}label{margin-right:.5rem}form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}\
 nav.pages a,nav.pages span{margin-right:1rem}\
-@media print{header form,form,nav.pages{display:none}body{margin:0}}";
+@media print{header form,form,nav.pages,#confirm{display:none}body{margin:0}}";
 
 /// A whole page around `body`.
 pub fn layout(title: &str, body: Markup) -> Markup {
