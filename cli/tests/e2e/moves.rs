@@ -547,3 +547,71 @@ fn the_web_page_confirms_moves_for_a_write_grant_only() {
         "{history}"
     );
 }
+
+#[test]
+fn the_volume_list_filters_volumes_with_a_pending_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("inventory.db");
+    seed(&store);
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let token = logon(&base, "viewer", "viewer pass");
+    let listed = |html: &str| -> Vec<String> {
+        html.split("<tr data-volume=\"")
+            .skip(1)
+            .map(|s| s[..s.find('"').unwrap()].to_string())
+            .collect()
+    };
+
+    // The overview and the picking list link to the volumes with a pending move.
+    let moving = "href=\"/volumes?customer=ACME&amp;pending=yes\"";
+    let (_, overview) = page(&base, "/", &token);
+    assert!(overview.contains(moving), "{overview}");
+    let (_, moves) = page(&base, "/moves?customer=ACME&due=2026-11-30", &token);
+    assert!(moves.contains(moving), "{moves}");
+
+    // Every pending move, whatever its day (A2 is due on 1 December).
+    let (status, html) = page(&base, "/volumes?customer=ACME&pending=yes", &token);
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(listed(&html), ["A1", "A2", "A3"]);
+    assert!(
+        html.contains("<option value=\"yes\" selected>yes</option>"),
+        "the form keeps the choice: {html}"
+    );
+    assert!(
+        html.contains("id=\"csv-export\" href=\"/volumes.csv?customer=ACME&amp;pending=yes\""),
+        "{html}"
+    );
+    let (status, html) = page(
+        &base,
+        "/volumes?customer=ACME&pending=no&repository=&scratch=&text=",
+        &token,
+    );
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(listed(&html), ["A4"]);
+    let (status, html) = page(
+        &base,
+        "/volumes?customer=ACME&pending=yes&repository=LIBR",
+        &token,
+    );
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(listed(&html), ["A3"], "bound for LIBR");
+
+    // The CSV export carries the filter.
+    let csv = crate::server_support::client()
+        .get(format!("{base}/volumes.csv?customer=ACME&pending=yes"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows.iter().all(|r| r.starts_with("ACME,LTO,A")), "{csv}");
+
+    let (status, html) = page(&base, "/volumes?customer=ACME&pending=maybe", &token);
+    assert_eq!(status, 400);
+    assert!(html.contains("pending is yes or no"), "{html}");
+    let (status, _) = page(&base, "/volumes?customer=BETA&pending=yes", &token);
+    assert_eq!(status, 404);
+}

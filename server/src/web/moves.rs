@@ -88,6 +88,9 @@ fn lists(customer: &CustomerDump, due: &str, moves: &[PendingMove]) -> Markup {
             input #due-day type="date" name="due" value=(due) required;
             " " button type="submit" { "Show" }
         }
+        p { a #all-moving href=(super::links::VolumeFilter { pending: Some("yes".into()), ..super::links::VolumeFilter::customer(&customer.id) }.href()) {
+            "Every volume with a pending move, due any day (volume list)"
+        } }
         @if moves.is_empty() {
             p #no-moves { "No volume is due to move." }
         }

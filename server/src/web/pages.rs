@@ -129,7 +129,8 @@ pub fn customer_section(
                 "Media: " (list_or_none(customer.media.iter().map(|m| (m.id.as_str(), m.description.as_str())))) ". "
                 "Repositories: " (list_or_none(customer.repositories.iter().map(|r| (r.id.as_str(), r.description.as_str())))) ". "
                 "Volumes: " a.total href=(all.href()) { (total) } ". "
-                a.moves href={ "/moves?customer=" (query_value(&customer.id)) } { "Pending moves (picking lists)" }
+                a.moves href={ "/moves?customer=" (query_value(&customer.id)) } { "Pending moves (picking lists)" } ", "
+                a.moving href=(VolumeFilter { pending: Some("yes".into()), ..all.clone() }.href()) { "volumes with a pending move" }
             }
             table {
                 thead { tr { th { "Media" } th { "Repository" } th { "Scratch state" } th { "Volumes" } } }
@@ -352,6 +353,12 @@ pub fn volume_list(
                     option value=(s) selected[selected(&filter.scratch, s)] { (s) }
                 }
             } }
+            label { "Pending move " select name="pending" #f-pending {
+                option value="" { "any" }
+                @for p in ["yes", "no"] {
+                    option value=(p) selected[selected(&filter.pending, p)] { (p) }
+                }
+            } }
             label { "Volume-ID contains "
                 input type="search" name="text" #f-text maxlength="10" value=(filter.text.as_deref().unwrap_or(""));
             }
@@ -367,7 +374,7 @@ pub fn volume_list(
             div.wide {
                 table #volumes {
                     thead { tr {
-                        th { "Media" } th { "Volume" } th { "Version" } th { "Repository" } th { "Slot" }
+                        th { "Media" } th { "Volume" } th { "Version" } th { "Repository" } th { "Now in" } th { "Slot" }
                         th { "Scratch" } th { "Move date" } th { "Expiry date" } th { "Description" }
                     } }
                     tbody {
@@ -378,6 +385,7 @@ pub fn volume_list(
                                 td { a href={ "/volume?customer=" (query_value(&customer.id)) "&media=" (query_value(&v.media)) "&volume=" (query_value(&v.volume.volume)) } { (v.volume.volume) } }
                                 td.n { (v.volume.version) }
                                 td { (field(Field::Repository)) }
+                                td { (field(Field::CurrentRepository)) }
                                 td { (field(Field::Slot)) }
                                 td { (field(Field::Scratch)) }
                                 td { (field(Field::MoveDate)) }
