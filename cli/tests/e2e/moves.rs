@@ -507,22 +507,14 @@ fn the_web_page_confirms_moves_for_a_write_grant_only() {
     let scan = "from,to,media,volume,slot,move_date\r\nLIBR,OFFS,LTO,A1,7,\r\n,,,A4,,\r\n";
     let (status, html) = post_form(&base, form, &op, scan, false);
     assert_eq!(status, 200, "{html}");
-    assert!(
-        html.contains("By <strong id=\"confirmed-by\">op</strong>"),
-        "{html}"
-    );
-    assert!(
-        html.contains("<tr data-volume=\"A1\"><td>A1</td><td>LTO</td><td>LIBR</td><td>OFFS</td>"),
-        "{html}"
-    );
-    assert!(
-        html.contains("data-volume=\"A3\" data-problem=\"not_scanned\""),
-        "{html}"
-    );
-    assert!(
-        html.contains("data-volume=\"A4\" data-problem=\"not_expected\""),
-        "{html}"
-    );
+    for expected in [
+        "By <strong id=\"confirmed-by\">op</strong>",
+        "<tr data-volume=\"A1\"><td>A1</td><td>LTO</td><td>LIBR</td><td>OFFS</td>",
+        "data-volume=\"A3\" data-problem=\"not_scanned\"",
+        "data-volume=\"A4\" data-problem=\"not_expected\"",
+    ] {
+        assert!(html.contains(expected), "missing {expected:?} in {html}");
+    }
     let (_, a1) = get(
         &base,
         "/api/v1/customers/ACME/media/LTO/volumes/A1",
@@ -556,12 +548,7 @@ fn the_volume_list_filters_volumes_with_a_pending_move() {
     let server = Server::start(&store, 0);
     let base = server.url();
     let token = logon(&base, "viewer", "viewer pass");
-    let listed = |html: &str| -> Vec<String> {
-        html.split("<tr data-volume=\"")
-            .skip(1)
-            .map(|s| s[..s.find('"').unwrap()].to_string())
-            .collect()
-    };
+    let listed = crate::web_page::rows;
 
     // The overview and the picking list link to the volumes with a pending move.
     let moving = "href=\"/volumes?customer=ACME&amp;pending=yes\"";

@@ -21,6 +21,21 @@ fn chromium() -> Option<PathBuf> {
         })
 }
 
+/// Chromium, or `None` with a notice that the test is skipped — but never under CI (`CI`
+/// set), where a missing browser fails the test.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let browser = chromium();
+    if browser.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but Chromium is not installed (apt-get install chromium)");
+        }
+        eprintln!(
+            "NOTICE: web_page test SKIPPED: Chromium is not installed (apt-get install chromium)"
+        );
+    }
+    browser
+}
+
 /// Loads `url` in headless Chromium with the profile `profile` (cookies persist in it) and
 /// returns the DOM after the page (and any navigation it starts) has loaded.
 fn dump_dom(browser: &Path, profile: &Path, url: &str) -> String {
@@ -158,13 +173,7 @@ fn record_session(base: &str) {
 
 #[test]
 fn the_page_shows_the_inventory_in_a_real_browser() {
-    let Some(browser) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but Chromium is not installed (apt-get install chromium)");
-        }
-        eprintln!(
-            "NOTICE: web_page test SKIPPED: Chromium is not installed (apt-get install chromium)"
-        );
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -359,8 +368,8 @@ fn seed_moves(store: &Path) {
     admin(store, &["grant", "op", "ACME", "write"], None);
 }
 
-/// The Volume-IDs of the rows of a list the browser rendered.
-fn rows(dom: &str) -> Vec<String> {
+/// The Volume-IDs of the rows of a volume list (as the server or the browser rendered it).
+pub(crate) fn rows(dom: &str) -> Vec<String> {
     dom.split("<tr data-volume=\"")
         .skip(1)
         .map(|s| s[..s.find('"').unwrap()].to_string())
@@ -369,13 +378,7 @@ fn rows(dom: &str) -> Vec<String> {
 
 #[test]
 fn an_operator_confirms_the_days_moves_in_a_real_browser() {
-    let Some(browser) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but Chromium is not installed (apt-get install chromium)");
-        }
-        eprintln!(
-            "NOTICE: web_page test SKIPPED: Chromium is not installed (apt-get install chromium)"
-        );
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
