@@ -338,7 +338,7 @@ pub(crate) fn read_scan(file: &std::path::Path) -> Result<Vec<String>, Failure> 
     } else {
         std::fs::read_to_string(file).map_err(|e| (exit::USAGE, format!("{name}: {e}")))?
     };
-    barcodes(&text).map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))
+    tapesync_store::scanned_barcodes(&text).map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))
 }
 
 fn confirm(args: &ConfirmArgs, layers: &Layers) -> Result<u8, Failure> {
@@ -371,46 +371,6 @@ fn confirm(args: &ConfirmArgs, layers: &Layers) -> Result<u8, Failure> {
         outln!("  {}: {problem}: {}", d.volume, d.detail);
     }
     Ok(exit::INPUT_ERRORS)
-}
-
-/// The barcodes of a scan file: one per line (blank lines and surrounding blanks ignored), or,
-/// when the first line holds a comma, a CSV whose header has a `volume` column.
-fn barcodes(text: &str) -> Result<Vec<String>, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    if !first.contains(',') {
-        return Ok(text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect());
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| e.to_string())?.clone();
-    let column = header
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case("volume"))
-        .ok_or_else(|| {
-            format!(
-                "the CSV has no `volume` column (its columns: {}); give one barcode per line, or \
-                 a CSV with a `volume` column",
-                header.iter().collect::<Vec<_>>().join(", ")
-            )
-        })?;
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| match e.position() {
-            Some(p) => format!("line {}: {e}", p.line()),
-            None => e.to_string(),
-        })?;
-        if let Some(v) = record.get(column).filter(|v| !v.is_empty()) {
-            out.push(v.to_string());
-        }
-    }
-    Ok(out)
 }
 
 /// What the store said, as a failure: what the user asked for is wrong (exit 1), or

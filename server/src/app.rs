@@ -127,6 +127,7 @@ pub fn router(state: AppState) -> Router {
             "/reconciliations",
             get(web::reconciliations).post(web::reconcile),
         )
+        .route("/moves/confirm", post(web::confirm_moves))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", api_routes())

@@ -29,6 +29,11 @@ pub const SESSION_BODY_LIMIT: usize = 256 * 1024;
 /// Longest session text (definition hash and name, source name), in characters.
 pub const MAX_SESSION_TEXT: usize = 4096;
 
+/// Largest body of the web page's confirmation form (`POST /moves/confirm`): the most barcodes
+/// a confirmation may hold (`api::moves::MAX_BARCODES`), pasted as the picking list's own CSV
+/// lines and percent-encoded, fit. Read only after the user's write grant is checked.
+pub const CONFIRM_FORM_BODY_LIMIT: usize = 4096 * 1024;
+
 /// Changes in one batch.
 pub const MAX_CHANGES_PER_BATCH: usize = 50_000;
 /// An idempotency key is 1 to this many printable ASCII characters without spaces.

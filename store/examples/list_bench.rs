@@ -4,9 +4,10 @@
 //! `cargo run --release -p tapesync-store --example list_bench [VOLUMES] [POSTGRES-URL]`
 //!
 //! The inventory is imported in one transaction (a third of the volumes in OFFS, the rest in
-//! LIBR; every other one scratch). Then, five times each, with the median printed: the first
+//! LIBR; every other one scratch; every 50th one, 2% of them, with a pending move: it is still in
+//! the other repository). Then, five times each, with the median printed: the first
 //! page, a page from the middle and the last page (100 volumes, key paging), a page filtered
-//! by repository and by scratch state, a text search, and the whole filtered list of the CSV
+//! by repository, by scratch state and by pending move (with one and without), a text search, and the whole filtered list of the CSV
 //! export. The PostgreSQL run uses a schema of its own (`list_bench_<pid>`), dropped at the end.
 
 use std::time::Instant;
@@ -64,21 +65,27 @@ fn inventory(volumes: usize) -> InventoryDump {
                 .into(),
         }],
         volumes: (0..volumes)
-            .map(|i| VolumeDump {
-                customer: "US01".into(),
-                media: "LTO".into(),
-                volume: format!("V{i:07}"),
-                version: None,
-                fields: [
-                    (
-                        Field::Repository,
-                        if i.is_multiple_of(3) { "OFFS" } else { "LIBR" }.to_string(),
-                    ),
-                    (Field::Scratch, i.is_multiple_of(2).to_string()),
-                    (Field::Slot, format!("{}", i % 5000)),
-                    (Field::Description, format!("volume number {i}")),
-                ]
-                .into(),
+            .map(|i| {
+                let (target, other) = if i.is_multiple_of(3) {
+                    ("OFFS", "LIBR")
+                } else {
+                    ("LIBR", "OFFS")
+                };
+                let current = if i.is_multiple_of(50) { other } else { target };
+                VolumeDump {
+                    customer: "US01".into(),
+                    media: "LTO".into(),
+                    volume: format!("V{i:07}"),
+                    version: None,
+                    fields: [
+                        (Field::Repository, target.to_string()),
+                        (Field::CurrentRepository, current.to_string()),
+                        (Field::Scratch, i.is_multiple_of(2).to_string()),
+                        (Field::Slot, format!("{}", i % 5000)),
+                        (Field::Description, format!("volume number {i}")),
+                    ]
+                    .into(),
+                }
             })
             .collect(),
     }
@@ -117,6 +124,20 @@ fn measure(
             VolumeListQuery {
                 scratch: Some(ScratchFilter::Scratch),
                 ..page(None)
+            },
+        ),
+        (
+            "pending move, first page",
+            VolumeListQuery {
+                pending: Some(true),
+                ..page(None)
+            },
+        ),
+        (
+            "no pending move, middle page",
+            VolumeListQuery {
+                pending: Some(false),
+                ..page(Some(volumes / 2))
             },
         ),
         (

@@ -34,6 +34,9 @@ pub struct VolumeListQuery {
     pub media: Option<String>,
     pub repository: Option<RepositoryFilter>,
     pub scratch: Option<ScratchFilter>,
+    /// `Some(true)`: only volumes with a pending move (CURRENT_REPOSITORY and REPOSITORY both
+    /// set and different, whatever the move date); `Some(false)`: only the others.
+    pub pending: Option<bool>,
     /// Part of the Volume-ID (compared upper-cased).
     pub text: Option<String>,
     /// Continue after this (media, volume): the last one of the previous page.
@@ -95,6 +98,16 @@ pub(crate) fn statements(
         Some(ScratchFilter::Scratch) => filter.push_str(" AND scratch = 'true'"),
         Some(ScratchFilter::Active) => filter.push_str(" AND scratch = 'false'"),
         Some(ScratchFilter::Unknown) => filter.push_str(" AND scratch IS NULL"),
+        None => {}
+    }
+    match query.pending {
+        // The condition of the partial index `volumes_moving`, written as it is there so that
+        // both databases read that index (see `moves::pending_moves_query`).
+        Some(true) => filter.push_str(" AND current_repository <> repository"),
+        Some(false) => filter.push_str(
+            " AND (current_repository IS NULL OR repository IS NULL \
+             OR current_repository = repository)",
+        ),
         None => {}
     }
     if let Some(text) = &query.text {
@@ -207,6 +220,7 @@ fn check(query: &VolumeListQuery) -> Result<VolumeListQuery, StoreError> {
             other => other.clone(),
         },
         scratch: query.scratch,
+        pending: query.pending,
         text,
         after: match &query.after {
             Some((m, v)) => Some((id(Field::Media, m)?, crate::validate::volume_id(v)?)),
@@ -226,6 +240,7 @@ mod tests {
             media: Some("LTO".into()),
             repository: Some(RepositoryFilter::Unassigned),
             scratch: Some(ScratchFilter::Active),
+            pending: None,
             text: Some("A1".into()),
             after: Some(("LTO".into(), "A10".into())),
             limit: Some(50),

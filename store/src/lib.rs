@@ -47,7 +47,7 @@ pub use columns::column;
 pub use error::StoreError;
 pub use inventory::VolumeCount;
 pub use location::{redact_url, StoreLocation};
-pub use moves::{Confirmation, Discrepancy, PendingMove, Problem};
+pub use moves::{scanned_barcodes, Confirmation, Discrepancy, PendingMove, Problem};
 pub use passwords::Credentials;
 pub use prune::{PruneReport, IDEMPOTENCY_RETENTION};
 pub use reconcile::{

@@ -424,3 +424,72 @@ impl Store {
         Ok(confirmed)
     }
 }
+
+/// The barcodes of a scan, as an operator gives them to a confirmation (a file, standard input
+/// or the web page's text box): one per line (blank lines and surrounding blanks ignored), or,
+/// when the first line holds a comma, a CSV whose header has a `volume` column — such as the
+/// picking list's own CSV with the lines of the tapes not carried deleted. The error says what
+/// to fix: the CSV's columns when none is `volume`, or the number of a ragged line.
+pub fn scanned_barcodes(text: &str) -> Result<Vec<String>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if !first.contains(',') {
+        return Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = header
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("volume"))
+        .ok_or_else(|| {
+            format!(
+                "the CSV has no `volume` column (its columns: {}); give one barcode per line, or \
+                 a CSV with a `volume` column",
+                header.iter().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| match e.position() {
+            Some(p) => format!("line {}: {e}", p.line()),
+            None => e.to_string(),
+        })?;
+        if let Some(v) = record.get(column).filter(|v| !v.is_empty()) {
+            out.push(v.to_string());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::scanned_barcodes;
+
+    #[test]
+    fn a_scan_is_one_barcode_a_line_or_the_lists_csv() {
+        assert_eq!(
+            scanned_barcodes("\u{feff} A1 \r\n\r\nB2\n").unwrap(),
+            ["A1", "B2"]
+        );
+        let csv = "from,to,media,volume,slot,move_date\nLIBR,OFFS,LTO,A1,,\nLIBR,OFFS,LTO, B2 ,S1,2026-11-30\n";
+        assert_eq!(scanned_barcodes(csv).unwrap(), ["A1", "B2"]);
+    }
+
+    #[test]
+    fn a_csv_without_a_volume_column_or_with_a_ragged_line_says_what_to_fix() {
+        let e = scanned_barcodes("from,to\nLIBR,OFFS\n").unwrap_err();
+        assert!(
+            e.contains("no `volume` column (its columns: from, to)"),
+            "{e}"
+        );
+        let e = scanned_barcodes("volume,slot\nA1,S1\nB2\n").unwrap_err();
+        assert!(e.starts_with("line 3:"), "{e}");
+    }
+}

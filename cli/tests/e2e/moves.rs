@@ -398,3 +398,207 @@ fn a_confirmation_lists_its_discrepancies_and_bad_input_changes_nothing() {
     );
     assert_eq!(status, 404);
 }
+
+/// POST the web page's confirmation form with the API token: (status, HTML).
+fn post_form(
+    base: &str,
+    path: &str,
+    token: &str,
+    barcodes: &str,
+    cross_site: bool,
+) -> (u16, String) {
+    let mut r = crate::server_support::client()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("barcodes={}", urlencode(barcodes)));
+    if cross_site {
+        r = r.header("sec-fetch-site", "cross-site");
+    }
+    let r = r.send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_web_page_confirms_moves_for_a_write_grant_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("inventory.db");
+    seed(&store);
+    admin(&store, &["user", "add", "op"], Some("op pass"));
+    admin(&store, &["grant", "op", "ACME", "write"], None);
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let viewer = logon(&base, "viewer", "viewer pass");
+    let op = logon(&base, "op", "op pass");
+    let form = "/moves/confirm?customer=ACME&due=2026-11-30";
+
+    // A read grant sees the list but no form, and its post is refused.
+    let (status, html) = page(&base, "/moves?customer=ACME&due=2026-11-30", &viewer);
+    assert_eq!(status, 200);
+    assert!(html.contains("data-volume=\"A1\""), "{html}");
+    assert!(!html.contains("id=\"confirm-form\""), "{html}");
+    let before = crate::server_support::export(&store);
+    let (status, html) = post_form(&base, form, &viewer, "A1\n", false);
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("needs a write grant"), "{html}");
+    // Another customer's: 404, as everywhere.
+    let (status, _) = post_form(
+        &base,
+        "/moves/confirm?customer=BETA&due=2026-11-30",
+        &op,
+        "B1\n",
+        false,
+    );
+    assert_eq!(status, 404);
+
+    // The write grant's page has the form, posting to the day shown.
+    let (status, html) = page(&base, "/moves?customer=ACME&due=2026-11-30", &op);
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(
+            "id=\"confirm-form\" method=\"post\" action=\"/moves/confirm?customer=ACME&amp;due=2026-11-30\""
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<textarea id=\"barcodes\" name=\"barcodes\""),
+        "{html}"
+    );
+
+    // Bad input changes nothing, and the form comes back with the text and what to fix.
+    let (status, html) = post_form(&base, form, &op, "A1\nQQ77\n", false);
+    assert_eq!(status, 400, "{html}");
+    assert!(
+        html.contains("no volume of customer ACME has the barcode QQ77"),
+        "{html}"
+    );
+    assert!(html.contains(">A1\nQQ77\n</textarea>"), "{html}");
+    let (status, html) = post_form(&base, form, &op, "barcode,where\nA1,OFFS\n", false);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("(its columns: barcode, where)"), "{html}");
+    let (status, html) = post_form(&base, form, &op, " \n", false);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("no barcode was given"), "{html}");
+    let (status, html) = post_form(
+        &base,
+        "/moves/confirm?customer=ACME&due=30.11.2026",
+        &op,
+        "A1\n",
+        false,
+    );
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("YYYY-MM-DD"), "{html}");
+    // A form another site posts in the operator's name is refused.
+    let (status, html) = post_form(&base, form, &op, "A1\n", true);
+    assert_eq!(status, 403, "{html}");
+    assert_eq!(crate::server_support::export(&store), before);
+
+    // The list's own CSV with A1 kept and A4 added: A1 confirmed; A4 not expected and A3 not
+    // scanned are discrepancies, listed and not accepted.
+    let scan = "from,to,media,volume,slot,move_date\r\nLIBR,OFFS,LTO,A1,7,\r\n,,,A4,,\r\n";
+    let (status, html) = post_form(&base, form, &op, scan, false);
+    assert_eq!(status, 200, "{html}");
+    for expected in [
+        "By <strong id=\"confirmed-by\">op</strong>",
+        "<tr data-volume=\"A1\"><td>A1</td><td>LTO</td><td>LIBR</td><td>OFFS</td>",
+        "data-volume=\"A3\" data-problem=\"not_scanned\"",
+        "data-volume=\"A4\" data-problem=\"not_expected\"",
+    ] {
+        assert!(html.contains(expected), "missing {expected:?} in {html}");
+    }
+    let (_, a1) = get(
+        &base,
+        "/api/v1/customers/ACME/media/LTO/volumes/A1",
+        &viewer,
+    );
+    assert_eq!(a1["fields"]["CURRENT_REPOSITORY"], "OFFS", "{a1}");
+    let (_, a3) = get(
+        &base,
+        "/api/v1/customers/ACME/media/LTO/volumes/A3",
+        &viewer,
+    );
+    assert_eq!(a3["fields"]["CURRENT_REPOSITORY"], "OFFS", "{a3}");
+    let (_, history) = get(
+        &base,
+        "/api/v1/customers/ACME/media/LTO/volumes/A1/history",
+        &viewer,
+    );
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["user"], &last["field"], &last["new"]),
+        (&json!("op"), &json!("CURRENT_REPOSITORY"), &json!("OFFS")),
+        "{history}"
+    );
+}
+
+#[test]
+fn the_volume_list_filters_volumes_with_a_pending_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("inventory.db");
+    seed(&store);
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let token = logon(&base, "viewer", "viewer pass");
+    let listed = crate::web_page::rows;
+
+    // The overview and the picking list link to the volumes with a pending move.
+    let moving = "href=\"/volumes?customer=ACME&amp;pending=yes\"";
+    let (_, overview) = page(&base, "/", &token);
+    assert!(overview.contains(moving), "{overview}");
+    let (_, moves) = page(&base, "/moves?customer=ACME&due=2026-11-30", &token);
+    assert!(moves.contains(moving), "{moves}");
+
+    // Every pending move, whatever its day (A2 is due on 1 December).
+    let (status, html) = page(&base, "/volumes?customer=ACME&pending=yes", &token);
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(listed(&html), ["A1", "A2", "A3"]);
+    assert!(
+        html.contains("<option value=\"yes\" selected>yes</option>"),
+        "the form keeps the choice: {html}"
+    );
+    assert!(
+        html.contains("id=\"csv-export\" href=\"/volumes.csv?customer=ACME&amp;pending=yes\""),
+        "{html}"
+    );
+    let (status, html) = page(
+        &base,
+        "/volumes?customer=ACME&pending=no&repository=&scratch=&text=",
+        &token,
+    );
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(listed(&html), ["A4"]);
+    let (status, html) = page(
+        &base,
+        "/volumes?customer=ACME&pending=yes&repository=LIBR",
+        &token,
+    );
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(listed(&html), ["A3"], "bound for LIBR");
+
+    // The CSV export carries the filter.
+    let csv = crate::server_support::client()
+        .get(format!("{base}/volumes.csv?customer=ACME&pending=yes"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows.iter().all(|r| r.starts_with("ACME,LTO,A")), "{csv}");
+
+    let (status, html) = page(&base, "/volumes?customer=ACME&pending=maybe", &token);
+    assert_eq!(status, 400);
+    assert!(html.contains("pending is yes or no"), "{html}");
+    let (status, _) = page(&base, "/volumes?customer=BETA&pending=yes", &token);
+    assert_eq!(status, 404);
+}

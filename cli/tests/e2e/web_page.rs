@@ -21,6 +21,21 @@ fn chromium() -> Option<PathBuf> {
         })
 }
 
+/// Chromium, or `None` with a notice that the test is skipped — but never under CI (`CI`
+/// set), where a missing browser fails the test.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let browser = chromium();
+    if browser.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but Chromium is not installed (apt-get install chromium)");
+        }
+        eprintln!(
+            "NOTICE: web_page test SKIPPED: Chromium is not installed (apt-get install chromium)"
+        );
+    }
+    browser
+}
+
 /// Loads `url` in headless Chromium with the profile `profile` (cookies persist in it) and
 /// returns the DOM after the page (and any navigation it starts) has loaded.
 fn dump_dom(browser: &Path, profile: &Path, url: &str) -> String {
@@ -158,13 +173,7 @@ fn record_session(base: &str) {
 
 #[test]
 fn the_page_shows_the_inventory_in_a_real_browser() {
-    let Some(browser) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but Chromium is not installed (apt-get install chromium)");
-        }
-        eprintln!(
-            "NOTICE: web_page test SKIPPED: Chromium is not installed (apt-get install chromium)"
-        );
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -331,10 +340,172 @@ fn the_page_shows_the_inventory_in_a_real_browser() {
     assert!(dom.contains("id=\"logon-error\""), "{dom}");
 }
 
+/// ACME: M1–M3 in LIBR bound for OFFS (due at once), M4 bound for OFFS on 2099-01-01, S1
+/// where it should be. `op` has a write grant on ACME.
+fn seed_moves(store: &Path) {
+    let volume = |v: &str, target: &str, current: &str, date: Option<&str>| {
+        let mut fields = json!({"REPOSITORY": target, "CURRENT_REPOSITORY": current, "SLOT": "9"});
+        if let Some(d) = date {
+            fields["MOVEDATE"] = json!(d);
+        }
+        json!({"customer": "ACME", "media": "LTO", "volume": v, "fields": fields})
+    };
+    let dump = json!({
+        "customers": [{"id": "ACME", "name": "Acme Corp", "media": [{"id": "LTO"}],
+                       "repositories": [{"id": "LIBR"}, {"id": "OFFS"}]}],
+        "volumes": [
+            volume("M1", "OFFS", "LIBR", None),
+            volume("M2", "OFFS", "LIBR", None),
+            volume("M3", "OFFS", "LIBR", None),
+            volume("M4", "OFFS", "LIBR", Some("2099-01-01")),
+            volume("S1", "LIBR", "LIBR", None),
+        ]
+    });
+    let file = store.with_file_name("dump.json");
+    std::fs::write(&file, dump.to_string()).unwrap();
+    admin(store, &["import", file.to_str().unwrap()], None);
+    admin(store, &["user", "add", "op"], Some("op pass"));
+    admin(store, &["grant", "op", "ACME", "write"], None);
+}
+
+/// The Volume-IDs of the rows of a volume list (as the server or the browser rendered it).
+pub(crate) fn rows(dom: &str) -> Vec<String> {
+    dom.split("<tr data-volume=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+#[test]
+fn an_operator_confirms_the_days_moves_in_a_real_browser() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("inventory.db");
+    seed_moves(&store);
+    let server = Server::start(&store, 0);
+    let base = server.url();
+    let front = SameOriginFront::start(server.port);
+    let profile = tempfile::tempdir().unwrap();
+    let dom = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("http://127.0.0.1:{}/logon-page/op/op%20pass", front.port),
+    );
+    assert!(
+        dom.contains("<strong id=\"user-name\">op</strong>"),
+        "{dom}"
+    );
+
+    // The picking list of the day: M1–M3 out of LIBR (M4 is due in 2099), and the form.
+    let day = "/moves?customer=ACME&due=2026-11-30";
+    let list = dump_dom(&browser, profile.path(), &format!("{base}{day}"));
+    assert!(list.contains("Take out of LIBR (3)"), "{list}");
+    assert_eq!(rows(&list), ["M1", "M2", "M3"]);
+    assert!(list.contains("id=\"confirm-form\""), "{list}");
+
+    // The form, filled in and sent by the browser: M1 and M2 were carried, M3 was not — the
+    // one discrepancy.
+    let filled = format!("http://127.0.0.1:{}/fill/M1%0AM2%0A{day}", front.port);
+    let result = dump_dom(&browser, profile.path(), &filled);
+    assert!(
+        result.contains("<span id=\"confirmed-count\">2</span>"),
+        "{result}"
+    );
+    assert!(
+        result.contains("<span id=\"discrepancy-count\">1</span>"),
+        "{result}"
+    );
+    assert!(
+        result.contains("<tr data-volume=\"M3\" data-problem=\"not_scanned\">"),
+        "{result}"
+    );
+    assert!(
+        result.contains("<strong id=\"confirmed-by\">op</strong>"),
+        "{result}"
+    );
+    let token = crate::server_support::logon(&base, "op", "op pass");
+    let now_in = |volume: &str| {
+        let (_, v) = crate::server_support::get(
+            &base,
+            &format!("/api/v1/customers/ACME/media/LTO/volumes/{volume}"),
+            &token,
+        );
+        v["fields"]["CURRENT_REPOSITORY"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        [now_in("M1"), now_in("M2"), now_in("M3")],
+        ["OFFS", "OFFS", "LIBR"]
+    );
+
+    // The volume list's filters, the new pending-move one among them: M3 and M4 are still
+    // to move; the export link carries the filters.
+    let all = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME"),
+    );
+    for field in ["media", "repository", "scratch", "pending", "text"] {
+        assert!(
+            all.contains(&format!("name=\"{field}\"")),
+            "no {field} filter: {all}"
+        );
+    }
+    let moving = dump_dom(
+        &browser,
+        profile.path(),
+        &format!(
+            "{base}/volumes?customer=ACME&media=LTO&repository=OFFS&scratch=&pending=yes&text="
+        ),
+    );
+    assert_eq!(rows(&moving), ["M3", "M4"]);
+    assert!(
+        moving.contains("<span id=\"list-total\">2</span>"),
+        "{moving}"
+    );
+    let settled = dump_dom(
+        &browser,
+        profile.path(),
+        &format!("{base}/volumes?customer=ACME&media=&repository=&scratch=&pending=no&text=M"),
+    );
+    assert_eq!(rows(&settled), ["M1", "M2"]);
+
+    // The CSV export behind the link the browser shows.
+    let href = moving
+        .split("id=\"csv-export\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert_eq!(
+        href,
+        "/volumes.csv?customer=ACME&media=LTO&repository=OFFS&pending=yes"
+    );
+    let csv = crate::server_support::client()
+        .get(format!("{base}{href}"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let volumes: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(volumes, ["M3", "M4"], "{csv}");
+}
+
 /// A same-origin front for the server, as a TLS proxy would be: it serves a page whose script
 /// submits the real logon form (`/logon-page/USER/PASSWORD`, the page the server itself does not
-/// have, since it runs no scripts) and forwards every other connection to the server unchanged.
-/// Cookies do not depend on the port, so the session then works on the server's own address.
+/// have, since it runs no scripts), the server's own page with a script that fills in and
+/// submits its form (`/fill/TEXT/PATH`, see [`filled_form_page`]), and forwards every other
+/// connection to the server unchanged. Cookies do not depend on the port, so the session then
+/// works on the server's own address.
 struct SameOriginFront {
     port: u16,
 }
@@ -376,6 +547,16 @@ impl SameOriginFront {
                         );
                         return;
                     }
+                    if let Some(rest) = path.strip_prefix("/fill/") {
+                        let body = filled_form_page(server_port, &text, rest);
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        return;
+                    }
                     let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", server_port)) else {
                         return;
                     };
@@ -395,6 +576,55 @@ impl SameOriginFront {
         });
         SameOriginFront { port }
     }
+}
+
+/// `/fill/TEXT/PATH?QUERY`: the server's own page `PATH?QUERY`, fetched with the browser's
+/// cookie, and a script that puts the percent-encoded TEXT into its `textarea` and submits the
+/// form it is in — the page's real form, field names and action, as a person would send it.
+/// The page forbids scripts (its Content-Security-Policy header), which this copy, served by
+/// the front, does not carry.
+fn filled_form_page(server_port: u16, head: &str, rest: &str) -> String {
+    let (text, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let text = percent_decode(text);
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("cookie")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default();
+    let page = crate::server_support::client()
+        .get(format!("http://127.0.0.1:{server_port}/{path}"))
+        .header("cookie", cookie)
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_else(|e| format!("<p>the front could not fetch the page: {e}</p>"));
+    let script = format!(
+        "<script>const box = document.querySelector('textarea'); box.value = {};\
+         box.form.submit();</script></body>",
+        serde_json::to_string(&text)
+            .unwrap()
+            .replace('<', "\\u003c")
+    );
+    page.replace("</body>", &script)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 /// The overview, as the server renders it for `user`, laid out by Chromium in a window 1280

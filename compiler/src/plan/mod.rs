@@ -289,9 +289,10 @@ pub struct RepositoryOnMoveDate {
     pub repository: String,
 }
 
-/// `AddSkipOnRepositoryChange(proposed, target, current)`: skip the update of a volume when
-/// the proposed repository, the volume's current target repository and its current
-/// repository match all three filters.
+/// `AddSkipOnRepositoryChange(proposed, target, current)`: skip the update of a volume that
+/// would change its target repository when the proposed repository, the volume's target
+/// repository now (REPOSITORY) and the repository it is in (CURRENT_REPOSITORY; its target
+/// when it has none) match all three filters (docs/language.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkipOnRepositoryChange {
     pub proposed: Pattern,

@@ -123,7 +123,8 @@ impl<'p> Deriver<'p> {
     }
 
     /// The stored fields a run compares with the inventory: those the plan sets, plus what
-    /// the repository rules and `REPOSITORY_DESC` can set.
+    /// the repository rules and `REPOSITORY_DESC` can set, plus CURRENT_REPOSITORY, which
+    /// skip rules read.
     pub fn compared_fields(plan: &Plan) -> Vec<Field> {
         let mut out: Vec<Field> = plan
             .fields_set
@@ -148,6 +149,11 @@ impl<'p> Deriver<'p> {
             .any(|r| r.move_date.is_some())
         {
             add(Field::MoveDate);
+        }
+        // A skip rule's third filter is where the tape is: download it. (No record sets it
+        // unless the plan does, so it is never written because of this.)
+        if !plan.skip_on_repository_change.is_empty() {
+            add(Field::CurrentRepository);
         }
         out.sort();
         out

@@ -85,6 +85,8 @@ pub fn diff_scope(
     let columns: Vec<Option<usize>> = rules.compared.iter().map(|f| table.column(*f)).collect();
     let current = |row: usize, j: usize| columns[j].and_then(|c| table.value(row, c));
     let repository_at = compared_at[Field::Repository.index()];
+    let current_repository_at =
+        Some(compared_at[Field::CurrentRepository.index()]).filter(|j| *j != usize::MAX);
     let repositories_by_desc: HashMap<String, &str> = table
         .repositories
         .iter()
@@ -171,12 +173,16 @@ pub fn diff_scope(
                 }
                 let set = set_of(&differs);
                 if let Some(Some(proposed)) = set.get(&Field::Repository) {
-                    let now = current(row, repository_at).unwrap_or("");
-                    // The inventory keeps one repository per volume, so the target and the
-                    // current repository filters are both tested against it.
+                    let target = current(row, repository_at).unwrap_or("");
+                    // Where the tape is: CURRENT_REPOSITORY (downloaded whenever the plan
+                    // has skip rules, `Deriver::compared_fields`); a volume without one is
+                    // where it should be, as the store reads it.
+                    let now = current_repository_at
+                        .and_then(|j| current(row, j))
+                        .unwrap_or(target);
                     if rules.skips.iter().any(|s| {
                         s.proposed.matches(proposed)
-                            && s.target.matches(now)
+                            && s.target.matches(target)
                             && s.current.matches(now)
                     }) {
                         stats.statistics.volumes_skipped += 1;
@@ -675,9 +681,12 @@ mod tests {
                 continue;
             }
             if let Some(Some(proposed)) = set.get(&Field::Repository) {
-                let now = value(row, Field::Repository).unwrap_or("");
+                let target = value(row, Field::Repository).unwrap_or("");
+                let now = value(row, Field::CurrentRepository).unwrap_or(target);
                 if rules.skips.iter().any(|s| {
-                    s.proposed.matches(proposed) && s.target.matches(now) && s.current.matches(now)
+                    s.proposed.matches(proposed)
+                        && s.target.matches(target)
+                        && s.current.matches(now)
                 }) {
                     stats.statistics.volumes_skipped += 1;
                     continue;

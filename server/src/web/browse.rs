@@ -1,5 +1,5 @@
-//! The volume list of one customer: filters (media, repository, scratch state, part of a
-//! Volume-ID), key paging, and the CSV export of the whole filtered list. Every count on the
+//! The volume list of one customer: filters (media, repository, scratch state, pending move,
+//! part of a Volume-ID), key paging, and the CSV export of the whole filtered list. Every count on the
 //! overview links here.
 
 use super::links::VolumeFilter;
@@ -155,6 +155,17 @@ fn store_query(filter: &VolumeFilter) -> Result<VolumeListQuery, ApiError> {
             ))
         }
     };
+    let pending = match filter.pending.as_deref() {
+        None => None,
+        Some("yes") => Some(true),
+        Some("no") => Some(false),
+        Some(other) => {
+            return Err(bad(
+                "pending",
+                format!("pending is yes or no (or empty for any), not {other:?}"),
+            ))
+        }
+    };
     let repository = filter.repository.as_deref().map(|r| {
         if r == VolumeFilter::NO_REPOSITORY {
             RepositoryFilter::Unassigned
@@ -180,6 +191,7 @@ fn store_query(filter: &VolumeFilter) -> Result<VolumeListQuery, ApiError> {
         media: filter.media.clone(),
         repository,
         scratch,
+        pending,
         text: filter.text.clone(),
         after,
         limit: None,

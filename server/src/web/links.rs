@@ -29,6 +29,8 @@ pub struct VolumeFilter {
     pub repository: Option<String>,
     /// `scratch`, `active` or `unknown`.
     pub scratch: Option<String>,
+    /// `yes` (only volumes with a pending move) or `no` (only those without).
+    pub pending: Option<String>,
     /// Part of a Volume-ID (or of any field value).
     pub text: Option<String>,
     /// Continue after this `MEDIA/VOLUME` (the last one of the previous page).
@@ -47,7 +49,8 @@ impl VolumeFilter {
     }
 
     /// The same filter with surrounding blanks trimmed and empty values dropped. The scratch
-    /// state is a word of the form's own choosing: only an empty one is dropped, never trimmed.
+    /// state and the pending-move answer are words of the form's own choosing: only an empty
+    /// one is dropped, never trimmed.
     pub fn tidy(self) -> Self {
         let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         VolumeFilter {
@@ -55,6 +58,7 @@ impl VolumeFilter {
             media: set(self.media),
             repository: set(self.repository),
             scratch: self.scratch.filter(|v| !v.trim().is_empty()),
+            pending: self.pending.filter(|v| !v.trim().is_empty()),
             text: set(self.text),
             after: set(self.after),
         }
@@ -66,6 +70,7 @@ impl VolumeFilter {
             ("media", &self.media),
             ("repository", &self.repository),
             ("scratch", &self.scratch),
+            ("pending", &self.pending),
             ("text", &self.text),
         ] {
             if let Some(v) = value {
@@ -120,20 +125,21 @@ mod tests {
         let f = VolumeFilter {
             media: Some("LTO".into()),
             repository: Some(VolumeFilter::NO_REPOSITORY.into()),
+            pending: Some("yes".into()),
             text: Some("a b".into()),
             ..VolumeFilter::customer("ACME")
         };
         assert_eq!(
             f.href(),
-            "/volumes?customer=ACME&media=LTO&repository=-&text=a%20b"
+            "/volumes?customer=ACME&media=LTO&repository=-&pending=yes&text=a%20b"
         );
         assert_eq!(
             f.after("LTO", "A-1").href(),
-            "/volumes?customer=ACME&media=LTO&repository=-&text=a%20b&after=LTO%2FA-1"
+            "/volumes?customer=ACME&media=LTO&repository=-&pending=yes&text=a%20b&after=LTO%2FA-1"
         );
         assert_eq!(
             f.csv_href(),
-            "/volumes.csv?customer=ACME&media=LTO&repository=-&text=a%20b"
+            "/volumes.csv?customer=ACME&media=LTO&repository=-&pending=yes&text=a%20b"
         );
     }
 }

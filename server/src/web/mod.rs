@@ -26,7 +26,7 @@ mod pages;
 mod reconcile;
 
 pub use browse::{volumes, volumes_csv};
-pub use moves::moves;
+pub use moves::{confirm as confirm_moves, moves};
 pub use reconcile::{reconcile, reconciliations};
 
 const RECENT_SESSIONS: usize = 20;

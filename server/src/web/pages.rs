@@ -20,7 +20,7 @@ th{background:#eee}td.n{text-align:right}td.path{overflow-wrap:anywhere;word-bre
 .err{color:#a00;font-weight:bold}tr.short td{background:#fdd;font-weight:bold}header{display:flex;justify-content:space-between;align-items:center;flex-wrap:wrap}\
 form.inline{display:inline}label{margin-right:.5rem}form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}\
 nav.pages a,nav.pages span{margin-right:1rem}\
-@media print{header form,form,nav.pages{display:none}body{margin:0}}";
+@media print{header form,form,nav.pages,#confirm{display:none}body{margin:0}}";
 
 /// A whole page around `body`.
 pub fn layout(title: &str, body: Markup) -> Markup {
@@ -129,8 +129,8 @@ pub fn customer_section(
                 "Media: " (list_or_none(customer.media.iter().map(|m| (m.id.as_str(), m.description.as_str())))) ". "
                 "Repositories: " (list_or_none(customer.repositories.iter().map(|r| (r.id.as_str(), r.description.as_str())))) ". "
                 "Volumes: " a.total href=(all.href()) { (total) } ". "
-                a.moves href={ "/moves?customer=" (query_value(&customer.id)) } { "Pending moves (picking lists)" }
-                " "
+                a.moves href={ "/moves?customer=" (query_value(&customer.id)) } { "Pending moves (picking lists)" } ", "
+                a.moving href=(VolumeFilter { pending: Some("yes".into()), ..all.clone() }.href()) { "volumes with a pending move" } ", "
                 a.reconciliations href={ "/reconciliations?customer=" (query_value(&customer.id)) } { "Reconciliations" }
             }
             table {
@@ -354,6 +354,12 @@ pub fn volume_list(
                     option value=(s) selected[selected(&filter.scratch, s)] { (s) }
                 }
             } }
+            label { "Pending move " select name="pending" #f-pending {
+                option value="" { "any" }
+                @for p in ["yes", "no"] {
+                    option value=(p) selected[selected(&filter.pending, p)] { (p) }
+                }
+            } }
             label { "Volume-ID contains "
                 input type="search" name="text" #f-text maxlength="10" value=(filter.text.as_deref().unwrap_or(""));
             }
@@ -369,7 +375,7 @@ pub fn volume_list(
             div.wide {
                 table #volumes {
                     thead { tr {
-                        th { "Media" } th { "Volume" } th { "Version" } th { "Repository" } th { "Slot" }
+                        th { "Media" } th { "Volume" } th { "Version" } th { "Repository" } th { "Now in" } th { "Slot" }
                         th { "Scratch" } th { "Move date" } th { "Expiry date" } th { "Description" }
                     } }
                     tbody {
@@ -380,6 +386,7 @@ pub fn volume_list(
                                 td { a href={ "/volume?customer=" (query_value(&customer.id)) "&media=" (query_value(&v.media)) "&volume=" (query_value(&v.volume.volume)) } { (v.volume.volume) } }
                                 td.n { (v.volume.version) }
                                 td { (field(Field::Repository)) }
+                                td { (field(Field::CurrentRepository)) }
                                 td { (field(Field::Slot)) }
                                 td { (field(Field::Scratch)) }
                                 td { (field(Field::MoveDate)) }

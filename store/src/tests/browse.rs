@@ -129,6 +129,58 @@ fn every_filter_narrows_the_list_and_totals_count_every_page() {
 }
 
 #[test]
+fn the_pending_move_filter_splits_the_list_in_two() {
+    on_each(|t| {
+        fill(&mut t.store);
+        // L001 and L002 (in LIBR) are bound for OFFS; L003 (in OFFS) for LIBR: three pending
+        // moves. The DLT volumes have no repository at all: no move.
+        let targets = [("L001", "OFFS"), ("L002", "OFFS"), ("L003", "LIBR")]
+            .iter()
+            .map(|(v, r)| change(v, Some(1), &[(Field::Repository, Some(*r))]))
+            .collect();
+        t.store
+            .apply("t", &scope(), &batch("targets", false, targets))
+            .unwrap();
+        let store = &t.store;
+        let pending = ids(
+            store,
+            &VolumeListQuery {
+                pending: Some(true),
+                ..Default::default()
+            },
+        );
+        assert_eq!(pending.1, ["LTO/L001", "LTO/L002", "LTO/L003"]);
+        let settled = ids(
+            store,
+            &VolumeListQuery {
+                pending: Some(false),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            settled.0, 32,
+            "every other volume, those without a repository too"
+        );
+        assert!(settled.1.contains(&"DLT/D000".to_string()));
+        assert!(!settled.1.contains(&"LTO/L001".to_string()));
+        // With the other filters and paging.
+        let page = ids(
+            store,
+            &VolumeListQuery {
+                pending: Some(true),
+                repository: Some(RepositoryFilter::In("OFFS".into())),
+                limit: Some(1),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (page.0, page.1, page.2),
+            (2, vec!["LTO/L001".to_string()], true)
+        );
+    });
+}
+
+#[test]
 fn pages_continue_after_the_last_volume_shown_until_the_list_ends() {
     on_each(|t| {
         fill(&mut t.store);
@@ -229,6 +281,13 @@ fn the_list_query_reads_an_index_on_sqlite() {
                 ..Default::default()
             },
             "volumes_by_scratch",
+        ),
+        (
+            VolumeListQuery {
+                pending: Some(true),
+                ..Default::default()
+            },
+            "volumes_moving",
         ),
     ] {
         let query = VolumeListQuery {
