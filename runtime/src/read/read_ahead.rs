@@ -65,7 +65,7 @@ impl Batch {
 
 /// Copies `from` into `kept` field by field, so that every string keeps its capacity (the
 /// derived `clone_from` would allocate a whole new record).
-fn refill(kept: &mut RawRecord, from: &RawRecord) {
+pub(crate) fn refill(kept: &mut RawRecord, from: &RawRecord) {
     let RawRecord {
         line,
         raw,
