@@ -10,7 +10,7 @@ use crate::observer::Observer;
 use crate::read::input::{lines_of, OpenInput};
 use crate::spill::Spill;
 use crate::target::ScopeReader;
-use crate::testutil::{csv_plan, glob};
+use crate::testutil::{csv_plan, glob, Failing};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -281,22 +281,10 @@ fn line_rules_and_header_sections() {
 /// A reader that fails part-way: the error comes after everything read before it.
 #[test]
 fn a_read_failure_part_way() {
-    struct Failing(std::io::Cursor<Vec<u8>>);
-    impl std::io::Read for Failing {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.0.read(buf)?;
-            if n == 0 {
-                return Err(std::io::Error::other("disk on fire"));
-            }
-            Ok(n)
-        }
-    }
     let failing = || {
         OpenInput::from_reader(
             "failing".into(),
-            Box::new(std::io::BufReader::new(Failing(std::io::Cursor::new(
-                report(6_000),
-            )))),
+            Box::new(std::io::BufReader::new(Failing::new(report(6_000)))),
         )
         .lines()
     };
