@@ -100,60 +100,86 @@ impl Spill {
         repository_by_rule: bool,
         fields: impl Iterator<Item = (Field, &'v str)>,
     ) -> io::Result<Option<&ScopeKey>> {
-        let same = self.current.is_some_and(|c| {
+        let (i, new_scope) = self.scope_of(customer, media);
+        let buffer = &mut self.scopes[i].buffer;
+        let before = buffer.len();
+        encode(buffer, line, volume, repository_by_rule, fields)?;
+        let added = buffer.len() - before;
+        self.appended(i, added)?;
+        Ok(new_scope.then(|| &self.scopes[i].key))
+    }
+
+    /// [`Spill::push`] for a record encoded already by [`encode_derived`] (pass 1 derives and
+    /// encodes on several threads and spills on one, in input order).
+    pub fn push_encoded(
+        &mut self,
+        customer: &str,
+        media: &str,
+        encoded: &[u8],
+    ) -> io::Result<Option<&ScopeKey>> {
+        let (i, new_scope) = self.scope_of(customer, media);
+        self.scopes[i].buffer.extend_from_slice(encoded);
+        self.appended(i, encoded.len())?;
+        Ok(new_scope.then(|| &self.scopes[i].key))
+    }
+
+    /// The number of the scope a record of (`customer`, `media`) belongs to, registered if it
+    /// is new (`true`), and made the current one.
+    fn scope_of(&mut self, customer: &str, media: &str) -> (usize, bool) {
+        if let Some(c) = self.current {
             let key = &self.scopes[c].key;
-            key.customer == customer && key.media == media
-        });
+            if key.customer == customer && key.media == media {
+                return (c, false);
+            }
+        }
+        self.key.clear();
+        self.key.push_str(customer);
+        self.key.push('\u{1f}');
+        self.key.push_str(media);
         let mut new_scope = false;
-        let i = match self.current {
-            Some(c) if same => c,
-            _ => {
-                self.key.clear();
-                self.key.push_str(customer);
-                self.key.push('\u{1f}');
-                self.key.push_str(media);
-                let i = match self.index.get(self.key.as_str()) {
-                    Some(i) => *i,
-                    None => {
-                        let i = self.scopes.len();
-                        self.scopes.push(ScopeData {
-                            key: ScopeKey {
-                                customer: customer.to_string(),
-                                media: media.to_string(),
-                            },
-                            chunks: Vec::new(),
-                            buffer: Vec::new(),
-                            records: 0,
-                        });
-                        self.left.push(false);
-                        self.index.insert(self.key.clone(), i);
-                        new_scope = true;
-                        i
-                    }
-                };
-                if let Some(c) = self.current {
-                    self.left[c] = true;
-                }
-                if self.left[i] {
-                    // The input came back to a scope it had left: it is not sorted by scope.
-                    self.unsorted = true;
-                }
-                self.current = Some(i);
+        let i = match self.index.get(self.key.as_str()) {
+            Some(i) => *i,
+            None => {
+                let i = self.scopes.len();
+                self.scopes.push(ScopeData {
+                    key: ScopeKey {
+                        customer: customer.to_string(),
+                        media: media.to_string(),
+                    },
+                    chunks: Vec::new(),
+                    buffer: Vec::new(),
+                    records: 0,
+                });
+                self.left.push(false);
+                self.index.insert(self.key.clone(), i);
+                new_scope = true;
                 i
             }
         };
+        if let Some(c) = self.current {
+            self.left[c] = true;
+        }
+        if self.left[i] {
+            // The input came back to a scope it had left: it is not sorted by scope.
+            self.unsorted = true;
+        }
+        self.current = Some(i);
+        (i, new_scope)
+    }
+
+    /// Counts a record of `added` bytes appended to scope `i`'s buffer, and writes buffers
+    /// out when they are full.
+    fn appended(&mut self, i: usize, added: usize) -> io::Result<()> {
         let scope = &mut self.scopes[i];
-        let before = scope.buffer.len();
-        encode(&mut scope.buffer, line, volume, repository_by_rule, fields)?;
         scope.records += 1;
-        self.buffered += scope.buffer.len() - before;
+        self.buffered += added;
         if scope.buffer.len() >= CHUNK_BYTES {
             self.write_chunk(i)?;
         }
         if self.buffered >= BUFFER_BUDGET {
             self.write_all_chunks()?;
         }
-        Ok(new_scope.then(|| &self.scopes[i].key))
+        Ok(())
     }
 
     fn write_chunk(&mut self, i: usize) -> io::Result<()> {
@@ -367,6 +393,17 @@ impl<'a> RecordView<'a> {
 /// then per field its [`Field::index`] (u8) and value; strings are a u16 length and UTF-8
 /// bytes (field limits keep every value far below 64 KiB), integers little-endian. The scope
 /// is not stored: it is the chunk's scope.
+/// Appends `record` to `out` as [`Spill::push`] would spill it (for [`Spill::push_encoded`]).
+pub fn encode_derived(out: &mut Vec<u8>, record: &DerivedRecord) -> io::Result<()> {
+    encode(
+        out,
+        record.line,
+        record.volume(),
+        record.repository_by_rule,
+        record.fields(),
+    )
+}
+
 fn encode<'v>(
     out: &mut Vec<u8>,
     line: u64,

@@ -149,3 +149,22 @@ pub fn date_format(strftime: &str) -> DateFormat {
         has_time: strftime.contains("%H"),
     }
 }
+
+/// A reader that yields its bytes and then fails ("disk on fire") instead of ending.
+pub struct Failing(std::io::Cursor<Vec<u8>>);
+
+impl Failing {
+    pub fn new(bytes: Vec<u8>) -> Failing {
+        Failing(std::io::Cursor::new(bytes))
+    }
+}
+
+impl std::io::Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        if n == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        Ok(n)
+    }
+}

@@ -47,6 +47,45 @@ fn run_cases_embedded_on_postgres() {
     common::finish(failures, dirs.len());
 }
 
+/// The embedded store with pass 1 forced onto one thread (`TAPESYNC_PASS1=sequential`).
+struct SequentialPass1;
+
+impl Mode for SequentialPass1 {
+    fn prepare(
+        &self,
+        tmp: &std::path::Path,
+        inventory: Option<&std::path::Path>,
+    ) -> Result<(), String> {
+        Embedded.prepare(tmp, inventory)
+    }
+    fn target_args(&self, tmp: &std::path::Path) -> Vec<String> {
+        Embedded.target_args(tmp)
+    }
+    fn export(&self, tmp: &std::path::Path) -> Result<String, String> {
+        Embedded.export(tmp)
+    }
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![(tapesync_runtime::run::PASS1_ENV, "sequential")]
+    }
+}
+
+/// The same cases with pass 1 on one thread: on a machine with two cores or more the default
+/// derives on several (runtime/src/run/parallel.rs), and both must give the same files — the
+/// same spill, statistics, rejections with their line numbers — byte for byte.
+#[test]
+fn run_cases_sequential_pass1() {
+    if common::blessing() {
+        eprintln!("NOTICE: run_cases_sequential_pass1 skipped while blessing");
+        return;
+    }
+    let dirs = case_dirs();
+    let failures: Vec<String> = dirs
+        .iter()
+        .flat_map(|d| run_case(d, &SequentialPass1))
+        .collect();
+    common::finish(failures, dirs.len());
+}
+
 /// A dry run leaves the store exactly as it was: same export, same session list.
 #[test]
 fn dry_run_changes_nothing() {

@@ -37,6 +37,9 @@ pub struct Selector<'p> {
     header: Vec<RawRecord>,
     header_len: usize,
     header_remaining: usize,
+    /// Bumped whenever the header section changes, so that a reader of [`Selector::header`]
+    /// can tell a new section from the one it copied (pass 1 on several threads).
+    header_generation: u64,
 }
 
 fn kind_bit(kind: LineRuleKind) -> u8 {
@@ -60,6 +63,7 @@ impl<'p> Selector<'p> {
             header: Vec::new(),
             header_len: 0,
             header_remaining: 0,
+            header_generation: 0,
         }
     }
 
@@ -68,7 +72,13 @@ impl<'p> Selector<'p> {
         &self.header[..self.header_len]
     }
 
+    /// Changes whenever [`Selector::header`] does.
+    pub fn header_generation(&self) -> u64 {
+        self.header_generation
+    }
+
     fn push_header(&mut self, record: &RawRecord) {
+        self.header_generation += 1;
         match self.header.get_mut(self.header_len) {
             // `clone_from` reuses the kept strings' capacity.
             Some(kept) => kept.clone_from(record),

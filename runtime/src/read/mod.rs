@@ -19,6 +19,7 @@ mod utf16_sniff;
 
 pub use delimited::DelimitedSource;
 pub use keyvalue::KeyValueSource;
+pub(crate) use read_ahead::refill;
 pub use read_ahead::ReadAhead;
 pub use ruler::RulerSource;
 pub use text::{FixedSource, WhitespaceSource};

@@ -65,7 +65,7 @@ impl Batch {
 
 /// Copies `from` into `kept` field by field, so that every string keeps its capacity (the
 /// derived `clone_from` would allocate a whole new record).
-fn refill(kept: &mut RawRecord, from: &RawRecord) {
+pub(crate) fn refill(kept: &mut RawRecord, from: &RawRecord) {
     let RawRecord {
         line,
         raw,
@@ -330,23 +330,13 @@ mod tests {
     /// it, as it does without the thread.
     #[test]
     fn read_errors_arrive_in_order() {
-        struct Failing(std::io::Cursor<Vec<u8>>);
-        impl std::io::Read for Failing {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let n = self.0.read(buf)?;
-                if n == 0 {
-                    return Err(std::io::Error::other("disk on fire"));
-                }
-                Ok(n)
-            }
-        }
         let make = || -> Box<dyn RecordSource> {
             let text: Vec<u8> = (0..3_000)
                 .flat_map(|i| format!("a{i},b\n").into_bytes())
                 .collect();
             let input = crate::read::input::OpenInput::from_reader(
                 "failing".into(),
-                Box::new(std::io::BufReader::new(Failing(std::io::Cursor::new(text)))),
+                Box::new(std::io::BufReader::new(crate::testutil::Failing::new(text))),
             );
             Box::new(DelimitedSource::new(input.lines(), b',', Some(b'"')))
         };

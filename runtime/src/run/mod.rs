@@ -5,6 +5,7 @@
 //! appearance: one download each, diff, apply in batches. `--strict` inserts a pass between
 //! them that diffs every scope before the first batch is applied.
 
+mod parallel;
 mod read_pass;
 mod records;
 mod sync_pass;
@@ -21,6 +22,7 @@ use crate::target::retry::{with_retry, RetryPolicy};
 use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
 use read_pass::read_pass;
+pub use read_pass::PASS1_ENV;
 pub use records::read_records;
 use std::time::Instant;
 use sync_pass::{sync_pass, Tables};
@@ -318,5 +320,7 @@ pub fn definition_hash(text: &[u8]) -> String {
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod pass1_tests;
 #[cfg(test)]
 mod tests;

@@ -13,9 +13,42 @@ use crate::scope::prefetch::Prefetcher;
 use crate::spill::Spill;
 use crate::stats::RunStats;
 use tapesync_compiler::plan::Plan;
+use tapesync_model::ScopeKey;
 
 /// Progress is reported every this many records.
 const PROGRESS_EVERY: u64 = 4096;
+
+/// How pass 1 runs: on one thread (with reading on a second one), or with the deriving spread
+/// over several threads (`parallel.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Sequential,
+    Parallel { workers: usize },
+}
+
+/// Environment variable that forces the sequential pass 1 (`sequential`) — for comparing the
+/// two paths (tests, the benchmark's A/B runs); any other value is ignored.
+pub const PASS1_ENV: &str = "TAPESYNC_PASS1";
+
+/// Deriving threads at most: pass 1 is bound by one reading thread beyond about this many.
+const MAX_WORKERS: usize = 4;
+
+impl Mode {
+    /// The mode for `plan` on this machine. Records of several lines (`plan.grouping`) are
+    /// assembled by the grouper, whose state crosses records, so they stay sequential; so does
+    /// a machine with one core, where more threads only add hand-overs.
+    pub(super) fn for_plan(plan: &Plan) -> Mode {
+        let forced = std::env::var(PASS1_ENV).is_ok_and(|v| v.trim() == "sequential");
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if forced || plan.grouping.is_some() || cores < 2 {
+            Mode::Sequential
+        } else {
+            Mode::Parallel {
+                workers: cores.min(MAX_WORKERS),
+            }
+        }
+    }
+}
 
 /// Pass 1: select, derive and spill every record; ask the prefetcher for each new scope.
 #[allow(clippy::too_many_arguments)]
@@ -30,13 +63,8 @@ pub(super) fn read_pass(
     cache: Option<&ScopeCache>,
     deferred: &mut bool,
 ) -> Result<Spill, RunError> {
-    let mut records = read_ahead(read::for_plan(plan, lines));
-    let mut selector = Selector::new(&plan.line_rules, plan.header_count);
-    let mut grouper = plan.grouping.as_ref().map(Grouper::new);
-    let mut body = Body {
+    let spiller = Spiller {
         spill: Spill::new()?,
-        deriver: Deriver::new(plan, options.now),
-        derived: DerivedRecord::default(),
         options,
         source_name,
         observer,
@@ -46,9 +74,66 @@ pub(super) fn read_pass(
         deferred,
         counts: &mut stats.statistics,
     };
+    read_pass_in(Mode::for_plan(plan), plan, lines, spiller)
+}
+
+/// [`read_pass`] in a given mode (the tests run both).
+pub(super) fn read_pass_in(
+    mode: Mode,
+    plan: &Plan,
+    lines: LineReader,
+    spiller: Spiller<'_>,
+) -> Result<Spill, RunError> {
+    let mut spill = match mode {
+        Mode::Parallel { workers } => super::parallel::read_pass(plan, lines, workers, spiller)?,
+        Mode::Sequential => {
+            let mut records = read_ahead(read::for_plan(plan, lines));
+            let mut body = Body {
+                deriver: Deriver::new(plan, spiller.options.now),
+                derived: DerivedRecord::default(),
+                out: spiller,
+            };
+            select_records(plan, records.as_mut(), body.out.options.limit, &mut body)?;
+            // A failed input command may have cut its report short: apply nothing from it.
+            records.finish()?;
+            body.out.spill
+        }
+    };
+    spill.finish_writing()?;
+    Ok(spill)
+}
+
+/// Where the selection loop ([`select_records`]) sends what it finds. On one thread, body
+/// records are derived and spilled at once ([`Body`]); on several, they are queued for the
+/// deriving threads with everything else in input order (`parallel.rs`).
+pub(super) trait Sink {
+    /// One more record read.
+    fn count_read(&mut self);
+    fn records_read(&self) -> u64;
+    /// A record an `EXCLUSION` rule skipped (counted as read already).
+    fn excluded(&mut self) -> Result<(), RunError>;
+    /// A body record (its lines), to derive with the selector's current header section.
+    fn body(&mut self, lines: &[RawRecord], selector: &Selector<'_>) -> Result<(), RunError>;
+    /// A record that cannot be read (counted as read already).
+    fn reject(&mut self, line: u64, reason: String) -> Result<(), RunError>;
+    /// Progress: [`Sink::records_read`] so far.
+    fn progress(&mut self) -> Result<(), RunError>;
+}
+
+/// The selection loop of pass 1: reads the records of `records`, applies the line rules
+/// (headers, windows, exclusions, the end of the report), assembles records of several lines
+/// and `--limit`, and tells `sink` about each record in input order.
+pub(super) fn select_records(
+    plan: &Plan,
+    records: &mut dyn RecordSource,
+    limit: Option<u64>,
+    sink: &mut dyn Sink,
+) -> Result<(), RunError> {
+    let mut selector = Selector::new(&plan.line_rules, plan.header_count);
+    let mut grouper = plan.grouping.as_ref().map(Grouper::new);
     let mut next_progress = PROGRESS_EVERY;
     loop {
-        if options.limit.is_some_and(|n| body.counts.records_read >= n) {
+        if limit.is_some_and(|n| sink.records_read() >= n) {
             // A record of several lines begun before the limit is not read.
             grouper = None;
             break;
@@ -61,12 +146,12 @@ pub(super) fn read_pass(
                 match grouper.as_mut() {
                     Some(g) => {
                         if let Some(out) = g.push_bad(line, reason) {
-                            body.grouped(out, selector.header())?;
+                            grouped(sink, out, &selector)?;
                         }
                     }
                     None => {
-                        body.counts.records_read += 1;
-                        body.reject(line, reason)?;
+                        sink.count_read();
+                        sink.reject(line, reason)?;
                     }
                 }
                 continue;
@@ -81,7 +166,7 @@ pub(super) fn read_pass(
             if selector.begins_header(&record.raw) {
                 let why = format!("a header section begins on line {}", record.line);
                 if let Some(out) = g.interrupt(&why) {
-                    body.grouped(out, selector.header())?;
+                    grouped(sink, out, &selector)?;
                 }
             }
         }
@@ -96,97 +181,100 @@ pub(super) fn read_pass(
         }
         match class {
             Class::Terminate => {
-                body.counts.records_read += 1;
+                sink.count_read();
                 break;
             }
-            Class::Header | Class::Outside => body.counts.records_read += 1,
+            Class::Header | Class::Outside => sink.count_read(),
             Class::Excluded => {
-                body.counts.records_read += 1;
-                body.counts.records_excluded += 1;
+                sink.count_read();
+                sink.excluded()?;
             }
             Class::Body => match grouper.as_mut() {
                 // A record of several lines is counted once, when it is complete.
                 Some(g) => {
                     if let Some(out) = g.push(record) {
-                        body.grouped(out, selector.header())?;
+                        grouped(sink, out, &selector)?;
                     }
                 }
                 None => {
-                    body.counts.records_read += 1;
-                    body.derive(std::slice::from_ref(record), selector.header())?;
+                    sink.count_read();
+                    sink.body(std::slice::from_ref(record), &selector)?;
                 }
             },
         }
-        if body.counts.records_read >= next_progress {
-            body.observer.progress(body.counts.records_read);
+        if sink.records_read() >= next_progress {
+            sink.progress()?;
             next_progress += PROGRESS_EVERY;
         }
     }
     if let Some(out) = grouper.as_mut().and_then(Grouper::finish) {
-        body.grouped(out, selector.header())?;
+        grouped(sink, out, &selector)?;
     }
-    body.observer.progress(body.counts.records_read);
-    // A failed input command may have cut its report short: apply nothing from it.
-    records.finish()?;
-    let mut spill = body.spill;
-    spill.finish_writing()?;
-    Ok(spill)
+    sink.progress()
 }
 
-/// What pass 1 does with a body record: derive it and spill it, or reject it.
-struct Body<'a, 'p> {
-    spill: Spill,
-    deriver: Deriver<'p>,
-    derived: DerivedRecord,
-    options: &'a RunOptions,
-    source_name: &'a str,
-    observer: &'a mut dyn Observer,
-    prefetcher: Option<&'a Prefetcher>,
-    cache: Option<&'a ScopeCache>,
+/// What the grouper gave back: a record of several lines, or lines that make none.
+fn grouped(sink: &mut dyn Sink, out: Grouped<'_>, selector: &Selector<'_>) -> Result<(), RunError> {
+    sink.count_read();
+    match out {
+        Grouped::Record(lines) => sink.body(lines, selector),
+        Grouped::Bad { line, reason } => sink.reject(line, reason),
+    }
+}
+
+/// The receiving end of pass 1, on the run's thread: the spill, the statistics, the observer
+/// and the prefetcher, all given every record in input order.
+pub(super) struct Spiller<'a> {
+    pub(super) spill: Spill,
+    pub(super) options: &'a RunOptions,
+    pub(super) source_name: &'a str,
+    pub(super) observer: &'a mut dyn Observer,
+    pub(super) prefetcher: Option<&'a Prefetcher>,
+    pub(super) cache: Option<&'a ScopeCache>,
     // Whether the scopes are requested from the prefetcher as the input names them (as
     // without a cache) or only after pass 1, once the versions tell which ones the cache
     // holds: decided by the first scope — a run whose first scope has a cache entry is
     // taken for a warm one (docs/running.md, "The scope cache").
-    decided: bool,
-    deferred: &'a mut bool,
-    counts: &'a mut tapesync_model::SyncStatistics,
+    pub(super) decided: bool,
+    pub(super) deferred: &'a mut bool,
+    pub(super) counts: &'a mut tapesync_model::SyncStatistics,
 }
 
-impl Body<'_, '_> {
-    /// A body record: one line, or the lines of a record of several lines.
-    fn derive(&mut self, lines: &[RawRecord], header: &[RawRecord]) -> Result<(), RunError> {
-        match self.deriver.derive_into(lines, header, &mut self.derived) {
-            Outcome::Record => {
-                if let (Some(scope), Some(p)) = (self.spill.push(&self.derived)?, self.prefetcher) {
-                    if !self.decided {
-                        self.decided = true;
-                        *self.deferred = self.cache.is_some_and(|c| c.has_entry(scope));
-                    }
-                    if !*self.deferred {
-                        p.request(scope);
-                    }
-                }
-                Ok(())
-            }
-            Outcome::Excluded => {
-                self.counts.records_excluded += 1;
-                Ok(())
-            }
-            Outcome::Rejected(reason) => self.reject(self.derived.line, reason),
-        }
+impl Spiller<'_> {
+    /// Spills a derived record.
+    fn push(&mut self, record: &DerivedRecord) -> Result<(), RunError> {
+        let scope = self.spill.push(record)?.cloned();
+        self.announce(scope);
+        Ok(())
     }
 
-    /// What the grouper gave back: a record of several lines, or lines that make none.
-    fn grouped(&mut self, out: Grouped<'_>, header: &[RawRecord]) -> Result<(), RunError> {
-        self.counts.records_read += 1;
-        match out {
-            Grouped::Record(lines) => self.derive(lines, header),
-            Grouped::Bad { line, reason } => self.reject(line, reason),
+    /// Spills a record encoded by a deriving thread.
+    pub(super) fn push_encoded(
+        &mut self,
+        customer: &str,
+        media: &str,
+        encoded: &[u8],
+    ) -> Result<(), RunError> {
+        let scope = self.spill.push_encoded(customer, media, encoded)?.cloned();
+        self.announce(scope);
+        Ok(())
+    }
+
+    /// Asks the prefetcher for a scope the input names for the first time.
+    fn announce(&mut self, scope: Option<ScopeKey>) {
+        if let (Some(scope), Some(p)) = (scope, self.prefetcher) {
+            if !self.decided {
+                self.decided = true;
+                *self.deferred = self.cache.is_some_and(|c| c.has_entry(&scope));
+            }
+            if !*self.deferred {
+                p.request(&scope);
+            }
         }
     }
 
     /// Counts and reports a rejected record; in strict mode it ends the run instead.
-    fn reject(&mut self, line: u64, reason: String) -> Result<(), RunError> {
+    pub(super) fn reject(&mut self, line: u64, reason: String) -> Result<(), RunError> {
         if self.options.strict {
             return Err(RunError::Strict {
                 source_name: self.source_name.to_string(),
@@ -196,6 +284,51 @@ impl Body<'_, '_> {
         }
         self.counts.records_rejected += 1;
         self.observer.rejected(self.source_name, line, &reason);
+        Ok(())
+    }
+}
+
+/// Pass 1 on one thread: each body record is derived and spilled as it comes.
+struct Body<'a, 'p> {
+    deriver: Deriver<'p>,
+    derived: DerivedRecord,
+    out: Spiller<'a>,
+}
+
+impl Sink for Body<'_, '_> {
+    fn count_read(&mut self) {
+        self.out.counts.records_read += 1;
+    }
+
+    fn records_read(&self) -> u64 {
+        self.out.counts.records_read
+    }
+
+    fn excluded(&mut self) -> Result<(), RunError> {
+        self.out.counts.records_excluded += 1;
+        Ok(())
+    }
+
+    fn body(&mut self, lines: &[RawRecord], selector: &Selector<'_>) -> Result<(), RunError> {
+        match self
+            .deriver
+            .derive_into(lines, selector.header(), &mut self.derived)
+        {
+            Outcome::Record => self.out.push(&self.derived),
+            Outcome::Excluded => {
+                self.out.counts.records_excluded += 1;
+                Ok(())
+            }
+            Outcome::Rejected(reason) => self.out.reject(self.derived.line, reason),
+        }
+    }
+
+    fn reject(&mut self, line: u64, reason: String) -> Result<(), RunError> {
+        self.out.reject(line, reason)
+    }
+
+    fn progress(&mut self) -> Result<(), RunError> {
+        self.out.observer.progress(self.out.counts.records_read);
         Ok(())
     }
 }

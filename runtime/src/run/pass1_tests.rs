@@ -1,0 +1,309 @@
+//! Pass 1 on several threads against pass 1 on one: the same inputs through both must give
+//! the same spill (scopes, order, records), statistics, messages with their line numbers,
+//! progress calls and prefetch requests — for bad lines, line rules and header sections,
+//! records whose quoted fields span lines, `--limit`, `--strict` and a read failure.
+
+use super::read_pass::{read_pass_in, Mode, Spiller};
+use super::*;
+use crate::derive::SyncRecord;
+use crate::observer::Observer;
+use crate::read::input::{lines_of, OpenInput};
+use crate::spill::Spill;
+use crate::target::ScopeReader;
+use crate::testutil::{csv_plan, glob, Failing};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tapesync_compiler::plan::{ExtractSource, Extraction, LineRule, LineRuleKind, ValueFilter};
+use tapesync_model::{Field, ScopeKey, ScopeTable, VolumeChange};
+
+/// Everything the run's caller hears during pass 1, in order.
+#[derive(Default)]
+struct Events(Vec<String>);
+
+impl Observer for Events {
+    fn rejected(&mut self, source: &str, line: u64, reason: &str) {
+        self.0.push(format!("{source}:{line}: rejected: {reason}"));
+    }
+    fn would_change(
+        &mut self,
+        _: &ScopeKey,
+        _: &VolumeChange,
+        _: Option<&BTreeMap<Field, String>>,
+    ) {
+        self.0.push("would change (not in pass 1)".into());
+    }
+    fn progress(&mut self, records_read: u64) {
+        self.0.push(format!("progress {records_read}"));
+    }
+    fn warning(&mut self, message: &str) {
+        self.0.push(format!("warning: {message}"));
+    }
+}
+
+/// A scope reader that notes which scopes the prefetcher asked for, in order.
+struct Requests(Arc<Mutex<Vec<ScopeKey>>>);
+
+impl ScopeReader for Requests {
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[Field],
+    ) -> Result<ScopeTable, TargetError> {
+        self.0.lock().unwrap().push(scope.clone());
+        Ok(ScopeTable::new(columns))
+    }
+}
+
+/// The scopes in order, whether the input was unsorted, and each scope's records.
+type Spilled = (Vec<ScopeKey>, bool, Vec<Vec<SyncRecord>>);
+
+#[derive(Debug, PartialEq)]
+struct Pass1 {
+    spill: Result<Spilled, String>,
+    stats: tapesync_model::SyncStatistics,
+    events: Vec<String>,
+    /// Scopes requested from the prefetcher (checked when pass 1 succeeded: after a failure
+    /// the prefetcher is stopped with requests still queued).
+    requested: Vec<ScopeKey>,
+}
+
+fn options(limit: Option<u64>, strict: bool) -> RunOptions {
+    RunOptions {
+        add_new: false,
+        add_new_ids: false,
+        dry_run: true,
+        strict,
+        batch_size: 1000,
+        limit,
+        now: chrono::NaiveDate::from_ymd_opt(2026, 6, 15)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap(),
+        retry: RetryPolicy {
+            attempts: 1,
+            first_delay: Duration::from_millis(1),
+        },
+        session: SessionStart {
+            definition_hash: "0".into(),
+            definition_name: "test.ttidef".into(),
+            source_name: "test".into(),
+        },
+        cache: None,
+    }
+}
+
+fn pass1(mode: Mode, plan: &Plan, input: LineReader, options: &RunOptions) -> Pass1 {
+    let mut stats = RunStats::default();
+    let mut events = Events::default();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let prefetcher = Prefetcher::start(
+        Box::new(Requests(Arc::clone(&log))),
+        Vec::new(),
+        options.retry,
+        DEFAULT_BUDGET,
+    );
+    let mut deferred = false;
+    let spiller = Spiller {
+        spill: Spill::new().unwrap(),
+        options,
+        source_name: "test",
+        observer: &mut events,
+        prefetcher: Some(&prefetcher),
+        cache: None,
+        decided: false,
+        deferred: &mut deferred,
+        counts: &mut stats.statistics,
+    };
+    let spill = read_pass_in(mode, plan, input, spiller)
+        .map(|spill| {
+            let scopes = spill.scopes();
+            let records = (0..scopes.len())
+                .map(|i| spill.read(i).unwrap().to_sync_records().unwrap())
+                .collect();
+            (scopes, spill.unsorted(), records)
+        })
+        .map_err(|e| e.to_string());
+    let mut requested = Vec::new();
+    if let Ok((scopes, ..)) = &spill {
+        // Every request has been downloaded once its result is in.
+        for _ in scopes {
+            prefetcher.next().unwrap();
+        }
+        requested = log.lock().unwrap().clone();
+    }
+    drop(prefetcher);
+    Pass1 {
+        spill,
+        stats: stats.statistics,
+        events: events.0,
+        requested,
+    }
+}
+
+/// Runs `text` through pass 1 on one thread and on several, and checks they agree; returns
+/// the sequential result for further checks.
+fn same_both_ways(plan: &Plan, text: &[u8], options: &RunOptions) -> Pass1 {
+    let sequential = pass1(Mode::Sequential, plan, lines_of(text), options);
+    for workers in [1, 3] {
+        let parallel = pass1(Mode::Parallel { workers }, plan, lines_of(text), options);
+        assert_eq!(parallel, sequential, "{workers} deriving threads");
+    }
+    sequential
+}
+
+/// A CSV plan whose customer is column 2 (many scopes) and description column 3.
+fn plan() -> Plan {
+    csv_plan(
+        "C0",
+        "LTO",
+        &[(Field::Customer, 2), (Field::Description, 3)],
+    )
+}
+
+/// Several chunks' worth of shuffled records over seven scopes, with bad lines of every kind
+/// the reader and the deriver know, blank lines, and quoted fields holding line breaks.
+fn report(lines: u32) -> Vec<u8> {
+    let mut text = Vec::new();
+    for i in 0..lines {
+        let customer = (i * 7919) % 7;
+        let row = match i % 211 {
+            5 => b"bad \xFF byte,C1,x\n".to_vec(),
+            17 => format!("V{i:06},C{customer}\n").into_bytes(),
+            29 => format!("V {i},C{customer},spaced volume\n").into_bytes(),
+            43 => b"\n   \n".to_vec(),
+            61 => format!("V{i:06},C{customer},\"two\nlines, one record\"\n").into_bytes(),
+            97 => format!("V{i:06},c {customer},bad customer\n").into_bytes(),
+            101 => format!("#V{i:06},C{customer},comment\n").into_bytes(),
+            _ => format!("V{i:06},C{customer},pool {}\n", i % 13).into_bytes(),
+        };
+        text.extend_from_slice(&row);
+    }
+    text
+}
+
+#[test]
+fn plain_csv_with_bad_lines() {
+    let text = report(12_000);
+    let out = same_both_ways(&plan(), &text, &options(None, false));
+    let (scopes, unsorted, _) = out.spill.as_ref().unwrap();
+    assert_eq!(scopes.len(), 7);
+    assert!(*unsorted);
+    assert_eq!(out.requested, *scopes, "first-appearance order");
+    assert!(out.stats.records_rejected > 200, "{:?}", out.stats);
+    assert!(out.events.iter().any(|e| e.starts_with("progress 8192")));
+}
+
+#[test]
+fn an_unterminated_quote_at_the_end() {
+    let mut text = report(5_000);
+    text.extend_from_slice(b"V999999,C1,\"never closed\nV999998,C1,x\n");
+    same_both_ways(&plan(), &text, &options(None, false));
+}
+
+#[test]
+fn limits() {
+    let text = report(9_000);
+    for limit in [0, 1, 3, 2047, 2048, 2049, 4096, 5_000, 20_000] {
+        same_both_ways(&plan(), &text, &options(Some(limit), false));
+    }
+}
+
+#[test]
+fn strict_stops_at_the_first_rejection_in_input_order() {
+    // The first bad record comes well after the first chunks.
+    let mut text: Vec<u8> = (0..7_000)
+        .flat_map(|i| format!("V{i:06},C{},x\n", i % 5).into_bytes())
+        .collect();
+    text.extend_from_slice(b"V 1,C1,a space in the volume\n");
+    text.extend_from_slice(&report(3_000));
+    let out = same_both_ways(&plan(), &text, &options(None, true));
+    let error = out.spill.unwrap_err();
+    assert!(error.contains(":7001: rejected"), "{error}");
+    same_both_ways(&plan(), &report(3_000), &options(None, true));
+}
+
+#[test]
+fn line_rules_and_header_sections() {
+    let mut plan = plan();
+    plan.header_count = 2;
+    let rule = |kind, filter| LineRule {
+        kind,
+        offset: 0,
+        filter: glob(filter),
+    };
+    plan.line_rules = vec![
+        rule(LineRuleKind::Header, "Page*"),
+        rule(LineRuleKind::Exclusion, "#*"),
+        rule(LineRuleKind::Start, "--- start*"),
+        rule(LineRuleKind::End, "--- end*"),
+        rule(LineRuleKind::Terminate, "END OF REPORT*"),
+    ];
+    // The slot comes from the second header record: each page's records carry their own.
+    plan.extractions.push(Extraction {
+        field: Field::Slot,
+        source: ExtractSource::HeaderElement {
+            index: 2,
+            record: 2,
+        },
+        length: 20,
+    });
+    plan.fields_set.push(Field::Slot);
+    plan.fields_set.sort();
+    // Records whose description is "pool 3" are excluded by value.
+    plan.value_exclusions.push(ValueFilter {
+        field: Field::Description,
+        filter: glob("pool 3"),
+    });
+    let mut text = Vec::new();
+    text.extend_from_slice(b"V000001,C1,before the window\n--- start\n");
+    for page in 0..40 {
+        text.extend_from_slice(format!("Page {page}\nslot,S{page}\n").as_bytes());
+        let body = report(250);
+        text.extend_from_slice(&body);
+        if page % 9 == 4 {
+            text.extend_from_slice(b"--- end\nV000002,C1,outside\n--- start\n");
+        }
+    }
+    text.extend_from_slice(b"END OF REPORT\nV000003,C1,after the end\n");
+    let out = same_both_ways(&plan, &text, &options(None, false));
+    assert!(out.stats.records_excluded > 100, "{:?}", out.stats);
+    let (_, _, records) = out.spill.as_ref().unwrap();
+    assert!(records
+        .iter()
+        .flatten()
+        .any(|r| r.fields.get(&Field::Slot).is_some_and(|s| s == "S39")));
+    for limit in [100, 4_321] {
+        same_both_ways(&plan, &text, &options(Some(limit), false));
+    }
+}
+
+/// A reader that fails part-way: the error comes after everything read before it.
+#[test]
+fn a_read_failure_part_way() {
+    let failing = || {
+        OpenInput::from_reader(
+            "failing".into(),
+            Box::new(std::io::BufReader::new(Failing::new(report(6_000)))),
+        )
+        .lines()
+    };
+    let options = options(None, false);
+    let sequential = pass1(Mode::Sequential, &plan(), failing(), &options);
+    assert!(sequential
+        .spill
+        .as_ref()
+        .unwrap_err()
+        .contains("disk on fire"));
+    for workers in [1, 3] {
+        let parallel = pass1(Mode::Parallel { workers }, &plan(), failing(), &options);
+        assert_eq!(parallel, sequential);
+    }
+}
+
+#[test]
+fn empty_input() {
+    for text in [&b""[..], b"\n", b"V000001,C1,x"] {
+        same_both_ways(&plan(), text, &options(None, false));
+    }
+}
