@@ -338,7 +338,8 @@ pub(crate) fn read_scan(file: &std::path::Path) -> Result<Vec<String>, Failure> 
     } else {
         std::fs::read_to_string(file).map_err(|e| (exit::USAGE, format!("{name}: {e}")))?
     };
-    tapesync_store::scanned_barcodes(&text).map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))
+    tapesync_store::scanned_barcodes(&text)
+        .map_err(|e| (exit::INPUT_ERRORS, format!("{name}: {e}")))
 }
 
 fn confirm(args: &ConfirmArgs, layers: &Layers) -> Result<u8, Failure> {

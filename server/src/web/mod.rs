@@ -199,6 +199,29 @@ pub async fn logon(
     }
 }
 
+/// A form post of a logged-on operator (confirmation, reconciliation): refused unless it
+/// comes from this server's own pages, so a foreign page cannot act in the operator's name;
+/// then `handle` answers it. Size and type refusals of the body answer JSON like every other
+/// body refusal; other errors are an error page.
+async fn operator_form_post<F>(headers: &HeaderMap, handle: F) -> Response
+where
+    F: std::future::Future<Output = Result<Response, ApiError>>,
+{
+    if let Err(e) = csrf::same_origin_form(headers) {
+        return error_page(&e);
+    }
+    match handle.await {
+        Ok(response) => response,
+        Err(e)
+            if e.status == StatusCode::PAYLOAD_TOO_LARGE
+                || e.status == StatusCode::UNSUPPORTED_MEDIA_TYPE =>
+        {
+            e.into_response()
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = csrf::same_origin_form(&headers) {
         return error_page(&e);

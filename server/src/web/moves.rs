@@ -5,7 +5,7 @@
 
 use super::browse::readable_customer;
 use super::links::query_value;
-use super::{csrf, error_page, or_error_page, page, page_user, refuse_logged_off};
+use super::{operator_form_post, or_error_page, page, page_user, refuse_logged_off};
 use crate::api::moves::MAX_BARCODES;
 use crate::auth;
 use crate::body::{parse_query, read_body, BodyType};
@@ -15,7 +15,7 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 use tapesync_model::CustomerDump;
@@ -185,21 +185,11 @@ pub async fn confirm(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
-    // A foreign page must not confirm moves in the operator's name.
-    if let Err(e) = csrf::same_origin_form(&headers) {
-        return error_page(&e);
-    }
-    match confirm_inner(&state, &headers, query.as_deref(), body).await {
-        Ok(response) => response,
-        // Size and type errors of the body answer JSON, as for the logon form.
-        Err(e)
-            if e.status == StatusCode::PAYLOAD_TOO_LARGE
-                || e.status == StatusCode::UNSUPPORTED_MEDIA_TYPE =>
-        {
-            e.into_response()
-        }
-        Err(e) => error_page(&e),
-    }
+    operator_form_post(
+        &headers,
+        confirm_inner(&state, &headers, query.as_deref(), body),
+    )
+    .await
 }
 
 async fn confirm_inner(

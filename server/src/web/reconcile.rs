@@ -4,7 +4,7 @@
 
 use super::browse::readable_customer;
 use super::links::query_value;
-use super::{csrf, error_page, or_error_page, page, page_user, refuse_logged_off};
+use super::{operator_form_post, or_error_page, page, page_user, refuse_logged_off};
 use crate::body::{parse_query, read_body, BodyType};
 use crate::error::ApiError;
 use crate::limits::{MAX_RECONCILE_BARCODES, RECONCILE_BODY_LIMIT};
@@ -272,20 +272,7 @@ fn volumes(id: &str, list: &[tapesync_store::ReconciledVolume]) -> Markup {
 /// `POST /reconciliations`: records a reconciliation from the form and shows its certificate
 /// (303 to it); bad input shows the form again with the message (400) and records nothing.
 pub async fn reconcile(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(e) = csrf::same_origin_form(&headers) {
-        return error_page(&e);
-    }
-    match reconcile_inner(&state, &headers, body).await {
-        Ok(response) => response,
-        // Size and type refusals answer JSON like every other body refusal.
-        Err(e)
-            if e.status == StatusCode::PAYLOAD_TOO_LARGE
-                || e.status == StatusCode::UNSUPPORTED_MEDIA_TYPE =>
-        {
-            e.into_response()
-        }
-        Err(e) => error_page(&e),
-    }
+    operator_form_post(&headers, reconcile_inner(&state, &headers, body)).await
 }
 
 async fn reconcile_inner(
