@@ -132,6 +132,8 @@ pub(crate) struct StoredVolume {
     pub row_id: i64,
     pub version: u64,
     pub values: Vec<Option<String>>,
+    /// The volume's newest audit row written since schema step 9 (see [`chain_audit`]).
+    pub last_audit: Option<i64>,
 }
 
 /// The reads and writes a batch needs, inside the backend's open transaction.
@@ -174,6 +176,8 @@ pub(crate) trait ScopeTx {
     /// Writes the planned rows. Only [`write_scope`] calls it, so that no write of a scope's
     /// volumes can forget to move the scope's version.
     fn write_volumes(&mut self, writes: &ScopeWrites<'_>) -> Result<(), StoreError>;
+    /// Ids for `n` new audit rows, ascending, each greater than every audit row's id.
+    fn audit_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError>;
     /// Adds one to the counter of `(customer, media)` (creating it at 1); `media` is empty
     /// for the customer's own counter (its existence, media types and repositories).
     fn bump_version(&mut self, customer: &str, media: &str) -> Result<(), StoreError>;
@@ -186,14 +190,62 @@ pub(crate) trait ScopeTx {
 /// build a [`ScopeWrites`] and come through here). Returns whether anything was written.
 pub(crate) fn write_scope(
     tx: &mut dyn ScopeTx,
-    writes: &ScopeWrites<'_>,
+    writes: &mut ScopeWrites<'_>,
 ) -> Result<bool, StoreError> {
     if writes.is_empty() {
         return Ok(false);
     }
+    chain_audit(tx, writes)?;
     tx.write_volumes(writes)?;
     tx.bump_version(writes.customer, writes.media)?;
     Ok(true)
+}
+
+/// Gives the audit rows their ids and links each to the previous row of its volume, and each
+/// written volume to its newest row: a volume's history is read by following `previous` from
+/// `last_audit` (plus, for rows written before schema step 9, the index that still holds
+/// them). Keeping the history findable this way costs no page beyond the volume's own row and
+/// the audit table's tail, where an index by volume cost a leaf in a random place per changed
+/// volume (docs/benchmarks.md, "Round 6c").
+fn chain_audit(tx: &mut dyn ScopeTx, writes: &mut ScopeWrites<'_>) -> Result<(), StoreError> {
+    if writes.audit.is_empty() {
+        return Ok(());
+    }
+    let ids = tx.audit_ids(writes.audit.len())?;
+    if ids.len() != writes.audit.len() {
+        return Err(StoreError::Corrupt(format!(
+            "asked for {} audit ids, got {}",
+            writes.audit.len(),
+            ids.len()
+        )));
+    }
+    // The newest row of each volume so far: what the store holds (0: none since step 9),
+    // then each row as it is chained.
+    let mut newest: HashMap<&str, i64> = HashMap::new();
+    for v in &writes.inserts {
+        newest.insert(v.volume.as_str(), v.last_audit.unwrap_or(0));
+    }
+    for v in &writes.updates {
+        newest.insert(v.volume.as_str(), v.last_audit.unwrap_or(0));
+    }
+    for (row, id) in writes.audit.iter_mut().zip(ids) {
+        let last = newest.entry(row.volume.as_str()).or_insert(0);
+        row.id = id;
+        row.previous = *last;
+        *last = id;
+    }
+    let newest: HashMap<String, i64> = newest
+        .into_iter()
+        .filter(|(_, id)| *id != 0)
+        .map(|(v, id)| (v.to_string(), id))
+        .collect();
+    for v in &mut writes.inserts {
+        v.last_audit = newest.get(&v.volume).copied();
+    }
+    for v in &mut writes.updates {
+        v.last_audit = newest.get(&v.volume).copied().or(v.last_audit);
+    }
+    Ok(())
 }
 
 /// Moves the version of every scope of `customer`, in the caller's transaction: for any write
@@ -213,20 +265,29 @@ pub(crate) struct NewVolume {
     pub version: u64,
     /// Every column's value, in column order.
     pub values: Vec<Option<String>>,
+    /// Its newest audit row (set by [`chain_audit`]).
+    pub last_audit: Option<i64>,
 }
 
 /// A stored volume to rewrite: only `columns` (ascending), with `values` in their order.
 #[derive(Debug)]
 pub(crate) struct ChangedVolume {
+    pub volume: String,
     pub row_id: i64,
     pub version: u64,
     pub columns: Vec<usize>,
     pub values: Vec<Option<String>>,
+    /// Its newest audit row: as stored, then as [`chain_audit`] leaves it.
+    pub last_audit: Option<i64>,
 }
 
 /// One audit row: a field of a volume went from `old` to `new`.
 #[derive(Debug)]
 pub(crate) struct AuditRow {
+    /// Set by [`chain_audit`] (0 until then).
+    pub id: i64,
+    /// The volume's previous audit row, 0 for none since schema step 9 (set by [`chain_audit`]).
+    pub previous: i64,
     pub volume: String,
     pub field: &'static str,
     pub old: Option<String>,
@@ -264,6 +325,7 @@ struct Slot {
     /// Columns (positions in the plan's columns) this batch changed on a stored volume.
     dirty: Vec<bool>,
     created: bool,
+    last_audit: Option<i64>,
 }
 
 /// The state of a scope's volumes while the changes are worked out, and the audit rows so far.
@@ -308,6 +370,7 @@ impl<'c> Plan<'c> {
                     dirty: vec![false; s.values.len()],
                     values: s.values,
                     created: false,
+                    last_audit: s.last_audit,
                 })
             })
             .collect();
@@ -334,6 +397,8 @@ impl<'c> Plan<'c> {
 
     fn audit(&mut self, volume: &str, column: usize, old: Option<String>, new: Option<String>) {
         self.audit.push(AuditRow {
+            id: 0,
+            previous: 0,
             volume: volume.to_string(),
             field: self.all.fields[column].name(),
             old,
@@ -349,6 +414,8 @@ impl<'c> Plan<'c> {
             values[self.position[column]].clone_from(value);
         }
         self.audit.push(AuditRow {
+            id: 0,
+            previous: 0,
             volume: volume.to_string(),
             field: Field::Volume.name(),
             old: None,
@@ -365,6 +432,7 @@ impl<'c> Plan<'c> {
             dirty: vec![false; values.len()],
             values,
             created: true,
+            last_audit: None,
         });
     }
 
@@ -430,6 +498,7 @@ impl<'c> Plan<'c> {
                     volume,
                     version: slot.version,
                     values,
+                    last_audit: None,
                 });
             } else if slot.dirty.iter().any(|d| *d) {
                 let mut columns = Vec::new();
@@ -441,10 +510,12 @@ impl<'c> Plan<'c> {
                     }
                 }
                 updates.push(ChangedVolume {
+                    volume,
                     row_id: slot.row_id.expect("stored volumes have a row id"),
                     version: slot.version,
                     columns,
                     values,
+                    last_audit: slot.last_audit,
                 });
             }
         }
@@ -504,9 +575,9 @@ pub(crate) fn apply_batch(
                 .collect(),
         },
         None => {
-            let (results, writes, moves, implied) =
+            let (results, mut writes, moves, implied) =
                 plan_changes(tx, columns, &request, &mut metadata_written)?;
-            volumes_written = write_scope(tx, &writes)?;
+            volumes_written = write_scope(tx, &mut writes)?;
             ApplyResponse {
                 replayed: false,
                 results,
@@ -872,8 +943,8 @@ pub(crate) fn import_volumes(
                 plan.change(&v.volume, &set);
             }
         }
-        let writes = plan.into_writes(customer, media, IMPORT_ACTOR, None, now);
-        write_scope(tx, &writes)?;
+        let mut writes = plan.into_writes(customer, media, IMPORT_ACTOR, None, now);
+        write_scope(tx, &mut writes)?;
         start = end;
     }
     Ok(())

@@ -228,6 +228,27 @@ pub(crate) fn push_row<'r, E: Into<StoreError>>(
     })
 }
 
+/// A volume's audit rows, oldest first (parameters: customer, media, volume; SQLite's `?n`,
+/// PostgreSQL's `$n` after replacing `?`): the rows written since schema step 9 by following
+/// the chain from the volume's `last_audit` back through `previous`, and those written before
+/// off the index that holds only them (see `batch::chain_audit`). Every chained row is newer
+/// than every row from before, so ordering by id keeps the order they were written in.
+pub(crate) const VOLUME_HISTORY_SQL: &str = "WITH RECURSIVE chain(id) AS (
+    SELECT last_audit FROM volumes
+    WHERE customer = ?1 AND media = ?2 AND volume = ?3 AND last_audit IS NOT NULL
+    UNION ALL
+    SELECT audit.previous FROM audit JOIN chain ON audit.id = chain.id
+    WHERE audit.previous <> 0
+)
+SELECT at, actor, session, field, old, new FROM (
+    SELECT id, at, actor, session, field, old, new FROM audit
+    WHERE id IN (SELECT id FROM chain)
+    UNION ALL
+    SELECT id, at, actor, session, field, old, new FROM audit
+    WHERE customer = ?1 AND media = ?2 AND volume = ?3 AND previous IS NULL
+) AS history
+ORDER BY id";
+
 /// An audit row's field name back as a field (damage if unknown).
 pub(crate) fn audit_field(name: &str) -> Result<Field, StoreError> {
     Field::lookup(name)

@@ -197,7 +197,7 @@ impl ScopeTx for PgTx<'_, '_> {
         // `volume = ANY($3)` and statistics from before a large import, it filtered the whole
         // scope instead (about 100 ms per batch on a 20,000-volume scope).
         let sql = format!(
-            "SELECT v.volume, v.id, v.version{} FROM unnest($3::text[]) AS u(volume)
+            "SELECT v.volume, v.id, v.version, v.last_audit{} FROM unnest($3::text[]) AS u(volume)
              CROSS JOIN LATERAL (SELECT * FROM volumes
                  WHERE customer = $1 AND media = $2 AND volume = u.volume) AS v",
             columns
@@ -210,7 +210,7 @@ impl ScopeTx for PgTx<'_, '_> {
         for r in self.tx.query(&statement, &[&customer, &media, &volumes])? {
             let mut values = Vec::with_capacity(columns.len());
             for i in 0..columns.len() {
-                values.push(r.try_get::<_, Option<String>>(i + 3)?);
+                values.push(r.try_get::<_, Option<String>>(i + 4)?);
             }
             found.insert(
                 r.try_get(0)?,
@@ -218,6 +218,7 @@ impl ScopeTx for PgTx<'_, '_> {
                     row_id: r.try_get(1)?,
                     version: unsigned(r.try_get(2)?)?,
                     values,
+                    last_audit: r.try_get(3)?,
                 },
             );
         }
@@ -250,15 +251,20 @@ impl ScopeTx for PgTx<'_, '_> {
             self.update_volumes(writes, columns, &members)?;
         }
         if !writes.audit.is_empty() {
+            let ids: Vec<i64> = writes.audit.iter().map(|a| a.id).collect();
+            let previous: Vec<i64> = writes.audit.iter().map(|a| a.previous).collect();
             let volumes: Vec<&str> = writes.audit.iter().map(|a| a.volume.as_str()).collect();
             let fields: Vec<&str> = writes.audit.iter().map(|a| a.field).collect();
             let old: Vec<Option<&str>> = writes.audit.iter().map(|a| a.old.as_deref()).collect();
             let new: Vec<Option<&str>> = writes.audit.iter().map(|a| a.new.as_deref()).collect();
             self.run(
-                "INSERT INTO audit (session, actor, at, customer, media, volume, field, old, new)
-                 SELECT $1::bigint, $2, $3, $4, $5, u.volume, u.field, u.old, u.new
-                 FROM unnest($6::text[], $7::text[], $8::text[], $9::text[])
-                      WITH ORDINALITY AS u(volume, field, old, new, n)
+                "INSERT INTO audit
+                     (id, previous, session, actor, at, customer, media, volume, field, old, new)
+                 SELECT u.id, u.previous, $1::bigint, $2, $3, $4, $5,
+                        u.volume, u.field, u.old, u.new
+                 FROM unnest($6::text[], $7::text[], $8::text[], $9::text[],
+                             $10::bigint[], $11::bigint[])
+                      WITH ORDINALITY AS u(volume, field, old, new, id, previous, n)
                  ORDER BY u.n",
                 &[
                     &writes.session,
@@ -270,10 +276,31 @@ impl ScopeTx for PgTx<'_, '_> {
                     &fields,
                     &old,
                     &new,
+                    &ids,
+                    &previous,
                 ],
             )?;
         }
         Ok(())
+    }
+
+    /// Taken from the audit table's own sequence, so they are unique across connections and
+    /// nodes and larger than every row written before.
+    fn audit_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError> {
+        let n = i64::try_from(n).map_err(|_| StoreError::Corrupt("too many audit rows".into()))?;
+        let statement = self.statements.get(
+            self.tx,
+            "SELECT nextval(pg_get_serial_sequence('audit', 'id'))
+             FROM generate_series(1, $1::bigint)",
+        )?;
+        let mut ids: Vec<i64> = self
+            .tx
+            .query(&statement, &[&n])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
     }
 }
 
@@ -282,7 +309,7 @@ impl PgTx<'_, '_> {
         let n = self.columns.len();
         let names = self.columns.list.clone();
         let arrays = (0..n)
-            .map(|i| format!("${}::text[]", i + 6))
+            .map(|i| format!("${}::text[]", i + 7))
             .collect::<Vec<_>>()
             .join(", ");
         let aliases = (0..n)
@@ -290,12 +317,15 @@ impl PgTx<'_, '_> {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO volumes (customer, media, volume, version, created_at, updated_at, {names})
-             SELECT $1, $2, u.volume, u.version, $3, $3, {aliases}
-             FROM unnest($4::text[], $5::bigint[], {arrays}) AS u(volume, version, {aliases})"
+            "INSERT INTO volumes
+                 (customer, media, volume, version, created_at, updated_at, last_audit, {names})
+             SELECT $1, $2, u.volume, u.version, $3, $3, u.last_audit, {aliases}
+             FROM unnest($4::text[], $5::bigint[], $6::bigint[], {arrays})
+                  AS u(volume, version, last_audit, {aliases})"
         );
         let volumes: Vec<&str> = writes.inserts.iter().map(|v| v.volume.as_str()).collect();
         let versions = versions(writes.inserts.iter().map(|v| v.version))?;
+        let last_audit: Vec<Option<i64>> = writes.inserts.iter().map(|v| v.last_audit).collect();
         let values: Vec<Vec<Option<&str>>> = (0..n)
             .map(|c| {
                 writes
@@ -311,6 +341,7 @@ impl PgTx<'_, '_> {
             &writes.now,
             &volumes,
             &versions,
+            &last_audit,
         ];
         params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
         self.run(&sql, &params)?;
@@ -329,23 +360,26 @@ impl PgTx<'_, '_> {
             .map(|(k, c)| format!(", {} = u.c{k}", self.columns.names[*c]))
             .collect::<String>();
         let arrays = (0..columns.len())
-            .map(|k| format!(", ${}::text[]", k + 4))
+            .map(|k| format!(", ${}::text[]", k + 5))
             .collect::<String>();
         let aliases = (0..columns.len())
             .map(|k| format!(", c{k}"))
             .collect::<String>();
         let sql = format!(
-            "UPDATE volumes AS v SET version = u.version, updated_at = $1{assignments}
-             FROM unnest($2::bigint[], $3::bigint[]{arrays}) AS u(id, version{aliases})
+            "UPDATE volumes AS v
+             SET version = u.version, updated_at = $1, last_audit = u.last_audit{assignments}
+             FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]{arrays})
+                  AS u(id, version, last_audit{aliases})
              WHERE v.id = u.id"
         );
         let updates: Vec<_> = members.iter().map(|i| &writes.updates[*i]).collect();
         let ids: Vec<i64> = updates.iter().map(|u| u.row_id).collect();
         let versions = versions(updates.iter().map(|u| u.version))?;
+        let last_audit: Vec<Option<i64>> = updates.iter().map(|u| u.last_audit).collect();
         let values: Vec<Vec<Option<&str>>> = (0..columns.len())
             .map(|k| updates.iter().map(|u| u.values[k].as_deref()).collect())
             .collect();
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&writes.now, &ids, &versions];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&writes.now, &ids, &versions, &last_audit];
         params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
         self.run(&sql, &params)?;
         Ok(())

@@ -286,8 +286,9 @@ impl InventorySql for PgStore {
         self.with(|c| {
             c.client
                 .query(
-                    "SELECT at, actor, session, field, old, new FROM audit
-                     WHERE customer = $1 AND media = $2 AND volume = $3 ORDER BY id",
+                    crate::inventory::VOLUME_HISTORY_SQL
+                        .replace('?', "$")
+                        .as_str(),
                     &[&customer, &media, &volume],
                 )?
                 .iter()

@@ -171,12 +171,13 @@ impl ScopeTx for SqliteTx<'_> {
                 .query_row(params![customer, media, volume], |r| {
                     let mut values = Vec::with_capacity(columns.len());
                     for i in 0..columns.len() {
-                        values.push(r.get::<_, Option<String>>(i + 2)?);
+                        values.push(r.get::<_, Option<String>>(i + 3)?);
                     }
                     Ok(StoredVolume {
                         row_id: r.get(0)?,
                         version: r.get(1)?,
                         values,
+                        last_audit: r.get(2)?,
                     })
                 })
                 .optional()?;
@@ -205,6 +206,7 @@ impl ScopeTx for SqliteTx<'_> {
                     &version,
                     &writes.now,
                     &writes.now,
+                    &new.last_audit,
                 ];
                 args.extend(new.values.iter().map(|v| v as &dyn ToSql));
                 insert.execute(params_from_iter(args))?;
@@ -212,9 +214,10 @@ impl ScopeTx for SqliteTx<'_> {
         }
         for changed in &writes.updates {
             let version = stored_version(changed.version)?;
-            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(changed.values.len() + 3);
+            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(changed.values.len() + 4);
             args.push(&version);
             args.push(&writes.now);
+            args.push(&changed.last_audit);
             args.extend(changed.values.iter().map(|v| v as &dyn ToSql));
             args.push(&changed.row_id);
             self.conn
@@ -223,11 +226,14 @@ impl ScopeTx for SqliteTx<'_> {
         }
         if !writes.audit.is_empty() {
             let mut audit = self.conn.prepare_cached(
-                "INSERT INTO audit (session, actor, at, customer, media, volume, field, old, new)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO audit
+                     (id, previous, session, actor, at, customer, media, volume, field, old, new)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for row in &writes.audit {
                 audit.execute(params![
+                    row.id,
+                    row.previous,
                     writes.session,
                     writes.actor,
                     writes.now,
@@ -241,6 +247,17 @@ impl ScopeTx for SqliteTx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The writer holds the write lock, so the ids after the largest are free (and are the
+    /// ones SQLite would have chosen itself).
+    fn audit_ids(&mut self, n: usize) -> Result<Vec<i64>, StoreError> {
+        let largest: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit")?
+            .query_row([], |r| r.get(0))?;
+        let n = i64::try_from(n).map_err(|_| StoreError::Corrupt("too many audit rows".into()))?;
+        Ok((largest + 1..=largest + n).collect())
     }
 }
 

@@ -334,10 +334,9 @@ impl InventorySql for SqliteStore {
         media: &str,
         volume: &str,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT at, actor, session, field, old, new FROM audit
-             WHERE customer = ?1 AND media = ?2 AND volume = ?3 ORDER BY id",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(crate::inventory::VOLUME_HISTORY_SQL)?;
         let mut rows = stmt.query(params![customer, media, volume])?;
         let mut entries = Vec::new();
         while let Some(r) = rows.next()? {

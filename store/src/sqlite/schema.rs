@@ -237,6 +237,18 @@ CREATE TABLE reconciliations (
 );
 CREATE INDEX reconciliations_by_customer ON reconciliations(customer, id);
 "#,
+    // 9: the audit trail is found by volume through a chain instead of an index over every
+    // row: each audit row names the previous row of its volume (`previous`, 0 for the first
+    // one written since this step) and each volume names its newest row (`last_audit`). A
+    // changed volume then dirties its own row and the audit table's tail, not also a leaf of a
+    // by-volume index in a random place (docs/benchmarks.md, "Round 6c"). Rows written before
+    // this step (`previous` NULL) keep an index of their own, which new rows never enter.
+    r#"
+ALTER TABLE volumes ADD COLUMN last_audit INTEGER;
+ALTER TABLE audit ADD COLUMN previous INTEGER;
+CREATE INDEX audit_before_chain ON audit(customer, media, volume, id) WHERE previous IS NULL;
+DROP INDEX audit_by_volume;
+"#,
 ];
 
 /// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
@@ -276,11 +288,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 /// connection, those for a set of columns once per distinct set (see `apply.rs`).
 pub(crate) struct VolumeSql {
     pub columns: Columns,
-    /// Inserts a volume: customer, media, volume, version, created_at, updated_at, fields….
+    /// Inserts a volume: customer, media, volume, version, created_at, updated_at, last_audit,
+    /// fields….
     pub insert: String,
-    /// `SELECT id, version, <columns> FROM volumes WHERE <scope and volume>`, per column set.
+    /// `SELECT id, version, last_audit, <columns> FROM volumes WHERE <scope and volume>`, per
+    /// column set.
     select: RefCell<HashMap<Vec<usize>, String>>,
-    /// `UPDATE volumes SET version, updated_at, <columns> WHERE id`, per column set.
+    /// `UPDATE volumes SET version, updated_at, last_audit, <columns> WHERE id`, per column set.
     update: RefCell<HashMap<Vec<usize>, String>>,
 }
 
@@ -288,10 +302,11 @@ impl VolumeSql {
     pub fn new() -> VolumeSql {
         let columns = Columns::new();
         let insert = format!(
-            "INSERT INTO volumes (customer, media, volume, version, created_at, updated_at, {}) \
+            "INSERT INTO volumes \
+             (customer, media, volume, version, created_at, updated_at, last_audit, {}) \
              VALUES ({})",
             columns.list,
-            (1..=columns.len() + 6)
+            (1..=columns.len() + 7)
                 .map(|i| format!("?{i}"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -304,14 +319,15 @@ impl VolumeSql {
         }
     }
 
-    /// Reads row id, version and `set` of one volume (parameters: customer, media, volume).
+    /// Reads row id, version, last audit row and `set` of one volume (parameters: customer,
+    /// media, volume).
     pub fn select(&self, set: &[usize]) -> String {
         self.select
             .borrow_mut()
             .entry(set.to_vec())
             .or_insert_with(|| {
                 format!(
-                    "SELECT id, version{} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
+                    "SELECT id, version, last_audit{} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
                     set.iter()
                         .map(|i| format!(", {}", self.columns.names[*i]))
                         .collect::<String>()
@@ -320,7 +336,8 @@ impl VolumeSql {
             .clone()
     }
 
-    /// `UPDATE volumes SET version = ?1, updated_at = ?2, <columns> = ?3… WHERE id = ?last`.
+    /// `UPDATE volumes SET version = ?1, updated_at = ?2, last_audit = ?3, <columns> = ?4…
+    /// WHERE id = ?last`.
     pub fn update(&self, set: &[usize]) -> String {
         self.update
             .borrow_mut()
@@ -329,11 +346,12 @@ impl VolumeSql {
                 let assignments = set
                     .iter()
                     .enumerate()
-                    .map(|(n, i)| format!(", {} = ?{}", self.columns.names[*i], n + 3))
+                    .map(|(n, i)| format!(", {} = ?{}", self.columns.names[*i], n + 4))
                     .collect::<String>();
                 format!(
-                    "UPDATE volumes SET version = ?1, updated_at = ?2{assignments} WHERE id = ?{}",
-                    set.len() + 3
+                    "UPDATE volumes SET version = ?1, updated_at = ?2, last_audit = ?3{assignments} \
+                     WHERE id = ?{}",
+                    set.len() + 4
                 )
             })
             .clone()

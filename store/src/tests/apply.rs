@@ -743,3 +743,100 @@ fn create_lists_the_customer_media_and_repositories_a_batch_may_create() {
         ));
     });
 }
+
+/// A volume's history follows its own chain of audit rows: batches that change several
+/// volumes, one volume twice in a batch and other volumes in between never mix two trails.
+#[test]
+fn each_volume_keeps_its_own_history_across_batches() {
+    on_each_seeded(|store| {
+        apply(
+            store,
+            "k1",
+            vec![
+                change("A1", None, &[(Field::Slot, Some("1"))]),
+                change("B1", None, &[(Field::Slot, Some("2"))]),
+            ],
+        );
+        apply(
+            store,
+            "k2",
+            vec![
+                change("B1", Some(1), &[(Field::Slot, Some("3"))]),
+                change("A1", Some(1), &[(Field::Slot, Some("4"))]),
+                change("A1", Some(2), &[(Field::Description, Some("x"))]),
+                change("C1", None, &[(Field::Slot, Some("5"))]),
+            ],
+        );
+        let slot = |old: Option<&str>, new: &str| {
+            (Field::Slot, old.map(str::to_string), Some(new.to_string()))
+        };
+        let created = |v: &str| (Field::Volume, None, Some(v.to_string()));
+        assert_eq!(
+            history(store, "A1"),
+            [
+                created("A1"),
+                slot(None, "1"),
+                slot(Some("1"), "4"),
+                (Field::Description, None, Some("x".into())),
+            ]
+        );
+        assert_eq!(
+            history(store, "B1"),
+            [created("B1"), slot(None, "2"), slot(Some("2"), "3")]
+        );
+        assert_eq!(history(store, "C1"), [created("C1"), slot(None, "5")]);
+        assert!(history(store, "D1").is_empty());
+    });
+}
+
+/// Audit rows written before schema step 9 carry no chain (`previous` NULL, no `last_audit`
+/// on their volume — what the migration leaves): the history lists them first, then the rows
+/// written since, in the order they were written.
+#[test]
+fn history_from_before_the_chain_is_kept() {
+    on_each_seeded(|store| {
+        apply(
+            store,
+            "k1",
+            vec![
+                change("A1", None, &[(Field::Slot, Some("1"))]),
+                change("B1", None, &[(Field::Slot, Some("2"))]),
+            ],
+        );
+        store
+            .backend
+            .test_execute("UPDATE audit SET previous = NULL");
+        store
+            .backend
+            .test_execute("UPDATE volumes SET last_audit = NULL");
+        apply(
+            store,
+            "k2",
+            vec![change("A1", Some(1), &[(Field::Slot, Some("3"))])],
+        );
+        apply(
+            store,
+            "k3",
+            vec![change("A1", Some(2), &[(Field::Slot, Some("4"))])],
+        );
+        let slot = |old: Option<&str>, new: &str| {
+            (Field::Slot, old.map(str::to_string), Some(new.to_string()))
+        };
+        assert_eq!(
+            history(store, "A1"),
+            [
+                (Field::Volume, None, Some("A1".to_string())),
+                slot(None, "1"),
+                slot(Some("1"), "3"),
+                slot(Some("3"), "4"),
+            ]
+        );
+        assert_eq!(
+            history(store, "B1"),
+            [
+                (Field::Volume, None, Some("B1".to_string())),
+                slot(None, "2")
+            ]
+        );
+    });
+}

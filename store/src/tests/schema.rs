@@ -234,3 +234,65 @@ fn a_foreign_postgres_schema_is_refused_unchanged() {
         .get(0);
     assert_eq!(tables, 1, "only the foreign table");
 }
+
+/// A schema-8 SQLite store with an audit trail is migrated to the chained trail: the history
+/// written before is still found, and changes made after follow it.
+#[test]
+fn a_schema_8_audit_trail_survives_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for step in &crate::sqlite::schema::MIGRATIONS[..8] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 8; PRAGMA application_id = {};
+             INSERT INTO customers (id, name) VALUES ('US01', 'Acme');
+             INSERT INTO media (customer, id) VALUES ('US01', 'LTO');
+             INSERT INTO volumes (customer, media, volume, version, created_at, updated_at, slot)
+             VALUES ('US01', 'LTO', 'V1', 1, 'then', 'then', '7');
+             INSERT INTO audit (actor, at, customer, media, volume, field, old, new)
+             VALUES ('old', 'then', 'US01', 'LTO', 'V1', 'SLOT', NULL, '7'),
+                    ('old', 'then', 'US01', 'LTO', 'V2', 'SLOT', NULL, '9');",
+            crate::sqlite::APPLICATION_ID
+        ))
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let scope = tapesync_model::ScopeKey {
+        customer: "US01".into(),
+        media: "LTO".into(),
+    };
+    let change = tapesync_model::VolumeChange {
+        volume: "V1".into(),
+        expected_version: Some(1),
+        set: [(tapesync_model::Field::Slot, Some("8".to_string()))].into(),
+    };
+    let batch = tapesync_model::ApplyBatch {
+        idempotency_key: "k".into(),
+        session: None,
+        create_missing: false,
+        create: None,
+        changes: vec![change],
+    };
+    store.apply("new", &scope, &batch).unwrap();
+    let trail: Vec<(String, Option<String>, Option<String>)> = store
+        .volume_history(&scope, "V1")
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.user, e.old, e.new))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("old".to_string(), None, Some("7".to_string())),
+            (
+                "new".to_string(),
+                Some("7".to_string()),
+                Some("8".to_string())
+            ),
+        ]
+    );
+}
