@@ -744,19 +744,34 @@ fn create_lists_the_customer_media_and_repositories_a_batch_may_create() {
     });
 }
 
+/// Creates A1 (SLOT 1) and B1 (SLOT 2) in one batch.
+fn create_a1_and_b1(store: &mut Store) {
+    apply(
+        store,
+        "k1",
+        vec![
+            change("A1", None, &[(Field::Slot, Some("1"))]),
+            change("B1", None, &[(Field::Slot, Some("2"))]),
+        ],
+    );
+}
+
+/// An audit entry of a creation.
+fn created(volume: &str) -> (Field, Option<String>, Option<String>) {
+    (Field::Volume, None, Some(volume.to_string()))
+}
+
+/// An audit entry of SLOT going from `old` to `new`.
+fn slot(old: Option<&str>, new: &str) -> (Field, Option<String>, Option<String>) {
+    (Field::Slot, old.map(str::to_string), Some(new.to_string()))
+}
+
 /// A volume's history follows its own chain of audit rows: batches that change several
 /// volumes, one volume twice in a batch and other volumes in between never mix two trails.
 #[test]
 fn each_volume_keeps_its_own_history_across_batches() {
     on_each_seeded(|store| {
-        apply(
-            store,
-            "k1",
-            vec![
-                change("A1", None, &[(Field::Slot, Some("1"))]),
-                change("B1", None, &[(Field::Slot, Some("2"))]),
-            ],
-        );
+        create_a1_and_b1(store);
         apply(
             store,
             "k2",
@@ -767,10 +782,6 @@ fn each_volume_keeps_its_own_history_across_batches() {
                 change("C1", None, &[(Field::Slot, Some("5"))]),
             ],
         );
-        let slot = |old: Option<&str>, new: &str| {
-            (Field::Slot, old.map(str::to_string), Some(new.to_string()))
-        };
-        let created = |v: &str| (Field::Volume, None, Some(v.to_string()));
         assert_eq!(
             history(store, "A1"),
             [
@@ -795,14 +806,7 @@ fn each_volume_keeps_its_own_history_across_batches() {
 #[test]
 fn history_from_before_the_chain_is_kept() {
     on_each_seeded(|store| {
-        apply(
-            store,
-            "k1",
-            vec![
-                change("A1", None, &[(Field::Slot, Some("1"))]),
-                change("B1", None, &[(Field::Slot, Some("2"))]),
-            ],
-        );
+        create_a1_and_b1(store);
         store
             .backend
             .test_execute("UPDATE audit SET previous = NULL");
@@ -819,13 +823,10 @@ fn history_from_before_the_chain_is_kept() {
             "k3",
             vec![change("A1", Some(2), &[(Field::Slot, Some("4"))])],
         );
-        let slot = |old: Option<&str>, new: &str| {
-            (Field::Slot, old.map(str::to_string), Some(new.to_string()))
-        };
         assert_eq!(
             history(store, "A1"),
             [
-                (Field::Volume, None, Some("A1".to_string())),
+                created("A1"),
                 slot(None, "1"),
                 slot(Some("1"), "3"),
                 slot(Some("3"), "4"),
