@@ -64,6 +64,39 @@ pub enum Field {
     User(u8),
 }
 
+/// [`Field::info`] of every field, by [`Field::index`].
+const FIELD_INFO: [FieldInfo; Field::COUNT] = {
+    let mut out = [Field::Customer.describe(); Field::COUNT];
+    let mut i = 0;
+    while i < Field::COUNT {
+        out[i] = Field::ALL[i].describe();
+        i += 1;
+    }
+    out
+};
+
+/// The two facts the run asks of every value, in tables of their own (a lookup of one small
+/// entry rather than a copy of the whole [`FieldInfo`]).
+const FIELD_KIND: [FieldKind; Field::COUNT] = {
+    let mut out = [FieldKind::Text; Field::COUNT];
+    let mut i = 0;
+    while i < Field::COUNT {
+        out[i] = FIELD_INFO[i].kind;
+        i += 1;
+    }
+    out
+};
+
+const FIELD_MAX_LEN: [usize; Field::COUNT] = {
+    let mut out = [0; Field::COUNT];
+    let mut i = 0;
+    while i < Field::COUNT {
+        out[i] = FIELD_INFO[i].max_len;
+        i += 1;
+    }
+    out
+};
+
 /// Static facts about one field.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldInfo {
@@ -177,7 +210,16 @@ impl Field {
         }
     }
 
+    /// Static facts about the field (a table lookup: the run asks for the kind and limit of
+    /// every value of every record).
+    #[inline]
     pub fn info(self) -> FieldInfo {
+        FIELD_INFO[self.index()]
+    }
+
+    /// The catalogue entry behind [`Field::info`], evaluated at compile time into
+    /// [`FIELD_INFO`].
+    const fn describe(self) -> FieldInfo {
         use FieldKind::*;
         let (name, aliases, max_len, kind, documented, doc): (
             &'static str,
@@ -364,7 +406,14 @@ impl Field {
                 "Repository-ID the volume is in now (tapesync extension); REPOSITORY is its target",
             ),
             Field::User(n) => (
-                USER_NAMES[(n.clamp(1, 9) - 1) as usize],
+                // (`clamp` is not const.)
+                USER_NAMES[if n < 1 {
+                    0
+                } else if n > 9 {
+                    8
+                } else {
+                    (n - 1) as usize
+                }],
                 &[],
                 256,
                 Text,
@@ -382,16 +431,19 @@ impl Field {
         }
     }
 
+    #[inline]
     pub fn name(self) -> &'static str {
         self.info().name
     }
 
+    #[inline]
     pub fn max_len(self) -> usize {
-        self.info().max_len
+        FIELD_MAX_LEN[self.index()]
     }
 
+    #[inline]
     pub fn kind(self) -> FieldKind {
-        self.info().kind
+        FIELD_KIND[self.index()]
     }
 
     /// Looks a field up by name or alias, case-insensitively; spaces and underscores inside

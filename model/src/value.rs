@@ -222,7 +222,7 @@ fn is_canonical_id(raw: &str, max: usize) -> bool {
 }
 
 /// The yes/no spellings, compared without upper-casing into a new string.
-fn parse_bool_ascii(raw: &str) -> Option<bool> {
+pub fn parse_bool_ascii(raw: &str) -> Option<bool> {
     let t = raw.trim();
     let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
     if is(&["YES", "TRUE", "Y", "T", "1"]) {

@@ -40,6 +40,10 @@ pub struct Spill {
     /// `customer`, a unit separator and `media` → scope number. Looked up with a reused key
     /// buffer, so a record of a known scope allocates nothing.
     index: FxHashMap<String, usize>,
+    /// The same for keys that fit in a word (see [`packed_key`]): nearly every record of
+    /// shuffled input changes scope, and a string key cost a hash of the text and a `memcmp`
+    /// on the run's thread per record.
+    packed: FxHashMap<u64, usize>,
     key: String,
     buffered: usize,
     current: Option<usize>,
@@ -58,6 +62,7 @@ impl Spill {
             written: 0,
             scopes: Vec::new(),
             index: FxHashMap::default(),
+            packed: FxHashMap::default(),
             key: String::new(),
             buffered: 0,
             current: None,
@@ -132,13 +137,20 @@ impl Spill {
                 return (c, false);
             }
         }
-        self.key.clear();
-        self.key.push_str(customer);
-        self.key.push('\u{1f}');
-        self.key.push_str(media);
+        let packed = packed_key(customer, media);
+        let known = match packed {
+            Some(k) => self.packed.get(&k).copied(),
+            None => {
+                self.key.clear();
+                self.key.push_str(customer);
+                self.key.push('\u{1f}');
+                self.key.push_str(media);
+                self.index.get(self.key.as_str()).copied()
+            }
+        };
         let mut new_scope = false;
-        let i = match self.index.get(self.key.as_str()) {
-            Some(i) => *i,
+        let i = match known {
+            Some(i) => i,
             None => {
                 let i = self.scopes.len();
                 self.scopes.push(ScopeData {
@@ -151,7 +163,10 @@ impl Spill {
                     records: 0,
                 });
                 self.left.push(false);
-                self.index.insert(self.key.clone(), i);
+                match packed {
+                    Some(k) => self.packed.insert(k, i),
+                    None => self.index.insert(self.key.clone(), i),
+                };
                 new_scope = true;
                 i
             }
@@ -442,6 +457,20 @@ fn put_str(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// (`customer`, `media`) as one word when both are at most four bytes without NUL — every
+/// canonical Customer-ID and Media-ID (at most four of A–Z and 0–9): zero-padded halves, so
+/// two different keys never pack alike.
+fn packed_key(customer: &str, media: &str) -> Option<u64> {
+    let (c, m) = (customer.as_bytes(), media.as_bytes());
+    if c.len() > 4 || m.len() > 4 || c.contains(&0) || m.contains(&0) {
+        return None;
+    }
+    let mut key = [0u8; 8];
+    key[..c.len()].copy_from_slice(c);
+    key[4..4 + m.len()].copy_from_slice(m);
+    Some(u64::from_le_bytes(key))
+}
+
 fn corrupt() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "corrupt spill file")
 }
@@ -498,6 +527,51 @@ mod tests {
             .collect();
         assert_eq!(a, ["V1", "V2", "V4"]);
         assert_eq!(s.total_records(), 4);
+    }
+
+    /// Keys that pack into a word and keys that do not (longer than four bytes, or a NUL) are
+    /// told apart, each scope found again however the input alternates between them.
+    #[test]
+    fn short_and_long_scope_keys_are_told_apart() {
+        let keys = [
+            ("AB", "C"),
+            ("A", "BC"),
+            ("ABCD", "EFGH"),
+            ("ABCDE", "F"),
+            ("ABCD", "EF"),
+            ("A\0", "B"),
+            ("A", "B"),
+        ];
+        let mut s = Spill::new().unwrap();
+        for round in 0..3 {
+            for (i, (c, m)) in keys.iter().enumerate() {
+                let new = s
+                    .push_parts(c, m, 1, &format!("V{round}{i}"), false, std::iter::empty())
+                    .unwrap()
+                    .is_some();
+                assert_eq!(new, round == 0, "{c:?} {m:?}");
+            }
+        }
+        s.finish_writing().unwrap();
+        assert_eq!(s.scopes().len(), keys.len());
+        for (i, (c, m)) in keys.iter().enumerate() {
+            assert_eq!(
+                (
+                    s.scopes()[i].customer.as_str(),
+                    s.scopes()[i].media.as_str()
+                ),
+                (*c, *m)
+            );
+            let volumes: Vec<String> = s
+                .read(i)
+                .unwrap()
+                .iter()
+                .map(|r| r.unwrap().volume.to_string())
+                .collect();
+            assert_eq!(volumes, [0, 1, 2].map(|r| format!("V{r}{i}")));
+        }
+        assert_eq!(packed_key("ABCDE", "F"), None);
+        assert_ne!(packed_key("AB", "C"), packed_key("A", "BC"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl<'p> Deriver<'p> {
                 return Ok(t);
             }
         }
-        match self.dates.get(&field) {
+        match self.dates.iter().find(|(f, _)| *f == field).map(|(_, r)| r) {
             Some(reader) => reader.parse(value).map_err(|e| format!("{field} {e}")),
             None => Err(format!(
                 "{field} `{value}` cannot be read: the definition gives {field} no date format"

@@ -17,7 +17,7 @@ pub mod select;
 mod values;
 
 use crate::read::{RawRecord, RulerRole};
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tapesync_compiler::plan::dates::write_canonical;
@@ -54,8 +54,23 @@ pub struct Deriver<'p> {
     plan: &'p Plan,
     now: NaiveDateTime,
     /// A reader per date format of the plan, prepared once (reading a value with the format
-    /// string alone would parse the format again for every value).
-    dates: BTreeMap<Field, DateReader<'p>>,
+    /// string alone would parse the format again for every value). A plan has a handful: a
+    /// list is searched faster than a map.
+    dates: Vec<(Field, DateReader<'p>)>,
+    /// Bits (by [`Field::index`]) of the temporal fields, of the fields whose value is put in
+    /// canonical form (stored fields and `REPOSITORY_DESC`), and of the scratch fields
+    /// (`USER1`…`USER9`): worked out once instead of per value of every record.
+    temporal: u64,
+    canonical: u64,
+    scratch: u64,
+}
+
+/// The bits of the fields that `pick` selects.
+fn field_mask(pick: impl Fn(Field) -> bool) -> u64 {
+    Field::ALL
+        .iter()
+        .filter(|f| pick(**f))
+        .fold(0, |mask, f| mask | 1 << f.index())
 }
 
 /// A derived record held in reusable buffers ([`Deriver::derive_into`]): what a
@@ -119,7 +134,14 @@ impl<'p> Deriver<'p> {
             .iter()
             .map(|(field, format)| (*field, format.reader()))
             .collect();
-        Deriver { plan, now, dates }
+        Deriver {
+            plan,
+            now,
+            dates,
+            temporal: field_mask(Field::is_temporal),
+            canonical: field_mask(|f| f.is_stored() || f == Field::RepositoryDesc),
+            scratch: field_mask(|f| matches!(f, Field::User(_))),
+        }
     }
 
     /// The stored fields a run compares with the inventory: those the plan sets, plus what
@@ -217,7 +239,7 @@ impl<'p> Deriver<'p> {
                     None => value,
                 }
             };
-            let trimmed = cut.trim();
+            let trimmed = trim(cut);
             if !trimmed.is_empty() || !values.contains(ex.field) {
                 values.set(ex.field, trimmed);
             }
@@ -240,25 +262,25 @@ impl<'p> Deriver<'p> {
                 return Ok(None);
             }
         }
-        for f in values.fields() {
-            if values.get(f).is_some_and(str::is_empty) {
-                values.unset(f);
-            }
-        }
+        values.unset_empty();
 
         // Dates: parse every temporal value into a timestamp.
         let mut times = std::mem::take(&mut values.times);
-        for (field, value) in values.iter() {
-            if field.is_temporal() {
-                times.push((field, self.parse_time(field, value)?));
-            }
+        for (field, value) in values.iter_of(self.temporal) {
+            times.push((field, self.parse_time(field, value)?));
         }
         let repository_by_rule = self.date_rules(values, &mut times);
         if let Some(repo) = repository_by_rule {
             values.set(Field::Repository, repo);
         }
+        // A date or time written here in the plain four-digit-year form is canonical by
+        // construction: checking it again would only cost time.
+        let mut canonical_already = 0u64;
         for (field, t) in &times {
             write_canonical(field.kind(), t, values.slot(*field));
+            if (0..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000 {
+                canonical_already |= 1 << field.index();
+            }
         }
         values.times = times;
 
@@ -272,16 +294,14 @@ impl<'p> Deriver<'p> {
             Some(v) => volume_id_in_place(v)?,
             None => return Err("VOLUME has no value".to_string()),
         }
-        for field in values.fields() {
-            let Some(value) = values.get_mut(field) else {
-                continue;
-            };
-            if field.is_stored() || field == Field::RepositoryDesc {
+        for field in values.fields_of(self.canonical & !canonical_already) {
+            if let Some(value) = values.get_mut(field) {
                 canonical_in_place(field, value)?;
-            } else if let Field::User(_) = field {
-                // Scratch values are only ever compared; still refuse what no field can hold.
-                canonicalise_cow(field, value).map_err(|e| e.to_string())?;
             }
+        }
+        // Scratch values are only ever compared; still refuse what no field can hold.
+        for (field, value) in values.iter_of(self.scratch) {
+            canonicalise_cow(field, value).map_err(|e| e.to_string())?;
         }
         Ok(Some(repository_by_rule.is_some()))
     }
@@ -362,7 +382,11 @@ fn extract<'r>(
         },
         ExtractSource::WholeRecord => &record.raw,
         ExtractSource::Element { index: 0 } => &record.raw,
-        ExtractSource::Element { index } => element(record, *index, field, Part::Body)?,
+        // The common case, inline: an element that is there.
+        ExtractSource::Element { index } => match record.elements.get(index - 1) {
+            Some(v) if record.ruler != RulerRole::BeforeRuler => v,
+            _ => element(record, *index, field, Part::Body)?,
+        },
         ExtractSource::Key { key } => record
             .pairs
             .iter()
@@ -444,7 +468,13 @@ fn element_from_end(
 /// Element `index` (1-based) of `record`, a body record, a header record or a line of a
 /// record of several lines. A missing element of delimited input is a ragged row (an
 /// error); a missing word is empty.
+#[inline]
 fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result<&str, String> {
+    if record.ruler != RulerRole::BeforeRuler {
+        if let Some(v) = record.elements.get(index - 1) {
+            return Ok(v);
+        }
+    }
     columns_known(record, field, part)?;
     match record.elements.get(index - 1) {
         Some(v) => Ok(v),
@@ -457,6 +487,16 @@ fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result
             ))
         }
         None => Ok(""),
+    }
+}
+
+/// `text` without leading and trailing white space, as `str::trim` has it, with a shortcut
+/// for the common value that starts and ends with a visible ASCII character.
+#[inline]
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
-use tapesync_model::value::{canonicalise_cow, validate_volume_id_cow};
-use tapesync_model::Field;
+use tapesync_model::value::{canonicalise_cow, parse_bool_ascii, validate_volume_id_cow};
+use tapesync_model::{Field, FieldKind};
 
 /// The values of one record while it is derived: one reusable buffer per field (indexed by
 /// [`Field::index`]) and a bit per field saying whether it has a value. A million records
@@ -78,10 +78,9 @@ impl Values {
         self.present &= !(1 << field.index());
     }
 
-    /// The fields that have a value now, in field order (a copy: the values may change while
-    /// it is walked).
-    pub(super) fn fields(&self) -> impl Iterator<Item = Field> {
-        let mut bits = self.present;
+    /// The fields of `mask` (bits by [`Field::index`]) that have a value now, in field order.
+    pub(super) fn fields_of(&self, mask: u64) -> impl Iterator<Item = Field> {
+        let mut bits = self.present & mask;
         std::iter::from_fn(move || {
             if bits == 0 {
                 return None;
@@ -90,6 +89,24 @@ impl Values {
             bits &= bits - 1;
             Some(Field::ALL[i])
         })
+    }
+
+    /// The fields of `mask` with their values, in field order.
+    pub(super) fn iter_of(&self, mask: u64) -> impl Iterator<Item = (Field, &str)> + '_ {
+        self.fields_of(mask)
+            .map(|f| (f, self.slots[f.index()].as_str()))
+    }
+
+    /// Unsets every field whose value is empty.
+    pub(super) fn unset_empty(&mut self) {
+        let mut bits = self.present;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if self.slots[i].is_empty() {
+                self.present &= !(1 << i);
+            }
+        }
     }
 
     /// Fields with a value, in field order.
@@ -109,6 +126,14 @@ impl Values {
 /// Replaces `slot` by its canonical form for `field`, without allocating when the value is
 /// canonical already (nearly always) or its canonical form is short.
 pub(super) fn canonical_in_place(field: Field, slot: &mut String) -> Result<(), String> {
+    // A yes/no becomes one of two fixed words: written straight into the slot.
+    if field.kind() == FieldKind::Bool {
+        if let Some(yes) = parse_bool_ascii(slot) {
+            slot.clear();
+            slot.push_str(if yes { "true" } else { "false" });
+            return Ok(());
+        }
+    }
     let change = match canonicalise_cow(field, slot).map_err(|e| e.to_string())? {
         Cow::Owned(v) => Replacement::Owned(v),
         Cow::Borrowed(b) => Replacement::of(slot, b),
@@ -196,6 +221,8 @@ mod tests {
             (Field::UsageCount, " 0 "),
             (Field::Scratch, "YES"),
             (Field::Scratch, "no"),
+            (Field::Scratch, " Y "),
+            (Field::Scratch, "maybe"),
             (Field::Customer, "us01"),
             (Field::Customer, "US01"),
             (Field::Description, "Daily Full"),
@@ -204,12 +231,14 @@ mod tests {
         ];
         for (field, raw) in cases {
             let mut slot = raw.to_string();
-            canonical_in_place(field, &mut slot).unwrap();
-            assert_eq!(
-                slot,
-                tapesync_model::canonicalise(field, raw).unwrap(),
-                "{field} {raw:?}"
-            );
+            match (
+                canonical_in_place(field, &mut slot),
+                tapesync_model::canonicalise(field, raw),
+            ) {
+                (Ok(()), Ok(want)) => assert_eq!(slot, want, "{field} {raw:?}"),
+                (Err(got), Err(want)) => assert_eq!(got, want.to_string(), "{field} {raw:?}"),
+                other => panic!("{field} {raw:?}: {other:?}"),
+            }
         }
         let mut bad = "x".repeat(300);
         assert!(canonical_in_place(Field::Description, &mut bad).is_err());

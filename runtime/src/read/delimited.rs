@@ -5,7 +5,7 @@
 //! may span lines, and an unterminated quote costs one rejected line instead of swallowing
 //! the rest of the file.
 
-use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
+use super::{Elements, RawRecord, RecordSource, SourceItem};
 use crate::read::input::{InputError, LineReader, OwnedLine};
 use std::collections::VecDeque;
 
@@ -22,7 +22,6 @@ pub struct DelimitedSource {
     splitter: Splitter,
     /// The record lent out by `next_item`, refilled in place.
     record: RawRecord,
-    pool: StringPool,
     /// Continuation lines of the current record: line number and byte offset in `record.raw`.
     continuation: Vec<(u64, usize)>,
 }
@@ -101,7 +100,6 @@ impl DelimitedSource {
                 strict_elements: true,
                 ..RawRecord::default()
             },
-            pool: StringPool::default(),
             continuation: Vec::new(),
         }
     }
@@ -141,24 +139,57 @@ fn open_quote(quote: Option<u8>, delimiter: u8, text: &str) -> bool {
 
 /// Splits `raw` at each `delimiter` if that is exactly what the csv parser would do: no quote
 /// character to interpret, no CR or LF (which the parser takes for a record end), and an
-/// ASCII delimiter (so every cut is a char boundary). Returns false, leaving `out` partly
-/// written, for anything else. One pass over the bytes: this runs for nearly every record.
-fn split_plain(raw: &str, delimiter: u8, quote: Option<u8>, out: &mut Refill<'_>) -> bool {
+/// ASCII delimiter (so every cut is a char boundary). Returns false, leaving `out` as it was,
+/// for anything else. This runs for nearly every record: one memchr scan rules out the bytes
+/// that need the parser, then [`positions`] finds the cuts.
+fn split_plain(raw: &str, delimiter: u8, quote: Option<u8>, out: &mut Elements) -> bool {
     if !delimiter.is_ascii() || delimiter == b'\r' || delimiter == b'\n' || quote == Some(delimiter)
     {
         return false;
     }
-    let mut start = 0;
-    for (i, &b) in raw.as_bytes().iter().enumerate() {
-        if b == delimiter {
-            out.push(raw.get(start..i).unwrap_or_default());
-            start = i + 1;
-        } else if b == b'\r' || b == b'\n' || Some(b) == quote {
-            return false;
-        }
+    let bytes = raw.as_bytes();
+    let special = match quote {
+        Some(q) => memchr::memchr3(b'\r', b'\n', q, bytes),
+        None => memchr::memchr2(b'\r', b'\n', bytes),
+    };
+    if special.is_some() {
+        return false;
     }
-    out.push(raw.get(start..).unwrap_or_default());
+    out.set_cut(raw, positions(bytes, delimiter));
     true
+}
+
+/// The positions of `needle` in `bytes`, found eight bytes at a time. Fields are a few bytes
+/// long: a `memchr` call per field cost more than it saved, and a byte-by-byte loop was a
+/// third of reading a record (docs/benchmarks.md, "Round 6d").
+fn positions(bytes: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let pattern = u64::from_le_bytes([needle; 8]);
+    let words = bytes.chunks_exact(8);
+    let tail_start = bytes.len() - words.remainder().len();
+    let mut words = words.enumerate();
+    let (mut hits, mut base) = (0u64, 0usize);
+    let in_words = std::iter::from_fn(move || loop {
+        if hits != 0 {
+            let bit = hits.trailing_zeros() as usize;
+            hits &= hits - 1;
+            return Some(base + bit / 8);
+        }
+        let (i, word) = words.next()?;
+        let mut le = [0u8; 8];
+        le.copy_from_slice(word);
+        // A byte of `x` is zero exactly where the word holds `needle`; the expression sets
+        // the top bit of exactly those bytes (no carry crosses a byte: each sum is < 0x100).
+        let x = u64::from_le_bytes(le) ^ pattern;
+        hits = !(((x & LOW7) + LOW7) | x | LOW7);
+        base = i * 8;
+    });
+    let in_tail = bytes[tail_start..]
+        .iter()
+        .enumerate()
+        .filter(move |(_, b)| **b == needle)
+        .map(move |(i, _)| tail_start + i);
+    in_words.chain(in_tail)
 }
 
 impl Splitter {
@@ -169,7 +200,7 @@ impl Splitter {
         raw: &str,
         delimiter: u8,
         quote: Option<u8>,
-        elements: &mut Refill<'_>,
+        elements: &mut Elements,
     ) -> Result<(), String> {
         if split_plain(raw, delimiter, quote, elements) {
             return Ok(());
@@ -180,7 +211,7 @@ impl Splitter {
 
     /// Splits with the csv parser. The parser is built once and reset per record (building
     /// it is far more expensive than parsing a line).
-    fn split_csv(&mut self, raw: &str, elements: &mut Refill<'_>) -> Result<(), String> {
+    fn split_csv(&mut self, raw: &str, elements: &mut Elements) -> Result<(), String> {
         use csv_core::ReadRecordResult;
         self.core.reset();
         let input = raw.as_bytes();
@@ -240,7 +271,7 @@ impl RecordSource for DelimitedSource {
         };
         if super::is_blank_line(&self.record.raw) {
             // A record for the line rules only: no elements to extract from.
-            self.pool.refill(&mut self.record.elements);
+            self.record.elements.clear();
             self.record.line = number;
             return Ok(Some(SourceItem::Record(&self.record)));
         }
@@ -290,7 +321,7 @@ impl RecordSource for DelimitedSource {
             &self.record.raw,
             self.delimiter,
             self.quote,
-            &mut self.pool.refill(&mut self.record.elements),
+            &mut self.record.elements,
         );
         Ok(Some(match split {
             Ok(()) => {
@@ -325,7 +356,7 @@ mod tests {
 
     fn elements(item: &OwnedItem) -> Vec<String> {
         match item {
-            OwnedItem::Record(r) => r.elements.clone(),
+            OwnedItem::Record(r) => r.elements.iter().map(String::from).collect(),
             other => panic!("{other:?}"),
         }
     }
@@ -395,21 +426,49 @@ mod tests {
                 .collect();
             for (delimiter, quote) in [(b',', Some(b'"')), (b';', None), (b'\t', Some(b'\''))] {
                 let mut splitter = DelimitedSource::new(lines_of(b""), delimiter, quote).splitter;
-                let mut pool = StringPool::default();
-                let (mut fast, mut slow) = (Vec::new(), Vec::new());
-                let fast_result =
-                    splitter.split(&raw, delimiter, quote, &mut pool.refill(&mut fast));
-                let slow_result = splitter.split_csv(&raw, &mut pool.refill(&mut slow));
+                let (mut fast, mut slow) = (Elements::default(), Elements::default());
+                // Stale elements from an earlier record must not survive a split.
+                fast.push("stale");
+                let fast_result = splitter.split(&raw, delimiter, quote, &mut fast);
+                let slow_result = splitter.split_csv(&raw, &mut slow);
                 assert_eq!(fast_result, slow_result, "{raw:?}");
                 assert_eq!(fast, slow, "{raw:?}");
-                let mut plain = Vec::new();
-                if split_plain(&raw, delimiter, quote, &mut pool.refill(&mut plain)) {
+                let mut plain = Elements::default();
+                if split_plain(&raw, delimiter, quote, &mut plain) {
                     fast_paths += 1;
                     assert_eq!(plain, slow, "{raw:?}");
                 }
             }
         }
         assert!(fast_paths > 10_000, "{fast_paths}");
+    }
+
+    /// Every byte value, as needle and as neighbour of the needle (the case a carry between
+    /// bytes would get wrong), at every position of lines up to three words long.
+    #[test]
+    fn positions_finds_every_needle_and_nothing_else() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for needle in 0..=255u8 {
+            for len in 0..25 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| match next() % 4 {
+                        0 => needle,
+                        1 => needle ^ 1,
+                        2 => needle.wrapping_add(1),
+                        _ => next() as u8,
+                    })
+                    .collect();
+                let want: Vec<usize> = (0..len).filter(|i| bytes[*i] == needle).collect();
+                let got: Vec<usize> = positions(&bytes, needle).collect();
+                assert_eq!(got, want, "{needle:#x} {bytes:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! rather than a few million (see docs/benchmarks.md).
 
 mod delimited;
+mod elements;
 pub mod group;
 pub mod input;
 mod keyvalue;
@@ -18,6 +19,7 @@ mod text;
 mod utf16_sniff;
 
 pub use delimited::DelimitedSource;
+pub use elements::Elements;
 pub use keyvalue::KeyValueSource;
 pub(crate) use read_ahead::refill;
 pub use read_ahead::ReadAhead;
@@ -36,7 +38,7 @@ pub struct RawRecord {
     /// Multi-line records (quoted newlines, key/value blocks) are joined with `\n`.
     pub raw: String,
     /// Elements of delimited and whitespace input (empty for other formats).
-    pub elements: Vec<String>,
+    pub elements: Elements,
     /// `key`/`value` pairs of key/value input, in order (empty for other formats).
     pub pairs: Vec<(String, String)>,
     /// Whether a missing element is an error (delimited input: a ragged row) rather than an
@@ -128,57 +130,6 @@ impl StringPool {
         s.clear();
         s.push_str(text);
         s
-    }
-
-    /// Starts refilling `elements` in place: the strings already there are overwritten in
-    /// order, and those left over go back to the pool when the [`Refill`] is dropped.
-    pub(crate) fn refill<'a>(&'a mut self, elements: &'a mut Vec<String>) -> Refill<'a> {
-        Refill {
-            elements,
-            pool: self,
-            len: 0,
-        }
-    }
-}
-
-/// See [`StringPool::refill`].
-pub(crate) struct Refill<'a> {
-    elements: &'a mut Vec<String>,
-    pool: &'a mut StringPool,
-    len: usize,
-}
-
-impl Refill<'_> {
-    /// Elements written so far.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Starts over (the strings written so far are overwritten next).
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    pub(crate) fn push(&mut self, text: &str) {
-        match self.elements.get_mut(self.len) {
-            Some(kept) => {
-                kept.clear();
-                kept.push_str(text);
-            }
-            None => {
-                let s = self.pool.take(text);
-                self.elements.push(s);
-            }
-        }
-        self.len += 1;
-    }
-}
-
-impl Drop for Refill<'_> {
-    fn drop(&mut self) {
-        if self.elements.len() > self.len {
-            self.pool.spare.extend(self.elements.drain(self.len..));
-        }
     }
 }
 

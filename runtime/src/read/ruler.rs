@@ -8,7 +8,7 @@
 //! inside their column. Every later ruler replaces the columns (a report of several tables, or
 //! two versions' reports one after the other). Lines above the first ruler keep no columns.
 
-use super::{RawRecord, RecordSource, RulerRole, SourceItem, StringPool};
+use super::{RawRecord, RecordSource, RulerRole, SourceItem};
 use crate::read::input::{InputError, LineReader};
 
 /// A ruler has at least this many runs of dashes, so that a line of dashes alone (a banner or
@@ -23,7 +23,6 @@ pub struct RulerSource {
     /// Byte offsets of `starts` in the line being cut (kept for its capacity).
     cuts: Vec<usize>,
     record: RawRecord,
-    pool: StringPool,
 }
 
 impl RulerSource {
@@ -33,7 +32,6 @@ impl RulerSource {
             starts: None,
             cuts: Vec::new(),
             record: RawRecord::default(),
-            pool: StringPool::default(),
         }
     }
 }
@@ -64,7 +62,7 @@ fn ruler_starts(text: &str) -> Option<Vec<usize>> {
 /// Cuts `text` at the columns beginning at character positions `starts`, trimming each value
 /// of blanks. Every column gives an element, empty where the line is too short, so a column
 /// counted from the end is counted from the ruler's last column.
-fn cut(text: &str, starts: &[usize], cuts: &mut Vec<usize>, out: &mut super::Refill<'_>) {
+fn cut(text: &str, starts: &[usize], cuts: &mut Vec<usize>, out: &mut super::Elements) {
     cuts.clear();
     // The first column begins at the start of the line: a value printed left of its dashes
     // is still in it.
@@ -103,19 +101,18 @@ impl RecordSource for RulerSource {
         record.line = line.number;
         record.raw.clear();
         record.raw.push_str(text);
-        let mut elements = self.pool.refill(&mut record.elements);
+        record.elements.clear();
         record.ruler = if super::is_blank_line(text) {
             RulerRole::Cut
         } else if let Some(starts) = ruler_starts(text) {
             self.starts = Some(starts);
             RulerRole::Ruler
         } else if let Some(starts) = &self.starts {
-            cut(text, starts, &mut self.cuts, &mut elements);
+            cut(text, starts, &mut self.cuts, &mut record.elements);
             RulerRole::Cut
         } else {
             RulerRole::BeforeRuler
         };
-        drop(elements);
         Ok(Some(SourceItem::Record(&self.record)))
     }
     fn finish(self: Box<Self>) -> Result<(), InputError> {
@@ -133,7 +130,7 @@ mod tests {
         collect(Box::new(RulerSource::new(lines_of(input))))
             .into_iter()
             .map(|item| match item {
-                OwnedItem::Record(r) => (r.ruler, r.elements),
+                OwnedItem::Record(r) => (r.ruler, r.elements.iter().map(String::from).collect()),
                 other => panic!("{other:?}"),
             })
             .collect()

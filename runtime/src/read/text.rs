@@ -2,7 +2,7 @@
 //! separated words (extension `SetWhitespaceDelimited`). A blank line is a record with no
 //! elements: line rules and header sections count it, and pass 1 never derives it.
 
-use super::{RawRecord, RecordSource, Refill, SourceItem, StringPool};
+use super::{Elements, RawRecord, RecordSource, SourceItem};
 use crate::read::input::{InputError, LineReader};
 
 /// Reads the next line into `record`, splitting it into elements with `split` (a blank line
@@ -10,8 +10,7 @@ use crate::read::input::{InputError, LineReader};
 fn next_line_record<'r>(
     lines: &mut LineReader,
     record: &'r mut RawRecord,
-    pool: &mut StringPool,
-    split: impl Fn(&str, &mut Refill<'_>),
+    split: impl Fn(&str, &mut Elements),
 ) -> Result<Option<SourceItem<'r>>, InputError> {
     if let Some(line) = lines.next_line()? {
         match line.text {
@@ -25,11 +24,10 @@ fn next_line_record<'r>(
                 record.line = line.number;
                 record.raw.clear();
                 record.raw.push_str(text);
-                let mut elements = pool.refill(&mut record.elements);
+                record.elements.clear();
                 if !super::is_blank_line(text) {
-                    split(text, &mut elements);
+                    split(text, &mut record.elements);
                 }
-                drop(elements);
                 return Ok(Some(SourceItem::Record(record)));
             }
         }
@@ -40,7 +38,6 @@ fn next_line_record<'r>(
 pub struct FixedSource {
     lines: LineReader,
     record: RawRecord,
-    pool: StringPool,
 }
 
 impl FixedSource {
@@ -48,14 +45,13 @@ impl FixedSource {
         FixedSource {
             lines,
             record: RawRecord::default(),
-            pool: StringPool::default(),
         }
     }
 }
 
 impl RecordSource for FixedSource {
     fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
-        next_line_record(&mut self.lines, &mut self.record, &mut self.pool, |_, _| {})
+        next_line_record(&mut self.lines, &mut self.record, |_, _| {})
     }
     fn finish(self: Box<Self>) -> Result<(), InputError> {
         self.lines.finish()
@@ -67,7 +63,6 @@ pub struct WhitespaceSource {
     /// `SetWhitespaceDelimited(n)`: word `n` (1-based) runs to the end of the line.
     tail: Option<usize>,
     record: RawRecord,
-    pool: StringPool,
 }
 
 impl WhitespaceSource {
@@ -76,7 +71,6 @@ impl WhitespaceSource {
             lines,
             tail,
             record: RawRecord::default(),
-            pool: StringPool::default(),
         }
     }
 }
@@ -87,7 +81,7 @@ fn is_blank(c: char) -> bool {
 
 /// Splits `text` into words appended to `out`; with `tail = Some(n)` the n-th word is the
 /// rest of the line.
-fn words(text: &str, tail: Option<usize>, out: &mut Refill<'_>) {
+fn words(text: &str, tail: Option<usize>, out: &mut Elements) {
     let mut rest = text.trim_start_matches(is_blank);
     while !rest.is_empty() {
         if tail == Some(out.len() + 1) {
@@ -103,12 +97,9 @@ fn words(text: &str, tail: Option<usize>, out: &mut Refill<'_>) {
 impl RecordSource for WhitespaceSource {
     fn next_item(&mut self) -> Result<Option<SourceItem<'_>>, InputError> {
         let tail = self.tail;
-        next_line_record(
-            &mut self.lines,
-            &mut self.record,
-            &mut self.pool,
-            |t, out| words(t, tail, out),
-        )
+        next_line_record(&mut self.lines, &mut self.record, |t, out| {
+            words(t, tail, out)
+        })
     }
     fn finish(self: Box<Self>) -> Result<(), InputError> {
         self.lines.finish()
@@ -158,9 +149,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
-    fn split(text: &str, tail: Option<usize>) -> Vec<String> {
-        let mut out = Vec::new();
-        words(text, tail, &mut StringPool::default().refill(&mut out));
+    fn split(text: &str, tail: Option<usize>) -> Elements {
+        let mut out = Elements::default();
+        words(text, tail, &mut out);
         out
     }
 
