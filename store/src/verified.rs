@@ -85,12 +85,6 @@ impl VerifiedPasswords {
         self.remember_at(name, credentials, password, Instant::now());
     }
 
-    /// Forgets every entry (nothing calls it on a password change: the PHC string in the MAC
-    /// already makes the old entry miss).
-    pub fn clear(&self) {
-        self.lock().clear();
-    }
-
     /// How many users are remembered (expired entries included until they are replaced).
     pub fn len(&self) -> usize {
         self.lock().len()
