@@ -284,6 +284,11 @@ mod tests {
         let credentials = store.credentials("carol").unwrap();
         let then = Instant::now();
         cache.remember_at("carol", &credentials, "carol-pw", then);
+        let halfway = then + HOUR / 2;
+        assert!(cache
+            .recall_at("carol", &credentials, "carol-pw", halfway)
+            .is_some());
+        // A recall does not extend the lifetime: it runs from the argon2 check.
         let just_before = then + HOUR - Duration::from_millis(1);
         assert!(cache
             .recall_at("carol", &credentials, "carol-pw", just_before)
