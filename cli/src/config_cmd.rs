@@ -74,6 +74,7 @@ fn rows(layers: &Layers, globals: &Globals) -> Result<Vec<Row>, String> {
         row(layers, &s::LISTEN, None)?,
         row(layers, &s::READERS, None)?,
         row(layers, &s::TOKEN_MINUTES, None)?,
+        row(layers, &s::REMEMBER_LOGONS_MINUTES, None)?,
         row(layers, &s::SECURE_COOKIE, None)?,
     ])
 }

@@ -33,6 +33,12 @@ pub struct Args {
     /// [default: 720; setting `serve.token_minutes`, TAPESYNC_TOKEN_MINUTES]
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=525_600))]
     token_minutes: Option<u64>,
+    /// How long the server recognises a password it verified, for the same user and the same
+    /// stored hash, without hashing it again (in its memory only; 0: always hash). See
+    /// docs/server.md, "Remembered logons"
+    /// [default: 720; setting `serve.remember_logons_minutes`, TAPESYNC_REMEMBER_LOGONS_MINUTES]
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(0..=525_600))]
+    remember_logons_minutes: Option<u64>,
     /// Mark the web page's cookie `Secure` (when a TLS proxy is in front)
     /// [setting `serve.secure_cookie`, TAPESYNC_SECURE_COOKIE]
     #[arg(long)]
@@ -75,6 +81,7 @@ struct Resolved {
     listen: String,
     readers: u16,
     token_minutes: u64,
+    remember_logons_minutes: u64,
     secure_cookie: bool,
     trusted_proxies: Vec<ipnet::IpNet>,
     logon_free_failures: u32,
@@ -89,6 +96,12 @@ fn resolve(args: Args, layers: &Layers) -> Result<Resolved, String> {
         readers: layers.value(&settings::READERS, args.readers)?.value,
         token_minutes: layers
             .value(&settings::TOKEN_MINUTES, args.token_minutes)?
+            .value,
+        remember_logons_minutes: layers
+            .value(
+                &settings::REMEMBER_LOGONS_MINUTES,
+                args.remember_logons_minutes,
+            )?
             .value,
         secure_cookie: layers
             .value(&settings::SECURE_COOKIE, args.secure_cookie.then_some(true))?
@@ -123,6 +136,7 @@ pub fn run(args: Args, context: &crate::Context) -> ExitCode {
         admin_password,
         config: ServerConfig {
             token_ttl_secs: args.token_minutes * 60,
+            remember_logons_secs: args.remember_logons_minutes * 60,
             secure_cookie: args.secure_cookie,
             trusted_proxies: TrustedProxies::new(args.trusted_proxies.clone()),
             throttle: ThrottlePolicy {

@@ -46,6 +46,7 @@ pub struct ServeFile {
     listen: Option<Spanned<String>>,
     readers: Option<Spanned<u16>>,
     token_minutes: Option<Spanned<u64>>,
+    remember_logons_minutes: Option<Spanned<u64>>,
     secure_cookie: Option<Spanned<bool>>,
 }
 
@@ -310,6 +311,15 @@ pub const TOKEN_MINUTES: Key<u64> = Key {
     file: |f| f.serve.token_minutes.as_ref(),
     default: Some(|| 720),
     check: |n| in_range(*n, 1, 525_600),
+    secret: false,
+};
+pub const REMEMBER_LOGONS_MINUTES: Key<u64> = Key {
+    name: "serve.remember_logons_minutes",
+    flag: Some("--remember-logons-minutes"),
+    env: Some("TAPESYNC_REMEMBER_LOGONS_MINUTES"),
+    file: |f| f.serve.remember_logons_minutes.as_ref(),
+    default: Some(|| 720),
+    check: |n| in_range(*n, 0, 525_600),
     secret: false,
 };
 pub const SECURE_COOKIE: Key<bool> = Key {

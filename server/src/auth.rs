@@ -8,6 +8,12 @@
 //! password checks and on a blocking thread of its own — holding no store connection, so a
 //! burst of logons cannot starve other requests — and only for a right password take the
 //! attempt back and issue a token.
+//!
+//! The one shortcut: a password this server verified for the same user, against the same
+//! stored hash, within `ServerConfig::remember_logons_secs` is recognised without a second
+//! argon2 run (`tapesync_store::VerifiedPasswords`; docs/server.md, "Remembered logons").
+//! Everything else — the throttle count before, the store read, the take-back and the token
+//! after — is the same, and a wrong password or an unknown name always takes the full check.
 
 use crate::error::ApiError;
 use crate::state::{AppState, Counters};
@@ -139,7 +145,20 @@ pub async fn logon(
     } else {
         let n = name.to_string();
         let credentials = state.read(move |store| store.credentials(&n)).await?;
-        check_password(state, credentials, password.to_string()).await?
+        let remembered = state.verified_passwords();
+        match remembered.recall(name, &credentials, password) {
+            Some(user) => {
+                Counters::bump(&state.counters().logons_remembered);
+                Some(user)
+            }
+            None => {
+                let user = check_password(state, credentials.clone(), password.to_string()).await?;
+                if user.is_some() {
+                    remembered.remember(name, &credentials, password);
+                }
+                user
+            }
+        }
     };
     let Some(user) = verified else {
         Counters::bump(&state.counters().logons_failed);

@@ -194,6 +194,11 @@ impl Metrics {
                 counters.logons_throttled,
             ),
             (
+                "logons_remembered",
+                "Successful logons whose password was recognised without a second hash",
+                counters.logons_remembered,
+            ),
+            (
                 "scope_downloads",
                 "Scope downloads (JSON snapshots and tables)",
                 counters.scope_downloads,

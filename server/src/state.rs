@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tapesync_store::{Store, StoreError, ThrottlePolicy};
+use tapesync_store::{Store, StoreError, ThrottlePolicy, VerifiedPasswords};
 use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub password_checks: usize,
     /// Sync sessions one user may begin per minute on this node (each costs store space).
     pub session_begins_per_minute: u32,
+    /// How long a verified password is recognised again without argon2 (in this process's
+    /// memory only; 0: never). See `tapesync_store::VerifiedPasswords`.
+    pub remember_logons_secs: u64,
 }
 
 /// One password check per core: argon2 keeps a core busy, and more at once would only
@@ -48,6 +51,7 @@ impl Default for ServerConfig {
             trusted_proxies: TrustedProxies::default(),
             password_checks: default_password_checks(),
             session_begins_per_minute: 60,
+            remember_logons_secs: 12 * 60 * 60,
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct Counters {
     pub logons_throttled: AtomicU64,
     /// Passwords checked (argon2 runs), right or wrong.
     pub password_checks: AtomicU64,
+    /// Successful logons whose password was recognised without argon2 (remembered).
+    pub logons_remembered: AtomicU64,
     /// Scope-version requests (one per sync that keeps a scope cache).
     pub version_requests: AtomicU64,
 }
@@ -77,6 +83,7 @@ pub struct CountersSnapshot {
     pub logons_failed: u64,
     pub logons_throttled: u64,
     pub password_checks: u64,
+    pub logons_remembered: u64,
     pub version_requests: u64,
 }
 
@@ -95,6 +102,7 @@ impl Counters {
             logons_failed: get(&self.logons_failed),
             logons_throttled: get(&self.logons_throttled),
             password_checks: get(&self.password_checks),
+            logons_remembered: get(&self.logons_remembered),
             version_requests: get(&self.version_requests),
         }
     }
@@ -106,6 +114,8 @@ pub struct Shared {
     pub counters: Counters,
     /// Permits for password checks (see [`ServerConfig::password_checks`]).
     pub hashing: Semaphore,
+    /// Passwords verified recently (see [`ServerConfig::remember_logons_secs`]).
+    pub verified: VerifiedPasswords,
     pub metrics: Metrics,
     /// Per user: the start of the current one-minute window and the sessions begun in it.
     pub session_begins: Mutex<HashMap<String, (Instant, u32)>>,
@@ -122,6 +132,7 @@ impl AppState {
             admission: Admission::new(&pool),
             pool,
             hashing: Semaphore::new(config.password_checks.max(1)),
+            verified: VerifiedPasswords::new(Duration::from_secs(config.remember_logons_secs)),
             config,
             counters: Counters::default(),
             metrics: Metrics::default(),
@@ -208,6 +219,11 @@ impl AppState {
     /// The permits of password checks: a check holds one while it hashes.
     pub fn password_checks(&self) -> &Semaphore {
         &self.0.hashing
+    }
+
+    /// The passwords this server verified recently.
+    pub fn verified_passwords(&self) -> &VerifiedPasswords {
+        &self.0.verified
     }
 
     pub fn admission(&self) -> &Admission {

@@ -248,3 +248,121 @@ async fn waiting_password_checks_do_not_starve_other_requests() {
         }
     }
 }
+
+/// What the server's counters say about password checks and remembered logons.
+async fn checks_and_remembered(app: &Router, admin: &str) -> (u64, u64) {
+    let stats = call(app, get("/api/v1/server-statistics", Some(admin)))
+        .await
+        .json();
+    (
+        stats["password_checks"].as_u64().unwrap(),
+        stats["logons_remembered"].as_u64().unwrap(),
+    )
+}
+
+/// Two logons of one user with the same password hash once: the second is recognised from the
+/// first (docs/server.md, "Remembered logons") and still gets a token of its own that works.
+#[tokio::test]
+async fn two_logons_of_one_user_hash_once() {
+    for b in backends() {
+        let _named = common::Named(b.name);
+        let app = app(&b, config(&[]), [192, 0, 2, 20]);
+        let admin = logon(&app, "admin", "admin-pw").await;
+        let before = checks_and_remembered(&app, &admin).await;
+        let first = logon(&app, "carol", "carol-pw").await;
+        let second = logon(&app, "carol", "carol-pw").await;
+        assert_ne!(first, second);
+        let after = checks_and_remembered(&app, &admin).await;
+        assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1));
+        for token in [&first, &second] {
+            let me = call(&app, get("/api/v1/customers", Some(token))).await;
+            assert_eq!(me.status, StatusCode::OK);
+        }
+        // Switched off: every logon hashes.
+        let off = ServerConfig {
+            remember_logons_secs: 0,
+            ..config(&[])
+        };
+        let app = self::app(&b, off, [192, 0, 2, 21]);
+        let admin = logon(&app, "admin", "admin-pw").await;
+        let before = checks_and_remembered(&app, &admin).await;
+        logon(&app, "carol", "carol-pw").await;
+        logon(&app, "carol", "carol-pw").await;
+        let after = checks_and_remembered(&app, &admin).await;
+        assert_eq!((after.0 - before.0, after.1 - before.1), (2, 0));
+    }
+}
+
+/// A wrong password after a remembered right one is checked in full and throttled exactly as
+/// before: each is a password check and a counted failure, and once the pair is locked even
+/// the right (remembered) password is refused with 429 until the lock ends.
+#[tokio::test]
+async fn a_wrong_password_after_a_remembered_one_fails_and_is_throttled_the_same() {
+    for b in backends() {
+        let _named = common::Named(b.name);
+        let app = app(&b, config(&[]), [192, 0, 2, 22]);
+        // From another address, so that its checks do not count against carol's pair.
+        let observer = self::app(&b, config(&[]), [192, 0, 2, 23]);
+        let admin = logon(&observer, "admin", "admin-pw").await;
+        logon(&app, "carol", "carol-pw").await;
+        assert_eq!(
+            attempt(&app, "carol", "carol-pw", None).await,
+            StatusCode::OK
+        );
+        let before = checks_and_remembered(&app, &admin).await;
+        // config(): three free failures, then the pair is locked for 30 s.
+        for _ in 0..3 {
+            assert_eq!(
+                attempt(&app, "carol", "guess", None).await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let after = checks_and_remembered(&app, &admin).await;
+        assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0));
+        assert_eq!(
+            attempt(&app, "carol", "carol-pw", None).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let locked = checks_and_remembered(&app, &admin).await;
+        assert_eq!(locked, after, "a locked logon checks nothing");
+    }
+}
+
+/// A password changed in the store (from anywhere: another node, `tapesync admin`) ends the
+/// remembered logon at once: the old password fails after a full check, the new one is
+/// checked in full once and then remembered.
+#[tokio::test]
+async fn a_changed_password_or_a_disabled_user_is_not_recognised() {
+    for b in backends() {
+        let _named = common::Named(b.name);
+        let app = app(&b, config(&[]), [192, 0, 2, 24]);
+        let observer = self::app(&b, config(&[]), [192, 0, 2, 25]);
+        let admin = logon(&observer, "admin", "admin-pw").await;
+        logon(&app, "carol", "carol-pw").await;
+        let location = b.location.clone();
+        common::blocking(move || {
+            let store = Store::open_location(&location).unwrap();
+            store.set_password("carol", "carol-new").unwrap();
+        });
+        let before = checks_and_remembered(&app, &admin).await;
+        assert_eq!(
+            attempt(&app, "carol", "carol-pw", None).await,
+            StatusCode::UNAUTHORIZED
+        );
+        logon(&app, "carol", "carol-new").await;
+        logon(&app, "carol", "carol-new").await;
+        let after = checks_and_remembered(&app, &admin).await;
+        assert_eq!((after.0 - before.0, after.1 - before.1), (2, 1));
+        let location = b.location.clone();
+        common::blocking(move || {
+            let store = Store::open_location(&location).unwrap();
+            store.set_disabled("carol", true).unwrap();
+        });
+        assert_eq!(
+            attempt(&app, "carol", "carol-new", None).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let disabled = checks_and_remembered(&app, &admin).await;
+        assert_eq!((disabled.0 - after.0, disabled.1 - after.1), (1, 0));
+    }
+}

@@ -38,6 +38,7 @@ mod sqlite;
 pub mod testing;
 mod throttle;
 mod validate;
+mod verified;
 
 pub use auth::{Role, User, UserInfo};
 pub use browse::{
@@ -57,6 +58,7 @@ pub use reconcile::{
 pub use scratch::{ScratchLevel, ScratchMinimum};
 pub use sessions::ABANDON_AFTER;
 pub use throttle::{Admission, LogonAttempt, ThrottlePolicy};
+pub use verified::VerifiedPasswords;
 
 use backend::Backend;
 use columns::Columns;
