@@ -345,4 +345,6 @@ mod cache_tests;
 #[cfg(test)]
 mod pass1_tests;
 #[cfg(test)]
+mod pass2_tests;
+#[cfg(test)]
 mod tests;
