@@ -195,10 +195,9 @@ impl<'scope> DiffPool<'scope> {
                     return Err(e.into());
                 }
                 Slot::OnRunThread => {
-                    spill.read_into(i, &mut self.records)?;
-                    let got = tables.get(i, &scope, None, stats, observer)?;
-                    let (changes, rejected) = diff_scope(got.table(), &self.records, rules, stats)?;
-                    return Ok((got, changes, rejected));
+                    return self.here(i, spill, rules, stats, |stats| {
+                        tables.get(i, &scope, None, stats, observer)
+                    });
                 }
                 Slot::Waiting => {
                     // Its table is still being downloaded, and nothing else is ready.
@@ -216,6 +215,22 @@ impl<'scope> DiffPool<'scope> {
             })?;
             self.arrived.insert(j, done);
         }
+    }
+
+    /// Scope `i` compared on the run's thread, with the table `get` gives, as the one-thread
+    /// loop compares it.
+    fn here(
+        &mut self,
+        i: usize,
+        spill: &Spill,
+        rules: &DiffRules<'_>,
+        stats: &mut RunStats,
+        get: impl FnOnce(&mut RunStats) -> Result<Got, RunError>,
+    ) -> Result<Compared, RunError> {
+        spill.read_into(i, &mut self.records)?;
+        let got = get(stats)?;
+        let (changes, rejected) = diff_scope(got.table(), &self.records, rules, stats)?;
+        Ok((got, changes, rejected))
     }
 
     /// A worker's result for scope `i`, counted as the one-thread loop counts it.
@@ -249,12 +264,9 @@ impl<'scope> DiffPool<'scope> {
                 stats.merge(*delta);
                 Ok((got, changes, rejected))
             }
-            Done::Missed(miss) => {
-                spill.read_into(i, &mut self.records)?;
-                let got = tables.after_miss(scope, miss, None, stats, observer)?;
-                let (changes, rejected) = diff_scope(got.table(), &self.records, rules, stats)?;
-                Ok((got, changes, rejected))
-            }
+            Done::Missed(miss) => self.here(i, spill, rules, stats, |stats| {
+                tables.after_miss(scope, miss, None, stats, observer)
+            }),
             Done::ReadFailed(e) => Err(e.into()),
             Done::DiffFailed { cached, error } => {
                 count(stats, cached);

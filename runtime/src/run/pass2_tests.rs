@@ -8,6 +8,7 @@
 
 use super::cache_tests::{inventory_for, inventory_of, options, plan, report_lines, MEDIA};
 use super::diff_pool::Pass2;
+use super::pass1_tests::Events;
 use super::*;
 use crate::read::input::OpenInput;
 use crate::scope::cache::CacheSettings;
@@ -16,47 +17,12 @@ use crate::target::embedded::EmbeddedTarget;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tapesync_model::{Field, ScopeKey, VolumeChange};
+use tapesync_model::ScopeKey;
 use tapesync_store::Store;
 
 /// Enough scopes (9 customers × 2 media) for the workers to finish out of order.
 const CUSTOMERS: [&str; 9] = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"];
-
-/// Everything the run's caller hears during pass 2, in order.
-#[derive(Debug, Default, PartialEq)]
-struct Events(Vec<String>);
-
-impl Observer for Events {
-    fn rejected(&mut self, source: &str, line: u64, reason: &str) {
-        self.0.push(format!("{source}:{line}: rejected: {reason}"));
-    }
-    fn would_change(
-        &mut self,
-        scope: &ScopeKey,
-        change: &VolumeChange,
-        before: Option<&BTreeMap<Field, String>>,
-    ) {
-        let lines = crate::observer::describe_change(scope, change, before);
-        self.0
-            .extend(lines.into_iter().map(|l| format!("would: {l}")));
-    }
-    fn progress(&mut self, records_read: u64) {
-        self.0.push(format!("progress {records_read}"));
-    }
-    fn sync_progress(&mut self, compared: u64, scopes: u64, batches: u64) {
-        self.0
-            .push(format!("sync {compared}/{scopes}, {batches} batches"));
-    }
-    fn warning(&mut self, message: &str) {
-        self.0.push(format!("warning: {message}"));
-    }
-    fn conflict(&mut self, source: &str, line: u64, scope: &ScopeKey, volume: &str) {
-        self.0
-            .push(format!("{source}:{line}: conflict: {scope} {volume}"));
-    }
-}
 
 /// What one run did.
 #[derive(Debug, PartialEq)]
