@@ -2,8 +2,9 @@
 //!
 //! Pass 1 reads the input once, selects and derives every record and spills the derived
 //! records to one temporary file per scope. Pass 2 takes the scopes in order of first
-//! appearance: one download each, diff, apply in batches. `--strict` inserts a pass between
-//! them that diffs every scope before the first batch is applied.
+//! appearance: one download each, diff, apply in batches (the diffs on several threads where
+//! there are cores for them, `diff_pool.rs`, their results used in scope order). `--strict`
+//! inserts a pass between them that diffs every scope before the first batch is applied.
 
 mod diff_pool;
 mod parallel;
