@@ -15,7 +15,7 @@ use crate::derive::{DerivedRecord, SyncRecord};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use tapesync_model::{Field, ScopeKey};
 
 /// A scope's buffer is written out as a chunk once it holds this many bytes.
@@ -204,7 +204,12 @@ impl Spill {
         }
         self.file.write_all(&scope.buffer)?;
         let len = scope.buffer.len() as u64;
-        scope.chunks.push((self.written, len));
+        match scope.chunks.last_mut() {
+            // Right behind the scope's previous chunk (sorted input, or a scope alone in the
+            // budget): one longer chunk, read back in one go.
+            Some((offset, previous)) if *offset + *previous == self.written => *previous += len,
+            _ => scope.chunks.push((self.written, len)),
+        }
         self.written += len;
         self.buffered -= scope.buffer.len();
         scope.buffer.clear();
@@ -246,16 +251,22 @@ impl Spill {
     }
 
     /// [`Spill::read`] into `records`, reusing its buffer (a run reads scope after scope).
+    ///
+    /// Each chunk is one positioned read straight into its place in the buffer: the file's
+    /// position is not used, so several threads may read scopes at the same time (pass 2's
+    /// diff workers), and no read probes past a chunk's end.
     pub fn read_into(&self, i: usize, records: &mut ScopeRecords) -> io::Result<()> {
         let scope = &self.scopes[i];
         let total: u64 = scope.chunks.iter().map(|(_, len)| len).sum();
+        let total = usize::try_from(total).map_err(|_| corrupt())?;
         let bytes = &mut records.bytes;
         bytes.clear();
-        bytes.reserve(usize::try_from(total).unwrap_or(0) + scope.buffer.len());
-        let mut file = &self.file;
+        bytes.resize(total, 0);
+        let mut at = 0;
         for &(offset, len) in &scope.chunks {
-            file.seek(SeekFrom::Start(offset))?;
-            file.take(len).read_to_end(bytes)?;
+            let len = usize::try_from(len).map_err(|_| corrupt())?;
+            read_at(&self.file, &mut bytes[at..at + len], offset)?;
+            at += len;
         }
         // Records still buffered (before finish_writing) follow the written chunks.
         bytes.extend_from_slice(&scope.buffer);
@@ -471,6 +482,31 @@ fn packed_key(customer: &str, media: &str) -> Option<u64> {
     Some(u64::from_le_bytes(key))
 }
 
+/// Fills `buf` from `file` at `offset`, leaving the file's position alone.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Fills `buf` from `file` at `offset` (each call names its offset, so concurrent readers do
+/// not disturb each other).
+#[cfg(windows)]
+fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn corrupt() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "corrupt spill file")
 }
@@ -587,6 +623,28 @@ mod tests {
         s.finish_writing().unwrap();
         let back: Vec<SyncRecord> = s.read(0).unwrap().to_sync_records().unwrap();
         assert_eq!(back, [r]);
+    }
+
+    #[test]
+    fn a_scope_written_alone_is_one_chunk() {
+        let mut s = Spill::new().unwrap();
+        let mut r = rec("A", "V");
+        r.fields.insert(Field::Description, "d".repeat(200));
+        let n = 3 * CHUNK_BYTES / 200;
+        for i in 0..n {
+            r.volume = format!("V{i}");
+            s.push_record(&r).unwrap();
+        }
+        s.push_record(&rec("B", "W")).unwrap();
+        s.finish_writing().unwrap();
+        assert_eq!(s.scopes[0].chunks.len(), 1);
+        let back = s.read(0).unwrap();
+        assert_eq!(back.len(), n as u64);
+        assert_eq!(back.iter().count(), n);
+        assert_eq!(
+            s.read(1).unwrap().to_sync_records().unwrap(),
+            [rec("B", "W")]
+        );
     }
 
     #[test]

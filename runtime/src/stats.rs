@@ -60,6 +60,40 @@ impl RunStats {
         }
     }
 
+    /// Adds what `delta` counted (statistics gathered apart, e.g. a scope's diff on another
+    /// thread) as if it had been counted here after everything counted so far: counters add
+    /// up, and the lists take `delta`'s entries behind their own, up to [`LIST_CAP`] as the
+    /// `note_*` methods would. `dry_run`, `grouped_by_scope` and `elapsed_ms` describe the
+    /// whole run and are left as they are.
+    pub(crate) fn merge(&mut self, delta: RunStats) {
+        let s = &mut self.statistics;
+        let d = delta.statistics;
+        s.records_read += d.records_read;
+        s.records_excluded += d.records_excluded;
+        s.records_rejected += d.records_rejected;
+        s.volumes_unchanged += d.volumes_unchanged;
+        s.volumes_updated += d.volumes_updated;
+        s.volumes_added += d.volumes_added;
+        s.volumes_not_in_inventory += d.volumes_not_in_inventory;
+        s.volumes_not_in_report += d.volumes_not_in_report;
+        s.conflicts += d.conflicts;
+        s.volumes_skipped += d.volumes_skipped;
+        s.moves.add(&d.moves);
+        s.scope_downloads += d.scope_downloads;
+        s.scopes_from_cache += d.scopes_from_cache;
+        s.apply_batches += d.apply_batches;
+        s.scopes += d.scopes;
+        for (list, more) in [
+            (&mut self.not_in_inventory, delta.not_in_inventory),
+            (&mut self.not_in_report, delta.not_in_report),
+            (&mut self.in_conflict, delta.in_conflict),
+        ] {
+            let room = LIST_CAP.saturating_sub(list.len());
+            list.extend(more.into_iter().take(room));
+        }
+        self.scratch_short.extend(delta.scratch_short);
+    }
+
     /// Whether the input had problems: rejected records or conflicting volumes (exit code 1).
     pub fn has_problems(&self) -> bool {
         self.statistics.records_rejected > 0 || self.statistics.conflicts > 0
@@ -197,5 +231,39 @@ mod tests {
             table.contains(&format!("  … and {} more (all in --stats-json)", n - 20)),
             "{table}"
         );
+    }
+
+    /// Counting into a delta and merging it gives what counting in place gives, the caps
+    /// included.
+    #[test]
+    fn merging_a_delta_equals_counting_in_place() {
+        let scope = |c: &str| ScopeKey {
+            customer: c.into(),
+            media: "LTO".into(),
+        };
+        let count = |stats: &mut RunStats, c: &str, n: usize| {
+            for i in 0..n {
+                let volume = format!("V{i}");
+                stats.note_not_in_inventory(&scope(c), &volume);
+                stats.note_not_in_report(&scope(c), &volume);
+                stats.note_conflict(&scope(c), &volume);
+                stats.statistics.volumes_unchanged += 1;
+                stats.statistics.volumes_skipped += 2;
+                stats.statistics.scopes_from_cache += 1;
+                stats.statistics.moves.created += 1;
+            }
+        };
+        let mut in_place = RunStats::default();
+        count(&mut in_place, "A", LIST_CAP - 3);
+        count(&mut in_place, "B", 7);
+        let mut merged = RunStats::default();
+        count(&mut merged, "A", LIST_CAP - 3);
+        let mut delta = RunStats::default();
+        count(&mut delta, "B", 7);
+        merged.merge(delta);
+        assert_eq!(merged, in_place);
+        assert_eq!(merged.not_in_report.len(), LIST_CAP);
+        assert_eq!(merged.not_in_report.last().unwrap(), "B.LTO V2");
+        assert_eq!(merged.statistics.volumes_not_in_report, LIST_CAP as u64 + 4);
     }
 }

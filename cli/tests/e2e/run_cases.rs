@@ -47,10 +47,11 @@ fn run_cases_embedded_on_postgres() {
     common::finish(failures, dirs.len());
 }
 
-/// The embedded store with pass 1 forced onto one thread (`TAPESYNC_PASS1=sequential`).
-struct SequentialPass1;
+/// The embedded store with a pass forced onto one thread: `Sequential(VAR)` runs with
+/// `VAR=sequential` (`TAPESYNC_PASS1`, `TAPESYNC_PASS2`).
+struct Sequential(&'static str);
 
-impl Mode for SequentialPass1 {
+impl Mode for Sequential {
     fn prepare(
         &self,
         tmp: &std::path::Path,
@@ -65,8 +66,19 @@ impl Mode for SequentialPass1 {
         Embedded.export(tmp)
     }
     fn env(&self) -> Vec<(&'static str, &'static str)> {
-        vec![(tapesync_runtime::run::PASS1_ENV, "sequential")]
+        vec![(self.0, "sequential")]
     }
+}
+
+/// Every case with `mode`, which must give the same files as the default.
+fn run_cases_forced(name: &str, mode: &Sequential) {
+    if common::blessing() {
+        eprintln!("NOTICE: {name} skipped while blessing");
+        return;
+    }
+    let dirs = case_dirs();
+    let failures: Vec<String> = dirs.iter().flat_map(|d| run_case(d, mode)).collect();
+    common::finish(failures, dirs.len());
 }
 
 /// The same cases with pass 1 on one thread: on a machine with two cores or more the default
@@ -74,16 +86,21 @@ impl Mode for SequentialPass1 {
 /// same spill, statistics, rejections with their line numbers — byte for byte.
 #[test]
 fn run_cases_sequential_pass1() {
-    if common::blessing() {
-        eprintln!("NOTICE: run_cases_sequential_pass1 skipped while blessing");
-        return;
-    }
-    let dirs = case_dirs();
-    let failures: Vec<String> = dirs
-        .iter()
-        .flat_map(|d| run_case(d, &SequentialPass1))
-        .collect();
-    common::finish(failures, dirs.len());
+    run_cases_forced(
+        "run_cases_sequential_pass1",
+        &Sequential(tapesync_runtime::run::PASS1_ENV),
+    );
+}
+
+/// The same cases with pass 2 comparing on the run's thread: on a machine with two cores or
+/// more the default compares on diff workers (runtime/src/run/diff_pool.rs), and both must
+/// give the same files — statistics, rejections, warnings, progress — byte for byte.
+#[test]
+fn run_cases_sequential_pass2() {
+    run_cases_forced(
+        "run_cases_sequential_pass2",
+        &Sequential(tapesync_runtime::run::PASS2_ENV),
+    );
 }
 
 /// A dry run leaves the store exactly as it was: same export, same session list.

@@ -24,11 +24,11 @@ use tapesync_model::{
 use tapesync_store::Store;
 
 const CUSTOMERS: [&str; 2] = ["C1", "C2"];
-const MEDIA: [&str; 2] = ["LTO", "DLT"];
+pub(super) const MEDIA: [&str; 2] = ["LTO", "DLT"];
 const REPOSITORIES: [&str; 3] = ["LIBR", "OFFS", "VLT2"];
 
 /// Elements: volume, repository, slot, customer, media.
-fn plan() -> Plan {
+pub(super) fn plan() -> Plan {
     let mut plan = csv_plan("XX", "XX", &[(Field::Repository, 2), (Field::Slot, 3)]);
     plan.literals.clear();
     for (field, index) in [(Field::Customer, 4), (Field::Media, 5)] {
@@ -42,6 +42,11 @@ fn plan() -> Plan {
 }
 
 fn inventory() -> InventoryDump {
+    inventory_for(&CUSTOMERS)
+}
+
+/// Twelve volumes of each of `MEDIA` for each of `customers`, all in LIBR.
+pub(super) fn inventory_for(customers: &[&str]) -> InventoryDump {
     let repositories = REPOSITORIES[..2]
         .iter()
         .map(|r| RepositoryInfo {
@@ -50,11 +55,11 @@ fn inventory() -> InventoryDump {
         })
         .collect::<Vec<_>>();
     let mut volumes = Vec::new();
-    for c in CUSTOMERS {
+    for c in customers {
         for m in MEDIA {
             for i in 0..12 {
                 volumes.push(VolumeDump {
-                    customer: c.into(),
+                    customer: c.to_string(),
                     media: m.into(),
                     volume: format!("{m}{i:03}"),
                     version: None,
@@ -64,7 +69,7 @@ fn inventory() -> InventoryDump {
         }
     }
     InventoryDump {
-        customers: CUSTOMERS
+        customers: customers
             .iter()
             .map(|c| CustomerDump {
                 id: c.to_string(),
@@ -85,8 +90,13 @@ fn inventory() -> InventoryDump {
 
 /// A report naming a random part of the inventory (and a few volumes it lacks), shuffled.
 fn report(rng: &mut StdRng) -> String {
+    report_lines(rng, &CUSTOMERS).join("\n") + "\n"
+}
+
+/// The lines of [`report`] for `customers`, shuffled.
+pub(super) fn report_lines(rng: &mut StdRng, customers: &[&str]) -> Vec<String> {
     let mut lines = Vec::new();
-    for c in CUSTOMERS {
+    for c in customers {
         for m in MEDIA {
             if rng.random_bool(0.2) {
                 continue;
@@ -105,10 +115,10 @@ fn report(rng: &mut StdRng) -> String {
         }
     }
     lines.shuffle(rng);
-    lines.join("\n") + "\n"
+    lines
 }
 
-fn options(add_new: bool, cache: Option<CacheSettings>) -> RunOptions {
+pub(super) fn options(add_new: bool, cache: Option<CacheSettings>) -> RunOptions {
     RunOptions {
         add_new,
         add_new_ids: false,
@@ -186,7 +196,7 @@ fn cache(dir: &Path, path: &Path) -> Option<CacheSettings> {
 }
 
 /// The inventory without what differs by design (none of the export does: no times, no ids).
-fn inventory_of(path: &Path) -> String {
+pub(super) fn inventory_of(path: &Path) -> String {
     serde_json::to_string_pretty(&Store::open(path).unwrap().export().unwrap()).unwrap()
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Pass 1 reads the input once, selects and derives every record and spills the derived
 //! records to one temporary file per scope. Pass 2 takes the scopes in order of first
-//! appearance: one download each, diff, apply in batches. `--strict` inserts a pass between
-//! them that diffs every scope before the first batch is applied.
+//! appearance: one download each, diff, apply in batches (the diffs on several threads where
+//! there are cores for them, `diff_pool.rs`, their results used in scope order). `--strict`
+//! inserts a pass between them that diffs every scope before the first batch is applied.
 
+mod diff_pool;
 mod parallel;
 mod read_pass;
 mod records;
@@ -21,6 +23,8 @@ use crate::stats::RunStats;
 use crate::target::retry::{with_retry, RetryPolicy};
 use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
+use diff_pool::Pass2;
+pub use diff_pool::PASS2_ENV;
 use read_pass::read_pass;
 pub use read_pass::PASS1_ENV;
 pub use records::read_records;
@@ -94,6 +98,18 @@ pub fn run(
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> RunOutcome {
+    run_in(Pass2::for_run(), plan, lines, target, options, observer)
+}
+
+/// [`run`] with pass 2's comparisons in the given mode (tests compare the two).
+fn run_in(
+    pass2: Pass2,
+    plan: &Plan,
+    lines: LineReader,
+    target: &mut dyn Target,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> RunOutcome {
     let started = Instant::now();
     let mut stats = RunStats {
         dry_run: options.dry_run,
@@ -147,9 +163,15 @@ pub fn run(
             })?);
         }
         let ready = cache.as_ref().filter(|c| c.is_ready());
-        // The planned entries are loaded on a thread of their own, one ahead of the diff.
+        // Diff workers load the entries themselves.
+        let pass2 = match pass2 {
+            Pass2::Parallel { .. } if sync_pass::pipelined(prefetcher.is_some(), options) => pass2,
+            _ => Pass2::Sequential,
+        };
+        // Otherwise the planned entries are loaded on a thread of their own, one ahead of the
+        // diff.
         let loader = ready
-            .filter(|_| from_cache.iter().any(|c| *c))
+            .filter(|_| pass2 == Pass2::Sequential && from_cache.iter().any(|c| *c))
             .and_then(|c| {
                 let planned = spill.scopes().into_iter().zip(&from_cache);
                 CacheLoader::start(
@@ -168,6 +190,7 @@ pub fn run(
             retry: options.retry,
         };
         sync_pass(
+            pass2,
             plan,
             &compared,
             &spill,
@@ -322,5 +345,7 @@ pub fn definition_hash(text: &[u8]) -> String {
 mod cache_tests;
 #[cfg(test)]
 mod pass1_tests;
+#[cfg(test)]
+mod pass2_tests;
 #[cfg(test)]
 mod tests;

@@ -17,9 +17,9 @@ use std::time::Duration;
 use tapesync_compiler::plan::{ExtractSource, Extraction, LineRule, LineRuleKind, ValueFilter};
 use tapesync_model::{Field, ScopeKey, ScopeTable, VolumeChange};
 
-/// Everything the run's caller hears during pass 1, in order.
-#[derive(Default)]
-struct Events(Vec<String>);
+/// Everything the run's caller hears, in order (pass 2's tests share it).
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Events(pub Vec<String>);
 
 impl Observer for Events {
     fn rejected(&mut self, source: &str, line: u64, reason: &str) {
@@ -27,17 +27,27 @@ impl Observer for Events {
     }
     fn would_change(
         &mut self,
-        _: &ScopeKey,
-        _: &VolumeChange,
-        _: Option<&BTreeMap<Field, String>>,
+        scope: &ScopeKey,
+        change: &VolumeChange,
+        before: Option<&BTreeMap<Field, String>>,
     ) {
-        self.0.push("would change (not in pass 1)".into());
+        let lines = crate::observer::describe_change(scope, change, before);
+        self.0
+            .extend(lines.into_iter().map(|l| format!("would: {l}")));
     }
     fn progress(&mut self, records_read: u64) {
         self.0.push(format!("progress {records_read}"));
     }
+    fn sync_progress(&mut self, compared: u64, scopes: u64, batches: u64) {
+        self.0
+            .push(format!("sync {compared}/{scopes}, {batches} batches"));
+    }
     fn warning(&mut self, message: &str) {
         self.0.push(format!("warning: {message}"));
+    }
+    fn conflict(&mut self, source: &str, line: u64, scope: &ScopeKey, volume: &str) {
+        self.0
+            .push(format!("{source}:{line}: conflict: {scope} {volume}"));
     }
 }
 

@@ -2,6 +2,7 @@
 //! prefetcher or downloaded here), the diff against the spilled records, and the changes
 //! applied; with `--strict`, every scope diffed before anything is applied.
 
+use super::diff_pool::{DiffPool, Pass2};
 use super::{RunError, RunOptions};
 use crate::apply::{record_outcomes, Applier, Sent};
 use crate::observer::Observer;
@@ -47,7 +48,7 @@ pub(in crate::run) enum Got {
 }
 
 impl Got {
-    fn table(&self) -> &ScopeTable {
+    pub(in crate::run) fn table(&self) -> &ScopeTable {
         match self {
             Got::Prefetched(f) => &f.table,
             Got::Downloaded(t) | Got::Cached(t) => t,
@@ -57,7 +58,7 @@ impl Got {
 
 impl Tables<'_> {
     /// The table of scope `i`. `target` is `None` while another thread applies through it.
-    fn get(
+    pub(in crate::run) fn get(
         &mut self,
         i: usize,
         scope: &ScopeKey,
@@ -66,6 +67,7 @@ impl Tables<'_> {
         observer: &mut dyn Observer,
     ) -> Result<Got, RunError> {
         if self.from_cache.get(i).copied().unwrap_or(false) {
+            let mut miss = Miss::Absent;
             if let Some(cache) = self.cache {
                 let loaded = self.loader.as_ref().and_then(CacheLoader::next);
                 match loaded.unwrap_or_else(|| cache.load(scope)) {
@@ -73,30 +75,10 @@ impl Tables<'_> {
                         stats.statistics.scopes_from_cache += 1;
                         return Ok(Got::Cached(table));
                     }
-                    Err(Miss::Damaged(why)) => {
-                        observer.warning(&format!(
-                            "scope cache: {why}; the entry is replaced by a fresh download of {scope}"
-                        ));
-                        cache.forget(scope);
-                    }
-                    Err(Miss::Absent) => {}
+                    Err(m) => miss = m,
                 }
             }
-            // Not requested from the prefetcher: downloaded here.
-            stats.statistics.scope_downloads += 1;
-            let columns = self.columns;
-            let table = match target {
-                Some(t) => with_retry(&self.retry, || t.download_table(scope, columns))?,
-                None => {
-                    let reader = self.fallback.as_mut().ok_or_else(|| {
-                        TargetError::Internal(
-                            "no second handle on the inventory to download a scope".into(),
-                        )
-                    })?;
-                    with_retry(&self.retry, || reader.download_table(scope, columns))?
-                }
-            };
-            return Ok(Got::Downloaded(table));
+            return self.after_miss(scope, miss, target, stats, observer);
         }
         stats.statistics.scope_downloads += 1;
         match (self.prefetcher, target) {
@@ -111,6 +93,39 @@ impl Tables<'_> {
                 Err(TargetError::Internal("no handle to download a scope".into()).into())
             }
         }
+    }
+
+    /// The table of a scope planned to come from the cache whose entry could not be used:
+    /// a damaged entry is reported and dropped, and the scope is downloaded here (it was not
+    /// requested from the prefetcher).
+    pub(in crate::run) fn after_miss(
+        &mut self,
+        scope: &ScopeKey,
+        miss: Miss,
+        target: Option<&mut dyn Target>,
+        stats: &mut RunStats,
+        observer: &mut dyn Observer,
+    ) -> Result<Got, RunError> {
+        if let (Miss::Damaged(why), Some(cache)) = (miss, self.cache) {
+            observer.warning(&format!(
+                "scope cache: {why}; the entry is replaced by a fresh download of {scope}"
+            ));
+            cache.forget(scope);
+        }
+        stats.statistics.scope_downloads += 1;
+        let columns = self.columns;
+        let table = match target {
+            Some(t) => with_retry(&self.retry, || t.download_table(scope, columns))?,
+            None => {
+                let reader = self.fallback.as_mut().ok_or_else(|| {
+                    TargetError::Internal(
+                        "no second handle on the inventory to download a scope".into(),
+                    )
+                })?;
+                with_retry(&self.retry, || reader.download_table(scope, columns))?
+            }
+        };
+        Ok(Got::Downloaded(table))
     }
 
     /// After the diff: keeps a downloaded table that the run leaves as it is (no changes,
@@ -187,9 +202,17 @@ impl Tables<'_> {
     }
 }
 
+/// Whether pass 2 applies on a second thread while it compares (and, in
+/// [`Pass2::Parallel`], compares on diff workers): with a prefetcher, and neither `--strict`
+/// nor `--dry-run` (those stay on the run's thread, scope after scope).
+pub(super) fn pipelined(prefetcher: bool, options: &RunOptions) -> bool {
+    prefetcher && !options.strict && !options.dry_run
+}
+
 /// Pass 2 (and, for `--strict`, the check before it).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn sync_pass(
+    pass2: Pass2,
     plan: &Plan,
     compared: &[tapesync_model::Field],
     spill: &Spill,
@@ -220,13 +243,13 @@ pub(super) fn sync_pass(
         dry_run: options.dry_run,
         source_name: source_name.to_string(),
     };
-    if tables.prefetcher.is_some() && !options.strict && !options.dry_run {
+    if pipelined(tables.prefetcher.is_some(), options) {
         if tables.from_cache.iter().any(|c| *c) {
             // An entry that proves damaged is downloaded on a handle of its own: the target
             // is busy applying on the other thread.
             tables.fallback = applier.target.scope_reader();
         }
-        return sync_pipelined(tables, spill, &rules, applier, stats, observer);
+        return sync_pipelined(pass2, tables, spill, &rules, applier, stats, observer);
     }
     // In strict mode every scope is diffed before anything is applied; the pending changes
     // wait in a spill file of their own so memory stays bounded by the largest scope.
@@ -293,8 +316,10 @@ pub(super) fn sync_pass(
 /// next scope is compared (applying waits on the inventory — its commit, or the server — far
 /// more than it computes). What users see stays in the order of the one-thread loop: a
 /// scope's rejections from the comparison, then the outcomes of its batches, scope after
-/// scope; at most one scope is being applied at any time.
+/// scope; at most one scope is being applied at any time. With [`Pass2::Parallel`] the
+/// comparisons themselves run on diff workers (`diff_pool.rs`), taken back in scope order.
 fn sync_pipelined(
+    pass2: Pass2,
     mut tables: Tables<'_>,
     spill: &Spill,
     rules: &DiffRules<'_>,
@@ -342,13 +367,25 @@ fn sync_pipelined(
         // The table of the scope being applied, to patch once its answers are in.
         let mut in_flight: Option<Option<ScopeTable>> = None;
         let mut records = ScopeRecords::default();
+        let mut pool = match pass2 {
+            Pass2::Parallel { workers } => {
+                DiffPool::start(threads, workers, spill, rules, tables.cache, scopes_ref)
+            }
+            Pass2::Sequential => None,
+        };
         let mut compare_all = |tables: &mut Tables<'_>,
                                in_flight: &mut Option<Option<ScopeTable>>|
          -> Result<(), RunError> {
             for (i, scope) in scopes.iter().enumerate() {
-                spill.read_into(i, &mut records)?;
-                let got = tables.get(i, scope, None, stats, observer)?;
-                let (changes, rejected) = diff_scope(got.table(), &records, rules, stats)?;
+                let (got, changes, rejected) = match pool.as_mut() {
+                    Some(pool) => pool.take(i, tables, spill, rules, stats, observer)?,
+                    None => {
+                        spill.read_into(i, &mut records)?;
+                        let got = tables.get(i, scope, None, stats, observer)?;
+                        let (changes, rejected) = diff_scope(got.table(), &records, rules, stats)?;
+                        (got, changes, rejected)
+                    }
+                };
                 let base = tables.done(scope, got, &changes, false);
                 if let Some(previous) = in_flight.take() {
                     finish(tables, previous, stats, observer)?;
@@ -374,6 +411,12 @@ fn sync_pipelined(
             Ok(())
         };
         let mut result = compare_all(&mut tables, &mut in_flight);
+        if let Some(pool) = pool {
+            let stopped = pool.finish();
+            if result.is_ok() {
+                result = stopped;
+            }
+        }
         // Whatever stopped the loop, the batches already sent are counted.
         if let Some(previous) = in_flight.take() {
             let last = finish(&mut tables, previous, stats, observer);

@@ -138,6 +138,19 @@ impl Prefetcher {
         })
     }
 
+    /// The next table if its download has finished: `None` while it is under way. (Pass 2's
+    /// diff workers are handed tables as they arrive, without waiting for one while a
+    /// compared scope is ready to apply.)
+    pub fn try_next(&self) -> Option<Result<Fetched, TargetError>> {
+        match self.results.try_recv() {
+            Ok(result) => Some(result),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(TargetError::Internal(
+                "the scope download thread ended unexpectedly".into(),
+            ))),
+        }
+    }
+
     /// Gives a table's bytes back to the budget once the run is done with it.
     pub fn release(&self, fetched: Fetched) {
         let Fetched { table, bytes } = fetched;
