@@ -382,7 +382,8 @@ fn extract<'r>(
         },
         ExtractSource::WholeRecord => &record.raw,
         ExtractSource::Element { index: 0 } => &record.raw,
-        // The common case, inline: an element that is there.
+        // The common case, inline: an element that is there (a call to `element` per value,
+        // with its error path, cost 5 % of a run's instructions).
         ExtractSource::Element { index } => match record.elements.get(index - 1) {
             Some(v) if record.ruler != RulerRole::BeforeRuler => v,
             _ => element(record, *index, field, Part::Body)?,
@@ -468,13 +469,7 @@ fn element_from_end(
 /// Element `index` (1-based) of `record`, a body record, a header record or a line of a
 /// record of several lines. A missing element of delimited input is a ragged row (an
 /// error); a missing word is empty.
-#[inline]
 fn element(record: &RawRecord, index: usize, field: Field, part: Part) -> Result<&str, String> {
-    if record.ruler != RulerRole::BeforeRuler {
-        if let Some(v) = record.elements.get(index - 1) {
-            return Ok(v);
-        }
-    }
     columns_known(record, field, part)?;
     match record.elements.get(index - 1) {
         Some(v) => Ok(v),
