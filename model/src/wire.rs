@@ -138,6 +138,31 @@ pub struct VolumeResult {
     pub outcome: VolumeOutcome,
 }
 
+/// One batch of a [`BatchGroup`]: the scope it applies to, and the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopedBatch {
+    pub customer: String,
+    pub media: String,
+    pub batch: ApplyBatch,
+}
+
+/// Several batches, of one scope or several, applied in one transaction: all of them or none
+/// (`POST /api/v1/batches`). A night's changes then cost one durable commit per group instead
+/// of one per batch. Each batch keeps its own idempotency key: a batch recorded before answers
+/// with its recorded response inside the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchGroup {
+    pub batches: Vec<ScopedBatch>,
+}
+
+/// The answer to a [`BatchGroup`]: one [`ApplyResponse`] per batch, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchGroupResponse {
+    pub responses: Vec<ApplyResponse>,
+}
+
 /// The answer to an [`ApplyBatch`]: one result per change, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyResponse {

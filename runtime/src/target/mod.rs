@@ -8,7 +8,7 @@ pub mod retry;
 
 use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions,
-    SessionOutcome, SessionStart, SyncStatistics,
+    ScopedBatch, SessionOutcome, SessionStart, SyncStatistics,
 };
 use tapesync_store::ScratchLevel;
 
@@ -59,6 +59,17 @@ pub trait Target: Send {
     /// Applies one batch atomically (whole or not at all); per-volume results in order.
     fn apply(&mut self, scope: &ScopeKey, batch: &ApplyBatch)
         -> Result<ApplyResponse, TargetError>;
+    /// Applies several batches, of one scope or several, in one transaction: all of them or
+    /// none; one answer per batch, in order. `Ok(None)` means the target cannot (an older
+    /// server) and applied nothing: the caller sends the batches one by one with
+    /// [`Target::apply`]. A retry of a group after an unclear failure sends the same batches
+    /// with the same keys; batches that were applied answer with their recorded responses.
+    fn apply_group(
+        &mut self,
+        _batches: &[ScopedBatch],
+    ) -> Result<Option<Vec<ApplyResponse>>, TargetError> {
+        Ok(None)
+    }
     /// The scratch minimums of `customer` with the number of scratch volumes there now
     /// (read after a sync, to say which libraries it left under their minimum).
     fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError>;
