@@ -4,7 +4,8 @@
 //! dry-run changes, progress calls with their batch counts — in the same order, the same
 //! error and the same inventory afterwards; for cold and warm caches, changed and unchanged
 //! nights, volumes named twice (agreeing and not), rejected records, damaged cache entries,
-//! `--dry-run` and `--strict`.
+//! `--dry-run` and `--strict`; and with the changes applied in groups of scopes
+//! (`Target::apply_group`) or batch by batch.
 
 use super::cache_tests::{inventory_for, inventory_of, options, plan, report_lines, MEDIA};
 use super::diff_pool::Pass2;
@@ -35,27 +36,90 @@ struct Outcome {
 
 /// One inventory and its cache, synced in one mode.
 struct Side {
+    name: String,
     pass2: Pass2,
+    /// Whether the target applies groups of batches (`Target::apply_group`); without, every
+    /// batch is its own transaction, as against an older server.
+    groups: bool,
     store: PathBuf,
     cache: PathBuf,
 }
 
+/// The embedded target as an inventory that cannot apply groups.
+struct WithoutGroups(EmbeddedTarget);
+
+impl Target for WithoutGroups {
+    fn begin_session(&mut self, start: &SessionStart) -> Result<i64, TargetError> {
+        self.0.begin_session(start)
+    }
+    fn download_scope(
+        &mut self,
+        scope: &ScopeKey,
+    ) -> Result<tapesync_model::ScopeSnapshot, TargetError> {
+        self.0.download_scope(scope)
+    }
+    fn download_table(
+        &mut self,
+        scope: &ScopeKey,
+        columns: &[tapesync_model::Field],
+    ) -> Result<tapesync_model::ScopeTable, TargetError> {
+        self.0.download_table(scope, columns)
+    }
+    fn scope_versions(
+        &mut self,
+        scopes: &[ScopeKey],
+    ) -> Result<tapesync_model::ScopeVersions, TargetError> {
+        self.0.scope_versions(scopes)
+    }
+    fn scope_reader(&self) -> Option<Box<dyn crate::target::ScopeReader>> {
+        self.0.scope_reader()
+    }
+    fn apply(
+        &mut self,
+        scope: &ScopeKey,
+        batch: &tapesync_model::ApplyBatch,
+    ) -> Result<tapesync_model::ApplyResponse, TargetError> {
+        self.0.apply(scope, batch)
+    }
+    fn scratch_levels(
+        &mut self,
+        customer: &str,
+    ) -> Result<Vec<tapesync_store::ScratchLevel>, TargetError> {
+        self.0.scratch_levels(customer)
+    }
+    fn finish_session(
+        &mut self,
+        session: i64,
+        outcome: SessionOutcome,
+        stats: &tapesync_model::SyncStatistics,
+    ) -> Result<(), TargetError> {
+        self.0.finish_session(session, outcome, stats)
+    }
+}
+
 impl Side {
-    fn new(dir: &Path, name: &str, pass2: Pass2) -> Side {
+    fn new(dir: &Path, name: &str, pass2: Pass2, groups: bool) -> Side {
         let store = dir.join(format!("{name}.db"));
         Store::open(&store)
             .unwrap()
             .import(&inventory_for(&CUSTOMERS))
             .unwrap();
         Side {
+            name: name.to_string(),
             pass2,
+            groups,
             store,
             cache: dir.join(format!("{name}-cache")),
         }
     }
 
     fn sync(&self, text: &str, tweak: impl Fn(&mut RunOptions)) -> Outcome {
-        let mut target = EmbeddedTarget::open(&self.store, "sync").unwrap();
+        let embedded = EmbeddedTarget::open(&self.store, "sync").unwrap();
+        let mut target: Box<dyn Target> = if self.groups {
+            Box::new(embedded)
+        } else {
+            Box::new(WithoutGroups(embedded))
+        };
         let lines = OpenInput::from_reader(
             "report.csv".into(),
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
@@ -74,7 +138,7 @@ impl Side {
             self.pass2,
             &plan(),
             lines,
-            &mut target,
+            &mut *target,
             &options,
             &mut events,
         );
@@ -145,26 +209,33 @@ fn same_both_ways(
     tweak: impl Fn(&mut RunOptions) + Copy,
     context: &str,
 ) -> Outcome {
-    let mut outcomes = sides.iter().map(|s| (s.pass2, s.sync(text, tweak)));
+    let mut outcomes = sides.iter().map(|s| (&s.name, s.sync(text, tweak)));
     let (_, first) = outcomes.next().unwrap();
-    for (pass2, other) in outcomes {
+    for (name, other) in outcomes {
         // The first differing message, readably, before the whole outcome.
         if let Some((a, b)) = first.events.iter().zip(&other.events).find(|(a, b)| a != b) {
-            panic!("{context}: {pass2:?}: `{b}` where the sequential pass 2 gives `{a}`");
+            panic!("{context}: {name}: `{b}` where the sequential pass 2 gives `{a}`");
         }
-        assert_eq!(other.events, first.events, "{context}: {pass2:?}");
-        assert_eq!(other.stats, first.stats, "{context}: {pass2:?}");
-        assert_eq!(other, first, "{context}: {pass2:?}");
+        assert_eq!(other.events, first.events, "{context}: {name}");
+        assert_eq!(other.stats, first.stats, "{context}: {name}");
+        assert_eq!(other, first, "{context}: {name}");
     }
     first
 }
 
 fn sides(dir: &Path) -> Vec<Side> {
-    let mut all = vec![Side::new(dir, "sequential", Pass2::Sequential)];
+    let mut all = vec![Side::new(dir, "sequential", Pass2::Sequential, true)];
     for workers in [1, 2, 3] {
         let name = format!("parallel-{workers}");
-        all.push(Side::new(dir, &name, Pass2::Parallel { workers }));
+        all.push(Side::new(dir, &name, Pass2::Parallel { workers }, true));
     }
+    // Every batch in a transaction of its own gives what groups give.
+    all.push(Side::new(
+        dir,
+        "parallel-2, no groups",
+        Pass2::Parallel { workers: 2 },
+        false,
+    ));
     all
 }
 

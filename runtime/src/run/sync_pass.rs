@@ -4,18 +4,19 @@
 
 use super::diff_pool::{DiffPool, Pass2};
 use super::{RunError, RunOptions};
-use crate::apply::{record_outcomes, Applier, Sent};
+use crate::apply::{record_outcomes, Applier, Sent, GROUP_CHANGES};
 use crate::observer::Observer;
 use crate::scope::cache::{Miss, ScopeCache};
 use crate::scope::cache_loader::CacheLoader;
 use crate::scope::cache_writer::{CacheWriter, Write};
-use crate::scope::diff::{diff_scope, DiffRules, PendingChange};
+use crate::scope::diff::{diff_scope, DiffRules, PendingChange, ScopeRejection};
 use crate::scope::new_ids::NewIds;
 use crate::scope::prefetch::{Fetched, Prefetcher};
 use crate::spill::{ScopeRecords, Spill};
 use crate::stats::RunStats;
 use crate::target::retry::{with_retry, RetryPolicy};
 use crate::target::{ScopeReader, Target, TargetError};
+use std::collections::VecDeque;
 use std::sync::mpsc;
 use tapesync_compiler::plan::Plan;
 use tapesync_model::{Field, ScopeKey, ScopeTable};
@@ -242,6 +243,7 @@ pub(super) fn sync_pass(
         retry: options.retry,
         dry_run: options.dry_run,
         source_name: source_name.to_string(),
+        no_groups: false,
     };
     if pipelined(tables.prefetcher.is_some(), options) {
         if tables.from_cache.iter().any(|c| *c) {
@@ -312,12 +314,15 @@ pub(super) fn sync_pass(
     Ok(())
 }
 
-/// Pass 2 with two threads: each scope's changes are applied on a second thread while the
-/// next scope is compared (applying waits on the inventory — its commit, or the server — far
-/// more than it computes). What users see stays in the order of the one-thread loop: a
-/// scope's rejections from the comparison, then the outcomes of its batches, scope after
-/// scope; at most one scope is being applied at any time. With [`Pass2::Parallel`] the
-/// comparisons themselves run on diff workers (`diff_pool.rs`), taken back in scope order.
+/// Pass 2 with two threads: changes are applied on a second thread while the next scopes are
+/// compared (applying waits on the inventory — its commit, or the server — far more than it
+/// computes). The applying thread takes every scope that has queued up while it was busy and
+/// sends them as one group ([`Applier::send_group`]): one durable commit for several scopes,
+/// so that the commits keep up with the comparisons. What users see stays in the order of
+/// the one-thread loop: a scope's rejections from the comparison, then the outcomes of its
+/// batches, then its progress, scope after scope ([`InFlight`]). With [`Pass2::Parallel`]
+/// the comparisons themselves run on diff workers (`diff_pool.rs`), taken back in scope
+/// order.
 fn sync_pipelined(
     pass2: Pass2,
     mut tables: Tables<'_>,
@@ -335,37 +340,35 @@ fn sync_pipelined(
         let (applied, done) = mpsc::channel::<(usize, Vec<PendingChange>, Sent)>();
         let scopes_ref = &scopes;
         let worker = threads.spawn(move || {
-            for (i, changes) in to_apply {
-                let sent = applier.send(&scopes_ref[i], &changes);
-                let failed = sent.error.is_some();
-                if applied.send((i, changes, sent)).is_err() || failed {
+            let mut carry = None;
+            while let Some(group) = next_group(&to_apply, &mut carry) {
+                let items: Vec<(&ScopeKey, &[PendingChange])> = group
+                    .iter()
+                    .map(|(i, changes)| (&scopes_ref[*i], changes.as_slice()))
+                    .collect();
+                let sents = applier.send_group(&items);
+                let complete = sents.len() == group.len();
+                let failed = sents.iter().any(|s| s.error.is_some());
+                for ((i, changes), sent) in group.into_iter().zip(sents) {
+                    if applied.send((i, changes, sent)).is_err() {
+                        return;
+                    }
+                }
+                // After a failure nothing more is sent; the scopes after the failed one were
+                // not applied and get no answer.
+                if failed || !complete {
                     return;
                 }
             }
         });
-        // Waits for the scope being applied, brings its cache entry up to date and reports
-        // its outcomes.
-        let finish = |tables: &mut Tables<'_>,
-                      base: Option<ScopeTable>,
-                      stats: &mut RunStats,
-                      observer: &mut dyn Observer| {
-            let (i, changes, sent) = done.recv().map_err(|_| {
-                TargetError::Internal("the thread applying changes ended unexpectedly".into())
-            })?;
-            tables.applied(&scopes[i], base, &changes, batch_size, &sent);
-            record_outcomes(
-                &source_name,
-                batch_size,
-                &scopes[i],
-                &changes,
-                sent,
-                stats,
-                observer,
-            )
-            .map_err(RunError::from)
+        let mut in_flight = InFlight {
+            queue: VecDeque::new(),
+            done,
+            source_name: &source_name,
+            batch_size,
+            scopes: scopes_ref,
+            failed: false,
         };
-        // The table of the scope being applied, to patch once its answers are in.
-        let mut in_flight: Option<Option<ScopeTable>> = None;
         let mut records = ScopeRecords::default();
         let mut pool = match pass2 {
             Pass2::Parallel { workers } => {
@@ -374,7 +377,7 @@ fn sync_pipelined(
             Pass2::Sequential => None,
         };
         let mut compare_all = |tables: &mut Tables<'_>,
-                               in_flight: &mut Option<Option<ScopeTable>>|
+                               in_flight: &mut InFlight<'_>|
          -> Result<(), RunError> {
             for (i, scope) in scopes.iter().enumerate() {
                 let (got, changes, rejected) = match pool.as_mut() {
@@ -387,26 +390,23 @@ fn sync_pipelined(
                     }
                 };
                 let base = tables.done(scope, got, &changes, false);
-                if let Some(previous) = in_flight.take() {
-                    finish(tables, previous, stats, observer)?;
+                let sent = !changes.is_empty();
+                // The applying thread stops at a failed apply: the loop ends here, and the
+                // failure is reported when the scopes before this one are.
+                let stopped = sent && work.send((i, changes)).is_err();
+                in_flight.push(Waiting {
+                    i,
+                    base,
+                    rejected,
+                    sent,
+                    announced: false,
+                });
+                if stopped {
+                    break;
                 }
-                for r in rejected {
-                    stats.statistics.records_rejected += 1;
-                    observer.rejected(&source_name, r.line, &r.reason);
-                }
-                if !changes.is_empty() {
-                    work.send((i, changes)).map_err(|_| {
-                        TargetError::Internal(
-                            "the thread applying changes ended unexpectedly".into(),
-                        )
-                    })?;
-                    *in_flight = Some(base);
-                }
-                observer.sync_progress(
-                    i as u64 + 1,
-                    scopes.len() as u64,
-                    stats.statistics.apply_batches,
-                );
+                // Outcomes already in are reported now; the queue is kept short so that the
+                // tables waiting to be patched stay few.
+                in_flight.report(tables, Some(MAX_IN_FLIGHT), stats, observer)?;
             }
             Ok(())
         };
@@ -417,22 +417,143 @@ fn sync_pipelined(
                 result = stopped;
             }
         }
-        // Whatever stopped the loop, the batches already sent are counted.
-        if let Some(previous) = in_flight.take() {
-            let last = finish(&mut tables, previous, stats, observer);
-            if result.is_ok() {
-                result = last;
-                let n = scopes.len() as u64;
-                observer.sync_progress(n, n, stats.statistics.apply_batches);
-            }
-        }
+        // No more work: the applying thread ends once the queued scopes are applied.
         drop(work);
+        // Whatever stopped the loop, the batches already sent are counted.
+        let last = in_flight.report(&mut tables, Some(0), stats, observer);
+        if result.is_ok() {
+            result = last;
+        }
         if worker.join().is_err() && result.is_ok() {
             result = Err(TargetError::Internal("the thread applying changes failed".into()).into());
         }
         tables.finish_writes(observer);
         result
     })
+}
+
+/// Scopes compared and not yet reported at most (each may hold its table until its answers
+/// are in).
+const MAX_IN_FLIGHT: usize = 16;
+
+/// The next scopes for the applying thread to send together: the next scope (waiting for
+/// it), then the scopes already queued behind it, up to [`GROUP_CHANGES`] changes in all —
+/// a scope that would go over waits in `carry` for the next group. `None` when there is no
+/// more work.
+fn next_group(
+    queue: &mpsc::Receiver<(usize, Vec<PendingChange>)>,
+    carry: &mut Option<(usize, Vec<PendingChange>)>,
+) -> Option<Vec<(usize, Vec<PendingChange>)>> {
+    let first = match carry.take() {
+        Some(first) => first,
+        None => queue.recv().ok()?,
+    };
+    let mut total = first.1.len();
+    let mut group = vec![first];
+    while let Ok(next) = queue.try_recv() {
+        if total + next.1.len() > GROUP_CHANGES {
+            *carry = Some(next);
+            break;
+        }
+        total += next.1.len();
+        group.push(next);
+    }
+    Some(group)
+}
+
+/// A scope compared, in scope order, until everything about it is reported.
+struct Waiting {
+    i: usize,
+    /// Its cache table, to patch once its answers are in.
+    base: Option<ScopeTable>,
+    rejected: Vec<ScopeRejection>,
+    /// Whether it has changes with the applying thread.
+    sent: bool,
+    /// Whether its rejections are reported.
+    announced: bool,
+}
+
+/// The scopes compared and not yet reported, and the applying thread's answers. Reports
+/// each scope, in scope order, as the one-thread loop does: its rejections as soon as every
+/// scope before it is reported, then the outcomes of its batches, then the progress.
+struct InFlight<'a> {
+    queue: VecDeque<Waiting>,
+    done: mpsc::Receiver<(usize, Vec<PendingChange>, Sent)>,
+    source_name: &'a str,
+    batch_size: usize,
+    scopes: &'a [ScopeKey],
+    /// An apply failed: nothing after it is reported.
+    failed: bool,
+}
+
+impl InFlight<'_> {
+    fn push(&mut self, waiting: Waiting) {
+        self.queue.push_back(waiting);
+    }
+
+    /// Reports the scopes at the front whose answers are in; with `keep`, first waits for
+    /// answers until at most `keep` scopes are left.
+    fn report(
+        &mut self,
+        tables: &mut Tables<'_>,
+        keep: Option<usize>,
+        stats: &mut RunStats,
+        observer: &mut dyn Observer,
+    ) -> Result<(), RunError> {
+        while !self.failed {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            if !front.announced {
+                front.announced = true;
+                for r in front.rejected.drain(..) {
+                    stats.statistics.records_rejected += 1;
+                    observer.rejected(self.source_name, r.line, &r.reason);
+                }
+            }
+            let i = front.i;
+            if front.sent {
+                let answer = match keep {
+                    Some(keep) if self.queue.len() > keep => self.done.recv().ok(),
+                    _ => match self.done.try_recv() {
+                        Ok(answer) => Some(answer),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => None,
+                    },
+                };
+                let Some((answered, changes, sent)) = answer else {
+                    return Err(TargetError::Internal(
+                        "the thread applying changes ended unexpectedly".into(),
+                    )
+                    .into());
+                };
+                let waiting = self.queue.pop_front().expect("the front is there");
+                debug_assert_eq!(answered, i, "answers come in scope order");
+                let scope = &self.scopes[i];
+                tables.applied(scope, waiting.base, &changes, self.batch_size, &sent);
+                if let Err(e) = record_outcomes(
+                    self.source_name,
+                    self.batch_size,
+                    scope,
+                    &changes,
+                    sent,
+                    stats,
+                    observer,
+                ) {
+                    self.failed = true;
+                    return Err(e.into());
+                }
+            } else {
+                self.queue.pop_front();
+            }
+            observer.sync_progress(
+                i as u64 + 1,
+                self.scopes.len() as u64,
+                stats.statistics.apply_batches,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A key unique to this run: the session id where there is one, plus time and process id
