@@ -182,10 +182,94 @@ impl OwnedLine {
 }
 
 /// Cuts an input into lines of at most [`MAX_LINE_BYTES`] bytes.
+///
+/// Lines are cut from a *block*: the whole lines of one read from the input (the part of a line
+/// the read ended in waits in `carry` for the next). A block is checked as UTF-8, and for NUL
+/// bytes, once as a whole; its lines are then slices of a `String`, so a line costs one search
+/// for its end. Checking each line on its own cost a third of the reading thread's time on a
+/// report of short lines (docs/benchmarks.md, "Round 7"). A block that is not valid UTF-8 as a
+/// whole is kept as bytes and its lines are checked one by one, so the line and column of the
+/// bad byte are reported as before.
 pub struct LineReader {
     input: OpenInput,
     number: u64,
-    buf: Vec<u8>,
+    block: Block,
+    /// Where the next line starts in `block`.
+    pos: usize,
+    /// The bytes after the block's last line end: the start of a line not read to its end yet.
+    carry: Vec<u8>,
+    /// A line longer than [`MAX_LINE_BYTES`] was skipped: it comes next, as an error.
+    too_long: bool,
+    /// The input is read to its end.
+    eof: bool,
+    started: bool,
+}
+
+/// Whole lines of the input, line ends included.
+enum Block {
+    /// Valid UTF-8; `nul` says whether it holds a NUL byte anywhere.
+    Text { text: String, nul: bool },
+    /// Not valid UTF-8 as a whole.
+    Bytes(Vec<u8>),
+}
+
+impl Block {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Block::Text { text, .. } => text.as_bytes(),
+            Block::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// The buffer back, empty, for the next block.
+    fn recycle(&mut self) -> Vec<u8> {
+        let block = std::mem::replace(self, Block::Bytes(Vec::new()));
+        let mut bytes = match block {
+            Block::Text { text, .. } => text.into_bytes(),
+            Block::Bytes(bytes) => bytes,
+        };
+        bytes.clear();
+        bytes
+    }
+
+    /// `bytes` checked as UTF-8 and for NUL bytes, as a whole.
+    fn of(bytes: Vec<u8>) -> Block {
+        match String::from_utf8(bytes) {
+            Ok(text) => Block::Text {
+                nul: memchr::memchr(0, text.as_bytes()).is_some(),
+                text,
+            },
+            Err(e) => Block::Bytes(e.into_bytes()),
+        }
+    }
+
+    /// The text of the line at `range` (its line end already left out), or why it cannot be
+    /// used.
+    fn line(&self, range: std::ops::Range<usize>) -> Result<&str, String> {
+        let text = match self {
+            Block::Text { text, nul } => {
+                // The range starts and ends next to ASCII line ends (or after the 3-byte
+                // mark), so it is on character boundaries.
+                let line = text
+                    .get(range)
+                    .ok_or_else(|| "line is not valid UTF-8".to_string())?;
+                return if *nul && line.contains('\0') {
+                    Err("line contains binary data (NUL bytes)".to_string())
+                } else {
+                    Ok(line)
+                };
+            }
+            Block::Bytes(bytes) => std::str::from_utf8(&bytes[range]),
+        };
+        match text {
+            Ok(s) if s.contains('\0') => Err("line contains binary data (NUL bytes)".to_string()),
+            Ok(s) => Ok(s),
+            Err(e) => Err(format!(
+                "line is not valid UTF-8 (bad byte at column {})",
+                e.valid_up_to() + 1
+            )),
+        }
+    }
 }
 
 impl LineReader {
@@ -193,7 +277,12 @@ impl LineReader {
         LineReader {
             input,
             number: 0,
-            buf: Vec::with_capacity(256),
+            block: Block::Bytes(Vec::new()),
+            pos: 0,
+            carry: Vec::new(),
+            too_long: false,
+            eof: false,
+            started: false,
         }
     }
 
@@ -237,12 +326,62 @@ impl LineReader {
 
     /// The next line, or `None` at the end of the input.
     pub fn next_line(&mut self) -> Result<Option<Line<'_>>, InputError> {
-        if self.number == 0 {
+        if !self.started {
+            self.started = true;
             self.decode_utf16()?;
         }
-        self.buf.clear();
-        let mut too_long = false;
-        let mut seen_any = false;
+        while !self.too_long && self.pos >= self.block.bytes().len() {
+            if self.eof {
+                return Ok(None);
+            }
+            self.fill()?;
+        }
+        self.number += 1;
+        let number = self.number;
+        if self.too_long {
+            self.too_long = false;
+            return Ok(Some(Line {
+                number,
+                text: Err(format!("line is longer than {MAX_LINE_BYTES} bytes")),
+            }));
+        }
+        let bytes = self.block.bytes();
+        let start = self.pos;
+        let rest = &bytes[start..];
+        let taken = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        self.pos = start + taken;
+        if taken > MAX_LINE_BYTES + 2 {
+            return Ok(Some(Line {
+                number,
+                text: Err(format!("line is longer than {MAX_LINE_BYTES} bytes")),
+            }));
+        }
+        let mut line = &rest[..taken];
+        let mut from = start;
+        if number == 1 {
+            if let Some(rest) = line.strip_prefix(b"\xEF\xBB\xBF") {
+                line = rest;
+                from += 3;
+            }
+        }
+        if let Some(l) = line.strip_suffix(b"\n") {
+            line = l;
+        }
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        let text = self.block.line(from..from + line.len());
+        Ok(Some(Line { number, text }))
+    }
+
+    /// Reads the next block: the carried start of a line, then the input up to the last line
+    /// end of what one read gives (more reads while no line end comes). A line that grows past
+    /// [`MAX_LINE_BYTES`] is skipped to its end and flagged instead (memory stays bounded).
+    fn fill(&mut self) -> Result<(), InputError> {
+        let mut bytes = self.block.recycle();
+        self.pos = 0;
+        bytes.append(&mut self.carry);
+        let mut skipping = false;
         loop {
             let chunk = match self.input.reader.fill_buf() {
                 Ok(c) => c,
@@ -255,56 +394,40 @@ impl LineReader {
                 }
             };
             if chunk.is_empty() {
+                self.eof = true;
+                self.too_long |= skipping;
                 break;
             }
-            seen_any = true;
-            let (take, done) = match memchr::memchr(b'\n', chunk) {
-                Some(i) => (i + 1, true),
-                None => (chunk.len(), false),
-            };
-            if !too_long {
-                if self.buf.len() + take > MAX_LINE_BYTES + 2 {
-                    too_long = true;
-                    self.buf.clear();
-                } else {
-                    self.buf.extend_from_slice(&chunk[..take]);
+            let n = chunk.len();
+            if skipping {
+                if let Some(i) = memchr::memchr(b'\n', chunk) {
+                    self.input.reader.consume(i + 1);
+                    self.too_long = true;
+                    break;
+                }
+                self.input.reader.consume(n);
+                continue;
+            }
+            match memchr::memrchr(b'\n', chunk) {
+                Some(i) => {
+                    bytes.extend_from_slice(&chunk[..=i]);
+                    self.carry.extend_from_slice(&chunk[i + 1..]);
+                    self.input.reader.consume(n);
+                    break;
+                }
+                None => {
+                    bytes.extend_from_slice(chunk);
+                    self.input.reader.consume(n);
+                    if bytes.len() > MAX_LINE_BYTES + 2 {
+                        // One line, longer than any report's: dropped, not held.
+                        bytes.clear();
+                        skipping = true;
+                    }
                 }
             }
-            self.input.reader.consume(take);
-            if done {
-                break;
-            }
         }
-        if !seen_any {
-            return Ok(None);
-        }
-        self.number += 1;
-        let number = self.number;
-        if too_long {
-            return Ok(Some(Line {
-                number,
-                text: Err(format!("line is longer than {MAX_LINE_BYTES} bytes")),
-            }));
-        }
-        let mut bytes: &[u8] = &self.buf;
-        if number == 1 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        if let Some(b) = bytes.strip_suffix(b"\n") {
-            bytes = b;
-        }
-        if let Some(b) = bytes.strip_suffix(b"\r") {
-            bytes = b;
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(s) if s.contains('\0') => Err("line contains binary data (NUL bytes)".to_string()),
-            Ok(s) => Ok(s),
-            Err(e) => Err(format!(
-                "line is not valid UTF-8 (bad byte at column {})",
-                e.valid_up_to() + 1
-            )),
-        };
-        Ok(Some(Line { number, text }))
+        self.block = Block::of(bytes);
+        Ok(())
     }
 
     /// Ends reading; see [`OpenInput::finish`].
@@ -423,6 +546,101 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].text.is_err());
         assert_eq!(lines[1].text.as_deref(), Ok("next"));
+    }
+
+    /// What a line reader must give for `bytes`, one line at a time, written as plainly as
+    /// possible: the reference for the block reader.
+    fn reference(bytes: &[u8]) -> Vec<OwnedLine> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let taken = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            let (raw, after) = rest.split_at(taken);
+            rest = after;
+            let number = out.len() as u64 + 1;
+            let text = if raw.len() > MAX_LINE_BYTES + 2 {
+                Err(format!("line is longer than {MAX_LINE_BYTES} bytes"))
+            } else {
+                let mut line = raw;
+                if number == 1 {
+                    line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+                }
+                line = line.strip_suffix(b"\n").unwrap_or(line);
+                line = line.strip_suffix(b"\r").unwrap_or(line);
+                match std::str::from_utf8(line) {
+                    Ok(s) if s.contains('\0') => {
+                        Err("line contains binary data (NUL bytes)".to_string())
+                    }
+                    Ok(s) => Ok(s.to_string()),
+                    Err(e) => Err(format!(
+                        "line is not valid UTF-8 (bad byte at column {})",
+                        e.valid_up_to() + 1
+                    )),
+                }
+            };
+            out.push(OwnedLine { number, text });
+        }
+        out
+    }
+
+    #[test]
+    fn blocks_cut_lines_as_the_line_by_line_reference_does() {
+        use rand::{Rng, SeedableRng};
+        // Pieces that put line ends, CRs, NULs, a mark, a two-byte character, its halves and
+        // bytes that are never UTF-8 at every place a read can end.
+        let pieces: [&[u8]; 9] = [
+            b"a", b"VOL01,LIBR", b"\n", b"\r\n", b"\0", b"\xEF\xBB\xBF", "é".as_bytes(), b"\xC3",
+            b"\xFF",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        for case in 0..3_000 {
+            let mut bytes = Vec::new();
+            for _ in 0..rng.random_range(0..60) {
+                bytes.extend_from_slice(pieces[rng.random_range(0..pieces.len())]);
+            }
+            let capacity = rng.random_range(1..48);
+            let mut reader = OpenInput::from_reader(
+                "test".into(),
+                Box::new(BufReader::with_capacity(
+                    capacity,
+                    io::Cursor::new(bytes.clone()),
+                )),
+            )
+            .lines();
+            let mut got = Vec::new();
+            while let Some(line) = reader.next_line().unwrap() {
+                got.push(line.to_owned_line());
+            }
+            assert_eq!(
+                got,
+                reference(&bytes),
+                "case {case}, read size {capacity}: {bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_at_the_length_limit_across_reads() {
+        for extra in [0usize, 1, 2, 3] {
+            let mut data = b"first\n".to_vec();
+            data.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + extra));
+            data.extend_from_slice(b"\nlast");
+            for capacity in [7, 64 * 1024] {
+                let mut reader = OpenInput::from_reader(
+                    "test".into(),
+                    Box::new(BufReader::with_capacity(
+                        capacity,
+                        io::Cursor::new(data.clone()),
+                    )),
+                )
+                .lines();
+                let mut got = Vec::new();
+                while let Some(line) = reader.next_line().unwrap() {
+                    got.push(line.to_owned_line());
+                }
+                assert_eq!(got, reference(&data), "{extra} over, read size {capacity}");
+            }
+        }
     }
 
     #[test]
