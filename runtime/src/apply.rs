@@ -112,8 +112,7 @@ impl Applier<'_> {
                 let target = &mut *self.target;
                 match with_retry(&self.retry, || target.apply_group(&group)) {
                     Ok(Some(responses)) if responses.len() == group.len() => {
-                        for (response, (_, batch)) in responses.into_iter().zip(&flat[next..end])
-                        {
+                        for (response, (_, batch)) in responses.into_iter().zip(&flat[next..end]) {
                             if let Err(e) = fits(&response, batch) {
                                 stopped = Some((e, true));
                                 break;
@@ -544,7 +543,11 @@ mod tests {
     fn a_refused_group_fails_its_first_scope_and_applies_nothing() {
         let (sents, mut target) = send(Groups::Refuse, 2);
         assert_eq!(target.calls, vec![Some(5)]);
-        assert_eq!(sents.len(), 1, "the scopes after the failed one get no answer");
+        assert_eq!(
+            sents.len(),
+            1,
+            "the scopes after the failed one get no answer"
+        );
         assert_eq!(sents[0].batches, 0);
         assert!(matches!(sents[0].error, Some(TargetError::Refused(_))));
         for c in CUSTOMERS {
@@ -570,9 +573,9 @@ mod tests {
             add_new: false,
             new_ids: NewIds::default(),
             retry: RetryPolicy {
-                    attempts: 1,
-                    first_delay: std::time::Duration::ZERO,
-                },
+                attempts: 1,
+                first_delay: std::time::Duration::ZERO,
+            },
             dry_run: false,
             source_name: "report".into(),
             no_groups: false,
@@ -603,7 +606,11 @@ mod tests {
     #[test]
     fn groups_end_at_their_limits_and_hold_at_least_one_batch() {
         let flat: Vec<_> = [9_000, 9_000, 9_000, 30_000, 1].map(batch_of).into();
-        assert_eq!(group_end(&flat, 0), 2, "a third batch would pass GROUP_CHANGES");
+        assert_eq!(
+            group_end(&flat, 0),
+            2,
+            "a third batch would pass GROUP_CHANGES"
+        );
         assert_eq!(group_end(&flat, 2), 3);
         assert_eq!(group_end(&flat, 3), 4, "a batch over the limit goes alone");
         assert_eq!(group_end(&flat, 4), 5);

@@ -589,7 +589,14 @@ mod tests {
         // Pieces that put line ends, CRs, NULs, a mark, a two-byte character, its halves and
         // bytes that are never UTF-8 at every place a read can end.
         let pieces: [&[u8]; 9] = [
-            b"a", b"VOL01,LIBR", b"\n", b"\r\n", b"\0", b"\xEF\xBB\xBF", "é".as_bytes(), b"\xC3",
+            b"a",
+            b"VOL01,LIBR",
+            b"\n",
+            b"\r\n",
+            b"\0",
+            b"\xEF\xBB\xBF",
+            "é".as_bytes(),
+            b"\xC3",
             b"\xFF",
         ];
         let mut rng = rand::rngs::StdRng::seed_from_u64(13);
