@@ -257,33 +257,58 @@ impl ScopeTable {
     /// versions (u64 each), the cells (u32 each) and the text as a string. Strings are a u32
     /// byte length and UTF-8; integers are little-endian.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(64 + self.text.len() + self.cells.len() * 4 + self.len() * 8);
+        let mut out = Vec::with_capacity(self.encoded_len_hint());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// About how many bytes [`ScopeTable::encode`] gives (to reserve them up front).
+    pub fn encoded_len_hint(&self) -> usize {
+        let names: usize = self
+            .repositories
+            .iter()
+            .map(|r| 8 + r.id.len() + r.description.len())
+            .sum();
+        64 + names
+            + self.columns.len() * 24
+            + self.text.len()
+            + self.cells.len() * 4
+            + self.len() * 8
+    }
+
+    /// [`ScopeTable::encode`], appended to `out`: a cache entry is its head and this, written
+    /// once (a copy of a large scope's bytes saved).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"TSST");
-        put_u32(&mut out, FORMAT);
+        put_u32(out, FORMAT);
         put_u32(
-            &mut out,
+            out,
             u32::from(self.customer_exists) | (u32::from(self.media_exists) << 1),
         );
         out.extend_from_slice(&self.scope_version.to_le_bytes());
-        put_u32(&mut out, self.repositories.len() as u32);
+        put_u32(out, self.repositories.len() as u32);
         for r in &self.repositories {
-            put_str(&mut out, &r.id);
-            put_str(&mut out, &r.description);
+            put_str(out, &r.id);
+            put_str(out, &r.description);
         }
-        put_u32(&mut out, self.columns.len() as u32);
+        put_u32(out, self.columns.len() as u32);
         for c in &self.columns {
-            put_str(&mut out, c.name());
+            put_str(out, c.name());
         }
-        put_u32(&mut out, self.len() as u32);
-        for v in &self.versions {
-            out.extend_from_slice(&v.to_le_bytes());
+        put_u32(out, self.len() as u32);
+        // Sized first, then filled: the compiler turns these loops into plain copies on a
+        // little-endian machine, where pushing value by value checked the capacity each time.
+        let start = out.len();
+        out.resize(start + self.versions.len() * 8, 0);
+        for (to, v) in out[start..].chunks_exact_mut(8).zip(&self.versions) {
+            to.copy_from_slice(&v.to_le_bytes());
         }
-        for c in &self.cells {
-            out.extend_from_slice(&c.to_le_bytes());
+        let start = out.len();
+        out.resize(start + self.cells.len() * 4, 0);
+        for (to, c) in out[start..].chunks_exact_mut(4).zip(&self.cells) {
+            to.copy_from_slice(&c.to_le_bytes());
         }
-        put_str(&mut out, &self.text);
-        out
+        put_str(out, &self.text);
     }
 
     /// Reads [`ScopeTable::encode`]'s output, checking every offset (the bytes come from the
@@ -499,6 +524,22 @@ mod tests {
         assert!(t.heap_bytes() > 0);
         t.push("Z1", 1, [Some("true")]).unwrap();
         assert_eq!(t.value(0, 0), Some("true"));
+    }
+
+    #[test]
+    fn encoding_after_other_bytes_appends_exactly_the_encoding() {
+        let t = sample();
+        let mut out = b"head".to_vec();
+        t.encode_into(&mut out);
+        assert_eq!(&out[..4], b"head");
+        assert_eq!(&out[4..], t.encode().as_slice());
+        // The layout the format describes: the versions, then the cells, little-endian.
+        let versions_at = out.len() - 4 - t.text.len() - t.cells.len() * 4 - t.len() * 8;
+        assert_eq!(
+            out[versions_at..versions_at + 8],
+            t.version(0).to_le_bytes()
+        );
+        assert!(t.encoded_len_hint() >= t.encode().len());
     }
 
     #[test]

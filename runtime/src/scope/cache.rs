@@ -209,11 +209,14 @@ impl ScopeCache {
         let Some(key) = self.key(scope) else {
             return Ok(());
         };
-        let encoded = table.encode();
-        let mut bytes = Vec::with_capacity(encoded.len() + key.len() + 40);
+        let mut bytes = Vec::with_capacity(table.encoded_len_hint() + key.len() + 40);
         write_head(&mut bytes, &key, table.scope_version);
-        bytes.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&encoded);
+        // The table's length goes before the table: written once the table is in place.
+        let at = bytes.len();
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        table.encode_into(&mut bytes);
+        let length = (bytes.len() - at - 8) as u64;
+        bytes[at..at + 8].copy_from_slice(&length.to_le_bytes());
         let crc = crc32fast::hash(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
         std::fs::create_dir_all(&self.dir)?;
