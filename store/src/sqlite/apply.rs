@@ -1,4 +1,4 @@
-//! Batches on SQLite: one IMMEDIATE transaction per batch (SQLite admits one writer at a
+//! Batches on SQLite: one IMMEDIATE transaction per batch or group of batches (SQLite admits one writer at a
 //! time, so two batches of one scope never interleave), statement by statement through
 //! cached prepared statements — in-process, a statement costs microseconds.
 
@@ -6,7 +6,9 @@ use super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES;
 use super::schema::VolumeSql;
 use super::SqliteStore;
 use crate::backend::ApplySql;
-use crate::batch::{apply_batch, BatchRequest, RecordedBatch, ScopeTx, ScopeWrites, StoredVolume};
+use crate::batch::{
+    apply_batches, BatchRequest, RecordedBatch, ScopeTx, ScopeWrites, StoredVolume,
+};
 use crate::error::StoreError;
 use rusqlite::types::ToSql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
@@ -20,7 +22,7 @@ pub(super) struct SqliteTx<'a> {
 }
 
 impl ApplySql for SqliteStore {
-    fn apply(&mut self, request: BatchRequest<'_>) -> Result<ApplyResponse, StoreError> {
+    fn apply(&mut self, requests: Vec<BatchRequest<'_>>) -> Result<Vec<ApplyResponse>, StoreError> {
         // IMMEDIATE takes the write lock up front: a read-then-write transaction that has to
         // upgrade later can fail with SQLITE_BUSY without waiting for the busy timeout.
         let tx = self
@@ -30,11 +32,12 @@ impl ApplySql for SqliteStore {
             conn: &tx,
             sql: &self.sql,
         };
-        let response = apply_batch(&mut scope, &self.sql.columns, request)?;
-        if response.replayed {
+        let (responses, written) = apply_batches(&mut scope, &self.sql.columns, requests)?;
+        if !written {
             // Nothing was written; the read transaction just ends.
-            return Ok(response);
+            return Ok(responses);
         }
+        // One commit, and so one fsync of the WAL, for the whole group.
         tx.commit()?;
         if let Some(path) = &self.path {
             if self.checkpoint.request(path) {
@@ -50,7 +53,7 @@ impl ApplySql for SqliteStore {
                 );
             }
         }
-        Ok(response)
+        Ok(responses)
     }
 
     fn prune_applied_batches(&self, before: &str) -> Result<usize, StoreError> {
