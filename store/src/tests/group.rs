@@ -315,3 +315,51 @@ fn an_empty_group_and_one_over_the_limits_are_refused() {
         assert_eq!(count(&t.store, "applied_batches"), 0);
     });
 }
+
+#[test]
+fn two_groups_of_the_same_scopes_in_opposite_orders_do_not_deadlock() {
+    on_each(|t| {
+        seed_three(&t.store);
+        let before = versions(&t.store);
+        let stores = [t.reopen(), t.reopen()];
+        let threads: Vec<_> = stores
+            .into_iter()
+            .enumerate()
+            .map(|(n, mut store)| {
+                std::thread::spawn(move || {
+                    for round in 0..15 {
+                        let mut group: Vec<ScopedBatch> = SCOPES
+                            .iter()
+                            .map(|(customer, media)| {
+                                scoped(
+                                    customer,
+                                    media,
+                                    batch(
+                                        &format!("t{n}-{round}-{customer}-{media}"),
+                                        true,
+                                        vec![change(
+                                            &format!("T{n}{round:03}"),
+                                            None,
+                                            &[(Field::Slot, Some("1"))],
+                                        )],
+                                    ),
+                                )
+                            })
+                            .collect();
+                        if n == 1 {
+                            group.reverse();
+                        }
+                        store.apply_group("tester", &group).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(count(&t.store, "volumes"), 2 * 15 * 3);
+        // Each of the 30 groups stepped each scope once.
+        let after: Vec<u64> = before.iter().map(|v| v + 30).collect();
+        assert_eq!(versions(&t.store), after);
+    });
+}
