@@ -356,7 +356,22 @@ pub async fn apply_group(
         .map_err(|e| ApiError::bad_request(Some("batches".into()), e.to_string()))?;
     let mut batches = group.batches;
     for (i, b) in batches.iter_mut().enumerate() {
-        let scope = scope_of(&b.customer, &b.media).map_err(|e| in_group(i, "", e))?;
+        let scope = scope_of(&b.customer, &b.media).map_err(|e| {
+            // Named as the body names them, not as the path parameters are.
+            let member = if e.field == Some(Field::Customer.to_string()) {
+                "customer"
+            } else {
+                "media"
+            };
+            in_group(
+                i,
+                "",
+                ApiError {
+                    field: Some(member.into()),
+                    ..e
+                },
+            )
+        })?;
         (b.customer, b.media) = (scope.customer, scope.media);
     }
     // Every customer named, each once and in one order, before the batches are looked at.

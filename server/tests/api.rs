@@ -738,6 +738,12 @@ async fn a_group_is_applied_whole_and_replayed_when_resent() {
         let a = call(&f.app, post(GROUP, Some(&alice), &bad)).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST);
         assert_eq!(a.json()["field"], "batches[1].batch.idempotency_key");
+        let mut bad =
+            json!({"batches": [scoped("ACME", "m1", "A00003"), scoped("ACME", "m2", "A00004")]});
+        bad["batches"][1]["media"] = json!("TOOLONG");
+        let a = call(&f.app, post(GROUP, Some(&alice), &bad)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        assert_eq!(a.json()["field"], "batches[1].media");
         let a = call(&f.app, post(GROUP, Some(&alice), &json!({"batches": []}))).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST);
         assert_eq!(volumes_of(&f.app, &admin, "ACME").await, 2);
