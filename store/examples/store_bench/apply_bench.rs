@@ -16,10 +16,12 @@
 //! With `--group N` (N > 1) the batches go to the store N at a time through
 //! `Store::apply_group` — one transaction and one commit per group, as a run that applies
 //! what has queued up does — each group's scopes downloaded (untimed) before it is applied;
-//! the per-batch figures are then per group.
+//! the per-call figures are then per group. `--one-by-one` keeps that order (N downloads,
+//! then N batches) but applies the N batches with `Store::apply`, one commit each: the fair
+//! other side of an A/B of groups.
 //!
 //! Options: `--volumes N` `--scopes N` `--changed PERCENT` `--runs N` `--base PATH`
-//! `--work DIR` `--group N`.
+//! `--work DIR` `--group N` `--one-by-one`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +56,8 @@ struct Options {
     work: PathBuf,
     /// Batches per `Store::apply_group` call; 1: `Store::apply` per batch.
     group: usize,
+    /// Each group's batches through `Store::apply`, one by one (see the module comment).
+    one_by_one: bool,
 }
 
 fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
@@ -65,8 +69,13 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
         base: None,
         work: std::env::temp_dir().join("tapesync-store-bench"),
         group: 1,
+        one_by_one: false,
     };
     while let Some(flag) = args.next() {
+        if flag == "--one-by-one" {
+            o.one_by_one = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--volumes" => o.volumes = value.parse()?,
@@ -274,8 +283,9 @@ fn one_run(
     run_db: &Path,
     batches: &[(ScopeKey, Vec<VolumeChange>)],
     n: usize,
-    group: usize,
+    o: &Options,
 ) -> Result<RunFigures, Error> {
+    let group = o.group;
     let mut store = Store::open(run_db)?;
     let session = store.begin_session(
         "bench",
@@ -305,21 +315,29 @@ fn one_run(
                 },
             });
         }
-        let cpu = thread_cpu_ms();
-        let t = Instant::now();
-        let responses = if group == 1 {
-            let b = &scoped[0];
-            let scope = ScopeKey {
-                customer: b.customer.clone(),
-                media: b.media.clone(),
-            };
-            vec![store.apply("bench", &scope, &b.batch)?]
+        let mut responses = Vec::with_capacity(scoped.len());
+        if group == 1 || o.one_by_one {
+            for b in &scoped {
+                let scope = ScopeKey {
+                    customer: b.customer.clone(),
+                    media: b.media.clone(),
+                };
+                let cpu = thread_cpu_ms();
+                let t = Instant::now();
+                responses.push(store.apply("bench", &scope, &b.batch)?);
+                apply_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                if let (Some(before), Some(after)) = (cpu, thread_cpu_ms()) {
+                    apply_cpu_ms += after - before;
+                }
+            }
         } else {
-            store.apply_group("bench", &scoped)?
-        };
-        apply_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        if let (Some(before), Some(after)) = (cpu, thread_cpu_ms()) {
-            apply_cpu_ms += after - before;
+            let cpu = thread_cpu_ms();
+            let t = Instant::now();
+            responses = store.apply_group("bench", &scoped)?;
+            apply_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            if let (Some(before), Some(after)) = (cpu, thread_cpu_ms()) {
+                apply_cpu_ms += after - before;
+            }
         }
         for result in responses.iter().flat_map(|r| &r.results) {
             match result.outcome {
@@ -391,12 +409,13 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<(), Error> {
     let batches = batches(&o);
     let changes: usize = batches.iter().map(|(_, c)| c.len()).sum();
     println!(
-        "{} volumes, {} scopes, {} changed volumes (2 fields each) in {} batches, {} per apply call; base {}",
+        "{} volumes, {} scopes, {} changed volumes (2 fields each) in {} batches, {} per {}; base {}",
         o.volumes,
         o.scopes,
         changes,
         batches.len(),
         o.group,
+        if o.one_by_one { "download round, applied one by one" } else { "apply call" },
         base.display()
     );
     let run_db = o.work.join("run.db");
@@ -405,7 +424,7 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<(), Error> {
     let (mut overall, mut overall_cpu) = (vec![], vec![]);
     for n in 0..o.runs {
         fresh_copy(&base, &run_db)?;
-        let mut f = one_run(&run_db, &batches, n, o.group)?;
+        let mut f = one_run(&run_db, &batches, n, &o)?;
         let total: f64 = f.apply_ms.iter().sum();
         let batch_median = median(&mut f.apply_ms);
         let slowest = f.apply_ms.last().copied().unwrap_or(0.0);

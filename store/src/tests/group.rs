@@ -363,3 +363,26 @@ fn two_groups_of_the_same_scopes_in_opposite_orders_do_not_deadlock() {
         assert_eq!(versions(&t.store), after);
     });
 }
+
+/// A group's commit runs without the writer's automatic checkpoint (the checkpoint thread
+/// copies the group after it); the threshold must come back afterwards, also after a group
+/// that failed, or nothing would bound the WAL should that thread fall behind.
+#[test]
+fn a_group_leaves_the_writers_checkpoint_threshold_as_it_was() {
+    let sqlite = stores().into_iter().find(|t| t.kind == "SQLite").unwrap();
+    let mut store = sqlite.store;
+    seed_three(&store);
+    let threshold = |store: &Store| store.backend.test_scalar("PRAGMA wal_autocheckpoint");
+    assert_eq!(threshold(&store), 1_000);
+    let mut bad = three_batches("bad");
+    bad[2].batch.session = Some(999_999);
+    store.apply_group("tester", &bad).unwrap_err();
+    assert_eq!(threshold(&store), 1_000, "no checkpoint thread yet");
+    store
+        .apply_group("tester", &three_batches("night"))
+        .unwrap();
+    let raised = i64::from(crate::sqlite::WRITER_AUTOCHECKPOINT_PAGES);
+    assert_eq!(threshold(&store), raised);
+    store.apply_group("tester", &bad).unwrap_err();
+    assert_eq!(threshold(&store), raised);
+}
