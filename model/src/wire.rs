@@ -163,6 +163,13 @@ pub struct BatchGroupResponse {
     pub responses: Vec<ApplyResponse>,
 }
 
+/// Most batches one [`BatchGroup`] may hold. The store refuses a larger group, and so does
+/// the server before it reads the store.
+pub const MAX_GROUP_BATCHES: usize = 1_000;
+/// Most changes the batches of one [`BatchGroup`] may hold together: as many as one batch
+/// may hold, so a group never keeps a transaction open longer than the largest batch.
+pub const MAX_GROUP_CHANGES: usize = 50_000;
+
 /// The answer to an [`ApplyBatch`]: one result per change, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyResponse {

@@ -20,9 +20,10 @@ use std::collections::BTreeMap;
 #[cfg(doc)]
 use tapesync_model::ScopeTable;
 use tapesync_model::{
-    validate_id, validate_volume_id, ApplyBatch, ApplyResponse, AuditEntry, CustomerDump, Field,
-    LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot, ScopeVersions, ScopeVersionsRequest,
-    SessionCreated, SessionFinish, SessionRecord, SessionStart, VolumeState,
+    validate_id, validate_volume_id, ApplyBatch, ApplyResponse, AuditEntry, BatchGroup,
+    BatchGroupResponse, CustomerDump, Field, LogonRequest, LogonResponse, ScopeKey, ScopeSnapshot,
+    ScopeVersions, ScopeVersionsRequest, SessionCreated, SessionFinish, SessionRecord,
+    SessionStart, VolumeState,
 };
 use tapesync_store::{Role, ScratchLevel, User, VolumeCount};
 
@@ -326,6 +327,126 @@ pub async fn apply(
     Ok(Json(response))
 }
 
+/// `POST /api/v1/batches`: several batches, of one customer or several, applied in one
+/// transaction (all or none). The rules of [`apply`] hold for each batch; the customers are
+/// only known from the body, so the large body is read once the caller is known to hold Write
+/// rights on some customer, and the rights on every customer the group names are checked
+/// (404 without a role, 403 with Read only) before anything else is looked at.
+pub async fn apply_group(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BatchGroupResponse>, ApiError> {
+    parse_query::<NoQuery>(query.as_deref())?;
+    require_some_write(
+        &state,
+        &user,
+        "applying a group of batches needs a write grant on every customer it names",
+    )
+    .await?;
+    let limit = state.config().max_body_bytes;
+    // One room for the whole group, as for one batch: the group's body is what is held.
+    let _room = state.admission().batch().await;
+    let body = read_body(&headers, body, BodyType::Json, limit).await?;
+    let group: BatchGroup = parse_json(&body)?;
+    drop(body);
+    tapesync_store::check_group_size(&group.batches)
+        .map_err(|e| ApiError::bad_request(Some("batches".into()), e.to_string()))?;
+    let mut batches = group.batches;
+    for (i, b) in batches.iter_mut().enumerate() {
+        let scope = scope_of(&b.customer, &b.media).map_err(|e| {
+            // Named as the body names them, not as the path parameters are.
+            let member = if e.field == Some(Field::Customer.to_string()) {
+                "customer"
+            } else {
+                "media"
+            };
+            in_group(
+                i,
+                "",
+                ApiError {
+                    field: Some(member.into()),
+                    ..e
+                },
+            )
+        })?;
+        (b.customer, b.media) = (scope.customer, scope.media);
+    }
+    // Every customer named, each once and in one order, before the batches are looked at.
+    let customers: std::collections::BTreeSet<&str> =
+        batches.iter().map(|b| b.customer.as_str()).collect();
+    for customer in customers {
+        require_role(&state, &user, customer, Role::Write).await?;
+    }
+    for (i, b) in batches.iter().enumerate() {
+        check_batch(&b.batch).map_err(|e| in_group(i, "batch.", e))?;
+    }
+    let sessions: std::collections::BTreeSet<i64> =
+        batches.iter().filter_map(|b| b.batch.session).collect();
+    for session in sessions {
+        require_own_session(&state, &user, session).await?;
+    }
+    // Counted per batch, so the figures of a node mean the same whether its clients send
+    // batches one by one or in groups.
+    state
+        .counters()
+        .apply_requests
+        .fetch_add(batches.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let actor = user.name.clone();
+    let responses = state
+        .write(move |store| store.apply_group(&actor, &batches))
+        .await?;
+    for response in &responses {
+        if response.replayed {
+            Counters::bump(&state.counters().applies_replayed);
+        }
+        state.metrics().batch_applied(response);
+    }
+    Ok(Json(BatchGroupResponse { responses }))
+}
+
+/// 403 (with `refusal`) unless the caller is an administrator or holds a write grant on some
+/// customer: what a request needs before it is worth reading further when the customers it
+/// touches are not known yet (a session's begin, a group's large body).
+async fn require_some_write(
+    state: &AppState,
+    user: &User,
+    refusal: &'static str,
+) -> Result<(), ApiError> {
+    if user.is_admin {
+        return Ok(());
+    }
+    let user = user.clone();
+    let may_write = state
+        .read(move |store| {
+            Ok(store
+                .grants(&user)?
+                .iter()
+                .any(|(_, role)| *role >= Role::Write))
+        })
+        .await?;
+    if may_write {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(refusal))
+    }
+}
+
+/// Points an error about one batch of a group at it: its field becomes the JSON path
+/// `batches[i].<inner><field>` and its message names the batch.
+fn in_group(index: usize, inner: &str, e: ApiError) -> ApiError {
+    ApiError {
+        field: Some(match &e.field {
+            Some(f) => format!("batches[{index}].{inner}{f}"),
+            None => format!("batches[{index}]"),
+        }),
+        message: format!("{} (batch {} of the group)", e.message, index + 1),
+        ..e
+    }
+}
+
 pub async fn volume(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -393,21 +514,12 @@ pub async fn begin_session(
     check_session_text("source_name", &start.source_name)?;
     // A session is a record of changes being made: only a user who may make some begins one
     // (a read-only token could otherwise fill the store with sessions).
-    let writer = user.clone();
-    let may_write = user.is_admin
-        || state
-            .read(move |store| {
-                Ok(store
-                    .grants(&writer)?
-                    .iter()
-                    .any(|(_, role)| *role >= Role::Write))
-            })
-            .await?;
-    if !may_write {
-        return Err(ApiError::forbidden(
-            "beginning a sync session needs a write grant on at least one customer",
-        ));
-    }
+    require_some_write(
+        &state,
+        &user,
+        "beginning a sync session needs a write grant on at least one customer",
+    )
+    .await?;
     state
         .admit_session_begin(&user.name)
         .map_err(ApiError::too_many_requests)?;

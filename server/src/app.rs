@@ -68,6 +68,7 @@ fn api_routes() -> Router<AppState> {
             get(api::list_sessions).post(api::begin_session),
         )
         .route("/sync-sessions/{id}/finish", post(api::finish_session))
+        .route("/batches", post(api::apply_group))
         .route("/scope-versions", post(api::scope_versions))
         .route("/server-statistics", get(api::server_statistics))
         .fallback(api::not_found)

@@ -36,6 +36,9 @@ pub const CONFIRM_FORM_BODY_LIMIT: usize = 4096 * 1024;
 
 /// Changes in one batch.
 pub const MAX_CHANGES_PER_BATCH: usize = 50_000;
+/// Batches in one group (`POST /api/v1/batches`), and changes in all its batches together;
+/// the store refuses a larger group too, so they live in the model.
+pub use tapesync_model::{MAX_GROUP_BATCHES, MAX_GROUP_CHANGES};
 /// An idempotency key is 1 to this many printable ASCII characters without spaces.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 

@@ -630,3 +630,122 @@ async fn downloads_run_beside_applies_without_errors() {
         assert_eq!(a.json()["volumes"].as_array().unwrap().len(), 10);
     }
 }
+
+const GROUP: &str = "/api/v1/batches";
+
+fn scoped(customer: &str, key: &str, volume: &str) -> Value {
+    json!({"customer": customer, "media": "LTO", "batch": batch(key, volume, "LIBR")})
+}
+
+/// How many volumes the scope of `customer` holds, as the administrator sees it.
+async fn volumes_of(app: &Router, admin: &str, customer: &str) -> usize {
+    let a = call(
+        app,
+        get(
+            &format!("/api/v1/customers/{customer}/media/LTO/volumes"),
+            Some(admin),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    a.json()["volumes"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_group_naming_a_customer_the_caller_may_not_write_is_refused_whole() {
+    for f in fixtures() {
+        let admin = logon(&f.app, "admin", "admin-pw").await;
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        let rita = logon(&f.app, "rita", "rita-pw").await;
+        let both =
+            json!({"batches": [scoped("ACME", "g1", "A00001"), scoped("beta", "g2", "B00001")]});
+        // Alice writes ACME but has no role on BETA: 404, as for a customer that does not exist.
+        let a = call(&f.app, post(GROUP, Some(&alice), &both)).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.json());
+        let missing =
+            json!({"batches": [scoped("ACME", "g1", "A00001"), scoped("NOPE", "g2", "B00001")]});
+        let b = call(&f.app, post(GROUP, Some(&alice), &missing)).await;
+        assert_eq!(b.status, StatusCode::NOT_FOUND);
+        assert_eq!(a.body, b.body);
+        // Rita may only read ACME: refused before her body is looked at.
+        let acme = json!({"batches": [scoped("ACME", "g1", "A00001")]});
+        let a = call(&f.app, post(GROUP, Some(&rita), &acme)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        let a = call(&f.app, post(GROUP, None, &acme)).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(volumes_of(&f.app, &admin, "ACME").await, 0);
+        assert_eq!(volumes_of(&f.app, &admin, "BETA").await, 0);
+        // The refused keys were not recorded: the same group applies for the administrator.
+        let a = call(&f.app, post(GROUP, Some(&admin), &both)).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.json());
+        assert!(a.json()["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["replayed"] == false));
+    }
+}
+
+#[tokio::test]
+async fn a_group_is_applied_whole_and_replayed_when_resent() {
+    for f in fixtures() {
+        let admin = logon(&f.app, "admin", "admin-pw").await;
+        let alice = logon(&f.app, "alice", "alice-pw").await;
+        let mut group = json!({"batches": [
+            scoped("ACME", "n1", "A00001"),
+            scoped("acme", "n2", "A00002"),
+            scoped("ACME", "n3", "A00001"),
+        ]});
+        group["batches"][2]["batch"]["changes"][0]["expected_version"] = json!(1);
+        group["batches"][2]["batch"]["changes"][0]["set"]["SLOT"] = json!("13");
+        let first = call(&f.app, post(GROUP, Some(&alice), &group)).await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.json());
+        let responses = first.json()["responses"].as_array().unwrap().clone();
+        assert_eq!(responses.len(), 3);
+        assert_eq!(responses[0]["results"][0]["outcome"], "created");
+        assert_eq!(responses[1]["results"][0]["outcome"], "created");
+        // The third batch sees the first one's volume, at the version the first gave it.
+        assert_eq!(responses[2]["results"][0]["outcome"], "applied");
+        assert_eq!(responses[2]["results"][0]["version"], 2);
+        assert_eq!(volumes_of(&f.app, &admin, "ACME").await, 2);
+
+        let again = call(&f.app, post(GROUP, Some(&alice), &group)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        for (a, b) in again.json()["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&responses)
+        {
+            assert_eq!(a["replayed"], true);
+            assert_eq!(a["results"], b["results"]);
+        }
+        let stats = call(&f.app, get("/api/v1/server-statistics", Some(&admin)))
+            .await
+            .json();
+        assert_eq!(stats["apply_requests"], 6);
+        assert_eq!(stats["applies_replayed"], 3);
+
+        // One bad batch (an unknown field) refuses the whole group and names the batch.
+        let mut bad =
+            json!({"batches": [scoped("ACME", "m1", "A00003"), scoped("ACME", "m2", "A00004")]});
+        bad["batches"][1]["batch"]["changes"][0]["set"]["NOT_A_FIELD"] = json!("x");
+        let a = call(&f.app, post(GROUP, Some(&alice), &bad)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.json());
+        let mut bad =
+            json!({"batches": [scoped("ACME", "m1", "A00003"), scoped("ACME", "m2", "A00004")]});
+        bad["batches"][1]["batch"]["idempotency_key"] = json!("");
+        let a = call(&f.app, post(GROUP, Some(&alice), &bad)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        assert_eq!(a.json()["field"], "batches[1].batch.idempotency_key");
+        let mut bad =
+            json!({"batches": [scoped("ACME", "m1", "A00003"), scoped("ACME", "m2", "A00004")]});
+        bad["batches"][1]["media"] = json!("TOOLONG");
+        let a = call(&f.app, post(GROUP, Some(&alice), &bad)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        assert_eq!(a.json()["field"], "batches[1].media");
+        let a = call(&f.app, post(GROUP, Some(&alice), &json!({"batches": []}))).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        assert_eq!(volumes_of(&f.app, &admin, "ACME").await, 2);
+    }
+}

@@ -186,9 +186,11 @@ pub(crate) trait InventorySql {
 
 /// `apply.rs` of each backend: batches.
 pub(crate) trait ApplySql {
-    /// Opens the batch's transaction (taking whatever lock keeps two writers of one scope
-    /// apart), runs `crate::batch::apply_batch` in it and commits.
-    fn apply(&mut self, request: BatchRequest<'_>) -> Result<ApplyResponse, StoreError>;
+    /// Opens one transaction for all the batches (taking whatever locks keep two writers of
+    /// one scope apart, for every scope of the group at once), runs
+    /// `crate::batch::apply_batches` in it and commits once — unless every batch was a
+    /// replay, which writes nothing. One batch is a group of one.
+    fn apply(&mut self, requests: Vec<BatchRequest<'_>>) -> Result<Vec<ApplyResponse>, StoreError>;
     fn prune_applied_batches(&self, before: &str) -> Result<usize, StoreError>;
 }
 

@@ -604,6 +604,32 @@ pub(crate) fn apply_batch(
     Ok(response)
 }
 
+/// Runs [`apply_batch`] for each request in order, in one open transaction (a group of one
+/// is a plain batch); the answers, and whether any batch wrote (was not a replay), which is
+/// when the backend must commit. An error names the batch of a group it came from; the
+/// backend then drops the transaction, so nothing of the group is written.
+pub(crate) fn apply_batches(
+    tx: &mut dyn ScopeTx,
+    columns: &Columns,
+    requests: Vec<BatchRequest<'_>>,
+) -> Result<(Vec<ApplyResponse>, bool), StoreError> {
+    let group = requests.len() > 1;
+    let mut responses = Vec::with_capacity(requests.len());
+    let mut written = false;
+    for (i, request) in requests.into_iter().enumerate() {
+        let response = apply_batch(tx, columns, request).map_err(|e| {
+            if group {
+                crate::apply::in_batch(i, e)
+            } else {
+                e
+            }
+        })?;
+        written |= !response.replayed;
+        responses.push(response);
+    }
+    Ok((responses, written))
+}
+
 fn replay(
     request: &BatchRequest<'_>,
     recorded: RecordedBatch,

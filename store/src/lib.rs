@@ -40,6 +40,7 @@ mod throttle;
 mod validate;
 mod verified;
 
+pub use apply::check_group_size;
 pub use auth::{Role, User, UserInfo};
 pub use browse::{
     ListedVolume, RepositoryFilter, ScratchFilter, VolumeList, VolumeListQuery, MAX_PAGE,

@@ -13,6 +13,7 @@ mod check_cases;
 mod check_sarif;
 mod command_line;
 mod examples;
+mod http_groups;
 mod http_table;
 mod moves;
 mod multi_node;

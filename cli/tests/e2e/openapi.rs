@@ -232,6 +232,25 @@ fn generated() -> Vec<(String, Value)> {
             pointer(&[
                 "components",
                 "schemas",
+                "BatchGroup",
+                "properties",
+                "batches",
+                "maxItems",
+            ]),
+            json!(limits::MAX_GROUP_BATCHES),
+        ),
+        (
+            pointer(&["components", "schemas", "BatchGroup", "description"]),
+            json!(format!(
+                "Several batches, of one scope or several, applied in one transaction: all or \
+                 none. At most {} changes in all the batches together",
+                limits::MAX_GROUP_CHANGES
+            )),
+        ),
+        (
+            pointer(&[
+                "components",
+                "schemas",
                 "ScopeVersionsRequest",
                 "properties",
                 "scopes",
@@ -669,6 +688,10 @@ fn valid_body(path: &str, session: i64) -> Option<(&'static str, String)> {
         "/api/v1/customers/{customer}/media/{media}/volumes:apply" => json_body(json!({
             "idempotency_key": "openapi-1", "session": session, "create_missing": false,
             "changes": [{"volume": "V00001", "expected_version": 1, "set": {"SLOT": "7"}}]})),
+        "/api/v1/batches" => json_body(json!({"batches": [{
+            "customer": "ACME", "media": "LTO", "batch": {
+                "idempotency_key": "openapi-group-1", "session": session, "create_missing": true,
+                "changes": [{"volume": "V00002", "expected_version": null, "set": {"SLOT": "8"}}]}}]})),
         "/api/v1/customers/{customer}/moves:confirm" => {
             json_body(json!({"due": "2026-11-30", "barcodes": []}))
         }
@@ -935,6 +958,20 @@ fn large_bodies_are_refused_before_they_are_read() {
     let (status, _) = answer_to_a_partial_body(
         &base,
         &format!("POST /api/v1/customers/ACME/media/LTO/volumes:apply HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {admin_token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 65 * 1024 * 1024),
+        8 * 1024,
+    );
+    assert_eq!(status, 413);
+    // A group names its customers in the body: it is read only for a caller with a write
+    // grant somewhere, and an administrator's over the limit is refused the same way.
+    let (status, _) = answer_to_a_partial_body(
+        &base,
+        &format!("POST /api/v1/batches HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {nobody}\r\nContent-Type: application/json\r\nContent-Length: {claimed}\r\n\r\n"),
+        8 * 1024,
+    );
+    assert_eq!(status, 403);
+    let (status, _) = answer_to_a_partial_body(
+        &base,
+        &format!("POST /api/v1/batches HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {admin_token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 65 * 1024 * 1024),
         8 * 1024,
     );
     assert_eq!(status, 413);

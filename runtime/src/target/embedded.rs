@@ -5,7 +5,7 @@ use super::{ScopeReader, Target, TargetError};
 use std::path::Path;
 use tapesync_model::{
     ApplyBatch, ApplyResponse, Field, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions,
-    SessionOutcome, SessionStart, SyncStatistics,
+    ScopedBatch, SessionOutcome, SessionStart, SyncStatistics,
 };
 use tapesync_store::ScratchLevel;
 use tapesync_store::{Store, StoreError, StoreLocation};
@@ -125,6 +125,17 @@ impl Target for EmbeddedTarget {
         batch: &ApplyBatch,
     ) -> Result<ApplyResponse, TargetError> {
         self.store.apply(&self.actor, scope, batch).map_err(map_err)
+    }
+
+    /// One transaction of the store for the whole group; an embedded store always can.
+    fn apply_group(
+        &mut self,
+        batches: &[ScopedBatch],
+    ) -> Result<Option<Vec<ApplyResponse>>, TargetError> {
+        self.store
+            .apply_group(&self.actor, batches)
+            .map(Some)
+            .map_err(map_err)
     }
 
     fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError> {

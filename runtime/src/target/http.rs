@@ -35,9 +35,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tapesync_model::{
-    ApiErrorBody, ApplyBatch, ApplyResponse, Field, LogonRequest, LogonResponse, ScopeKey,
-    ScopeSnapshot, ScopeTable, ScopeVersions, ScopeVersionsRequest, SessionCreated, SessionFinish,
-    SessionOutcome, SessionStart, SyncStatistics,
+    ApiErrorBody, ApplyBatch, ApplyResponse, BatchGroup, BatchGroupResponse, Field, LogonRequest,
+    LogonResponse, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions, ScopeVersionsRequest,
+    ScopedBatch, SessionCreated, SessionFinish, SessionOutcome, SessionStart, SyncStatistics,
 };
 use tapesync_store::ScratchLevel;
 
@@ -50,6 +50,7 @@ pub const MAX_SCOPES_PER_VERSIONS: usize = 10_000;
 pub struct RoundTrips {
     pub logons: u64,
     pub scope_downloads: u64,
+    /// Apply requests: one per batch sent alone, one per group of batches.
     pub applies: u64,
     pub session_calls: u64,
     /// Scope-version requests (one per run that keeps a scope cache).
@@ -106,6 +107,9 @@ const COMPRESS_ABOVE: usize = 16 * 1024;
 
 pub struct HttpTarget {
     link: Link,
+    /// False once the server answered `POST /api/v1/batches` with 404 or 405 (a server from
+    /// before groups): the rest of the run sends batches one by one without asking again.
+    groups: bool,
 }
 
 /// Downloads scopes on a thread of its own, over its own HTTP client and connection (see
@@ -181,7 +185,7 @@ impl HttpTarget {
             gzip_downloads,
         };
         link.logon()?;
-        Ok(HttpTarget { link })
+        Ok(HttpTarget { link, groups: true })
     }
 
     /// Requests sent so far, by this target and by its scope readers.
@@ -434,6 +438,31 @@ impl Link {
         Ok(table)
     }
 
+    /// Posts a batch or a group of batches. The body is built once, so every attempt sends
+    /// the same bytes, hence the same idempotency keys; an unanswered attempt is not repeated
+    /// here (it may have been applied: the runtime resends it, and it replays).
+    fn post_batches<T: Serialize>(&mut self, url: Url, body: &T) -> Result<Response, TargetError> {
+        let probe = json_body(self.client.post(url.clone()), body)?
+            .build()
+            .map_err(|e| TargetError::Internal(e.to_string()))?;
+        let encoding = probe.headers().get(header::CONTENT_ENCODING).cloned();
+        let bytes = probe
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        self.call(Kind::Apply, false, |c| {
+            let mut r = c
+                .post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone());
+            if let Some(e) = &encoding {
+                r = r.header(header::CONTENT_ENCODING, e.clone());
+            }
+            r
+        })
+    }
+
     /// A second conversation: own client (own connection and I/O thread) and own logon token
     /// copy, the same counters.
     fn fork(&self) -> Result<Link, TargetError> {
@@ -631,27 +660,46 @@ impl Target for HttpTarget {
         batch: &ApplyBatch,
     ) -> Result<ApplyResponse, TargetError> {
         let url = self.link.scope_url(scope, "volumes:apply");
-        // Built once: every attempt sends the same bytes, hence the same idempotency key.
-        let probe = json_body(self.link.client.post(url.clone()), batch)?
-            .build()
-            .map_err(|e| TargetError::Internal(e.to_string()))?;
-        let encoding = probe.headers().get(header::CONTENT_ENCODING).cloned();
-        let bytes = probe
-            .body()
-            .and_then(|b| b.as_bytes())
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        let response = self.link.call(Kind::Apply, false, |c| {
-            let mut r = c
-                .post(url.clone())
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(bytes.clone());
-            if let Some(e) = &encoding {
-                r = r.header(header::CONTENT_ENCODING, e.clone());
-            }
-            r
-        })?;
+        let response = self.link.post_batches(url, batch)?;
         expect_json(response)
+    }
+
+    /// `POST /api/v1/batches`: one request and one transaction of the server for the group.
+    /// A server without the route (404 or 405: from before groups) applied nothing; it is
+    /// remembered, and this and every later group answer `Ok(None)` so that the caller sends
+    /// the batches one by one. (The route also answers 404 for a group naming a customer the
+    /// user may not write; the batches one by one then meet that 404 themselves, with the
+    /// scope named, and the run stops there anyway.) Other answers are mapped as for
+    /// [`Target::apply`]: a lost answer or a busy server is `Unavailable`, and the caller
+    /// resends the same group, whose recorded batches then replay.
+    fn apply_group(
+        &mut self,
+        batches: &[ScopedBatch],
+    ) -> Result<Option<Vec<ApplyResponse>>, TargetError> {
+        if !self.groups {
+            return Ok(None);
+        }
+        let url = self.link.url(&["api", "v1", "batches"]);
+        let group = BatchGroup {
+            batches: batches.to_vec(),
+        };
+        let response = self.link.post_batches(url, &group)?;
+        if matches!(
+            response.status(),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
+            self.groups = false;
+            return Ok(None);
+        }
+        let answer: BatchGroupResponse = expect_json(response)?;
+        if answer.responses.len() != batches.len() {
+            return Err(TargetError::Internal(format!(
+                "the server answered {} results for a group of {} batches",
+                answer.responses.len(),
+                batches.len()
+            )));
+        }
+        Ok(Some(answer.responses))
     }
 
     fn scratch_levels(&mut self, customer: &str) -> Result<Vec<ScratchLevel>, TargetError> {

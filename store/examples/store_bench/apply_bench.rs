@@ -13,15 +13,23 @@
 //! its batch (timed); then finishes the session and closes the store (both timed: closing
 //! checkpoints the WAL, a cost every real run pays). Medians over `--runs` runs.
 //!
+//! With `--group N` (N > 1) the batches go to the store N at a time through
+//! `Store::apply_group` — one transaction and one commit per group, as a run that applies
+//! what has queued up does — each group's scopes downloaded (untimed) before it is applied;
+//! the per-call figures are then per group. `--one-by-one` keeps that order (N downloads,
+//! then N batches) but applies the N batches with `Store::apply`, one commit each: the fair
+//! other side of an A/B of groups.
+//!
 //! Options: `--volumes N` `--scopes N` `--changed PERCENT` `--runs N` `--base PATH`
-//! `--work DIR`.
+//! `--work DIR` `--group N` `--one-by-one`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tapesync_model::{
     ApplyBatch, CustomerDump, Field, InventoryDump, MediaDump, RepositoryInfo, ScopeKey,
-    SessionOutcome, SessionStart, SyncStatistics, VolumeChange, VolumeDump, VolumeOutcome,
+    ScopedBatch, SessionOutcome, SessionStart, SyncStatistics, VolumeChange, VolumeDump,
+    VolumeOutcome,
 };
 use tapesync_store::Store;
 
@@ -46,6 +54,10 @@ struct Options {
     runs: usize,
     base: Option<PathBuf>,
     work: PathBuf,
+    /// Batches per `Store::apply_group` call; 1: `Store::apply` per batch.
+    group: usize,
+    /// Each group's batches through `Store::apply`, one by one (see the module comment).
+    one_by_one: bool,
 }
 
 fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
@@ -56,8 +68,14 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
         runs: 5,
         base: None,
         work: std::env::temp_dir().join("tapesync-store-bench"),
+        group: 1,
+        one_by_one: false,
     };
     while let Some(flag) = args.next() {
+        if flag == "--one-by-one" {
+            o.one_by_one = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--volumes" => o.volumes = value.parse()?,
@@ -66,6 +84,7 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
             "--runs" => o.runs = value.parse()?,
             "--base" => o.base = Some(value.into()),
             "--work" => o.work = value.into(),
+            "--group" => o.group = value.parse::<usize>()?.max(1),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -264,7 +283,9 @@ fn one_run(
     run_db: &Path,
     batches: &[(ScopeKey, Vec<VolumeChange>)],
     n: usize,
+    o: &Options,
 ) -> Result<RunFigures, Error> {
+    let group = o.group;
     let mut store = Store::open(run_db)?;
     let session = store.begin_session(
         "bench",
@@ -278,23 +299,47 @@ fn one_run(
     let mut apply_cpu_ms = 0.0;
     let mut finish_close_cpu_ms = 0.0;
     let mut updated = 0u64;
-    for (i, (scope, changes)) in batches.iter().enumerate() {
-        store.download_scope(scope)?;
-        let batch = ApplyBatch {
-            idempotency_key: format!("run{n}-{i}"),
-            session: Some(session),
-            create_missing: false,
-            create: None,
-            changes: changes.clone(),
-        };
-        let cpu = thread_cpu_ms();
-        let t = Instant::now();
-        let response = store.apply("bench", scope, &batch)?;
-        apply_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        if let (Some(before), Some(after)) = (cpu, thread_cpu_ms()) {
-            apply_cpu_ms += after - before;
+    for (g, chunk) in batches.chunks(group).enumerate() {
+        let mut scoped = Vec::with_capacity(chunk.len());
+        for (i, (scope, changes)) in chunk.iter().enumerate() {
+            store.download_scope(scope)?;
+            scoped.push(ScopedBatch {
+                customer: scope.customer.clone(),
+                media: scope.media.clone(),
+                batch: ApplyBatch {
+                    idempotency_key: format!("run{n}-{}", g * group + i),
+                    session: Some(session),
+                    create_missing: false,
+                    create: None,
+                    changes: changes.clone(),
+                },
+            });
         }
-        for result in &response.results {
+        let mut responses = Vec::with_capacity(scoped.len());
+        if group == 1 || o.one_by_one {
+            for b in &scoped {
+                let scope = ScopeKey {
+                    customer: b.customer.clone(),
+                    media: b.media.clone(),
+                };
+                let cpu = thread_cpu_ms();
+                let t = Instant::now();
+                responses.push(store.apply("bench", &scope, &b.batch)?);
+                apply_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                if let (Some(before), Some(after)) = (cpu, thread_cpu_ms()) {
+                    apply_cpu_ms += after - before;
+                }
+            }
+        } else {
+            let cpu = thread_cpu_ms();
+            let t = Instant::now();
+            responses = store.apply_group("bench", &scoped)?;
+            apply_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            if let (Some(before), Some(after)) = (cpu, thread_cpu_ms()) {
+                apply_cpu_ms += after - before;
+            }
+        }
+        for result in responses.iter().flat_map(|r| &r.results) {
             match result.outcome {
                 VolumeOutcome::Applied { version: 2 } => updated += 1,
                 ref other => {
@@ -364,11 +409,13 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<(), Error> {
     let batches = batches(&o);
     let changes: usize = batches.iter().map(|(_, c)| c.len()).sum();
     println!(
-        "{} volumes, {} scopes, {} changed volumes (2 fields each) in {} batches; base {}",
+        "{} volumes, {} scopes, {} changed volumes (2 fields each) in {} batches, {} per {}; base {}",
         o.volumes,
         o.scopes,
         changes,
         batches.len(),
+        o.group,
+        if o.one_by_one { "download round, applied one by one" } else { "apply call" },
         base.display()
     );
     let run_db = o.work.join("run.db");
@@ -377,12 +424,12 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<(), Error> {
     let (mut overall, mut overall_cpu) = (vec![], vec![]);
     for n in 0..o.runs {
         fresh_copy(&base, &run_db)?;
-        let mut f = one_run(&run_db, &batches, n)?;
+        let mut f = one_run(&run_db, &batches, n, &o)?;
         let total: f64 = f.apply_ms.iter().sum();
         let batch_median = median(&mut f.apply_ms);
         let slowest = f.apply_ms.last().copied().unwrap_or(0.0);
         println!(
-            "run {}: apply {total:.1} ms total ({:.1} ms CPU), {batch_median:.2} ms per batch (median; slowest {slowest:.1} ms), finish_session {:.1} ms, close {:.1} ms; apply+finish+close {:.1} ms ({:.1} ms CPU); WAL {:.1} MB",
+            "run {}: apply {total:.1} ms total ({:.1} ms CPU), {batch_median:.2} ms per apply call (median; slowest {slowest:.1} ms), finish_session {:.1} ms, close {:.1} ms; apply+finish+close {:.1} ms ({:.1} ms CPU); WAL {:.1} MB",
             n + 1,
             f.apply_cpu_ms,
             f.finish_ms,
@@ -401,7 +448,7 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<(), Error> {
     }
     remove_store(&run_db)?;
     println!(
-        "median of {} runs: apply {:.1} ms total ({:.1} ms CPU), {:.2} ms per batch, finish_session {:.1} ms, close {:.1} ms; apply+finish+close {:.1} ms ({:.1} ms CPU)",
+        "median of {} runs: apply {:.1} ms total ({:.1} ms CPU), {:.2} ms per apply call, finish_session {:.1} ms, close {:.1} ms; apply+finish+close {:.1} ms ({:.1} ms CPU)",
         o.runs,
         median(&mut totals),
         median(&mut cpus),

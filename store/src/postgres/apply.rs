@@ -1,11 +1,13 @@
-//! Batches on PostgreSQL: one transaction per batch under the scope's advisory lock, and a
-//! few array-valued statements per batch (read every named volume at once; insert, update
-//! and audit with `unnest`) instead of one round trip per volume.
+//! Batches on PostgreSQL: one transaction per batch (or group of batches) under the advisory
+//! locks of its scopes, and a few array-valued statements per batch (read every named volume
+//! at once; insert, update and audit with `unnest`) instead of one round trip per volume.
 
 use super::inventory::{exists, unsigned, CUSTOMER_EXISTS, MEDIA_EXISTS};
 use super::{PgStore, Statements};
 use crate::backend::ApplySql;
-use crate::batch::{apply_batch, BatchRequest, RecordedBatch, ScopeTx, ScopeWrites, StoredVolume};
+use crate::batch::{
+    apply_batches, BatchRequest, RecordedBatch, ScopeTx, ScopeWrites, StoredVolume,
+};
 use crate::columns::Columns;
 use crate::error::StoreError;
 use postgres::types::ToSql;
@@ -47,7 +49,7 @@ impl PgTx<'_, '_> {
 }
 
 impl ApplySql for PgStore {
-    fn apply(&mut self, request: BatchRequest<'_>) -> Result<ApplyResponse, StoreError> {
+    fn apply(&mut self, requests: Vec<BatchRequest<'_>>) -> Result<Vec<ApplyResponse>, StoreError> {
         let columns = &self.columns;
         self.with(|conn| {
             let mut tx = conn.client.transaction()?;
@@ -57,15 +59,25 @@ impl ApplySql for PgStore {
                 columns,
                 locked: HashSet::new(),
             };
-            // The lock comes before the idempotency key is looked up: a retry of a batch
+            // The locks come before the idempotency keys are looked up: a retry of a batch
             // that another node is still applying waits for it and then replays its answer.
-            scope.lock_scope(&request.customer, &request.media)?;
-            let response = apply_batch(&mut scope, columns, request)?;
-            if response.replayed {
-                return Ok(response);
+            // Every scope of a group is locked up front, in one order (sorted by customer,
+            // then media), so two groups that share scopes wait for each other instead of
+            // deadlocking; `lock_scope` takes each lock once.
+            let mut scopes: Vec<(&str, &str)> = requests
+                .iter()
+                .map(|r| (r.customer.as_str(), r.media.as_str()))
+                .collect();
+            scopes.sort_unstable();
+            for (customer, media) in scopes {
+                scope.lock_scope(customer, media)?;
+            }
+            let (responses, written) = apply_batches(&mut scope, columns, requests)?;
+            if !written {
+                return Ok(responses);
             }
             tx.commit()?;
-            Ok(response)
+            Ok(responses)
         })
     }
 

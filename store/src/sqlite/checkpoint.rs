@@ -42,6 +42,11 @@ impl BackgroundCheckpoint {
         started
     }
 
+    /// Whether the thread was started (it copies the WAL after each request).
+    pub(crate) fn running(&self) -> bool {
+        self.requests.is_some()
+    }
+
     /// Starts the thread; false if it could not be started.
     fn start(&mut self, path: &Path) -> bool {
         let (requests, received) = sync_channel::<()>(1);

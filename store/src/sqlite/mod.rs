@@ -18,6 +18,8 @@ use crate::backend::{Backend, SchemaSql};
 use crate::error::StoreError;
 use crate::SCHEMA_VERSION;
 use checkpoint::BackgroundCheckpoint;
+#[cfg(test)]
+pub(crate) use checkpoint::WRITER_AUTOCHECKPOINT_PAGES;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -8,6 +8,7 @@ mod browse;
 mod download;
 mod dump;
 mod durability;
+mod group;
 mod moves;
 mod reconcile;
 mod schema;
