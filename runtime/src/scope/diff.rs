@@ -87,11 +87,13 @@ pub fn diff_scope(
     let repository_at = compared_at[Field::Repository.index()];
     let current_repository_at =
         Some(compared_at[Field::CurrentRepository.index()]).filter(|j| *j != usize::MAX);
-    let repositories_by_desc: HashMap<String, &str> = table
-        .repositories
-        .iter()
-        .map(|r| (r.description.trim().to_uppercase(), r.id.as_str()))
-        .collect();
+    // Built when a record first names a REPOSITORY_DESC (most plans never do).
+    let mut repositories_by_desc: Option<HashMap<String, &str>> = None;
+    // For the unchanged check: each field's column in the table, by `Field::index`.
+    let mut column_of = [Column::NotCompared; Field::COUNT];
+    for (f, c) in rules.compared.iter().zip(&columns) {
+        column_of[f.index()] = c.map_or(Column::Missing, Column::At);
+    }
 
     // Results keyed by the position of the volume's first record, put in that order at the end.
     let mut changes: Vec<(u32, PendingChange)> = Vec::new();
@@ -114,6 +116,12 @@ pub fn diff_scope(
             }
         }
         let view = &views[volume.last as usize];
+        if let Some(row) = volume.row {
+            if unchanged(table, row, view, &column_of) {
+                stats.statistics.volumes_unchanged += 1;
+                continue;
+            }
+        }
         wanted.fill(None);
         let mut description = None;
         for (f, v) in view.fields() {
@@ -124,7 +132,14 @@ pub fn diff_scope(
             }
         }
         if let (Some(desc), false) = (description, view.repository_by_rule) {
-            match repositories_by_desc.get(&desc.trim().to_uppercase()) {
+            let by_desc = repositories_by_desc.get_or_insert_with(|| {
+                table
+                    .repositories
+                    .iter()
+                    .map(|r| (r.description.trim().to_uppercase(), r.id.as_str()))
+                    .collect()
+            });
+            match by_desc.get(&desc.trim().to_uppercase()) {
                 Some(id) => {
                     if let Some(slot) = wanted.get_mut(repository_at) {
                         *slot = Some(id);
@@ -244,6 +259,31 @@ pub fn diff_scope(
         changes.into_iter().map(|(_, p)| p).collect(),
         rejected.into_iter().map(|(_, r)| r).collect(),
     ))
+}
+
+/// Where a field's current value is, for [`unchanged`].
+#[derive(Clone, Copy)]
+enum Column {
+    /// The run does not compare the field.
+    NotCompared,
+    /// Compared, but the table has no column for it (no current value).
+    Missing,
+    At(usize),
+}
+
+/// Whether `view`'s record leaves the volume at `row` as it is, decided in one pass over the
+/// record's values: every compared value equals the row's, and the record names no
+/// REPOSITORY_DESC (which must be looked up first). `false` does not mean that it changes
+/// something — only that the full comparison has to decide.
+fn unchanged(table: &ScopeTable, row: usize, view: &RecordView<'_>, column_of: &[Column]) -> bool {
+    view.fields().all(|(f, v)| {
+        f != Field::RepositoryDesc
+            && match column_of[f.index()] {
+                Column::NotCompared => true,
+                Column::Missing => false,
+                Column::At(c) => table.value(row, c) == Some(v),
+            }
+    })
 }
 
 /// Why new volumes of the scope cannot be created: its customer or media is missing and may
@@ -455,7 +495,9 @@ mod tests {
 
     #[test]
     fn diff_desc_skip_duplicates_and_lists() {
-        let compared = [Field::Repository, Field::Slot];
+        // DATA_CLUSTER is compared but the table has no column for it (a record that names
+        // it always changes the volume); DESCRIPTION is not compared at all.
+        let compared = [Field::Repository, Field::Slot, Field::DataCluster];
         let skips = vec![SkipOnRepositoryChange {
             proposed: glob("*"),
             target: glob("HOLD"),
@@ -734,7 +776,9 @@ mod tests {
         };
         let stems = ["A", "AB", "LONGPREFIX", "LONGPREFIY", "V00", "Z"];
         let repos = ["LIBR", "OFFS", "HOLD"];
-        let compared = [Field::Repository, Field::Slot];
+        // DATA_CLUSTER is compared but the table has no column for it (a record that names
+        // it always changes the volume); DESCRIPTION is not compared at all.
+        let compared = [Field::Repository, Field::Slot, Field::DataCluster];
         let skips = vec![SkipOnRepositoryChange {
             proposed: glob("*"),
             target: glob("HOLD"),
@@ -780,7 +824,7 @@ mod tests {
                         })
                         .collect(),
                 },
-                &compared,
+                &compared[..2],
             )
             .unwrap();
             let input: Vec<SyncRecord> = (0..next(50))
@@ -796,6 +840,11 @@ mod tests {
                     }
                     if next(2) == 0 {
                         fields.push((Field::Slot, ["0", "1", "2"][next(3) as usize]));
+                    }
+                    match next(8) {
+                        0 => fields.push((Field::DataCluster, "DC1")),
+                        1 | 2 => fields.push((Field::Description, "not compared")),
+                        _ => {}
                     }
                     let mut r = rec(&id(&mut next), &fields);
                     r.line = line + 1;
