@@ -223,14 +223,20 @@ fn is_canonical_id(raw: &str, max: usize) -> bool {
 
 /// The yes/no spellings, compared without upper-casing into a new string.
 pub fn parse_bool_ascii(raw: &str) -> Option<bool> {
-    let t = raw.trim();
-    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
-    if is(&["YES", "TRUE", "Y", "T", "1"]) {
-        Some(true)
-    } else if is(&["NO", "FALSE", "N", "F", "0"]) {
-        Some(false)
-    } else {
-        None
+    let t = raw.trim().as_bytes();
+    // Every spelling has at most five bytes: upper-cased (ASCII letters only, as
+    // `eq_ignore_ascii_case` compares) into a small buffer and matched once, instead of up to
+    // ten comparisons — a yes/no column is read on every record.
+    let mut upper = [0u8; 5];
+    upper
+        .get_mut(..t.len())?
+        .iter_mut()
+        .zip(t)
+        .for_each(|(u, b)| *u = b.to_ascii_uppercase());
+    match &upper[..t.len()] {
+        b"YES" | b"TRUE" | b"Y" | b"T" | b"1" => Some(true),
+        b"NO" | b"FALSE" | b"N" | b"F" | b"0" => Some(false),
+        _ => None,
     }
 }
 
@@ -351,6 +357,60 @@ fn is_canonical_time(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// The matched spellings agree with case-insensitive comparisons against the word lists
+    /// (the form `parse_bool_ascii` had before it was made one match).
+    #[test]
+    fn parse_bool_ascii_agrees_with_the_word_lists() {
+        let reference = |raw: &str| {
+            let t = raw.trim();
+            let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+            if is(&["YES", "TRUE", "Y", "T", "1"]) {
+                Some(true)
+            } else if is(&["NO", "FALSE", "N", "F", "0"]) {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let words = ["yes", "true", "y", "t", "1", "no", "false", "n", "f", "0"];
+        let mut cases: Vec<String> = ["", " ", "ye", "yess", "truee", "tru", "falsee", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for w in words {
+            // Every mix of upper and lower case, with and without white space around.
+            for mask in 0..1u32 << w.len() {
+                let mixed: String = w
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if mask & (1 << i) != 0 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                cases.push(format!(" {mixed}\t"));
+                cases.push(mixed);
+            }
+        }
+        // Look-alikes that are not ASCII (Kelvin sign, long s, dotless i, full-width Y).
+        cases.extend(
+            [
+                "\u{212a}",
+                "fal\u{17f}e",
+                "tru\u{131}",
+                "\u{ff39}es",
+                "y\u{0}",
+            ]
+            .map(String::from),
+        );
+        for c in &cases {
+            assert_eq!(parse_bool_ascii(c), reference(c), "{c:?}");
+        }
+    }
+
     use super::*;
 
     /// Terminal controls (NUL, BEL, ESC, CR, VT, DEL, C1) and bidirectional controls (U+202E…)
