@@ -260,7 +260,9 @@ impl Spill {
         let total: u64 = scope.chunks.iter().map(|(_, len)| len).sum();
         let total = usize::try_from(total).map_err(|_| corrupt())?;
         let bytes = &mut records.bytes;
-        bytes.clear();
+        // Every byte up to `total` is read over below: only a buffer that grows is zeroed
+        // (a diff worker reuses one buffer scope after scope).
+        bytes.truncate(total);
         bytes.resize(total, 0);
         let mut at = 0;
         for &(offset, len) in &scope.chunks {

@@ -459,11 +459,20 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
         if i - start > 1 {
             repeats.push(order[start..i].iter().map(|&(_, p)| p).collect());
         }
-        while row < table.len() && table.volume(row) < volume {
-            unmatched_rows.push(row);
-            row += 1;
+        // One comparison per row decides both "before" and "the same".
+        let mut found = false;
+        while row < table.len() {
+            match table.volume(row).cmp(volume) {
+                std::cmp::Ordering::Less => {
+                    unmatched_rows.push(row);
+                    row += 1;
+                }
+                ordering => {
+                    found = ordering == std::cmp::Ordering::Equal;
+                    break;
+                }
+            }
         }
-        let found = row < table.len() && table.volume(row) == volume;
         named.push(NamedVolume {
             first,
             last,
