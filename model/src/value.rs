@@ -126,9 +126,7 @@ pub fn canonicalise(field: Field, raw: &str) -> Result<String, ValueError> {
             }),
         },
         FieldKind::Integer => {
-            // ASCII white space only: what is left is then all digits only if `trim` would
-            // leave the same (any other white space makes this miss, and the slow way trims it).
-            let t = raw.trim_ascii();
+            let t = raw.trim();
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > field.max_len() {
                 return Err(ValueError::NotInteger {
                     field,
@@ -408,18 +406,22 @@ mod tests {
     /// Integers keep their canonical form whatever white space surrounds them.
     #[test]
     fn integers_with_white_space_around() {
-        for raw in [
-            "12",
-            " 12 ",
-            "\t007\n",
-            "\u{a0}12",
-            "12\u{2003}",
-            "\u{b}5",
-            " ",
-            "1 2",
-        ] {
+        let cases = [
+            ("12", Some("12")),
+            (" 12 ", Some("12")),
+            ("\t007\n", Some("7")),
+            ("\u{a0}12", Some("12")),
+            ("12\u{2003}", Some("12")),
+            ("\u{85}1", Some("1")),
+            ("\u{b}5", Some("5")),
+            ("\u{3000}0", Some("0")),
+            (" ", None),
+            ("1 2", None),
+        ];
+        for (raw, want) in cases {
             let fast = canonicalise_cow(Field::UsageCount, raw).map(|c| c.into_owned());
             assert_eq!(fast, canonicalise(Field::UsageCount, raw), "{raw:?}");
+            assert_eq!(fast.ok().as_deref(), want, "{raw:?}");
         }
     }
 
