@@ -190,6 +190,20 @@ impl ScopeTable {
         self.cell(i * (self.columns.len() + 1) + 1 + column)
     }
 
+    /// Whether column `column` of volume `i` holds exactly `value` (as `value(i, column) ==
+    /// Some(value)`, without cutting the text on character boundaries first: equal bytes are
+    /// equal text). The diff asks this of every compared value of every record.
+    pub fn value_is(&self, i: usize, column: usize, value: &str) -> bool {
+        debug_assert!(column < self.columns.len());
+        let index = i * (self.columns.len() + 1) + 1 + column;
+        let raw = self.cells[index];
+        if raw & NULL != 0 {
+            return false;
+        }
+        let start = (self.cells[index - 1] & !NULL) as usize;
+        self.text.as_bytes().get(start..raw as usize) == Some(value.as_bytes())
+    }
+
     /// Appends volumes `rows` of `from`, a table of the same columns, as they are: a table
     /// brought up to date after a run's own changes copies the long runs of volumes the run
     /// left alone in one go (text and offsets) instead of cell by cell.
@@ -471,6 +485,17 @@ mod tests {
         assert_eq!(t.find("A2"), Some(1));
         assert_eq!(t.find("A3"), None);
         assert_eq!(t.column(Field::Slot), Some(1));
+        for row in 0..t.len() {
+            for column in 0..t.columns().len() {
+                for probe in ["LIBR", "", "12", "1", "B7", "LIB"] {
+                    assert_eq!(
+                        t.value_is(row, column, probe),
+                        t.value(row, column) == Some(probe),
+                        "{row} {column} {probe:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -177,7 +177,9 @@ pub fn canonicalise_cow(field: Field, raw: &str) -> Result<Cow<'_, str>, ValueEr
             parse_bool_ascii(raw).map(|b| Cow::Borrowed(if b { "true" } else { "false" }))
         }
         FieldKind::Integer => {
-            let t = raw.trim();
+            // ASCII white space only: what is left is then all digits only if `trim` would
+            // leave the same (any other white space makes this miss, and the slow way trims it).
+            let t = raw.trim_ascii();
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > field.max_len() {
                 None
             } else {
@@ -223,14 +225,20 @@ fn is_canonical_id(raw: &str, max: usize) -> bool {
 
 /// The yes/no spellings, compared without upper-casing into a new string.
 pub fn parse_bool_ascii(raw: &str) -> Option<bool> {
-    let t = raw.trim();
-    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
-    if is(&["YES", "TRUE", "Y", "T", "1"]) {
-        Some(true)
-    } else if is(&["NO", "FALSE", "N", "F", "0"]) {
-        Some(false)
-    } else {
-        None
+    let t = raw.trim().as_bytes();
+    // Every spelling has at most five bytes: upper-cased (ASCII letters only, as
+    // `eq_ignore_ascii_case` compares) into a small buffer and matched once, instead of up to
+    // ten comparisons — a yes/no column is read on every record.
+    let mut upper = [0u8; 5];
+    upper
+        .get_mut(..t.len())?
+        .iter_mut()
+        .zip(t)
+        .for_each(|(u, b)| *u = b.to_ascii_uppercase());
+    match &upper[..t.len()] {
+        b"YES" | b"TRUE" | b"Y" | b"T" | b"1" => Some(true),
+        b"NO" | b"FALSE" | b"N" | b"F" | b"0" => Some(false),
+        _ => None,
     }
 }
 
@@ -261,9 +269,10 @@ pub fn is_control(c: char) -> bool {
 pub fn check_text(field: Field, text: &str) -> Result<(), ValueError> {
     // Printable ASCII, tabs and line feeds, the common case, cannot hold one: skip the char
     // decoding.
-    if text
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || b == b'\t' || b == b'\n')
+    if all_printable_ascii(text.as_bytes())
+        || text
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) || b == b'\t' || b == b'\n')
     {
         return Ok(());
     }
@@ -275,6 +284,25 @@ pub fn check_text(field: Field, text: &str) -> Result<(), ValueError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Whether every byte is printable ASCII (0x20–0x7e), eight bytes at a time: the text of
+/// nearly every value, checked on every record. In a word with no byte of 0x80 or more,
+/// subtracting 0x20 from each byte sets the top bit of (at least) every byte below 0x20, and
+/// adding 1 sets it in a byte of 0x7f; a borrow can only set more top bits after a byte that
+/// is below 0x20 already, so the answer is exact.
+fn all_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        // Always eight bytes; the zero word is not printable, so a slip could not pass.
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if (w | w.wrapping_sub(0x20 * ONES) | w.wrapping_add(ONES)) & HIGH != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|b| (0x20..0x7f).contains(b))
 }
 
 /// `text` on one line for a terminal, with every control character ([`is_control`]), tab and
@@ -297,6 +325,7 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+#[inline]
 fn check_len(field: Field, value: &str) -> Result<(), ValueError> {
     let max = field.max_len();
     // No more bytes than the limit means no more characters either: skip the count.
@@ -351,6 +380,105 @@ fn is_canonical_time(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// The word-at-a-time check agrees with a byte-by-byte one, wherever the odd byte is and
+    /// whatever the length.
+    #[test]
+    fn all_printable_ascii_agrees_with_each_byte() {
+        let printable = |b: &[u8]| b.iter().all(|c| (0x20..0x7f).contains(c));
+        for len in 0..=24 {
+            let base: Vec<u8> = (0..len).map(|i| b' ' + (i as u8 * 7) % 95).collect();
+            assert!(all_printable_ascii(&base));
+            for at in 0..len {
+                for odd in 0..=255u8 {
+                    let mut b = base.clone();
+                    b[at] = odd;
+                    assert_eq!(all_printable_ascii(&b), printable(&b), "{b:?}");
+                    // With a byte below 0x20 before it (a borrow into the odd byte).
+                    if at > 0 {
+                        b[at - 1] = 0x1f;
+                        assert_eq!(all_printable_ascii(&b), printable(&b), "{b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Integers keep their canonical form whatever white space surrounds them.
+    #[test]
+    fn integers_with_white_space_around() {
+        let cases = [
+            ("12", Some("12")),
+            (" 12 ", Some("12")),
+            ("\t007\n", Some("7")),
+            ("\u{a0}12", Some("12")),
+            ("12\u{2003}", Some("12")),
+            ("\u{85}1", Some("1")),
+            ("\u{b}5", Some("5")),
+            ("\u{3000}0", Some("0")),
+            (" ", None),
+            ("1 2", None),
+        ];
+        for (raw, want) in cases {
+            let fast = canonicalise_cow(Field::UsageCount, raw).map(|c| c.into_owned());
+            assert_eq!(fast, canonicalise(Field::UsageCount, raw), "{raw:?}");
+            assert_eq!(fast.ok().as_deref(), want, "{raw:?}");
+        }
+    }
+
+    /// The matched spellings agree with case-insensitive comparisons against the word lists
+    /// (the form `parse_bool_ascii` had before it was made one match).
+    #[test]
+    fn parse_bool_ascii_agrees_with_the_word_lists() {
+        let reference = |raw: &str| {
+            let t = raw.trim();
+            let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+            if is(&["YES", "TRUE", "Y", "T", "1"]) {
+                Some(true)
+            } else if is(&["NO", "FALSE", "N", "F", "0"]) {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let words = ["yes", "true", "y", "t", "1", "no", "false", "n", "f", "0"];
+        let mut cases: Vec<String> = ["", " ", "ye", "yess", "truee", "tru", "falsee", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for w in words {
+            // Every mix of upper and lower case, with and without white space around.
+            for mask in 0..1u32 << w.len() {
+                let mixed: String = w
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if mask & (1 << i) != 0 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                cases.push(format!(" {mixed}\t"));
+                cases.push(mixed);
+            }
+        }
+        // Look-alikes that are not ASCII (Kelvin sign, long s, dotless i, full-width Y).
+        cases.extend(
+            [
+                "\u{212a}",
+                "fal\u{17f}e",
+                "tru\u{131}",
+                "\u{ff39}es",
+                "y\u{0}",
+            ]
+            .map(String::from),
+        );
+        for c in &cases {
+            assert_eq!(parse_bool_ascii(c), reference(c), "{c:?}");
+        }
+    }
+
     use super::*;
 
     /// Terminal controls (NUL, BEL, ESC, CR, VT, DEL, C1) and bidirectional controls (U+202E…)

@@ -260,7 +260,9 @@ impl Spill {
         let total: u64 = scope.chunks.iter().map(|(_, len)| len).sum();
         let total = usize::try_from(total).map_err(|_| corrupt())?;
         let bytes = &mut records.bytes;
-        bytes.clear();
+        // Every byte up to `total` is read over below: only a buffer that grows is zeroed
+        // (a diff worker reuses one buffer scope after scope).
+        bytes.truncate(total);
         bytes.resize(total, 0);
         let mut at = 0;
         for &(offset, len) in &scope.chunks {
@@ -347,56 +349,65 @@ pub struct RecordView<'a> {
     pub line: u64,
     pub volume: &'a str,
     pub repository_by_rule: bool,
-    count: u8,
-    /// The encoded fields (checked when the view was made).
-    fields: &'a [u8],
+    /// The values, one after the other (checked as UTF-8 when the view was made).
+    values: &'a str,
+    /// Per field its index (u8) and its value's length (u16), as many as there are values;
+    /// checked when the view was made.
+    table: &'a [u8],
 }
 
 impl<'a> RecordView<'a> {
+    /// Cuts the record at `pos` out of `bytes` and checks all of it: the structure, that the
+    /// text is UTF-8 and that every value starts and ends on a character boundary. A spill
+    /// file damaged in any of these ways is an error here, never a panic later.
     fn decode(bytes: &'a [u8], pos: &mut usize) -> io::Result<RecordView<'a>> {
-        let line = take(bytes, pos, 8)?;
-        let line = u64::from_le_bytes(line.try_into().map_err(|_| corrupt())?);
-        let volume = get_str(bytes, pos)?;
-        let flags = take(bytes, pos, 2)?;
-        let (repository_by_rule, count) = (flags[0] != 0, flags[1]);
-        let start = *pos;
-        // Only the structure is checked here; `fields` checks each value's UTF-8 as it reads
-        // it, so that the text is validated once.
-        for _ in 0..count {
-            let index = take(bytes, pos, 1)?[0];
-            Field::ALL.get(usize::from(index)).ok_or_else(corrupt)?;
-            let len = take(bytes, pos, 2)?;
-            take(
-                bytes,
-                pos,
-                usize::from(u16::from_le_bytes([len[0], len[1]])),
-            )?;
+        let header = take(bytes, pos, HEADER)?;
+        let line = u64::from_le_bytes(header[..8].try_into().map_err(|_| corrupt())?);
+        let (repository_by_rule, count) = (header[8] != 0, usize::from(header[9]));
+        let volume_len = usize::from(u16::from_le_bytes([header[10], header[11]]));
+        let text_len = u32::from_le_bytes(header[12..16].try_into().map_err(|_| corrupt())?);
+        let text = take(
+            bytes,
+            pos,
+            usize::try_from(text_len).map_err(|_| corrupt())?,
+        )?;
+        // One check of the whole text instead of one per value: nearly all of a record's
+        // values are a few bytes, and the call cost more than the bytes.
+        let text = std::str::from_utf8(text).map_err(|_| corrupt())?;
+        let table = take(bytes, pos, count * 3)?;
+        let volume = text.get(..volume_len).ok_or_else(corrupt)?;
+        let values = &text[volume_len..];
+        let mut at = 0usize;
+        for entry in table.chunks_exact(3) {
+            Field::ALL.get(usize::from(entry[0])).ok_or_else(corrupt)?;
+            at += usize::from(u16::from_le_bytes([entry[1], entry[2]]));
+            if !values.is_char_boundary(at) {
+                return Err(corrupt());
+            }
+        }
+        if at != values.len() {
+            return Err(corrupt());
         }
         Ok(RecordView {
             line,
             volume,
             repository_by_rule,
-            count,
-            fields: &bytes[start..*pos],
+            values,
+            table,
         })
     }
 
-    /// The record's fields in field order. A value that is not UTF-8 (a corrupt spill file)
-    /// ends the iteration early.
+    /// The record's fields in field order.
     pub fn fields(&self) -> impl Iterator<Item = (Field, &'a str)> + 'a {
-        let bytes = self.fields;
-        let mut pos = 0;
-        let mut left = self.count;
-        std::iter::from_fn(move || {
-            if left == 0 {
-                return None;
-            }
-            left -= 1;
-            // The structure was checked by `decode`.
-            let index = *bytes.get(pos)?;
-            pos += 1;
-            let field = *Field::ALL.get(usize::from(index))?;
-            let value = get_str(bytes, &mut pos).ok()?;
+        let values = self.values;
+        let mut at = 0;
+        self.table.chunks_exact(3).map_while(move |entry| {
+            // `decode` checked the index and that the value lies on character boundaries;
+            // the checked forms still cost next to nothing and keep a slip from a panic.
+            let field = *Field::ALL.get(usize::from(entry[0]))?;
+            let end = at + usize::from(u16::from_le_bytes([entry[1], entry[2]]));
+            let value = values.get(at..end)?;
+            at = end;
             Some((field, value))
         })
     }
@@ -415,10 +426,16 @@ impl<'a> RecordView<'a> {
     }
 }
 
-/// Encoding of one record: line (u64), volume, `repository_by_rule` (u8), field count (u8),
-/// then per field its [`Field::index`] (u8) and value; strings are a u16 length and UTF-8
-/// bytes (field limits keep every value far below 64 KiB), integers little-endian. The scope
-/// is not stored: it is the chunk's scope.
+/// Bytes of a record's header: line (u64), `repository_by_rule` (u8), number of fields (u8),
+/// length of the volume (u16), length of the text (u32).
+const HEADER: usize = 16;
+
+/// Encoding of one record: the header ([`HEADER`]); the text — the volume and then the values
+/// in field order, UTF-8, one after the other —; then per field its [`Field::index`] (u8) and
+/// its value's length (u16). All integers little-endian; field limits keep every value far
+/// below 64 KiB. The text is in one piece so that reading it back checks its UTF-8 once per
+/// record. The scope is not stored: it is the chunk's scope.
+///
 /// Appends `record` to `out` as [`Spill::push`] would spill it (for [`Spill::push_encoded`]).
 pub fn encode_derived(out: &mut Vec<u8>, record: &DerivedRecord) -> io::Result<()> {
     encode(
@@ -438,34 +455,54 @@ fn encode<'v>(
     fields: impl Iterator<Item = (Field, &'v str)>,
 ) -> io::Result<()> {
     let start = out.len();
-    out.extend_from_slice(&line.to_le_bytes());
-    put_str(out, volume)?;
-    out.push(u8::from(repository_by_rule));
-    let count_at = out.len();
-    out.push(0);
-    let mut count = 0u8;
-    for (field, value) in fields {
-        out.push(field.index() as u8);
-        if let Err(e) = put_str(out, value) {
-            out.truncate(start);
-            return Err(e);
-        }
-        count += 1;
+    let result = encode_at(out, start, line, volume, repository_by_rule, fields);
+    if result.is_err() {
+        out.truncate(start);
     }
-    out[count_at] = count;
+    result
+}
+
+fn encode_at<'v>(
+    out: &mut Vec<u8>,
+    start: usize,
+    line: u64,
+    volume: &str,
+    repository_by_rule: bool,
+    fields: impl Iterator<Item = (Field, &'v str)>,
+) -> io::Result<()> {
+    out.extend_from_slice(&line.to_le_bytes());
+    out.push(u8::from(repository_by_rule));
+    out.push(0);
+    out.extend_from_slice(&value_len(volume)?.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(volume.as_bytes());
+    // A record names each field at most once, so the table fits in this.
+    let mut table = [[0u8; 3]; Field::COUNT];
+    let mut count = 0;
+    for (field, value) in fields {
+        let len = value_len(value)?.to_le_bytes();
+        let entry = table.get_mut(count).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a record names a field twice")
+        })?;
+        *entry = [field.index() as u8, len[0], len[1]];
+        count += 1;
+        out.extend_from_slice(value.as_bytes());
+    }
+    let text_len = u32::try_from(out.len() - start - HEADER)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a record of more than 4 GiB"))?;
+    out[start + 9] = count as u8;
+    out[start + 12..start + HEADER].copy_from_slice(&text_len.to_le_bytes());
+    out.extend_from_slice(table[..count].as_flattened());
     Ok(())
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
-    let len = u16::try_from(s.len()).map_err(|_| {
+fn value_len(s: &str) -> io::Result<u16> {
+    u16::try_from(s.len()).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             "a value of more than 64 KiB cannot be spilled",
         )
-    })?;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-    Ok(())
+    })
 }
 
 /// (`customer`, `media`) as one word when both are at most four bytes without NUL — every
@@ -519,13 +556,6 @@ fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize) -> io::Result<&'a [u8]> 
     let out = &bytes[*pos..end];
     *pos = end;
     Ok(out)
-}
-
-fn get_str<'a>(bytes: &'a [u8], pos: &mut usize) -> io::Result<&'a str> {
-    let len = take(bytes, pos, 2)?;
-    let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
-    let raw = take(bytes, pos, len)?;
-    std::str::from_utf8(raw).map_err(|_| corrupt())
 }
 
 #[cfg(test)]
@@ -623,6 +653,87 @@ mod tests {
         s.finish_writing().unwrap();
         let back: Vec<SyncRecord> = s.read(0).unwrap().to_sync_records().unwrap();
         assert_eq!(back, [r]);
+    }
+
+    fn raw(bytes: Vec<u8>) -> ScopeRecords {
+        ScopeRecords {
+            key: ScopeKey::default(),
+            bytes,
+            records: 1,
+        }
+    }
+
+    /// A record with multi-byte characters in its volume and values.
+    fn encoded_sample() -> (SyncRecord, Vec<u8>) {
+        let mut r = rec("C1", "VÖL1");
+        r.fields.insert(Field::Repository, "LIBR".into());
+        r.fields.insert(Field::Slot, "".into());
+        r.fields.insert(Field::Description, "ünï €".into());
+        r.fields.insert(Field::DataCluster, "x".into());
+        let records = ScopeRecords::from_records(r.scope.clone(), std::slice::from_ref(&r));
+        (r, records.unwrap().bytes)
+    }
+
+    /// Every way of damaging one byte, and every truncation, of a spilled record gives an
+    /// error or a record whose every value can be read — never a panic, never a record that
+    /// loses values on the way (each value's UTF-8 is checked once, for the whole record, when
+    /// the record is read).
+    #[test]
+    fn a_damaged_spill_is_an_error_never_a_panic() {
+        let (_, bytes) = encoded_sample();
+        let check = |damaged: Vec<u8>| -> bool {
+            let records = raw(damaged);
+            let mut ok = true;
+            for view in records.iter() {
+                match view {
+                    Ok(view) => {
+                        let values: Vec<(Field, &str)> = view.fields().collect();
+                        assert_eq!(values.len(), view.table.len() / 3);
+                        let text: usize = values.iter().map(|(_, v)| v.len()).sum();
+                        assert_eq!(text, view.values.len());
+                    }
+                    Err(e) => {
+                        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+                        ok = false;
+                    }
+                }
+            }
+            ok
+        };
+        assert!(check(bytes.clone()));
+        let mut errors = 0;
+        for at in 0..bytes.len() {
+            errors += usize::from(!check(bytes[..at].to_vec()));
+            for b in 0..=255u8 {
+                let mut damaged = bytes.clone();
+                damaged[at] = b;
+                errors += usize::from(!check(damaged));
+            }
+        }
+        assert!(errors > bytes.len() * 100, "{errors}");
+    }
+
+    /// The damage that only a check of the text finds: bytes that are not UTF-8, and a value
+    /// length that cuts a character in two (the text as a whole is still UTF-8).
+    #[test]
+    fn text_that_is_not_utf8_or_cut_inside_a_character_is_an_error() {
+        let (r, bytes) = encoded_sample();
+        let text = HEADER..bytes.len() - 3 * r.fields.len();
+        let e = bytes[text.clone()].iter().position(|&b| b == 0xc3).unwrap() + text.start;
+        let mut not_utf8 = bytes.clone();
+        not_utf8[e + 1] = b'u';
+        assert!(raw(not_utf8).iter().next().unwrap().is_err());
+        // DESCRIPTION ("ünï €", the third value) one byte shorter and DATA_CLUSTER one
+        // longer: both cuts fall inside the `€`.
+        let mut cut = bytes.clone();
+        let table = text.end;
+        assert_eq!(cut[table + 6], Field::Description.index() as u8);
+        cut[table + 7] -= 1;
+        cut[table + 10] += 1;
+        assert!(raw(cut).iter().next().unwrap().is_err());
+        let intact = raw(bytes);
+        let back = intact.iter().next().unwrap().unwrap();
+        assert_eq!(back.to_sync_record(&r.scope), r);
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub(super) fn canonical_in_place(field: Field, slot: &mut String) -> Result<(), 
     }
     let change = match canonicalise_cow(field, slot).map_err(|e| e.to_string())? {
         Cow::Owned(v) => Replacement::Owned(v),
+        // The whole slot: canonical already, nearly every value of a report. Nothing to work
+        // out or to write back.
+        Cow::Borrowed(b) if std::ptr::eq(b, slot.as_str()) => return Ok(()),
         Cow::Borrowed(b) => Replacement::of(slot, b),
     };
     change.put_into(slot);
@@ -148,6 +151,7 @@ pub(super) fn canonical_in_place(field: Field, slot: &mut String) -> Result<(), 
 pub(super) fn volume_id_in_place(slot: &mut String) -> Result<(), String> {
     let change = match validate_volume_id_cow(slot).map_err(|e| e.to_string())? {
         Cow::Owned(id) => Replacement::Owned(id),
+        Cow::Borrowed(id) if std::ptr::eq(id, slot.as_str()) => return Ok(()),
         Cow::Borrowed(id) => Replacement::of(slot, id),
     };
     change.put_into(slot);

@@ -87,11 +87,13 @@ pub fn diff_scope(
     let repository_at = compared_at[Field::Repository.index()];
     let current_repository_at =
         Some(compared_at[Field::CurrentRepository.index()]).filter(|j| *j != usize::MAX);
-    let repositories_by_desc: HashMap<String, &str> = table
-        .repositories
-        .iter()
-        .map(|r| (r.description.trim().to_uppercase(), r.id.as_str()))
-        .collect();
+    // Built when a record first names a REPOSITORY_DESC (most plans never do).
+    let mut repositories_by_desc: Option<HashMap<String, &str>> = None;
+    // For the unchanged check: each field's column in the table, by `Field::index`.
+    let mut column_of = [Column::NotCompared; Field::COUNT];
+    for (f, c) in rules.compared.iter().zip(&columns) {
+        column_of[f.index()] = c.map_or(Column::Missing, Column::At);
+    }
 
     // Results keyed by the position of the volume's first record, put in that order at the end.
     let mut changes: Vec<(u32, PendingChange)> = Vec::new();
@@ -114,6 +116,12 @@ pub fn diff_scope(
             }
         }
         let view = &views[volume.last as usize];
+        if let Some(row) = volume.row {
+            if unchanged(table, row, view, &column_of) {
+                stats.statistics.volumes_unchanged += 1;
+                continue;
+            }
+        }
         wanted.fill(None);
         let mut description = None;
         for (f, v) in view.fields() {
@@ -124,7 +132,14 @@ pub fn diff_scope(
             }
         }
         if let (Some(desc), false) = (description, view.repository_by_rule) {
-            match repositories_by_desc.get(&desc.trim().to_uppercase()) {
+            let by_desc = repositories_by_desc.get_or_insert_with(|| {
+                table
+                    .repositories
+                    .iter()
+                    .map(|r| (r.description.trim().to_uppercase(), r.id.as_str()))
+                    .collect()
+            });
+            match by_desc.get(&desc.trim().to_uppercase()) {
                 Some(id) => {
                     if let Some(slot) = wanted.get_mut(repository_at) {
                         *slot = Some(id);
@@ -246,6 +261,31 @@ pub fn diff_scope(
     ))
 }
 
+/// Where a field's current value is, for [`unchanged`].
+#[derive(Clone, Copy)]
+enum Column {
+    /// The run does not compare the field.
+    NotCompared,
+    /// Compared, but the table has no column for it (no current value).
+    Missing,
+    At(usize),
+}
+
+/// Whether `view`'s record leaves the volume at `row` as it is, decided in one pass over the
+/// record's values: every compared value equals the row's, and the record names no
+/// REPOSITORY_DESC (which must be looked up first). `false` does not mean that it changes
+/// something — only that the full comparison has to decide.
+fn unchanged(table: &ScopeTable, row: usize, view: &RecordView<'_>, column_of: &[Column]) -> bool {
+    view.fields().all(|(f, v)| {
+        f != Field::RepositoryDesc
+            && match column_of[f.index()] {
+                Column::NotCompared => true,
+                Column::Missing => false,
+                Column::At(c) => table.value_is(row, c, v),
+            }
+    })
+}
+
 /// Why new volumes of the scope cannot be created: its customer or media is missing and may
 /// not be created. `None` when both exist or may be created.
 fn missing_scope(
@@ -345,6 +385,37 @@ fn prefix(volume: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
+/// Sorts `order` by its first element, keeping the order of entries with equal ones: a
+/// least-significant-byte-first radix sort that skips the bytes all keys share (a scope's
+/// Volume-IDs mostly differ in a few of their eight). A comparison sort of a shuffled scope
+/// was most of the diff's own instructions on an unchanged night.
+fn sort_by_prefix(order: &mut Vec<(u64, u32)>) {
+    let mut counts = [[0u32; 256]; 8];
+    for &(key, _) in order.iter() {
+        for (byte, count) in counts.iter_mut().enumerate() {
+            count[(key >> (8 * byte)) as u8 as usize] += 1;
+        }
+    }
+    let mut spare = Vec::new();
+    for (byte, count) in counts.iter_mut().enumerate() {
+        if count.iter().any(|&n| n as usize == order.len()) {
+            continue;
+        }
+        let mut next = 0;
+        for n in count.iter_mut() {
+            (*n, next) = (next, next + *n);
+        }
+        spare.clear();
+        spare.resize(order.len(), (0, 0));
+        for &entry in order.iter() {
+            let slot = &mut count[(entry.0 >> (8 * byte)) as u8 as usize];
+            spare[*slot as usize] = entry;
+            *slot += 1;
+        }
+        std::mem::swap(order, &mut spare);
+    }
+}
+
 /// Merges the records (in input order) with the table's rows (in Volume-ID order, as
 /// [`ScopeTable`] guarantees).
 fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
@@ -354,11 +425,19 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
         .map(|(i, v)| (prefix(v.volume), i as u32))
         .collect();
     // By Volume-ID, then by position: a volume's records end up together, first one first.
-    order.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| views[a.1 as usize].volume.cmp(views[b.1 as usize].volume))
-            .then(a.1.cmp(&b.1))
-    });
+    // The prefixes are sorted by radix, which keeps the input (position) order among equal
+    // prefixes; only those runs need the whole Volume-IDs, and a stable sort of a run by
+    // Volume-ID keeps it in position order.
+    sort_by_prefix(&mut order);
+    let mut i = 0;
+    while i < order.len() {
+        let run = order[i..].iter().take_while(|e| e.0 == order[i].0).count();
+        if run > 1 {
+            order[i..i + run]
+                .sort_by(|a, b| views[a.1 as usize].volume.cmp(views[b.1 as usize].volume));
+        }
+        i += run;
+    }
     let mut named = Vec::with_capacity(order.len());
     let mut unmatched_rows = Vec::new();
     let mut repeats = Vec::new();
@@ -380,11 +459,20 @@ fn match_volumes(table: &ScopeTable, views: &[RecordView<'_>]) -> Matched {
         if i - start > 1 {
             repeats.push(order[start..i].iter().map(|&(_, p)| p).collect());
         }
-        while row < table.len() && table.volume(row) < volume {
-            unmatched_rows.push(row);
-            row += 1;
+        // One comparison per row decides both "before" and "the same".
+        let mut found = false;
+        while row < table.len() {
+            match table.volume(row).cmp(volume) {
+                std::cmp::Ordering::Less => {
+                    unmatched_rows.push(row);
+                    row += 1;
+                }
+                ordering => {
+                    found = ordering == std::cmp::Ordering::Equal;
+                    break;
+                }
+            }
         }
-        let found = row < table.len() && table.volume(row) == volume;
         named.push(NamedVolume {
             first,
             last,
@@ -455,7 +543,9 @@ mod tests {
 
     #[test]
     fn diff_desc_skip_duplicates_and_lists() {
-        let compared = [Field::Repository, Field::Slot];
+        // DATA_CLUSTER is compared but the table has no column for it (a record that names
+        // it always changes the volume); DESCRIPTION is not compared at all.
+        let compared = [Field::Repository, Field::Slot, Field::DataCluster];
         let skips = vec![SkipOnRepositoryChange {
             proposed: glob("*"),
             target: glob("HOLD"),
@@ -584,6 +674,36 @@ mod tests {
             }
             assert_eq!(changes[0].change.expected_version, None);
             assert_eq!(stats.not_in_report, ["US01.LTO A2", "US01.LTO A3"]);
+        }
+    }
+
+    /// The radix sort gives what a stable comparison sort gives, for keys that differ in
+    /// every byte, in a few bytes, or not at all, and for any length.
+    #[test]
+    fn sort_by_prefix_is_a_stable_sort() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..200u32 {
+            let len = [0, 1, 2, 3, 17, 255, 256, 257, 1000][case as usize % 9];
+            let mask = [
+                u64::MAX,
+                0xff00,
+                0x00ff_0000_0000_0f0f,
+                0,
+                0x8000_0000_0000_0001,
+            ][case as usize % 5];
+            let mut order: Vec<(u64, u32)> = (0..len)
+                .map(|i| (next() & mask | 0x4100_0000_0000_0000, i))
+                .collect();
+            let mut want = order.clone();
+            want.sort_by_key(|e| e.0);
+            sort_by_prefix(&mut order);
+            assert_eq!(order, want, "case {case}");
         }
     }
 
@@ -734,7 +854,9 @@ mod tests {
         };
         let stems = ["A", "AB", "LONGPREFIX", "LONGPREFIY", "V00", "Z"];
         let repos = ["LIBR", "OFFS", "HOLD"];
-        let compared = [Field::Repository, Field::Slot];
+        // DATA_CLUSTER is compared but the table has no column for it (a record that names
+        // it always changes the volume); DESCRIPTION is not compared at all.
+        let compared = [Field::Repository, Field::Slot, Field::DataCluster];
         let skips = vec![SkipOnRepositoryChange {
             proposed: glob("*"),
             target: glob("HOLD"),
@@ -780,7 +902,7 @@ mod tests {
                         })
                         .collect(),
                 },
-                &compared,
+                &compared[..2],
             )
             .unwrap();
             let input: Vec<SyncRecord> = (0..next(50))
@@ -796,6 +918,11 @@ mod tests {
                     }
                     if next(2) == 0 {
                         fields.push((Field::Slot, ["0", "1", "2"][next(3) as usize]));
+                    }
+                    match next(8) {
+                        0 => fields.push((Field::DataCluster, "DC1")),
+                        1 | 2 => fields.push((Field::Description, "not compared")),
+                        _ => {}
                     }
                     let mut r = rec(&id(&mut next), &fields);
                     r.line = line + 1;
