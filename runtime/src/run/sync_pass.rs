@@ -433,8 +433,9 @@ fn sync_pipelined(
 }
 
 /// Scopes compared and not yet reported at most (each may hold its table until its answers
-/// are in).
-const MAX_IN_FLIGHT: usize = 16;
+/// are in). Four let a group take several scopes; 16 measured no faster on a warm night of
+/// 50 scopes and held about 30 MB more (docs/benchmarks.md, "Round 7d").
+const MAX_IN_FLIGHT: usize = 4;
 
 /// The next scopes for the applying thread to send together: the next scope (waiting for
 /// it), then the scopes already queued behind it, up to [`GROUP_CHANGES`] changes in all —
