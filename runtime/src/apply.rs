@@ -454,6 +454,26 @@ mod tests {
             .collect()
     }
 
+    /// An applier of run "run" that does not retry.
+    fn applier(target: &mut Recording, batch_size: usize) -> Applier<'_> {
+        Applier {
+            target,
+            session: None,
+            run_key: "run".into(),
+            sequence: 0,
+            batch_size,
+            add_new: false,
+            new_ids: NewIds::default(),
+            retry: RetryPolicy {
+                attempts: 1,
+                first_delay: std::time::Duration::ZERO,
+            },
+            dry_run: false,
+            source_name: "report".into(),
+            no_groups: false,
+        }
+    }
+
     fn send(groups: Groups, batch_size: usize) -> (Vec<Sent>, Recording) {
         let mut target = Recording {
             inner: EmbeddedTarget::new(store(), "tester"),
@@ -473,22 +493,7 @@ mod tests {
             .map(|(s, p)| (s, p.as_slice()))
             .collect();
         let sents = {
-            let mut applier = Applier {
-                target: &mut target,
-                session: None,
-                run_key: "run".into(),
-                sequence: 0,
-                batch_size,
-                add_new: false,
-                new_ids: NewIds::default(),
-                retry: RetryPolicy {
-                    attempts: 1,
-                    first_delay: std::time::Duration::ZERO,
-                },
-                dry_run: false,
-                source_name: "report".into(),
-                no_groups: false,
-            };
+            let mut applier = applier(&mut target, batch_size);
             let first = applier.send_group(&items);
             assert_eq!(applier.no_groups, groups == Groups::Cannot);
             first
@@ -564,23 +569,7 @@ mod tests {
             keys: Vec::new(),
         };
         let pending = changes(&mut target, "C2", 2);
-        let mut applier = Applier {
-            target: &mut target,
-            session: None,
-            run_key: "run".into(),
-            sequence: 0,
-            batch_size: 10,
-            add_new: false,
-            new_ids: NewIds::default(),
-            retry: RetryPolicy {
-                attempts: 1,
-                first_delay: std::time::Duration::ZERO,
-            },
-            dry_run: false,
-            source_name: "report".into(),
-            no_groups: false,
-        };
-        let sents = applier.send_group(&[(&scope("C2"), &pending)]);
+        let sents = applier(&mut target, 10).send_group(&[(&scope("C2"), &pending)]);
         assert_eq!(sents[0].batches, 1);
         assert_eq!(target.calls, vec![None]);
     }

@@ -583,6 +583,23 @@ mod tests {
         out
     }
 
+    /// Every line of `bytes`, read from an input that gives at most `capacity` bytes a read.
+    fn read_in_pieces(bytes: &[u8], capacity: usize) -> Vec<OwnedLine> {
+        let mut reader = OpenInput::from_reader(
+            "test".into(),
+            Box::new(BufReader::with_capacity(
+                capacity,
+                io::Cursor::new(bytes.to_vec()),
+            )),
+        )
+        .lines();
+        let mut got = Vec::new();
+        while let Some(line) = reader.next_line().unwrap() {
+            got.push(line.to_owned_line());
+        }
+        got
+    }
+
     #[test]
     fn blocks_cut_lines_as_the_line_by_line_reference_does() {
         use rand::{Rng, SeedableRng};
@@ -606,20 +623,8 @@ mod tests {
                 bytes.extend_from_slice(pieces[rng.random_range(0..pieces.len())]);
             }
             let capacity = rng.random_range(1..48);
-            let mut reader = OpenInput::from_reader(
-                "test".into(),
-                Box::new(BufReader::with_capacity(
-                    capacity,
-                    io::Cursor::new(bytes.clone()),
-                )),
-            )
-            .lines();
-            let mut got = Vec::new();
-            while let Some(line) = reader.next_line().unwrap() {
-                got.push(line.to_owned_line());
-            }
             assert_eq!(
-                got,
+                read_in_pieces(&bytes, capacity),
                 reference(&bytes),
                 "case {case}, read size {capacity}: {bytes:?}"
             );
@@ -633,19 +638,11 @@ mod tests {
             data.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + extra));
             data.extend_from_slice(b"\nlast");
             for capacity in [7, 64 * 1024] {
-                let mut reader = OpenInput::from_reader(
-                    "test".into(),
-                    Box::new(BufReader::with_capacity(
-                        capacity,
-                        io::Cursor::new(data.clone()),
-                    )),
-                )
-                .lines();
-                let mut got = Vec::new();
-                while let Some(line) = reader.next_line().unwrap() {
-                    got.push(line.to_owned_line());
-                }
-                assert_eq!(got, reference(&data), "{extra} over, read size {capacity}");
+                assert_eq!(
+                    read_in_pieces(&data, capacity),
+                    reference(&data),
+                    "{extra} over, read size {capacity}"
+                );
             }
         }
     }
