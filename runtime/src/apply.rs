@@ -70,10 +70,14 @@ impl Applier<'_> {
 
     /// Sends `changes` in batches (retrying each with its own key) and collects the answers;
     /// touches neither the statistics nor the observer, so that it can run on another thread
-    /// while the next scope is compared.
+    /// while the next scope is compared. Each batch is a transaction of its own.
     pub fn send(&mut self, scope: &ScopeKey, changes: &[PendingChange]) -> Sent {
-        let batches = self.batches(scope, changes);
-        self.send_one_by_one(scope, &batches)
+        let mut sents = self.send_batches(&[(scope, changes)], false);
+        sents.pop().unwrap_or(Sent {
+            batches: 0,
+            responses: Vec::new(),
+            error: None,
+        })
     }
 
     /// Sends the changes of several scopes (in this order) and returns what each scope's
@@ -81,13 +85,33 @@ impl Applier<'_> {
     /// were not applied). Where the target takes groups ([`Target::apply_group`]) the batches
     /// go several at a time, each group in one transaction: one durable commit for all of
     /// them instead of one per batch, which was most of the cost of a night's applies
-    /// (docs/benchmarks.md, "Round 7"). A group applies whole or not at all; a failed group
+    /// (docs/benchmarks.md, "Round 7a"). A group applies whole or not at all; a failed group
     /// puts its error on the scope of its first batch.
     pub fn send_group(&mut self, scopes: &[(&ScopeKey, &[PendingChange])]) -> Vec<Sent> {
-        let mut flat: Vec<(usize, ApplyBatch)> = Vec::new();
+        let groups = !self.no_groups;
+        self.send_batches(scopes, groups)
+    }
+
+    /// [`Applier::send`] and [`Applier::send_group`]: the scopes' batches, built once, sent
+    /// in groups (where `groups` and the target takes them) or one by one, up to the first
+    /// failure.
+    fn send_batches(
+        &mut self,
+        scopes: &[(&ScopeKey, &[PendingChange])],
+        groups: bool,
+    ) -> Vec<Sent> {
+        // The batches in sending order, and the scope (its index in `scopes`) of each.
+        let mut flat: Vec<ScopedBatch> = Vec::new();
+        let mut owners: Vec<usize> = Vec::new();
         for (s, (scope, changes)) in scopes.iter().enumerate() {
-            let batches = self.batches(scope, changes);
-            flat.extend(batches.into_iter().map(|b| (s, b)));
+            for batch in self.batches(scope, changes) {
+                flat.push(ScopedBatch {
+                    customer: scope.customer.clone(),
+                    media: scope.media.clone(),
+                    batch,
+                });
+                owners.push(s);
+            }
         }
         let mut answered: Vec<ApplyResponse> = Vec::with_capacity(flat.len());
         // The error that stopped the sending, and whether the target answered the batch it
@@ -95,25 +119,18 @@ impl Applier<'_> {
         let mut stopped: Option<(TargetError, bool)> = None;
         while answered.len() < flat.len() && stopped.is_none() {
             let next = answered.len();
-            let end = if self.no_groups {
-                next + 1
-            } else {
+            let end = if groups && !self.no_groups {
                 group_end(&flat, next)
+            } else {
+                next + 1
             };
             if end - next > 1 {
-                let group: Vec<ScopedBatch> = flat[next..end]
-                    .iter()
-                    .map(|(s, batch)| ScopedBatch {
-                        customer: scopes[*s].0.customer.clone(),
-                        media: scopes[*s].0.media.clone(),
-                        batch: batch.clone(),
-                    })
-                    .collect();
+                let group = &flat[next..end];
                 let target = &mut *self.target;
-                match with_retry(&self.retry, || target.apply_group(&group)) {
+                match with_retry(&self.retry, || target.apply_group(group)) {
                     Ok(Some(responses)) if responses.len() == group.len() => {
-                        for (response, (_, batch)) in responses.into_iter().zip(&flat[next..end]) {
-                            if let Err(e) = fits(&response, batch) {
+                        for (response, sent) in responses.into_iter().zip(group) {
+                            if let Err(e) = fits(&response, &sent.batch) {
                                 stopped = Some((e, true));
                                 break;
                             }
@@ -136,9 +153,9 @@ impl Applier<'_> {
                 }
                 continue;
             }
-            let (s, batch) = &flat[next];
+            let (scope, batch) = (scopes[owners[next]].0, &flat[next].batch);
             let target = &mut *self.target;
-            match with_retry(&self.retry, || target.apply(scopes[*s].0, batch)) {
+            match with_retry(&self.retry, || target.apply(scope, batch)) {
                 Ok(response) => match fits(&response, batch) {
                     Ok(()) => answered.push(response),
                     Err(e) => stopped = Some((e, true)),
@@ -146,7 +163,7 @@ impl Applier<'_> {
                 Err(e) => stopped = Some((e, false)),
             }
         }
-        per_scope(scopes.len(), &flat, answered, stopped)
+        per_scope(scopes.len(), &owners, answered, stopped)
     }
 
     /// `changes` cut into batches of `--batch-size`, each with a key of its own.
@@ -167,33 +184,6 @@ impl Applier<'_> {
                 }
             })
             .collect()
-    }
-
-    /// Sends one scope's batches, each in a transaction of its own, up to the first failure.
-    fn send_one_by_one(&mut self, scope: &ScopeKey, batches: &[ApplyBatch]) -> Sent {
-        let mut sent = Sent {
-            batches: 0,
-            responses: Vec::new(),
-            error: None,
-        };
-        for batch in batches {
-            let target = &mut *self.target;
-            match with_retry(&self.retry, || target.apply(scope, batch)) {
-                Ok(response) => {
-                    sent.batches += 1;
-                    if let Err(e) = fits(&response, batch) {
-                        sent.error = Some(e);
-                        return sent;
-                    }
-                    sent.responses.push(response);
-                }
-                Err(e) => {
-                    sent.error = Some(e);
-                    return sent;
-                }
-            }
-        }
-        sent
     }
 }
 
@@ -218,11 +208,11 @@ pub const GROUP_BATCHES: usize = 500;
 
 /// Where the group that starts at batch `start` ends: as many batches as fit
 /// [`GROUP_CHANGES`] and [`GROUP_BATCHES`], and at least one.
-fn group_end(flat: &[(usize, ApplyBatch)], start: usize) -> usize {
+fn group_end(flat: &[ScopedBatch], start: usize) -> usize {
     let mut changes = 0;
     let mut end = start;
     while end < flat.len() && end - start < GROUP_BATCHES {
-        changes += flat[end].1.changes.len();
+        changes += flat[end].batch.changes.len();
         if changes > GROUP_CHANGES && end > start {
             break;
         }
@@ -231,26 +221,28 @@ fn group_end(flat: &[(usize, ApplyBatch)], start: usize) -> usize {
     end
 }
 
-/// The answers (to the first `answered.len()` batches of `flat`) handed back to the scopes
-/// whose batches they answer; the scope of the first unanswered batch gets the error that
-/// stopped the sending, and the scopes after it get nothing.
+/// The answers (to the first `answered.len()` batches, whose scopes `owners` names) handed
+/// back to the scopes whose batches they answer; the scope of the first unanswered batch gets
+/// the error that stopped the sending, and the scopes after it get nothing. Without an error
+/// every one of the `scopes` gets its entry (one without changes an empty one).
 fn per_scope(
     scopes: usize,
-    flat: &[(usize, ApplyBatch)],
+    owners: &[usize],
     answered: Vec<ApplyResponse>,
     mut stopped: Option<(TargetError, bool)>,
 ) -> Vec<Sent> {
+    let empty = || Sent {
+        batches: 0,
+        responses: Vec::new(),
+        error: None,
+    };
     let mut all: Vec<Sent> = Vec::with_capacity(scopes);
     let mut answered = answered.into_iter();
-    for (s, _) in flat {
-        while all.len() <= *s {
-            all.push(Sent {
-                batches: 0,
-                responses: Vec::new(),
-                error: None,
-            });
+    for &s in owners {
+        while all.len() <= s {
+            all.push(empty());
         }
-        let sent = &mut all[*s];
+        let sent = &mut all[s];
         match answered.next() {
             Some(response) => {
                 sent.batches += 1;
@@ -261,9 +253,12 @@ fn per_scope(
                     sent.batches += u64::from(was_answered);
                     sent.error = Some(error);
                 }
-                break;
+                return all;
             }
         }
+    }
+    while all.len() < scopes {
+        all.push(empty());
     }
     all
 }
@@ -574,22 +569,23 @@ mod tests {
         assert_eq!(target.calls, vec![None]);
     }
 
-    fn batch_of(changes: usize) -> (usize, ApplyBatch) {
+    fn batch_of(changes: usize) -> ScopedBatch {
         let change = VolumeChange {
             volume: "V".into(),
             expected_version: None,
             set: Default::default(),
         };
-        (
-            0,
-            ApplyBatch {
+        ScopedBatch {
+            customer: "C1".into(),
+            media: "LTO".into(),
+            batch: ApplyBatch {
                 idempotency_key: "k".into(),
                 session: None,
                 create_missing: false,
                 create: None,
                 changes: vec![change; changes],
             },
-        )
+        }
     }
 
     #[test]

@@ -450,13 +450,17 @@ pub(crate) fn lines_of(bytes: &[u8]) -> LineReader {
 mod tests {
     use super::*;
 
-    fn all(bytes: &[u8]) -> Vec<OwnedLine> {
-        let mut r = lines_of(bytes);
+    /// Every line `reader` gives.
+    fn drain(mut reader: LineReader) -> Vec<OwnedLine> {
         let mut out = Vec::new();
-        while let Some(l) = r.next_line().unwrap() {
+        while let Some(l) = reader.next_line().unwrap() {
             out.push(l.to_owned_line());
         }
         out
+    }
+
+    fn all(bytes: &[u8]) -> Vec<OwnedLine> {
+        drain(lines_of(bytes))
     }
 
     #[test]
@@ -585,19 +589,16 @@ mod tests {
 
     /// Every line of `bytes`, read from an input that gives at most `capacity` bytes a read.
     fn read_in_pieces(bytes: &[u8], capacity: usize) -> Vec<OwnedLine> {
-        let mut reader = OpenInput::from_reader(
-            "test".into(),
-            Box::new(BufReader::with_capacity(
-                capacity,
-                io::Cursor::new(bytes.to_vec()),
-            )),
+        drain(
+            OpenInput::from_reader(
+                "test".into(),
+                Box::new(BufReader::with_capacity(
+                    capacity,
+                    io::Cursor::new(bytes.to_vec()),
+                )),
+            )
+            .lines(),
         )
-        .lines();
-        let mut got = Vec::new();
-        while let Some(line) = reader.next_line().unwrap() {
-            got.push(line.to_owned_line());
-        }
-        got
     }
 
     #[test]

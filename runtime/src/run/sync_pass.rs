@@ -4,7 +4,7 @@
 
 use super::diff_pool::{DiffPool, Pass2};
 use super::{RunError, RunOptions};
-use crate::apply::{record_outcomes, Applier, Sent, GROUP_CHANGES};
+use crate::apply::{record_outcomes, Applier, Sent};
 use crate::observer::Observer;
 use crate::scope::cache::{Miss, ScopeCache};
 use crate::scope::cache_loader::CacheLoader;
@@ -340,8 +340,7 @@ fn sync_pipelined(
         let (applied, done) = mpsc::channel::<(usize, Vec<PendingChange>, Sent)>();
         let scopes_ref = &scopes;
         let worker = threads.spawn(move || {
-            let mut carry = None;
-            while let Some(group) = next_group(&to_apply, &mut carry) {
+            while let Some(group) = next_group(&to_apply) {
                 let items: Vec<(&ScopeKey, &[PendingChange])> = group
                     .iter()
                     .map(|(i, changes)| (&scopes_ref[*i], changes.as_slice()))
@@ -438,27 +437,14 @@ fn sync_pipelined(
 const MAX_IN_FLIGHT: usize = 4;
 
 /// The next scopes for the applying thread to send together: the next scope (waiting for
-/// it), then the scopes already queued behind it, up to [`GROUP_CHANGES`] changes in all —
-/// a scope that would go over waits in `carry` for the next group. `None` when there is no
+/// it), then every scope already queued behind it (at most [`MAX_IN_FLIGHT`];
+/// [`Applier::send_group`] cuts them into groups within the limits). `None` when there is no
 /// more work.
 fn next_group(
     queue: &mpsc::Receiver<(usize, Vec<PendingChange>)>,
-    carry: &mut Option<(usize, Vec<PendingChange>)>,
 ) -> Option<Vec<(usize, Vec<PendingChange>)>> {
-    let first = match carry.take() {
-        Some(first) => first,
-        None => queue.recv().ok()?,
-    };
-    let mut total = first.1.len();
-    let mut group = vec![first];
-    while let Ok(next) = queue.try_recv() {
-        if total + next.1.len() > GROUP_CHANGES {
-            *carry = Some(next);
-            break;
-        }
-        total += next.1.len();
-        group.push(next);
-    }
+    let mut group = vec![queue.recv().ok()?];
+    group.extend(queue.try_iter());
     Some(group)
 }
 

@@ -35,7 +35,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tapesync_model::{
-    ApiErrorBody, ApplyBatch, ApplyResponse, BatchGroup, BatchGroupResponse, Field, LogonRequest,
+    ApiErrorBody, ApplyBatch, ApplyResponse, BatchGroupResponse, Field, LogonRequest,
     LogonResponse, ScopeKey, ScopeSnapshot, ScopeTable, ScopeVersions, ScopeVersionsRequest,
     ScopedBatch, SessionCreated, SessionFinish, SessionOutcome, SessionStart, SyncStatistics,
 };
@@ -104,6 +104,13 @@ impl Default for HttpSettings {
 
 /// Request bodies larger than this are sent gzip-compressed (the server decompresses).
 const COMPRESS_ABOVE: usize = 16 * 1024;
+
+/// The body of `POST /api/v1/batches`: the JSON of a [`tapesync_model::BatchGroup`], with the batches
+/// borrowed (building a `BatchGroup` would copy every change of the group once more).
+#[derive(Serialize)]
+struct GroupBody<'a> {
+    batches: &'a [ScopedBatch],
+}
 
 pub struct HttpTarget {
     link: Link,
@@ -680,9 +687,7 @@ impl Target for HttpTarget {
             return Ok(None);
         }
         let url = self.link.url(&["api", "v1", "batches"]);
-        let group = BatchGroup {
-            batches: batches.to_vec(),
-        };
+        let group = GroupBody { batches };
         let response = self.link.post_batches(url, &group)?;
         if matches!(
             response.status(),
@@ -742,6 +747,27 @@ impl Target for HttpTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_body_is_the_json_of_a_batch_group() {
+        use tapesync_model::BatchGroup;
+        let batch = ScopedBatch {
+            customer: "C1".into(),
+            media: "LTO".into(),
+            batch: ApplyBatch {
+                idempotency_key: "k-1".into(),
+                session: Some(3),
+                create_missing: false,
+                create: None,
+                changes: Vec::new(),
+            },
+        };
+        let batches = vec![batch.clone(), batch];
+        assert_eq!(
+            serde_json::to_value(GroupBody { batches: &batches }).unwrap(),
+            serde_json::to_value(BatchGroup { batches }).unwrap()
+        );
+    }
 
     #[test]
     fn bad_urls_are_refused_before_any_request() {
