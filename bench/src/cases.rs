@@ -48,7 +48,8 @@ pub enum CacheMode {
     /// An empty cache folder: every scope downloaded, and the entries written.
     Cold,
     /// Entries for every scope at the store's current versions (written by an untimed
-    /// `--dry-run` of the same report just before): nothing is downloaded, the report's
+    /// `--dry-run` just before, of the night before's report — the one the store matches —
+    /// so that the line memo holds last night's lines): nothing is downloaded, the report's
     /// changes are applied and the entries patched.
     Warm,
     /// The same report again after an untimed run applied its changes (that run was the last
@@ -213,6 +214,13 @@ impl<'a> Runner<'a> {
             .work
             .report(&ds, case.format, case.order)
             .map_err(|e| format!("generating the report: {e}"))?;
+        let report_before = match case.cache {
+            CacheMode::Warm => self
+                .work
+                .report_before(&ds, case.format, case.order, case.changed_percent)
+                .map_err(|e| format!("generating the report of the night before: {e}"))?,
+            _ => report.clone(),
+        };
         let definition = self
             .work
             .definition(case.format)
@@ -266,13 +274,13 @@ impl<'a> Runner<'a> {
             };
             let _ = std::fs::remove_file(&stats_path);
             let _ = std::fs::remove_dir_all(&cache_dir);
-            let command = |extra: &[&str], url: Option<&str>| {
+            let command = |input: &Path, extra: &[&str], url: Option<&str>| {
                 let mut cmd = Command::new(&self.tapesync);
                 cmd.arg("run")
                     .arg("--definition")
                     .arg(&definition)
                     .arg("--input")
-                    .arg(&report)
+                    .arg(input)
                     .arg("--stats-json")
                     .arg(&stats_path)
                     .args(extra);
@@ -295,28 +303,34 @@ impl<'a> Runner<'a> {
                 cmd
             };
             let log = runs_dir.join("run.log");
-            // The untimed runs before the timed one that leave the cache as the mode says.
-            let before: &[&[&str]] = match case.cache {
-                CacheMode::Off | CacheMode::Cold => &[],
-                CacheMode::Warm => &[&["--dry-run"]],
-                CacheMode::WarmUnchanged => &[&["--dry-run"], &[]],
+            // The untimed runs before the timed one that leave the cache as the mode says. A
+            // warm night follows a night whose report the inventory matched: that report (the
+            // changed volumes' lines as the inventory holds them) primes the line memo.
+            let before: Vec<(&Path, &[&str])> = match case.cache {
+                CacheMode::Off | CacheMode::Cold => Vec::new(),
+                CacheMode::Warm => vec![(report_before.as_path(), &["--dry-run"])],
+                CacheMode::WarmUnchanged => vec![(&report, &["--dry-run"]), (&report, &[])],
             };
             let run = match case.target {
                 TargetKind::Embedded => {
-                    for extra in before {
-                        untimed(&mut command(extra, None), &log)?;
+                    for (input, extra) in &before {
+                        let input = tonight(&runs_dir, input)?;
+                        untimed(&mut command(&input, extra, None), &log)?;
                     }
-                    timed_with_log(&mut command(&[], None), &log)?
+                    let input = tonight(&runs_dir, &report)?;
+                    timed_with_log(&mut command(&input, &[], None), &log)?
                 }
                 TargetKind::Http | TargetKind::Postgres => {
                     let server =
                         Server::start(&self.tapesync, &store, &runs_dir.join("serve.log"))?;
-                    for extra in before {
-                        untimed(&mut command(extra, Some(&server.url)), &log)?;
+                    for (input, extra) in &before {
+                        let input = tonight(&runs_dir, input)?;
+                        untimed(&mut command(&input, extra, Some(&server.url)), &log)?;
                     }
+                    let input = tonight(&runs_dir, &report)?;
                     let pid = server.child.id();
                     let (cpu0, bytes0) = (cpu_secs(pid), bytes_written(pid));
-                    let run = timed_with_log(&mut command(&[], Some(&server.url)), &log);
+                    let run = timed_with_log(&mut command(&input, &[], Some(&server.url)), &log);
                     if let (Some(c0), Some(c1)) = (cpu0, cpu_secs(pid)) {
                         server_cpu.push(c1 - c0);
                     }
@@ -585,6 +599,19 @@ pub fn human_count(n: u64) -> String {
     } else {
         n.to_string()
     }
+}
+
+/// Puts `report` where every run of a case reads its report (`tonight.<ext>` in the runs
+/// folder, a hard link, or a copy where links fail): a nightly job reads the same path every
+/// night, and the line memo is kept per input path.
+fn tonight(runs_dir: &Path, report: &Path) -> Result<PathBuf, String> {
+    let ext = report.extension().and_then(OsStr::to_str).unwrap_or("txt");
+    let path = runs_dir.join(format!("tonight.{ext}"));
+    let _ = std::fs::remove_file(&path);
+    std::fs::hard_link(report, &path)
+        .or_else(|_| std::fs::copy(report, &path).map(|_| ()))
+        .map_err(|e| format!("linking {} to {}: {e}", report.display(), path.display()))?;
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -96,6 +96,17 @@ impl Dataset {
         }
     }
 
+    /// The row of volume `r` in the report of the night before (the report the inventory was
+    /// last synced from): a changed volume shows what the inventory holds.
+    pub fn row_before(&self, r: u64, changed_percent: u32) -> Row {
+        let mut row = self.row(r);
+        if is_changed(r, changed_percent) {
+            row.pool = STALE_POOL;
+            row.mounts += 1;
+        }
+        row
+    }
+
     /// The fields the inventory holds for volume `r`, in canonical form. A changed volume
     /// holds a stale pool description and mount count, so the sync updates exactly two
     /// fields of it.

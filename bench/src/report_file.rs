@@ -92,7 +92,16 @@ fn write_line(out: &mut impl Write, format: Format, cells: &[String; 9]) -> io::
 
 /// The report as a backup product would print it: a heading line, then one line per volume
 /// in scope order (`Sorted`) or in a seeded random order (`Shuffled`).
-pub fn write_report(path: &Path, ds: &Dataset, format: Format, order: Order) -> io::Result<()> {
+/// Writes the report of `ds`; with `before` = `Some(changed_percent)`, the report of the night
+/// before instead (the changed volumes' lines as the inventory holds them, see
+/// [`Dataset::row_before`]).
+pub fn write_report(
+    path: &Path,
+    ds: &Dataset,
+    format: Format,
+    order: Order,
+    before: Option<u32>,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let heading: [String; 9] = match format {
         Format::Csv => [
@@ -108,7 +117,11 @@ pub fn write_report(path: &Path, ds: &Dataset, format: Format, order: Order) -> 
         SplitMix64::new(SHUFFLE_SEED).shuffle(&mut indices);
     }
     for r in indices {
-        write_line(&mut out, format, &cells(&ds.row(u64::from(r))))?;
+        let row = match before {
+            Some(changed) => ds.row_before(u64::from(r), changed),
+            None => ds.row(u64::from(r)),
+        };
+        write_line(&mut out, format, &cells(&row))?;
     }
     out.flush()
 }
@@ -228,7 +241,7 @@ mod tests {
         let ds = Dataset::new(200, 10).unwrap();
         let read = |name: &str, order| {
             let p = dir.join(name);
-            write_report(&p, &ds, Format::Csv, order).unwrap();
+            write_report(&p, &ds, Format::Csv, order, None).unwrap();
             std::fs::read_to_string(p).unwrap()
         };
         let sorted = read("a.csv", Order::Sorted);

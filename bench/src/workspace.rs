@@ -51,20 +51,43 @@ impl Workspace {
 
     /// The report file, generated on first use.
     pub fn report(&self, ds: &Dataset, format: Format, order: Order) -> io::Result<PathBuf> {
+        self.report_of(ds, format, order, None)
+    }
+
+    /// The report of the night before (`before` = the changed share), generated on first use:
+    /// the warm case's untimed run reads it, so that the line memo holds last night's lines.
+    pub fn report_before(
+        &self,
+        ds: &Dataset,
+        format: Format,
+        order: Order,
+        changed_percent: u32,
+    ) -> io::Result<PathBuf> {
+        self.report_of(ds, format, order, Some(changed_percent))
+    }
+
+    fn report_of(
+        &self,
+        ds: &Dataset,
+        format: Format,
+        order: Order,
+        before: Option<u32>,
+    ) -> io::Result<PathBuf> {
         let ext = match format {
             Format::Csv => "csv",
             Format::Fixed => "txt",
         };
         let path = self.root.join("inputs").join(format!(
-            "report-g{GENERATOR_VERSION}-r{}-s{}-{}.{ext}",
+            "report-g{GENERATOR_VERSION}-r{}-s{}-{}{}.{ext}",
             ds.records,
             ds.scopes,
-            order.name()
+            order.name(),
+            before.map_or(String::new(), |p| format!("-before{p}"))
         ));
         if !path.exists() {
             let started = Instant::now();
             let tmp = path.with_extension("partial");
-            report_file::write_report(&tmp, ds, format, order)?;
+            report_file::write_report(&tmp, ds, format, order, before)?;
             std::fs::rename(&tmp, &path)?;
             eprintln!(
                 "  generated {} in {:.1}s",

@@ -128,6 +128,11 @@ impl Spill {
         Ok(new_scope.then(|| &self.scopes[i].key))
     }
 
+    /// The number (in [`Spill::scopes`] order) of the scope of the record pushed last.
+    pub fn current_scope(&self) -> Option<usize> {
+        self.current
+    }
+
     /// The number of the scope a record of (`customer`, `media`) belongs to, registered if it
     /// is new (`true`), and made the current one.
     fn scope_of(&mut self, customer: &str, media: &str) -> (usize, bool) {
@@ -521,14 +526,14 @@ fn packed_key(customer: &str, media: &str) -> Option<u64> {
 
 /// Fills `buf` from `file` at `offset`, leaving the file's position alone.
 #[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 /// Fills `buf` from `file` at `offset` (each call names its offset, so concurrent readers do
 /// not disturb each other).
 #[cfg(windows)]
-fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+pub(crate) fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset) {

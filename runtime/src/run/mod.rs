@@ -7,6 +7,7 @@
 //! inserts a pass between them that diffs every scope before the first batch is applied.
 
 mod diff_pool;
+mod line_memo;
 mod parallel;
 mod read_pass;
 mod records;
@@ -25,6 +26,7 @@ use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
 use diff_pool::Pass2;
 pub use diff_pool::PASS2_ENV;
+pub use line_memo::LINE_MEMO_ENV;
 use read_pass::read_pass;
 pub use read_pass::PASS1_ENV;
 pub use records::read_records;

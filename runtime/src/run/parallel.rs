@@ -27,13 +27,14 @@
 //! → run's thread → back), and the reading thread waits for a free one. The strings of a
 //! chunk's records keep their capacity from round to round, as in [`crate::read::ReadAhead`].
 
+use super::line_memo::{self, Cursor, LineMemo, Records, Stored};
 use super::read_pass::{select_records, Sink, Spiller};
 use super::RunError;
 use crate::derive::select::Selector;
 use crate::derive::{DerivedRecord, Deriver, Outcome};
 use crate::read::input::{InputError, LineReader};
 use crate::read::{self, refill, RawRecord, RecordSource};
-use crate::spill::{encode_derived, Spill};
+use crate::spill::encode_derived;
 use chrono::NaiveDateTime;
 use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
@@ -78,11 +79,13 @@ enum Op {
 /// What deriving a body record gave.
 #[derive(Debug)]
 enum Done {
-    /// Ranges of the chunk's `keys` (customer, media) and `encoded` (the spilled record).
+    /// Ranges of the chunk's `keys` (customer, media) and `encoded` (the spilled record);
+    /// where the record is in the line memo when it was copied from there.
     Record {
         customer: Range<usize>,
         media: Range<usize>,
         encoded: Range<usize>,
+        stored: Option<Stored>,
     },
     Excluded,
     Rejected {
@@ -107,6 +110,12 @@ enum End {
 struct Chunk {
     /// Position in the input: chunks are merged in this order.
     seq: u64,
+    /// Body records before the chunk's first (its position in the line memo).
+    first_ordinal: u64,
+    /// With a line memo: the fingerprint of each body record's line (by a deriving thread).
+    fingerprints: Vec<line_memo::Fingerprint>,
+    /// Body records copied from the line memo.
+    hits: u64,
     ops: Vec<Op>,
     /// Body records: `records[..len]` (the rest are kept for their strings).
     records: Vec<RawRecord>,
@@ -136,13 +145,49 @@ impl Chunk {
         self.header_generation = None;
         self.end = None;
         self.done.clear();
+        self.fingerprints.clear();
+        self.hits = 0;
         self.keys.clear();
         self.encoded.clear();
     }
 
-    /// Derives and encodes every body record (on a deriving thread).
-    fn derive(&mut self, deriver: &Deriver<'_>, derived: &mut DerivedRecord) {
+    /// Derives and encodes every body record (on a deriving thread); with a line memo, a
+    /// record whose line the memo has is copied from it instead.
+    fn derive(
+        &mut self,
+        deriver: &Deriver<'_>,
+        derived: &mut DerivedRecord,
+        memo: &Memo,
+        records: &mut Records,
+    ) {
+        let mut cursor = Cursor::default();
         for i in 0..self.len {
+            if memo.active {
+                let raw = &self.records[i];
+                let fp = line_memo::fingerprint(&raw.raw);
+                self.fingerprints.push(fp);
+                let ordinal = self.first_ordinal + i as u64;
+                if let Some(old) = &memo.old {
+                    let e = self.encoded.len();
+                    let hit = old
+                        .find(ordinal, fp, &mut cursor)
+                        .filter(|hit| records.put(old, hit, raw.line, &mut self.encoded));
+                    if let Some(hit) = hit {
+                        let c = self.keys.len();
+                        self.keys.push_str(&hit.scope.customer);
+                        let m = self.keys.len();
+                        self.keys.push_str(&hit.scope.media);
+                        self.hits += 1;
+                        self.done.push(Done::Record {
+                            customer: c..m,
+                            media: m..self.keys.len(),
+                            encoded: e..self.encoded.len(),
+                            stored: Some(hit.stored),
+                        });
+                        continue;
+                    }
+                }
+            }
             let header = &self.headers[self.header_of[i]];
             let record = std::slice::from_ref(&self.records[i]);
             let done = match deriver.derive_into(record, header, derived) {
@@ -157,6 +202,7 @@ impl Chunk {
                             customer: c..m,
                             media: m..self.keys.len(),
                             encoded: e..self.encoded.len(),
+                            stored: None,
                         },
                         Err(err) => Done::Unspillable(err),
                     }
@@ -176,6 +222,8 @@ impl Chunk {
 struct ChunkWriter {
     chunk: Chunk,
     read: u64,
+    /// Body records so far.
+    bodies: u64,
     next_seq: u64,
     free: Receiver<Chunk>,
     work: Sender<Chunk>,
@@ -235,6 +283,10 @@ impl Sink for ChunkWriter {
             chunk.header_generation = Some(generation);
         }
         chunk.header_of.push(chunk.headers.len() - 1);
+        if chunk.len == 0 {
+            chunk.first_ordinal = self.bodies;
+        }
+        self.bodies += 1;
         match chunk.records.get_mut(chunk.len) {
             Some(kept) => refill(kept, record),
             None => chunk.records.push(record.clone()),
@@ -275,13 +327,29 @@ fn read_into_chunks(
     let _ = writer.send(last);
 }
 
+/// What the deriving threads know of the line memo.
+#[derive(Clone)]
+struct Memo {
+    /// Tonight's memo is written: every body line is fingerprinted.
+    active: bool,
+    /// Last night's, to look lines up in.
+    old: Option<Arc<LineMemo>>,
+}
+
 /// A deriving thread: derives chunks until the reading thread is done.
-fn derive_chunks(plan: &Plan, now: NaiveDateTime, work: &Receiver<Chunk>, done: &Sender<Chunk>) {
+fn derive_chunks(
+    plan: &Plan,
+    now: NaiveDateTime,
+    memo: &Memo,
+    work: &Receiver<Chunk>,
+    done: &Sender<Chunk>,
+) {
     let deriver = Deriver::new(plan, now);
     let mut derived = DerivedRecord::default();
+    let mut records = Records::default();
     for mut chunk in work.iter() {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            chunk.derive(&deriver, &mut derived);
+            chunk.derive(&deriver, &mut derived, memo, &mut records);
         }));
         if let Err(panic) = result {
             chunk.panic = Some(panic);
@@ -293,12 +361,12 @@ fn derive_chunks(plan: &Plan, now: NaiveDateTime, work: &Receiver<Chunk>, done: 
 }
 
 /// Pass 1 with `workers` deriving threads; see the module documentation.
-pub(super) fn read_pass(
+pub(super) fn read_pass<'a>(
     plan: &Plan,
     lines: LineReader,
     workers: usize,
-    mut out: Spiller<'_>,
-) -> Result<Spill, RunError> {
+    mut out: Spiller<'a>,
+) -> Result<Spiller<'a>, RunError> {
     // The threads outlive this call when it fails (the reading thread may be blocked on an
     // input command), so they own what they use.
     let plan = Arc::new(plan.clone());
@@ -314,6 +382,7 @@ pub(super) fn read_pass(
     let writer = ChunkWriter {
         chunk: Chunk::default(),
         read: 0,
+        bodies: 0,
         next_seq: 0,
         free: free_rx,
         work: work_tx,
@@ -326,10 +395,15 @@ pub(super) fn read_pass(
         read_into_chunks(&reading, source, limit, writer);
     })?);
     let now = out.options.now;
+    let memo = Memo {
+        active: out.memo_active(),
+        old: out.memo.as_ref().and_then(|m| m.old.clone()),
+    };
     for _ in 0..workers {
         let (plan, work, done) = (Arc::clone(&plan), work_rx.clone(), done_tx.clone());
+        let memo = memo.clone();
         threads.push(spawn("tapesync-derive", move || {
-            derive_chunks(&plan, now, &work, &done);
+            derive_chunks(&plan, now, &memo, &work, &done);
         })?);
     }
     // Only the threads hold these now: when they have all ended, `done_rx` says so.
@@ -367,7 +441,7 @@ pub(super) fn read_pass(
                         std::panic::resume_unwind(panic);
                     }
                 }
-                return Ok(out.spill);
+                return Ok(out);
             }
             // The reading thread may have ended (its last chunk is still to come).
             let _ = free_tx.send(chunk);
@@ -378,23 +452,44 @@ pub(super) fn read_pass(
 /// Spills a derived chunk and replays its messages, counts and progress, in input order.
 fn merge(chunk: &mut Chunk, out: &mut Spiller<'_>) -> Result<(), RunError> {
     let mut done = chunk.done.iter_mut();
+    // With a line memo, every body record's fingerprint (in the same order as `done`).
+    let mut fingerprints = chunk.fingerprints.iter();
+    out.memo_hits(chunk.hits);
     for op in &mut chunk.ops {
         match op {
             Op::Body { read } => {
                 out.counts.records_read = *read;
                 let outcome = done.next().expect("one outcome per body record");
+                let fp = fingerprints.next().copied();
                 match std::mem::replace(outcome, Done::Excluded) {
                     Done::Record {
                         customer,
                         media,
                         encoded,
-                    } => out.push_encoded(
-                        &chunk.keys[customer],
-                        &chunk.keys[media],
-                        &chunk.encoded[encoded],
-                    )?,
-                    Done::Excluded => out.counts.records_excluded += 1,
-                    Done::Rejected { line, reason } => out.reject(line, reason)?,
+                        stored,
+                    } => {
+                        let (c, m, e) = (
+                            &chunk.keys[customer],
+                            &chunk.keys[media],
+                            &chunk.encoded[encoded],
+                        );
+                        match fp {
+                            Some(fp) => out.push_body(fp, c, m, e, stored)?,
+                            None => out.push_encoded(c, m, e)?,
+                        }
+                    }
+                    Done::Excluded => {
+                        if let Some(fp) = fp {
+                            out.memo_no_record(fp);
+                        }
+                        out.counts.records_excluded += 1;
+                    }
+                    Done::Rejected { line, reason } => {
+                        if let Some(fp) = fp {
+                            out.memo_no_record(fp);
+                        }
+                        out.reject(line, reason)?;
+                    }
                     Done::Unspillable(e) => return Err(RunError::Spill(e)),
                 }
             }

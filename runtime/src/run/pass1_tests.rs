@@ -3,7 +3,8 @@
 //! progress calls and prefetch requests — for bad lines, line rules and header sections,
 //! records whose quoted fields span lines, `--limit`, `--strict` and a read failure.
 
-use super::read_pass::{read_pass_in, Mode, Spiller};
+use super::line_memo::{LineMemo, MemoSettings};
+use super::read_pass::{read_pass_in, MemoRun, Mode, Spiller};
 use super::*;
 use crate::derive::SyncRecord;
 use crate::observer::Observer;
@@ -104,6 +105,17 @@ fn options(limit: Option<u64>, strict: bool) -> RunOptions {
 }
 
 fn pass1(mode: Mode, plan: &Plan, input: LineReader, options: &RunOptions) -> Pass1 {
+    pass1_with(mode, plan, input, options, None).0
+}
+
+/// [`pass1`] with a line memo; also returns the records copied from it.
+fn pass1_with(
+    mode: Mode,
+    plan: &Plan,
+    input: LineReader,
+    options: &RunOptions,
+    memo: Option<MemoRun>,
+) -> (Pass1, u64) {
     let mut stats = RunStats::default();
     let mut events = Events::default();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -124,9 +136,12 @@ fn pass1(mode: Mode, plan: &Plan, input: LineReader, options: &RunOptions) -> Pa
         decided: false,
         deferred: &mut deferred,
         counts: &mut stats.statistics,
+        memo,
     };
+    let mut hits = 0;
     let spill = read_pass_in(mode, plan, input, spiller)
-        .map(|spill| {
+        .map(|(spill, memo_hits)| {
+            hits = memo_hits;
             let scopes = spill.scopes();
             let records = (0..scopes.len())
                 .map(|i| spill.read(i).unwrap().to_sync_records().unwrap())
@@ -143,12 +158,13 @@ fn pass1(mode: Mode, plan: &Plan, input: LineReader, options: &RunOptions) -> Pa
         requested = log.lock().unwrap().clone();
     }
     drop(prefetcher);
-    Pass1 {
+    let pass1 = Pass1 {
         spill,
         stats: stats.statistics,
         events: events.0,
         requested,
-    }
+    };
+    (pass1, hits)
 }
 
 /// Runs `text` through pass 1 on one thread and on several, and checks they agree; returns
@@ -316,4 +332,99 @@ fn empty_input() {
     for text in [&b""[..], b"\n", b"V000001,C1,x"] {
         same_both_ways(&plan(), text, &options(None, false));
     }
+}
+
+/// The line memo changes nothing but the work: night after night a report is edited in place,
+/// has lines inserted, removed, repeated and moved, and pass 1 with last night's memo (on one
+/// thread and on several) must give what pass 1 without one gives — while copying most
+/// records from the memo, and writing no memo on a night when nothing changed.
+#[test]
+fn the_line_memo_changes_nothing_but_the_work() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = MemoSettings::at(dir.path().join("lines").join("test.tsm"), "test");
+    let plan = plan();
+    let options = options(None, false);
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let mut lines: Vec<Vec<u8>> = report(6_000)
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut last_inode = None;
+    for night in 0..8 {
+        let text = lines.concat();
+        let old = match LineMemo::load(&settings) {
+            Ok(memo) => Some(Arc::new(memo)),
+            Err(_) => None,
+        };
+        assert_eq!(old.is_some(), night > 0, "night {night}");
+        let mode = match night % 3 {
+            0 => Mode::Sequential,
+            1 => Mode::Parallel { workers: 1 },
+            _ => Mode::Parallel { workers: 3 },
+        };
+        let memo = MemoRun::new(settings.clone(), old);
+        let (with, hits) = pass1_with(mode, &plan, lines_of(&text), &options, Some(memo));
+        let without = pass1(Mode::Sequential, &plan, lines_of(&text), &options);
+        assert_eq!(with, without, "night {night}");
+        let records = with
+            .spill
+            .as_ref()
+            .unwrap()
+            .2
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>() as u64;
+        let inode = std::fs::metadata(settings_path(&dir)).unwrap().ino();
+        match night {
+            0 => assert_eq!(hits, 0),
+            // Nothing changed since the night before: every record from the memo, and the
+            // memo is not written again.
+            4 => {
+                assert_eq!(hits, records, "night {night}");
+                assert_eq!(Some(inode), last_inode, "night {night}: memo rewritten");
+            }
+            _ => assert!(
+                hits * 10 >= records * 8,
+                "night {night}: {hits} of {records}"
+            ),
+        }
+        last_inode = Some(inode);
+        // Tomorrow's report.
+        match night {
+            // Nothing changes for night 4.
+            3 => {}
+            // Forty lines at the top, and the halves swapped.
+            5 => {
+                let half = lines.len() / 2;
+                lines.rotate_left(half);
+                for i in 0..40 {
+                    lines.insert(0, format!("N{i:05},C{},new on top\n", i % 7).into_bytes());
+                }
+            }
+            _ => {
+                for _ in 0..60 {
+                    let at = rng.usize(..lines.len());
+                    match rng.u8(..5) {
+                        // Edited in place: another description, or another customer.
+                        0 => lines[at] = format!("V{at:06},C{},edited\n", rng.u8(..7)).into_bytes(),
+                        1 => lines.insert(
+                            at,
+                            format!("W{at:06},C{},inserted\n", rng.u8(..7)).into_bytes(),
+                        ),
+                        2 => {
+                            lines.remove(at);
+                        }
+                        // A line repeated (one volume twice) or a bad line added.
+                        3 => lines.insert(at, lines[at].clone()),
+                        _ => lines.insert(at, b"bad,\"quote\n".to_vec()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn settings_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("lines").join("test.tsm")
 }

@@ -1,6 +1,9 @@
 //! Pass 1: the report read once — records selected by the line rules, derived, and spilled
 //! grouped by scope — while the prefetcher is asked for each scope as the input first names it.
 
+use super::line_memo::{
+    self, Cursor, LineMemo, MemoSettings, MemoWriter, Records, Stored, Unusable,
+};
 use super::{RunError, RunOptions};
 use crate::derive::select::{Class, Selector};
 use crate::derive::{DerivedRecord, Deriver, Outcome};
@@ -10,8 +13,9 @@ use crate::read::input::LineReader;
 use crate::read::{self, RawRecord, ReadAhead, RecordSource, RulerRole, SourceItem};
 use crate::scope::cache::ScopeCache;
 use crate::scope::prefetch::Prefetcher;
-use crate::spill::Spill;
+use crate::spill::{encode_derived, Spill};
 use crate::stats::RunStats;
+use std::sync::Arc;
 use tapesync_compiler::plan::Plan;
 use tapesync_model::ScopeKey;
 
@@ -63,6 +67,7 @@ pub(super) fn read_pass(
     cache: Option<&ScopeCache>,
     deferred: &mut bool,
 ) -> Result<Spill, RunError> {
+    let memo = open_memo(plan, options, source_name, observer);
     let spiller = Spiller {
         spill: Spill::new()?,
         options,
@@ -73,34 +78,86 @@ pub(super) fn read_pass(
         decided: false,
         deferred,
         counts: &mut stats.statistics,
+        memo,
     };
-    read_pass_in(Mode::for_plan(plan), plan, lines, spiller)
+    read_pass_in(Mode::for_plan(plan), plan, lines, spiller).map(|(spill, _)| spill)
 }
 
-/// [`read_pass`] in a given mode (the tests run both).
+/// The line memo of this run (`line_memo.rs`): with a cache directory, a plan whose records
+/// depend on their line alone, and no `--limit` (a memo of part of the report would cost the
+/// next night the rest). A damaged memo is reported and replaced.
+fn open_memo(
+    plan: &Plan,
+    options: &RunOptions,
+    source_name: &str,
+    observer: &mut dyn Observer,
+) -> Option<MemoRun> {
+    let cache = options.cache.as_ref().filter(|_| options.limit.is_none())?;
+    let settings = MemoSettings::for_run(plan, &cache.dir, source_name)?;
+    let old = match LineMemo::load(&settings) {
+        Ok(memo) => Some(Arc::new(memo)),
+        Err(Unusable::Absent) => None,
+        Err(Unusable::Damaged(why)) => {
+            observer.warning(&format!(
+                "line memo: {why}; every line is derived and the memo is written again"
+            ));
+            None
+        }
+    };
+    Some(MemoRun::new(settings, old))
+}
+
+/// The line memo as pass 1 uses it: last night's, to look lines up in, and tonight's, being
+/// written.
+pub(super) struct MemoRun {
+    pub(super) old: Option<Arc<LineMemo>>,
+    writer: Option<MemoWriter>,
+    /// Body records copied from last night's memo instead of derived.
+    pub(super) hits: u64,
+}
+
+impl MemoRun {
+    pub(super) fn new(settings: MemoSettings, old: Option<Arc<LineMemo>>) -> MemoRun {
+        MemoRun {
+            writer: Some(MemoWriter::new(settings, old.clone())),
+            old,
+            hits: 0,
+        }
+    }
+}
+
+/// [`read_pass`] in a given mode (the tests run both); also returns the number of records
+/// copied from the line memo.
 pub(super) fn read_pass_in(
     mode: Mode,
     plan: &Plan,
     lines: LineReader,
     spiller: Spiller<'_>,
-) -> Result<Spill, RunError> {
-    let mut spill = match mode {
+) -> Result<(Spill, u64), RunError> {
+    let mut spill: Spiller<'_> = match mode {
         Mode::Parallel { workers } => super::parallel::read_pass(plan, lines, workers, spiller)?,
         Mode::Sequential => {
             let mut records = read_ahead(read::for_plan(plan, lines));
             let mut body = Body {
                 deriver: Deriver::new(plan, spiller.options.now),
                 derived: DerivedRecord::default(),
+                memo: spiller.memo.as_ref().and_then(|m| m.old.clone()),
+                cursor: Cursor::default(),
+                records: Records::default(),
+                ordinal: 0,
+                encoded: Vec::new(),
                 out: spiller,
             };
             select_records(plan, records.as_mut(), body.out.options.limit, &mut body)?;
             // A failed input command may have cut its report short: apply nothing from it.
             records.finish()?;
-            body.out.spill
+            body.out
         }
     };
-    spill.finish_writing()?;
-    Ok(spill)
+    spill.spill.finish_writing()?;
+    spill.finish_memo();
+    let hits = spill.memo.as_ref().map_or(0, |m| m.hits);
+    Ok((spill.spill, hits))
 }
 
 /// Where the selection loop ([`select_records`]) sends what it finds. On one thread, body
@@ -238,6 +295,8 @@ pub(super) struct Spiller<'a> {
     pub(super) decided: bool,
     pub(super) deferred: &'a mut bool,
     pub(super) counts: &'a mut tapesync_model::SyncStatistics,
+    /// The line memo, when the run keeps one.
+    pub(super) memo: Option<MemoRun>,
 }
 
 impl Spiller<'_> {
@@ -258,6 +317,67 @@ impl Spiller<'_> {
         let scope = self.spill.push_encoded(customer, media, encoded)?.cloned();
         self.announce(scope);
         Ok(())
+    }
+
+    /// Spills a body record encoded already (derived, or copied from the line memo) and
+    /// enters it in tonight's memo.
+    pub(super) fn push_body(
+        &mut self,
+        fp: line_memo::Fingerprint,
+        customer: &str,
+        media: &str,
+        encoded: &[u8],
+        stored: Option<Stored>,
+    ) -> Result<(), RunError> {
+        self.push_encoded(customer, media, encoded)?;
+        let scope = self
+            .spill
+            .current_scope()
+            .expect("a record was just spilled");
+        self.memo_entry(|w| w.record(fp, scope, encoded, stored));
+        Ok(())
+    }
+
+    /// A body record that gave no record, for tonight's memo.
+    pub(super) fn memo_no_record(&mut self, fp: line_memo::Fingerprint) {
+        self.memo_entry(|w| w.no_record(fp));
+    }
+
+    /// Counts records copied from the memo.
+    pub(super) fn memo_hits(&mut self, hits: u64) {
+        if let Some(m) = self.memo.as_mut() {
+            m.hits += hits;
+        }
+    }
+
+    /// Whether tonight's memo is being written (pass 1 then fingerprints every body line).
+    pub(super) fn memo_active(&self) -> bool {
+        self.memo.as_ref().is_some_and(|m| m.writer.is_some())
+    }
+
+    fn memo_entry(&mut self, enter: impl FnOnce(&mut MemoWriter) -> std::io::Result<()>) {
+        let Some(writer) = self.memo.as_mut().and_then(|m| m.writer.as_mut()) else {
+            return;
+        };
+        if let Err(e) = enter(writer) {
+            // The memo only saves work: the run goes on without it (the temporary file goes).
+            if let Some(m) = self.memo.as_mut() {
+                m.writer = None;
+            }
+            self.observer
+                .warning(&format!("line memo: {e}; it is not written in this run"));
+        }
+    }
+
+    /// Writes tonight's memo, once pass 1 has read the whole input.
+    fn finish_memo(&mut self) {
+        let Some(writer) = self.memo.as_mut().and_then(|m| m.writer.take()) else {
+            return;
+        };
+        if let Err(e) = writer.finish(&self.spill.scopes()) {
+            self.observer
+                .warning(&format!("line memo: {e}; it is not written in this run"));
+        }
     }
 
     /// Asks the prefetcher for a scope the input names for the first time.
@@ -288,10 +408,18 @@ impl Spiller<'_> {
     }
 }
 
-/// Pass 1 on one thread: each body record is derived and spilled as it comes.
+/// Pass 1 on one thread: each body record is derived (or found in the line memo) and
+/// spilled as it comes.
 struct Body<'a, 'p> {
     deriver: Deriver<'p>,
     derived: DerivedRecord,
+    /// Last night's line memo, and where to look in it.
+    memo: Option<Arc<LineMemo>>,
+    cursor: Cursor,
+    records: Records,
+    /// Body records so far.
+    ordinal: u64,
+    encoded: Vec<u8>,
     out: Spiller<'a>,
 }
 
@@ -310,16 +438,60 @@ impl Sink for Body<'_, '_> {
     }
 
     fn body(&mut self, lines: &[RawRecord], selector: &Selector<'_>) -> Result<(), RunError> {
+        let ordinal = self.ordinal;
+        self.ordinal += 1;
+        if !self.out.memo_active() {
+            return match self
+                .deriver
+                .derive_into(lines, selector.header(), &mut self.derived)
+            {
+                Outcome::Record => self.out.push(&self.derived),
+                Outcome::Excluded => {
+                    self.out.counts.records_excluded += 1;
+                    Ok(())
+                }
+                Outcome::Rejected(reason) => self.out.reject(self.derived.line, reason),
+            };
+        }
+        // Plans with a memo have records of one line.
+        let [record] = lines else {
+            unreachable!("the line memo is only kept for records of one line")
+        };
+        let fp = line_memo::fingerprint(&record.raw);
+        self.encoded.clear();
+        if let Some(memo) = &self.memo {
+            if let Some(hit) = memo.find(ordinal, fp, &mut self.cursor) {
+                if self.records.put(memo, &hit, record.line, &mut self.encoded) {
+                    self.out.memo_hits(1);
+                    return self.out.push_body(
+                        fp,
+                        &hit.scope.customer,
+                        &hit.scope.media,
+                        &self.encoded,
+                        Some(hit.stored),
+                    );
+                }
+            }
+        }
         match self
             .deriver
             .derive_into(lines, selector.header(), &mut self.derived)
         {
-            Outcome::Record => self.out.push(&self.derived),
+            Outcome::Record => {
+                encode_derived(&mut self.encoded, &self.derived)?;
+                let d = &self.derived;
+                self.out
+                    .push_body(fp, d.customer(), d.media(), &self.encoded, None)
+            }
             Outcome::Excluded => {
+                self.out.memo_no_record(fp);
                 self.out.counts.records_excluded += 1;
                 Ok(())
             }
-            Outcome::Rejected(reason) => self.out.reject(self.derived.line, reason),
+            Outcome::Rejected(reason) => {
+                self.out.memo_no_record(fp);
+                self.out.reject(self.derived.line, reason)
+            }
         }
     }
 

@@ -1,0 +1,737 @@
+//! The line memo: last night's derived records, keyed by a fingerprint of the line they came
+//! from, so that pass 1 copies a record instead of deriving it again when its line is
+//! byte-for-byte the line of the last run (docs/running.md, "The line memo").
+//!
+//! **Why it is exact.** For the plans it is used with ([`eligible`]) a record depends on
+//! nothing but its line and the plan: no header section, no "now", no neighbouring lines,
+//! and a record is one line. Pass 1 spills the very bytes deriving would have given (the
+//! memo keeps them as they were spilled, with the line number put back), so everything after
+//! pass 1 — the spill, the diff, every count and message — is what it would have been. Only
+//! records are kept: a line that was excluded or rejected is derived again (its message comes
+//! from deriving it). The memo is keyed by the plan, the source's name and the running
+//! executable (its size and modification time), so a changed definition or a new build
+//! never reads an old memo.
+//!
+//! **Two files.** The *index* (`.tsm`) has one entry per body record of the last run, in
+//! input order: the line's fingerprint and where its record is in the *data* file (`.tsd`),
+//! with a CRC-32 of the record and its scope. The data file is only ever appended to: a night
+//! are, so a night with 1 % of its lines changed writes 1 % of the records (and the index).
+//! Records appended after the last fresh file are out of the report's order and are read one
+//! at a time, so when they pass a tenth of the records in use (or more than half of the file
+//! is records no entry points at) the run writes a fresh file. The index is read whole and checked by its own CRC-32; records are read where
+//! they are needed, a window at a time (tonight's lines come in last night's order, so the
+//! reads run through the file front to back), and each is checked against its entry's CRC
+//! before it is used: a record that fails is derived instead.
+//!
+//! **Finding a line.** The k-th body record of tonight is first compared with the k-th
+//! entry, then with its neighbours; a run of misses (lines inserted or removed above) turns
+//! to an index of every fingerprint, built once, and the offset it finds is tried first for
+//! the next records.
+//!
+//! **Writing.** While every record so far equals the memo's at the same position nothing is
+//! written, and a night with nothing changed writes nothing. At the first difference the
+//! equal entries are copied from the old index and the rest follow. Index files are written
+//! to a temporary file and renamed; data files carry a random identity that the index names,
+//! so an index never reads another data file's records. Nothing is synced: a memo lost in a
+//! crash only means deriving once more.
+//!
+//! Index format (little-endian): magic `TSLNMEMO`, format (u32), the key (u32 length, UTF-8),
+//! the data file's identity (u64) and its length when it was written fresh (u64), the scope
+//! table (u32 count, then per scope the customer
+//! and media, each a u16 length and UTF-8), the number of entries (u64), the entries (36
+//! bytes each: fingerprint u128, offset u64 in the data file, length u32, scope u32 —
+//! [`NO_RECORD`] for a line that gave no record —, CRC-32 u32 of the record), and a CRC-32 of everything before it (u32). Data format: magic `TSLNDATA`, the
+//! identity (u64), then records (spill encoding, line number zeroed).
+
+use crate::spill::read_at;
+use rustc_hash::FxHashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use tapesync_compiler::plan::{ExtractSource, Plan, RecordFormat};
+use tapesync_model::ScopeKey;
+
+const MAGIC: &[u8; 8] = b"TSLNMEMO";
+const DATA_MAGIC: &[u8; 8] = b"TSLNDATA";
+const DATA_HEAD: u64 = 16;
+const FORMAT: u32 = 2;
+/// An index entry's scope for a line that gave no record (excluded or rejected).
+const NO_RECORD: u32 = u32::MAX;
+const ENTRY: usize = 36;
+/// Positional misses in a row after which the index of every fingerprint is consulted (and
+/// built, the first time): a line changed in place misses once and must not cost the whole
+/// index.
+const MISSES_BEFORE_INDEX: u32 = 4;
+/// Bytes of the data file read at a time: tonight's hits mostly follow last night's order.
+const WINDOW: usize = 256 * 1024;
+
+/// Environment variable that turns the line memo off (`off`) — for comparing the two paths
+/// (tests, the benchmark's A/B runs); any other value is ignored.
+pub const LINE_MEMO_ENV: &str = "TAPESYNC_LINE_MEMO";
+
+/// A line's fingerprint.
+pub(crate) type Fingerprint = u128;
+
+pub(crate) fn fingerprint(raw: &str) -> Fingerprint {
+    xxhash_rust::xxh3::xxh3_128(raw.as_bytes())
+}
+
+/// Whether a record of `plan` depends on its line alone: one line per record (no grouping,
+/// no key/value blocks, no ruler above it), nothing taken from a header section, and no
+/// repository rule (they compare dates with "now").
+pub(crate) fn eligible(plan: &Plan) -> bool {
+    let from_header = |source: &ExtractSource| match source {
+        ExtractSource::Columns { record, .. } | ExtractSource::ElementFromEnd { record, .. } => {
+            *record != 0
+        }
+        ExtractSource::HeaderElement { .. } => true,
+        _ => false,
+    };
+    plan.grouping.is_none()
+        && plan.repository_on_move_date.is_empty()
+        && plan.repository_on_write_time.is_empty()
+        && matches!(
+            plan.format,
+            RecordFormat::Delimited { .. } | RecordFormat::Whitespace | RecordFormat::FixedColumns
+        )
+        && !plan.extractions.iter().any(|e| from_header(&e.source))
+}
+
+/// Where a run's memo lives and what it must have been written for.
+#[derive(Debug, Clone)]
+pub(crate) struct MemoSettings {
+    /// The index; the data file is beside it (extension `tsd`).
+    path: PathBuf,
+    key: String,
+}
+
+impl MemoSettings {
+    /// The memo of `plan` over the source `source_name`, in `cache_dir`; `None` when the plan
+    /// is not [`eligible`], the memo is turned off, or the executable cannot be identified.
+    pub(crate) fn for_run(plan: &Plan, cache_dir: &Path, source_name: &str) -> Option<Self> {
+        use sha2::Digest;
+        if !eligible(plan)
+            || std::env::var(LINE_MEMO_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("off"))
+        {
+            return None;
+        }
+        // A new build may derive differently: its memo is not this one's.
+        let exe = std::env::current_exe().ok()?.metadata().ok()?;
+        let modified = exe
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        let mut identity = plan.clone();
+        identity.definition.clear();
+        identity.input = Default::default();
+        let plan_hash = hex::encode(sha2::Sha256::digest(serde_json::to_vec(&identity).ok()?));
+        let key = format!(
+            "format={FORMAT}\nexe={}:{modified}\nplan={plan_hash}\nsource={source_name}",
+            exe.len()
+        );
+        // One memo per definition and source: a changed definition replaces it.
+        let name = sha2::Sha256::digest(format!("{}\n{source_name}", plan.definition));
+        Some(MemoSettings {
+            path: cache_dir
+                .join("lines")
+                .join(format!("{}.tsm", &hex::encode(name)[..32])),
+            key,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn at(path: PathBuf, key: &str) -> Self {
+        MemoSettings {
+            path,
+            key: key.to_string(),
+        }
+    }
+
+    fn data_path(&self) -> PathBuf {
+        self.path.with_extension("tsd")
+    }
+}
+
+/// Why a memo could not be used.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unusable {
+    /// No memo, or one written for another plan, source or build, or its data file is gone
+    /// or another one.
+    Absent,
+    /// Damaged, truncated or not a memo (reported as a warning; the run rewrites it).
+    Damaged(String),
+}
+
+/// A memo read from disk: its index in memory, its data file open.
+pub(crate) struct LineMemo {
+    index: Vec<u8>,
+    /// Where the entries begin in `index`.
+    entries_at: usize,
+    entries: usize,
+    scopes: Vec<ScopeKey>,
+    data: File,
+    data_id: u64,
+    /// Length of the data file when it was opened, when it was last written fresh, and the
+    /// bytes of it that entries use.
+    data_len: u64,
+    base: u64,
+    live: u64,
+    /// Fingerprint (its low 64 bits) → entry, for lines that moved; built on first need.
+    by_fingerprint: OnceLock<FxHashMap<u64, u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    fingerprint: Fingerprint,
+    offset: u64,
+    len: u32,
+    scope: u32,
+    crc: u32,
+}
+
+/// Where a record is in the data file, and how to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stored {
+    offset: u64,
+    len: u32,
+    crc: u32,
+}
+
+/// A line found in the memo.
+pub(crate) struct Hit<'m> {
+    pub(crate) scope: &'m ScopeKey,
+    pub(crate) stored: Stored,
+}
+
+/// Where a deriving thread looks first: the offset between tonight's positions and the
+/// memo's that the last hit found, and the positional misses since.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Cursor {
+    shift: i64,
+    misses: u32,
+}
+
+impl LineMemo {
+    pub(crate) fn load(settings: &MemoSettings) -> Result<LineMemo, Unusable> {
+        let path = &settings.path;
+        let damaged =
+            |why: &dyn std::fmt::Display| Unusable::Damaged(format!("{}: {why}", path.display()));
+        let mut index = Vec::new();
+        match File::open(path) {
+            Ok(mut f) => f.read_to_end(&mut index).map_err(|e| damaged(&e))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Unusable::Absent),
+            Err(e) => return Err(damaged(&e)),
+        };
+        if index.len() < 20 || &index[..MAGIC.len()] != MAGIC {
+            return Err(damaged(&"not a line memo"));
+        }
+        let crc_at = index.len() - 4;
+        if crc32fast::hash(&index[..crc_at]) != u32_at(&index, crc_at) {
+            return Err(damaged(&"damaged or truncated (checksum)"));
+        }
+        if u32_at(&index, 8) != FORMAT {
+            return Err(Unusable::Absent);
+        }
+        let mut at = 12;
+        let key_len = u32_at(&index, at) as usize;
+        at += 4;
+        if index.get(at..at + key_len) != Some(settings.key.as_bytes()) {
+            return Err(Unusable::Absent);
+        }
+        at += key_len;
+        let bad = || damaged(&"inconsistent sizes");
+        let data_id = u64_at(index.get(..at + 8).ok_or_else(bad)?, at);
+        let base = u64_at(index.get(..at + 16).ok_or_else(bad)?, at + 8);
+        at += 16;
+        let (scopes, used) = read_scopes(&index[at..crc_at]).ok_or_else(bad)?;
+        at += used;
+        let entries = u64_at(index.get(..at + 8).ok_or_else(bad)?, at);
+        at += 8;
+        let entries = usize::try_from(entries)
+            .ok()
+            .filter(|n| n.checked_mul(ENTRY).and_then(|b| b.checked_add(at)) == Some(crc_at))
+            .ok_or_else(bad)?;
+        let data_path = settings.data_path();
+        // Opened for appending too: tonight's records go to this very file (not to whatever
+        // the path names by then), or to a fresh one.
+        let mut data = match std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&data_path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Unusable::Absent),
+            Err(e) => return Err(damaged(&e)),
+        };
+        let mut head = [0u8; DATA_HEAD as usize];
+        if data.read_exact(&mut head).is_err()
+            || &head[..8] != DATA_MAGIC
+            || u64_at(&head, 8) != data_id
+        {
+            // Another run's data file (or none): nothing of this index can be read.
+            return Err(Unusable::Absent);
+        }
+        let data_len = data.seek(io::SeekFrom::End(0)).map_err(|e| damaged(&e))?;
+        if base < DATA_HEAD || base > data_len {
+            return Err(Unusable::Absent);
+        }
+        let mut memo = LineMemo {
+            index,
+            entries_at: at,
+            entries,
+            scopes,
+            data,
+            data_id,
+            data_len,
+            base,
+            live: 0,
+            by_fingerprint: OnceLock::new(),
+        };
+        // Entries that point outside the data file or at no scope are checked here, so that
+        // a hit never reads outside it; their records are checked by CRC when read.
+        for k in 0..memo.entries {
+            let e = memo.entry(k);
+            if e.scope == NO_RECORD {
+                continue;
+            }
+            let inside = e.offset >= DATA_HEAD
+                && e.offset
+                    .checked_add(u64::from(e.len))
+                    .is_some_and(|end| end <= data_len);
+            if (e.scope as usize) >= memo.scopes.len() || !inside || e.len < 8 {
+                return Err(damaged(&"an entry points outside the data file"));
+            }
+            memo.live += u64::from(e.len);
+        }
+        Ok(memo)
+    }
+
+    /// Number of body records the memo was written from.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+    }
+
+    fn entry(&self, k: usize) -> Entry {
+        let at = self.entries_at + k * ENTRY;
+        let b = &self.index[at..at + ENTRY];
+        Entry {
+            fingerprint: u128::from_le_bytes(b[..16].try_into().expect("16 bytes")),
+            offset: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
+            len: u32::from_le_bytes(b[24..28].try_into().expect("4 bytes")),
+            scope: u32::from_le_bytes(b[28..32].try_into().expect("4 bytes")),
+            crc: u32::from_le_bytes(b[32..36].try_into().expect("4 bytes")),
+        }
+    }
+
+    fn hit_at(&self, k: i64, fp: Fingerprint) -> Option<Hit<'_>> {
+        let k = usize::try_from(k).ok().filter(|k| *k < self.entries)?;
+        let e = self.entry(k);
+        if e.fingerprint != fp || e.scope == NO_RECORD {
+            return None;
+        }
+        Some(Hit {
+            scope: &self.scopes[e.scope as usize],
+            stored: Stored {
+                offset: e.offset,
+                len: e.len,
+                crc: e.crc,
+            },
+        })
+    }
+
+    /// The record of the body record at `ordinal` (0-based, input order) whose line has the
+    /// fingerprint `fp`, if the memo has one.
+    pub(crate) fn find(
+        &self,
+        ordinal: u64,
+        fp: Fingerprint,
+        cursor: &mut Cursor,
+    ) -> Option<Hit<'_>> {
+        let at = i64::try_from(ordinal).ok()?;
+        for d in [0, 1, -1, 2, -2] {
+            if let Some(hit) = self.hit_at(at + cursor.shift + d, fp) {
+                cursor.shift += d;
+                cursor.misses = 0;
+                return Some(hit);
+            }
+        }
+        cursor.misses += 1;
+        if cursor.misses < MISSES_BEFORE_INDEX && self.by_fingerprint.get().is_none() {
+            return None;
+        }
+        let index = self.by_fingerprint.get_or_init(|| self.build_index());
+        let k = *index.get(&(fp as u64))?;
+        let hit = self.hit_at(i64::from(k), fp)?;
+        cursor.shift = i64::from(k) - at;
+        cursor.misses = 0;
+        Some(hit)
+    }
+
+    fn build_index(&self) -> FxHashMap<u64, u32> {
+        let mut index = FxHashMap::default();
+        index.reserve(self.entries);
+        for k in 0..self.entries {
+            let e = self.entry(k);
+            if e.scope != NO_RECORD {
+                // The first of identical lines; any of them gives the same record.
+                index.entry(e.fingerprint as u64).or_insert(k as u32);
+            }
+        }
+        index
+    }
+}
+
+/// Reads a memo's records for one thread: a window of the data file at a time.
+#[derive(Default)]
+pub(crate) struct Records {
+    window: Vec<u8>,
+    /// Offset in the data file of `window[0]`.
+    start: u64,
+    single: Vec<u8>,
+}
+
+impl Records {
+    /// Appends the record `hit` names to `out`, with the line number `line`; `false` (and
+    /// nothing appended) when it cannot be read or fails its check — the line is then
+    /// derived.
+    pub(crate) fn put(
+        &mut self,
+        memo: &LineMemo,
+        hit: &Hit<'_>,
+        line: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Stored { offset, len, crc } = hit.stored;
+        let len = len as usize;
+        let end = offset + len as u64;
+        let in_window = offset >= self.start && end <= self.start + self.window.len() as u64;
+        let bytes: &[u8] = if in_window {
+            let from = (offset - self.start) as usize;
+            &self.window[from..from + len]
+        } else if offset < memo.base && (offset >= self.start || self.window.is_empty()) {
+            // Ahead of the window, in the part written in last night's order (the usual
+            // case): the next window. The other threads took the records in between.
+            let size = (WINDOW.max(len) as u64).min(memo.data_len.saturating_sub(offset)) as usize;
+            self.window.resize(size, 0);
+            if read_at(&memo.data, &mut self.window, offset).is_err() {
+                self.window.clear();
+                return false;
+            }
+            self.start = offset;
+            &self.window[..len]
+        } else {
+            // A record behind the window (a line that moved) or appended after the file was
+            // written fresh (out of the report's order): read alone.
+            self.single.resize(len, 0);
+            if read_at(&memo.data, &mut self.single, offset).is_err() {
+                return false;
+            }
+            &self.single
+        };
+        if record_crc(bytes) != crc {
+            return false;
+        }
+        out.extend_from_slice(&line.to_le_bytes());
+        out.extend_from_slice(&bytes[8..]);
+        true
+    }
+}
+
+/// The check of a stored record (line number zeroed).
+fn record_crc(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The scope table at the start of `b`, and its length in bytes.
+fn read_scopes(b: &[u8]) -> Option<(Vec<ScopeKey>, usize)> {
+    let count = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+    let mut at = 4;
+    let mut text = || -> Option<String> {
+        let len = usize::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
+        let s = std::str::from_utf8(b.get(at + 2..at + 2 + len)?)
+            .ok()?
+            .to_string();
+        at += 2 + len;
+        Some(s)
+    };
+    let mut scopes = Vec::new();
+    for _ in 0..count {
+        let customer = text()?;
+        let media = text()?;
+        scopes.push(ScopeKey { customer, media });
+    }
+    Some((scopes, at))
+}
+
+/// Writes tonight's memo while pass 1 spills (on the run's thread, in input order).
+pub(crate) struct MemoWriter {
+    settings: MemoSettings,
+    old: Option<Arc<LineMemo>>,
+    /// Body records so far.
+    entries: u64,
+    /// Whether every entry so far is the old memo's at the same position.
+    same: bool,
+    out: Option<Pending>,
+}
+
+/// A memo being written, once it differs from the old one.
+struct Pending {
+    index: Vec<u8>,
+    data: DataOut,
+}
+
+/// The data file being written: the old one appended to, or a fresh one.
+struct DataOut {
+    file: io::BufWriter<File>,
+    /// Where the next record goes.
+    at: u64,
+    id: u64,
+    /// Length of the data file when it was last written fresh.
+    base: u64,
+    /// A fresh file, renamed into place when the memo is finished.
+    fresh: Option<tempfile::TempPath>,
+}
+
+impl MemoWriter {
+    /// Tonight's memo, appended to `old` — or, when there is none or its data file has
+    /// grown too far from a fresh one, written anew.
+    pub(crate) fn new(settings: MemoSettings, old: Option<Arc<LineMemo>>) -> MemoWriter {
+        let old = old.filter(|old| {
+            let appended = old.data_len - old.base;
+            // Records appended since the last fresh write are read one by one (they are out
+            // of last night's order), and records nobody uses only take room.
+            appended.saturating_mul(10) <= old.live
+                && old.live.saturating_mul(2) >= old.data_len - DATA_HEAD
+        });
+        MemoWriter {
+            settings,
+            same: old.is_some(),
+            old,
+            entries: 0,
+            out: None,
+        }
+    }
+
+    /// The next body record gave the spilled `encoded` record, of scope number `scope` in
+    /// the spill's order; `stored` says where it is in the old memo's data file when it was
+    /// copied from there.
+    pub(crate) fn record(
+        &mut self,
+        fp: Fingerprint,
+        scope: usize,
+        encoded: &[u8],
+        stored: Option<Stored>,
+    ) -> io::Result<()> {
+        let scope = u32::try_from(scope)
+            .ok()
+            .filter(|s| *s != NO_RECORD)
+            .ok_or_else(|| io::Error::other("too many scopes for the line memo"))?;
+        self.next(fp, Some((scope, encoded, stored)))
+    }
+
+    /// The next body record gave no record (it was excluded or rejected).
+    pub(crate) fn no_record(&mut self, fp: Fingerprint) -> io::Result<()> {
+        self.next(fp, None)
+    }
+
+    fn next(
+        &mut self,
+        fp: Fingerprint,
+        record: Option<(u32, &[u8], Option<Stored>)>,
+    ) -> io::Result<()> {
+        if self.out.is_none() && self.same {
+            // Deriving is a function of the line: the same fingerprint at the same position
+            // gives the same entry (the scope numbers agree while every entry before agrees).
+            let old_entry = self.old.as_ref().and_then(|m| {
+                usize::try_from(self.entries)
+                    .ok()
+                    .filter(|k| *k < m.entries)
+                    .map(|k| m.entry(k))
+            });
+            if old_entry
+                .is_some_and(|e| e.fingerprint == fp && (e.scope == NO_RECORD) == record.is_none())
+            {
+                self.entries += 1;
+                return Ok(());
+            }
+        }
+        if self.out.is_none() {
+            self.diverge()?;
+        }
+        let out = self.out.as_mut().expect("diverge opened the memo");
+        let entry = match record {
+            None => Entry {
+                fingerprint: fp,
+                offset: 0,
+                len: 0,
+                scope: NO_RECORD,
+                crc: 0,
+            },
+            // Already in the data file being appended to.
+            Some((scope, _, Some(stored))) if out.data.fresh.is_none() => Entry {
+                fingerprint: fp,
+                offset: stored.offset,
+                len: stored.len,
+                scope,
+                crc: stored.crc,
+            },
+            Some((scope, encoded, _)) => {
+                let len = u32::try_from(encoded.len())
+                    .ok()
+                    .filter(|n| *n >= 8)
+                    .ok_or_else(|| io::Error::other("a record the line memo cannot hold"))?;
+                let mut h = crc32fast::Hasher::new();
+                // The line number is not part of what a line gives.
+                h.update(&[0; 8]);
+                h.update(&encoded[8..]);
+                out.data.file.write_all(&[0; 8])?;
+                out.data.file.write_all(&encoded[8..])?;
+                let offset = out.data.at;
+                out.data.at += u64::from(len);
+                Entry {
+                    fingerprint: fp,
+                    offset,
+                    len,
+                    scope,
+                    crc: h.finalize(),
+                }
+            }
+        };
+        push_entry(&mut out.index, &entry);
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// The first entry that differs from the old memo (or the first entry of a memo written
+    /// anew): opens the data file and copies the old entries before this one, which keep
+    /// pointing where they point.
+    fn diverge(&mut self) -> io::Result<()> {
+        self.same = false;
+        let dir = self.settings.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let data = match &self.old {
+            Some(old) => {
+                let mut file = old.data.try_clone()?;
+                let at = file.seek(io::SeekFrom::End(0))?;
+                let kept = self.entries as usize;
+                let mut index = Vec::with_capacity(old.entries * ENTRY);
+                index.extend_from_slice(&old.index[old.entries_at..old.entries_at + kept * ENTRY]);
+                self.out = Some(Pending {
+                    index,
+                    data: DataOut {
+                        // Appends go to the end whatever was there; a concurrent writer's
+                        // bytes make this run's records fail their check, never pass it.
+                        at,
+                        file: io::BufWriter::with_capacity(1 << 16, file),
+                        id: old.data_id,
+                        base: old.base,
+                        fresh: None,
+                    },
+                });
+                return Ok(());
+            }
+            None => {
+                let id = fastrand::u64(..);
+                let (file, path) = tempfile::Builder::new()
+                    .prefix(".tapesync-memo")
+                    .tempfile_in(dir)?
+                    .into_parts();
+                let mut file = io::BufWriter::with_capacity(1 << 20, file);
+                file.write_all(DATA_MAGIC)?;
+                file.write_all(&id.to_le_bytes())?;
+                DataOut {
+                    file,
+                    at: DATA_HEAD,
+                    id,
+                    base: 0,
+                    fresh: Some(path),
+                }
+            }
+        };
+        self.out = Some(Pending {
+            index: Vec::new(),
+            data,
+        });
+        Ok(())
+    }
+
+    /// Ends the memo: `scopes` are the spill's scopes (the numbers the entries use). Writes
+    /// nothing when the memo would be the old one; returns whether anything was written.
+    pub(crate) fn finish(mut self, scopes: &[ScopeKey]) -> io::Result<bool> {
+        let old_len = self.old.as_ref().map(|m| m.entries as u64);
+        if self.same && old_len == Some(self.entries) {
+            return Ok(false);
+        }
+        if self.out.is_none() {
+            self.diverge()?;
+        }
+        let out = self.out.take().expect("diverge opened the memo");
+        let DataOut {
+            file,
+            id,
+            fresh,
+            at,
+            base,
+        } = out.data;
+        file.into_inner().map_err(|e| e.into_error())?;
+        // A fresh data file is the base that appends are measured from.
+        let base = if fresh.is_some() { at } else { base };
+        if let Some(path) = fresh {
+            path.persist(self.settings.data_path())
+                .map_err(|e| e.error)?;
+        }
+        let dir = self.settings.path.parent().unwrap_or(Path::new("."));
+        let mut head = Vec::new();
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&FORMAT.to_le_bytes());
+        let key = self.settings.key.as_bytes();
+        head.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        head.extend_from_slice(key);
+        head.extend_from_slice(&id.to_le_bytes());
+        head.extend_from_slice(&base.to_le_bytes());
+        head.extend_from_slice(&(scopes.len() as u32).to_le_bytes());
+        for s in scopes {
+            for text in [&s.customer, &s.media] {
+                let len = u16::try_from(text.len())
+                    .map_err(|_| io::Error::other("a scope name too long for the line memo"))?;
+                head.extend_from_slice(&len.to_le_bytes());
+                head.extend_from_slice(text.as_bytes());
+            }
+        }
+        head.extend_from_slice(&self.entries.to_le_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head);
+        crc.update(&out.index);
+        let mut file = tempfile::Builder::new()
+            .prefix(".tapesync-memo")
+            .tempfile_in(dir)?;
+        file.write_all(&head)?;
+        file.write_all(&out.index)?;
+        file.write_all(&crc.finalize().to_le_bytes())?;
+        file.persist(&self.settings.path).map_err(|e| e.error)?;
+        Ok(true)
+    }
+}
+
+fn push_entry(index: &mut Vec<u8>, e: &Entry) {
+    index.extend_from_slice(&e.fingerprint.to_le_bytes());
+    index.extend_from_slice(&e.offset.to_le_bytes());
+    index.extend_from_slice(&e.len.to_le_bytes());
+    index.extend_from_slice(&e.scope.to_le_bytes());
+    index.extend_from_slice(&e.crc.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests;
