@@ -50,6 +50,8 @@ pub struct Spill {
     /// Scopes the input has moved on from.
     left: Vec<bool>,
     unsorted: bool,
+    /// Scopes were dropped ([`Spill::retain_scopes`]): the numbers no longer match the index.
+    retained: bool,
 }
 
 impl Spill {
@@ -68,6 +70,7 @@ impl Spill {
             current: None,
             left: Vec::new(),
             unsorted: false,
+            retained: false,
         })
     }
 
@@ -128,6 +131,21 @@ impl Spill {
         Ok(new_scope.then(|| &self.scopes[i].key))
     }
 
+    /// Keeps only the scopes whose `keep` is true (in [`Spill::scopes`] order): pass 2 then
+    /// sees the others no more (settled scopes, `run/settled.rs`). Nothing can be pushed
+    /// after this.
+    pub fn retain_scopes(&mut self, keep: &[bool]) {
+        let mut flags = keep.iter();
+        self.scopes
+            .retain(|_| flags.next().copied().unwrap_or(true));
+        let mut flags = keep.iter();
+        self.left.retain(|_| flags.next().copied().unwrap_or(true));
+        self.index.clear();
+        self.packed.clear();
+        self.current = None;
+        self.retained = true;
+    }
+
     /// The number (in [`Spill::scopes`] order) of the scope of the record pushed last.
     pub fn current_scope(&self) -> Option<usize> {
         self.current
@@ -136,6 +154,7 @@ impl Spill {
     /// The number of the scope a record of (`customer`, `media`) belongs to, registered if it
     /// is new (`true`), and made the current one.
     fn scope_of(&mut self, customer: &str, media: &str) -> (usize, bool) {
+        debug_assert!(!self.retained, "records pushed after scopes were dropped");
         if let Some(c) = self.current {
             let key = &self.scopes[c].key;
             if key.customer == customer && key.media == media {

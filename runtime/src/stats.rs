@@ -31,6 +31,11 @@ pub struct RunStats {
     /// empty: conflicts are rare, and every existing consumer's file stays as it was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_conflict: Vec<String>,
+    /// Scopes neither loaded nor compared because the run before left them settled
+    /// (docs/running.md, "Settled scopes"); they are counted in `scopes_from_cache` too. Left
+    /// out of the JSON when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scopes_settled: u64,
     /// The places (customer, media, repository) of the synced scopes that the sync left with
     /// fewer scratch volumes than their minimum (`tapesync admin scratch-min`). Absent from the
     /// JSON when there are none.
@@ -83,6 +88,7 @@ impl RunStats {
         s.scopes_from_cache += d.scopes_from_cache;
         s.apply_batches += d.apply_batches;
         s.scopes += d.scopes;
+        self.scopes_settled += delta.scopes_settled;
         for (list, more) in [
             (&mut self.not_in_inventory, delta.not_in_inventory),
             (&mut self.not_in_report, delta.not_in_report),
@@ -199,6 +205,10 @@ fn list(out: &mut String, title: &str, entries: &[String], total: u64) {
     if total > shown {
         let _ = writeln!(out, "  … and {} more (all in --stats-json)", total - shown);
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -696,3 +696,105 @@ fn a_warm_scope_cache_downloads_nothing_over_http() {
     let (fourth, _) = sync(&with_cache);
     assert_eq!(fourth["scopes_from_cache"], 2);
 }
+
+/// The line memo (docs/running.md, "The line memo"), through the real CLI: night after night
+/// of an edited report, a run with the cache gives what a run without one gives; the memo is
+/// in the cache folder; a damaged memo is a warning, and the run's result does not change.
+#[test]
+fn the_line_memo_changes_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sync.ttidef"), DEFINITION).unwrap();
+    let report = dir.path().join("report.csv");
+    let cache = dir.path().join("cache");
+    let stats_path = dir.path().join("stats.json");
+    let sync = |store: &Path, extra: &[&str]| {
+        let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = run_command(dir.path(), &report, &embedded(store), None, &args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let mut s = stats(&stats_path);
+        for varying in [
+            "elapsed_ms",
+            "scope_downloads",
+            "scopes_from_cache",
+            "scopes_settled",
+        ] {
+            s.as_object_mut().unwrap().remove(varying);
+        }
+        (s, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (cached, plain) = (dir.path().join("cached.db"), dir.path().join("plain.db"));
+    prepare_store(&cached);
+    prepare_store(&plain);
+    let with_cache = ["--cache-dir", cache.to_str().unwrap()];
+    for night in 0..4u32 {
+        write_report(
+            &report,
+            (0..300u32).map(|i| {
+                // A few lines change every night; one line is a repeat of another.
+                let slot = if i % 97 == night { 500 + night } else { i };
+                let customer = if i % 2 == 0 { "ACME" } else { "BETA" };
+                format!("{customer},LTO,V{:05},LIBR,{slot}", i.min(298))
+            }),
+        );
+        let (a, warnings) = sync(&cached, &with_cache);
+        let (b, _) = sync(&plain, &["--no-cache"]);
+        assert_eq!(a, b, "night {night}");
+        assert!(!warnings.contains("line memo"), "night {night}: {warnings}");
+    }
+    // The same report again, twice: the first run left every scope settled, so the next
+    // ones neither load nor compare them — with the same result, also as a dry run.
+    for extra in [&[][..], &["--dry-run"][..], &[][..]] {
+        let mut args = with_cache.to_vec();
+        args.extend_from_slice(extra);
+        let (a, _) = sync(&cached, &args);
+        let mut plain_args = vec!["--no-cache"];
+        plain_args.extend_from_slice(extra);
+        let (b, _) = sync(&plain, &plain_args);
+        assert_eq!(a, b, "{extra:?}");
+    }
+    let out = run_command(
+        dir.path(),
+        &report,
+        &embedded(&cached),
+        None,
+        &[
+            "-a",
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stats(&stats_path)["scopes_settled"], 2, "{}", text(&out));
+    let memo: Vec<_> = std::fs::read_dir(cache.join("lines"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let index = memo
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "tsm"))
+        .expect("a memo index");
+    assert!(memo
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "tsd")));
+    let mut bytes = std::fs::read(index).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(index, &bytes).unwrap();
+    let (a, warnings) = sync(&cached, &with_cache);
+    let (b, _) = sync(&plain, &["--no-cache"]);
+    assert_eq!(a, b);
+    assert!(
+        warnings.contains("line memo:") && warnings.contains("checksum"),
+        "{warnings}"
+    );
+    // The damaged memo was written again.
+    let (_, warnings) = sync(&cached, &with_cache);
+    assert!(!warnings.contains("line memo"), "{warnings}");
+}

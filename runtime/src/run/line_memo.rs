@@ -153,6 +153,16 @@ impl MemoSettings {
     fn data_path(&self) -> PathBuf {
         self.path.with_extension("tsd")
     }
+
+    /// Where the run's settled scopes are kept (`settled.rs`).
+    pub(crate) fn settled_path(&self) -> PathBuf {
+        self.path.with_extension("tss")
+    }
+
+    /// What the memo is for: plan, input and executable.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 /// Why a memo could not be used.

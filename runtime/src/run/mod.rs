@@ -11,6 +11,7 @@ mod line_memo;
 mod parallel;
 mod read_pass;
 mod records;
+mod settled;
 mod sync_pass;
 
 use crate::derive::Deriver;
@@ -26,10 +27,12 @@ use crate::target::{Target, TargetError};
 use chrono::NaiveDateTime;
 use diff_pool::Pass2;
 pub use diff_pool::PASS2_ENV;
+use line_memo::MemoSettings;
 pub use line_memo::LINE_MEMO_ENV;
 use read_pass::read_pass;
 pub use read_pass::PASS1_ENV;
 pub use records::read_records;
+use settled::Settling;
 use std::time::Instant;
 use sync_pass::{sync_pass, Tables};
 use tapesync_compiler::plan::Plan;
@@ -130,9 +133,16 @@ fn run_in(
         .cache
         .as_ref()
         .map(|settings| ScopeCache::new(settings, &compared));
+    // The line memo and settled scopes live beside the scope cache; never for a part of the
+    // report (`--limit`).
+    let memo = options
+        .cache
+        .as_ref()
+        .filter(|_| options.limit.is_none())
+        .and_then(|c| MemoSettings::for_run(plan, &c.dir, &source_name).map(|m| (m, c)));
     let result = (|| -> Result<(), RunError> {
         let mut deferred = false;
-        let spill = read_pass(
+        let (mut spill, digests) = read_pass(
             plan,
             lines,
             options,
@@ -142,22 +152,35 @@ fn run_in(
             prefetcher.as_ref(),
             cache.as_ref(),
             &mut deferred,
+            memo.as_ref().map(|(m, _)| m.clone()),
         )?;
-        stats.statistics.scopes = spill.scopes().len() as u64;
+        let all_scopes = spill.scopes();
+        stats.statistics.scopes = all_scopes.len() as u64;
         stats.statistics.grouped_by_scope = spill.unsorted();
         if spill.unsorted() {
             observer.warning(&format!(
                 "{source_name}: the records are not sorted by scope (customer, media); they were grouped by scope so that each scope is downloaded once"
             ));
         }
+        let mut settling = match (&memo, digests) {
+            (Some((m, c)), Some(digests)) => Some(Settling::new(
+                m.settled_path(),
+                format!("{}\ntarget={}", m.key(), c.target),
+                &all_scopes,
+                digests,
+            )),
+            _ => None,
+        };
         let from_cache = plan_cache(
             cache.as_mut(),
-            &spill,
+            &mut spill,
             deferred,
             prefetcher.as_ref(),
             target,
             options,
             observer,
+            settling.as_mut(),
+            &mut stats,
         );
         if !options.dry_run {
             session = Some(with_retry(&options.retry, || {
@@ -191,7 +214,8 @@ fn run_in(
             columns: &compared,
             retry: options.retry,
         };
-        sync_pass(
+        let mut compared_notes = settled::Compared::default();
+        let synced = sync_pass(
             pass2,
             plan,
             &compared,
@@ -203,15 +227,17 @@ fn run_in(
             &source_name,
             &mut stats,
             observer,
-        )?;
+            &mut compared_notes,
+        );
+        if let Some(settling) = &settling {
+            settling.list_unreported(&all_scopes, &compared_notes.unreported, &mut stats);
+        }
+        synced?;
+        if let (Some(settling), Some(cache)) = (settling, ready) {
+            settling.finish(cache, compared_notes.clean, observer);
+        }
         if !options.dry_run {
-            check_scratch_levels(
-                target,
-                &spill.scopes(),
-                &options.retry,
-                &mut stats,
-                observer,
-            );
+            check_scratch_levels(target, &all_scopes, &options.retry, &mut stats, observer);
         }
         Ok(())
     })();
@@ -244,16 +270,19 @@ fn run_in(
 /// back (`deferred`), the scopes that are not to come from the cache are requested from the
 /// prefetcher now, in order. A failed versions call only means that nothing comes from the
 /// cache (a warning): the run downloads, as without one.
+#[allow(clippy::too_many_arguments)]
 fn plan_cache(
     cache: Option<&mut ScopeCache>,
-    spill: &crate::spill::Spill,
+    spill: &mut crate::spill::Spill,
     deferred: bool,
     prefetcher: Option<&Prefetcher>,
     target: &mut dyn Target,
     options: &RunOptions,
     observer: &mut dyn Observer,
+    settling: Option<&mut Settling>,
+    stats: &mut RunStats,
 ) -> Vec<bool> {
-    let scopes = spill.scopes();
+    let mut scopes = spill.scopes();
     let mut from_cache = vec![false; scopes.len()];
     if let Some(cache) = cache {
         if !scopes.is_empty() {
@@ -268,6 +297,14 @@ fn plan_cache(
         // the cache. With the downloads under way already, the entries are only checked, so
         // that a damaged one is reported (the download replaces it).
         let planned = deferred || prefetcher.is_none();
+        // Scopes left settled are taken out of pass 2 — only when nothing was requested
+        // from the prefetcher yet, whose downloads pass 2 takes in order.
+        if let (Some(settling), true, true) = (settling, planned, cache.is_ready()) {
+            if settling.settle(cache, spill, stats, observer) > 0 {
+                scopes = spill.scopes();
+                from_cache.truncate(scopes.len());
+            }
+        }
         if cache.is_ready() {
             for (i, scope) in scopes.iter().enumerate() {
                 match cache.check_head(scope) {

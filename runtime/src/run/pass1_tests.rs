@@ -140,8 +140,8 @@ fn pass1_with(
     };
     let mut hits = 0;
     let spill = read_pass_in(mode, plan, input, spiller)
-        .map(|(spill, memo_hits)| {
-            hits = memo_hits;
+        .map(|(spill, memo)| {
+            hits = memo.map_or(0, |m| m.hits);
             let scopes = spill.scopes();
             let records = (0..scopes.len())
                 .map(|i| spill.read(i).unwrap().to_sync_records().unwrap())

@@ -4,6 +4,7 @@
 use super::line_memo::{
     self, Cursor, LineMemo, MemoSettings, MemoWriter, Records, Stored, Unusable,
 };
+use super::settled::LineDigest;
 use super::{RunError, RunOptions};
 use crate::derive::select::{Class, Selector};
 use crate::derive::{DerivedRecord, Deriver, Outcome};
@@ -66,8 +67,9 @@ pub(super) fn read_pass(
     prefetcher: Option<&Prefetcher>,
     cache: Option<&ScopeCache>,
     deferred: &mut bool,
-) -> Result<Spill, RunError> {
-    let memo = open_memo(plan, options, source_name, observer);
+    memo: Option<MemoSettings>,
+) -> Result<(Spill, Option<Vec<LineDigest>>), RunError> {
+    let memo = memo.map(|settings| open_memo(settings, observer));
     let spiller = Spiller {
         spill: Spill::new()?,
         options,
@@ -80,20 +82,13 @@ pub(super) fn read_pass(
         counts: &mut stats.statistics,
         memo,
     };
-    read_pass_in(Mode::for_plan(plan), plan, lines, spiller).map(|(spill, _)| spill)
+    let (spill, memo) = read_pass_in(Mode::for_plan(plan), plan, lines, spiller)?;
+    Ok((spill, memo.map(|m| m.digests)))
 }
 
-/// The line memo of this run (`line_memo.rs`): with a cache directory, a plan whose records
-/// depend on their line alone, and no `--limit` (a memo of part of the report would cost the
-/// next night the rest). A damaged memo is reported and replaced.
-fn open_memo(
-    plan: &Plan,
-    options: &RunOptions,
-    source_name: &str,
-    observer: &mut dyn Observer,
-) -> Option<MemoRun> {
-    let cache = options.cache.as_ref().filter(|_| options.limit.is_none())?;
-    let settings = MemoSettings::for_run(plan, &cache.dir, source_name)?;
+/// The line memo of this run (`line_memo.rs`, `settings` from [`MemoSettings::for_run`]):
+/// last night's, when there is one. A damaged memo is reported and replaced.
+fn open_memo(settings: MemoSettings, observer: &mut dyn Observer) -> MemoRun {
     let old = match LineMemo::load(&settings) {
         Ok(memo) => Some(Arc::new(memo)),
         Err(Unusable::Absent) => None,
@@ -104,7 +99,7 @@ fn open_memo(
             None
         }
     };
-    Some(MemoRun::new(settings, old))
+    MemoRun::new(settings, old)
 }
 
 /// The line memo as pass 1 uses it: last night's, to look lines up in, and tonight's, being
@@ -114,6 +109,8 @@ pub(super) struct MemoRun {
     writer: Option<MemoWriter>,
     /// Body records copied from last night's memo instead of derived.
     pub(super) hits: u64,
+    /// The lines of each scope (in the spill's order), for settled scopes (`settled.rs`).
+    pub(super) digests: Vec<LineDigest>,
 }
 
 impl MemoRun {
@@ -122,18 +119,19 @@ impl MemoRun {
             writer: Some(MemoWriter::new(settings, old.clone())),
             old,
             hits: 0,
+            digests: Vec::new(),
         }
     }
 }
 
-/// [`read_pass`] in a given mode (the tests run both); also returns the number of records
-/// copied from the line memo.
+/// [`read_pass`] in a given mode (the tests run both); also returns the line memo as pass 1
+/// left it.
 pub(super) fn read_pass_in(
     mode: Mode,
     plan: &Plan,
     lines: LineReader,
     spiller: Spiller<'_>,
-) -> Result<(Spill, u64), RunError> {
+) -> Result<(Spill, Option<MemoRun>), RunError> {
     let mut spill: Spiller<'_> = match mode {
         Mode::Parallel { workers } => super::parallel::read_pass(plan, lines, workers, spiller)?,
         Mode::Sequential => {
@@ -156,8 +154,7 @@ pub(super) fn read_pass_in(
     };
     spill.spill.finish_writing()?;
     spill.finish_memo();
-    let hits = spill.memo.as_ref().map_or(0, |m| m.hits);
-    Ok((spill.spill, hits))
+    Ok((spill.spill, spill.memo))
 }
 
 /// Where the selection loop ([`select_records`]) sends what it finds. On one thread, body
@@ -334,6 +331,12 @@ impl Spiller<'_> {
             .spill
             .current_scope()
             .expect("a record was just spilled");
+        if let Some(m) = self.memo.as_mut() {
+            if m.digests.len() <= scope {
+                m.digests.resize(scope + 1, LineDigest::default());
+            }
+            m.digests[scope].add(fp);
+        }
         self.memo_entry(|w| w.record(fp, scope, encoded, stored));
         Ok(())
     }
@@ -350,9 +353,11 @@ impl Spiller<'_> {
         }
     }
 
-    /// Whether tonight's memo is being written (pass 1 then fingerprints every body line).
+    /// Whether the run keeps a line memo: pass 1 then fingerprints every body line (for the
+    /// memo, and for the digests of settled scopes, which must see every line even when the
+    /// memo could not be written).
     pub(super) fn memo_active(&self) -> bool {
-        self.memo.as_ref().is_some_and(|m| m.writer.is_some())
+        self.memo.is_some()
     }
 
     fn memo_entry(&mut self, enter: impl FnOnce(&mut MemoWriter) -> std::io::Result<()>) {

@@ -45,7 +45,7 @@ pub fn read_records(
         ..RunStats::default()
     };
     let mut deferred = false;
-    let spill = read_pass(
+    let (spill, _) = read_pass(
         plan,
         lines,
         &options,
@@ -55,6 +55,7 @@ pub fn read_records(
         None,
         None,
         &mut deferred,
+        None,
     )?;
     stats.statistics.scopes = spill.scopes().len() as u64;
     Ok((spill, stats))

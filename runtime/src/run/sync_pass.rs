@@ -3,10 +3,11 @@
 //! applied; with `--strict`, every scope diffed before anything is applied.
 
 use super::diff_pool::{DiffPool, Pass2};
+use super::settled::{Compared, LineDigest, Settlement};
 use super::{RunError, RunOptions};
 use crate::apply::{record_outcomes, Applier, Sent};
 use crate::observer::Observer;
-use crate::scope::cache::{Miss, ScopeCache};
+use crate::scope::cache::{version_after_own, Miss, ScopeCache};
 use crate::scope::cache_loader::CacheLoader;
 use crate::scope::cache_writer::{CacheWriter, Write};
 use crate::scope::diff::{diff_scope, DiffRules, PendingChange, ScopeRejection};
@@ -19,7 +20,7 @@ use crate::target::{ScopeReader, Target, TargetError};
 use std::collections::VecDeque;
 use std::sync::mpsc;
 use tapesync_compiler::plan::Plan;
-use tapesync_model::{Field, ScopeKey, ScopeTable};
+use tapesync_model::{Field, ScopeKey, ScopeTable, SyncStatistics};
 
 /// Where pass 2 gets each scope's table: the cache (where [`Tables::from_cache`] says so and
 /// the entry proves whole and current), the prefetcher (which was asked for every other
@@ -203,6 +204,91 @@ impl Tables<'_> {
     }
 }
 
+/// A scope whose comparison left it clean (`settled.rs`): nothing rejected or skipped, and
+/// no volume of the report missing from the inventory. Once its changes are applied as sent,
+/// every record of the scope equals its volume.
+#[derive(Debug, Clone)]
+struct Clean {
+    /// The version of the table it was compared with.
+    version: u64,
+    /// Volumes its records name.
+    volumes: u64,
+    /// Its volumes missing from the report, in the statistics' list.
+    unreported: std::ops::Range<usize>,
+}
+
+/// The counters and list lengths before a scope's comparison.
+struct Before {
+    statistics: SyncStatistics,
+    unreported: usize,
+}
+
+impl Before {
+    fn of(stats: &RunStats) -> Before {
+        Before {
+            statistics: stats.statistics.clone(),
+            unreported: stats.not_in_report.len(),
+        }
+    }
+
+    /// Where the comparison since listed its volumes missing from the report; whether it
+    /// left the scope clean.
+    fn compared(
+        &self,
+        scope: &ScopeKey,
+        stats: &RunStats,
+        rejected: &[ScopeRejection],
+        changes: &[PendingChange],
+        table: &ScopeTable,
+        listed: &mut Vec<(ScopeKey, std::ops::Range<usize>)>,
+    ) -> Option<Clean> {
+        let (b, a) = (&self.statistics, &stats.statistics);
+        let unreported = self.unreported..stats.not_in_report.len();
+        listed.push((scope.clone(), unreported.clone()));
+        // Every volume missing from the report is in the list (the list has a cap).
+        let all_listed =
+            a.volumes_not_in_report - b.volumes_not_in_report == unreported.len() as u64;
+        let clean = rejected.is_empty()
+            && all_listed
+            && a.volumes_skipped == b.volumes_skipped
+            && a.volumes_not_in_inventory == b.volumes_not_in_inventory;
+        clean.then(|| Clean {
+            version: table.scope_version,
+            volumes: a.volumes_unchanged - b.volumes_unchanged + changes.len() as u64,
+            unreported,
+        })
+    }
+}
+
+impl Clean {
+    /// The scope's settlement once its changes (none, or sent with `sent`'s answers) are in.
+    fn settle(
+        self,
+        scope: &ScopeKey,
+        changes: &[PendingChange],
+        batch_size: usize,
+        sent: Option<&Sent>,
+        compared: &[Field],
+        stats: &RunStats,
+    ) -> Option<Settlement> {
+        let version = match sent {
+            None if changes.is_empty() => self.version,
+            None => return None,
+            Some(sent) if sent.error.is_some() => return None,
+            Some(sent) => {
+                version_after_own(self.version, changes, batch_size, &sent.responses, compared)?
+            }
+        };
+        Some(Settlement {
+            scope: scope.clone(),
+            version,
+            digest: LineDigest::default(),
+            volumes: self.volumes,
+            unreported: stats.not_in_report[self.unreported].to_vec(),
+        })
+    }
+}
+
 /// Whether pass 2 applies on a second thread while it compares (and, in
 /// [`Pass2::Parallel`], compares on diff workers): with a prefetcher, and neither `--strict`
 /// nor `--dry-run` (those stay on the run's thread, scope after scope).
@@ -224,6 +310,7 @@ pub(super) fn sync_pass(
     source_name: &str,
     stats: &mut RunStats,
     observer: &mut dyn Observer,
+    notes: &mut Compared,
 ) -> Result<(), RunError> {
     let new_ids = NewIds::new(plan, options.add_new, options.add_new_ids);
     let rules = DiffRules {
@@ -251,7 +338,9 @@ pub(super) fn sync_pass(
             // is busy applying on the other thread.
             tables.fallback = applier.target.scope_reader();
         }
-        return sync_pipelined(pass2, tables, spill, &rules, applier, stats, observer);
+        return sync_pipelined(
+            pass2, tables, spill, &rules, applier, stats, observer, notes,
+        );
     }
     // In strict mode every scope is diffed before anything is applied; the pending changes
     // wait in a spill file of their own so memory stays bounded by the largest scope.
@@ -265,7 +354,16 @@ pub(super) fn sync_pass(
     for (i, scope) in scopes.iter().enumerate() {
         spill.read_into(i, &mut records)?;
         let got = tables.get(i, scope, Some(&mut *applier.target), stats, observer)?;
+        let before = Before::of(stats);
         let (changes, rejected) = diff_scope(got.table(), &records, &rules, stats)?;
+        let clean = before.compared(
+            scope,
+            stats,
+            &rejected,
+            &changes,
+            got.table(),
+            &mut notes.unreported,
+        );
         // Held changes are applied without their table at hand: the entry is not patched
         // (its version will not match next time, so the scope is downloaded then).
         let base = tables.done(scope, got, &changes, options.dry_run);
@@ -280,11 +378,23 @@ pub(super) fn sync_pass(
             stats.statistics.records_rejected += 1;
             observer.rejected(source_name, r.line, &r.reason);
         }
+        // Changes held (`--strict`) or only shown (`--dry-run`) leave the scope as it was:
+        // settled only when there are none.
+        let settle = |sent: Option<&Sent>, stats: &RunStats| {
+            clean.and_then(|c| c.settle(scope, &changes, options.batch_size, sent, compared, stats))
+        };
         match held.as_mut() {
-            Some(h) => h.hold(scope, &changes)?,
-            None if options.dry_run => applier.apply(scope, &changes, stats, observer)?,
+            Some(h) => {
+                notes.clean.extend(settle(None, stats));
+                h.hold(scope, &changes)?;
+            }
+            None if options.dry_run => {
+                notes.clean.extend(settle(None, stats));
+                applier.apply(scope, &changes, stats, observer)?;
+            }
             None => {
                 let sent = applier.send(scope, &changes);
+                notes.clean.extend(settle(Some(&sent), stats));
                 tables.applied(scope, base, &changes, options.batch_size, &sent);
                 record_outcomes(
                     source_name,
@@ -323,6 +433,7 @@ pub(super) fn sync_pass(
 /// batches, then its progress, scope after scope ([`InFlight`]). With [`Pass2::Parallel`]
 /// the comparisons themselves run on diff workers (`diff_pool.rs`), taken back in scope
 /// order.
+#[allow(clippy::too_many_arguments)]
 fn sync_pipelined(
     pass2: Pass2,
     mut tables: Tables<'_>,
@@ -331,6 +442,7 @@ fn sync_pipelined(
     mut applier: Applier<'_>,
     stats: &mut RunStats,
     observer: &mut dyn Observer,
+    notes: &mut Compared,
 ) -> Result<(), RunError> {
     let source_name = applier.source_name.clone();
     let batch_size = applier.batch_size;
@@ -367,6 +479,8 @@ fn sync_pipelined(
             batch_size,
             scopes: scopes_ref,
             failed: false,
+            compared: rules.compared,
+            settled: &mut notes.clean,
         };
         let mut records = ScopeRecords::default();
         let mut pool = match pass2 {
@@ -379,6 +493,7 @@ fn sync_pipelined(
                                in_flight: &mut InFlight<'_>|
          -> Result<(), RunError> {
             for (i, scope) in scopes.iter().enumerate() {
+                let before = Before::of(stats);
                 let (got, changes, rejected) = match pool.as_mut() {
                     Some(pool) => pool.take(i, tables, spill, rules, stats, observer)?,
                     None => {
@@ -388,6 +503,14 @@ fn sync_pipelined(
                         (got, changes, rejected)
                     }
                 };
+                let clean = before.compared(
+                    scope,
+                    stats,
+                    &rejected,
+                    &changes,
+                    got.table(),
+                    &mut notes.unreported,
+                );
                 let base = tables.done(scope, got, &changes, false);
                 let sent = !changes.is_empty();
                 // The applying thread stops at a failed apply: the loop ends here, and the
@@ -399,6 +522,7 @@ fn sync_pipelined(
                     rejected,
                     sent,
                     announced: false,
+                    clean,
                 });
                 if stopped {
                     break;
@@ -458,6 +582,8 @@ struct Waiting {
     sent: bool,
     /// Whether its rejections are reported.
     announced: bool,
+    /// Whether its comparison left it clean.
+    clean: Option<Clean>,
 }
 
 /// The scopes compared and not yet reported, and the applying thread's answers. Reports
@@ -471,6 +597,9 @@ struct InFlight<'a> {
     scopes: &'a [ScopeKey],
     /// An apply failed: nothing after it is reported.
     failed: bool,
+    compared: &'a [Field],
+    /// The scopes the run leaves settled.
+    settled: &'a mut Vec<Settlement>,
 }
 
 impl InFlight<'_> {
@@ -517,6 +646,16 @@ impl InFlight<'_> {
                 let waiting = self.queue.pop_front().expect("the front is there");
                 debug_assert_eq!(answered, i, "answers come in scope order");
                 let scope = &self.scopes[i];
+                self.settled.extend(waiting.clean.and_then(|c| {
+                    c.settle(
+                        scope,
+                        &changes,
+                        self.batch_size,
+                        Some(&sent),
+                        self.compared,
+                        stats,
+                    )
+                }));
                 tables.applied(scope, waiting.base, &changes, self.batch_size, &sent);
                 if let Err(e) = record_outcomes(
                     self.source_name,
@@ -531,7 +670,11 @@ impl InFlight<'_> {
                     return Err(e.into());
                 }
             } else {
-                self.queue.pop_front();
+                let waiting = self.queue.pop_front().expect("the front is there");
+                let scope = &self.scopes[i];
+                self.settled.extend(waiting.clean.and_then(|c| {
+                    c.settle(scope, &[], self.batch_size, None, self.compared, stats)
+                }));
             }
             observer.sync_progress(
                 i as u64 + 1,

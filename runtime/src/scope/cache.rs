@@ -95,6 +95,16 @@ impl ScopeCache {
             .collect();
     }
 
+    /// The inventory's version of `scope`, as the versions call told it.
+    pub fn version_of(&self, scope: &ScopeKey) -> Option<u64> {
+        self.versions.get(scope).copied()
+    }
+
+    /// The inventory's store identity, once the versions call told it.
+    pub fn store(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+
     /// Whether the versions are known (the versions call succeeded).
     pub fn is_ready(&self) -> bool {
         self.store.is_some()
@@ -313,6 +323,50 @@ impl<'a> Entry<'a> {
 /// answer, an answer without a version step, a version moved by anyone else, a conflict
 /// (the table was not what the inventory held), a volume the answers and the table disagree
 /// on, a value the inventory would not store as sent.
+/// The scope's version after `response`'s batch, when the batch alone moved it from
+/// `version`.
+fn own_step(version: u64, response: &ApplyResponse) -> Option<u64> {
+    let step = response.scope_version?;
+    // One batch moves its scope by one write at most; anything more is not its alone,
+    // whatever the flag says.
+    let own = step.after == step.before || step.after == step.before + 1;
+    (step.before == version && step.only_this_batch && own).then_some(step.after)
+}
+
+/// The scope's version after the run's batches of `changes` (cut in `batch_size`, answered
+/// by `responses`), applied to the scope at `version` — when every change was applied as sent
+/// (nothing rejected or in conflict, no compared field written that the changes did not set)
+/// and every batch alone moved the scope. `None` when anything is in doubt. With no changes,
+/// `version` itself (docs/running.md, "Settled scopes").
+pub fn version_after_own(
+    version: u64,
+    changes: &[PendingChange],
+    batch_size: usize,
+    responses: &[ApplyResponse],
+    compared: &[Field],
+) -> Option<u64> {
+    let chunks = changes.chunks(batch_size.max(1));
+    if chunks.len() != responses.len() {
+        return None;
+    }
+    let mut version = version;
+    for (chunk, response) in chunks.zip(responses) {
+        version = own_step(version, response)?;
+        let as_sent = response.results.len() == chunk.len()
+            && response.results.iter().all(|r| {
+                matches!(
+                    r.outcome,
+                    VolumeOutcome::Applied { .. } | VolumeOutcome::Created { .. }
+                )
+            })
+            && !response.implied.iter().any(|f| compared.contains(f));
+        if !as_sent {
+            return None;
+        }
+    }
+    Some(version)
+}
+
 pub fn patched(
     table: &ScopeTable,
     changes: &[PendingChange],
@@ -335,18 +389,10 @@ pub fn patched(
     // Volumes the batches wrote: their version and every column's value afterwards.
     let mut written: BTreeMap<String, (u64, Vec<Option<String>>)> = BTreeMap::new();
     for (chunk, response) in chunks.zip(responses) {
-        let step = response.scope_version?;
-        // One batch moves its scope by one write at most; anything more is not its alone,
-        // whatever the flag says.
-        let own = step.after == step.before || step.after == step.before + 1;
-        if step.before != version
-            || !step.only_this_batch
-            || !own
-            || response.results.len() != chunk.len()
-        {
+        version = own_step(version, response)?;
+        if response.results.len() != chunk.len() {
             return None;
         }
-        version = step.after;
         for (p, result) in chunk.iter().zip(&response.results) {
             let (new_version, created) = match result.outcome {
                 VolumeOutcome::Applied { version } => (version, false),
