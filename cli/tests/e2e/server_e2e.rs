@@ -711,6 +711,7 @@ fn the_line_memo_changes_no_result() {
         let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
         args.extend_from_slice(extra);
         let out = run_command(dir.path(), &report, &embedded(store), None, &args)
+            .env("TAPESYNC_LINE_MEMO", "on")
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));

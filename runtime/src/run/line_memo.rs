@@ -66,8 +66,9 @@ const MISSES_BEFORE_INDEX: u32 = 4;
 /// Bytes of the data file read at a time: tonight's hits mostly follow last night's order.
 const WINDOW: usize = 256 * 1024;
 
-/// Environment variable that turns the line memo off (`off`) — for comparing the two paths
-/// (tests, the benchmark's A/B runs); any other value is ignored.
+/// Environment variable: `on` keeps the line memo's files (records copied instead of
+/// derived), `off` fingerprints nothing (no settled scopes either — for comparisons); unset
+/// or anything else, lines are fingerprinted for settled scopes only.
 pub const LINE_MEMO_ENV: &str = "TAPESYNC_LINE_MEMO";
 
 /// A line's fingerprint.
@@ -75,6 +76,22 @@ pub(crate) type Fingerprint = u128;
 
 pub(crate) fn fingerprint(raw: &str) -> Fingerprint {
     xxhash_rust::xxh3::xxh3_128(raw.as_bytes())
+}
+
+/// The fingerprint of a record's lines: its line's, for a record of one line (the only kind
+/// the memo is kept for, [`eligible`]); of all of them, each ended by a line feed, otherwise.
+pub(crate) fn fingerprint_record(lines: &[crate::read::RawRecord]) -> Fingerprint {
+    match lines {
+        [one] => fingerprint(&one.raw),
+        _ => {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for l in lines {
+                h.update(l.raw.as_bytes());
+                h.update(b"\n");
+            }
+            h.digest128()
+        }
+    }
 }
 
 /// Whether a record of `plan` depends on its line alone: one line per record (no grouping,
@@ -148,6 +165,13 @@ impl MemoSettings {
             path,
             key: key.to_string(),
         }
+    }
+
+    /// Whether the memo's files are read and written (`TAPESYNC_LINE_MEMO=on`). Otherwise
+    /// pass 1 fingerprints the lines for settled scopes only: writing the memo costs a first
+    /// run about a fifth more (docs/benchmarks.md, "Round 8").
+    pub(crate) fn keeps_records(&self) -> bool {
+        std::env::var(LINE_MEMO_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("on"))
     }
 
     fn data_path(&self) -> PathBuf {

@@ -89,6 +89,14 @@ pub(super) fn read_pass(
 /// The line memo of this run (`line_memo.rs`, `settings` from [`MemoSettings::for_run`]):
 /// last night's, when there is one. A damaged memo is reported and replaced.
 fn open_memo(settings: MemoSettings, observer: &mut dyn Observer) -> MemoRun {
+    if !settings.keeps_records() {
+        return MemoRun {
+            old: None,
+            writer: None,
+            hits: 0,
+            digests: Vec::new(),
+        };
+    }
     let old = match LineMemo::load(&settings) {
         Ok(memo) => Some(Arc::new(memo)),
         Err(Unusable::Absent) => None,
@@ -459,14 +467,12 @@ impl Sink for Body<'_, '_> {
             };
         }
         // Plans with a memo have records of one line.
-        let [record] = lines else {
-            unreachable!("the line memo is only kept for records of one line")
-        };
-        let fp = line_memo::fingerprint(&record.raw);
+        let fp = line_memo::fingerprint_record(lines);
+        let line = lines.first().map_or(0, |r| r.line);
         self.encoded.clear();
         if let Some(memo) = &self.memo {
             if let Some(hit) = memo.find(ordinal, fp, &mut self.cursor) {
-                if self.records.put(memo, &hit, record.line, &mut self.encoded) {
+                if self.records.put(memo, &hit, line, &mut self.encoded) {
                     self.out.memo_hits(1);
                     return self.out.push_body(
                         fp,
