@@ -19,6 +19,7 @@
 //! docs/architecture.md draws the whole pipeline; docs/running.md is what users see.
 
 pub mod apply;
+mod cache_file;
 pub mod derive;
 pub mod observer;
 pub mod read;

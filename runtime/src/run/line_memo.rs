@@ -43,6 +43,7 @@
 //! [`NO_RECORD`] for a line that gave no record —, CRC-32 u32 of the record), and a CRC-32 of everything before it (u32). Data format: magic `TSLNDATA`, the
 //! identity (u64), then records (spill encoding, line number zeroed).
 
+use crate::cache_file::{put_text, replace, Reader};
 use crate::spill::read_at;
 use rustc_hash::FxHashMap;
 use std::fs::File;
@@ -490,23 +491,16 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// The scope table at the start of `b`, and its length in bytes.
 fn read_scopes(b: &[u8]) -> Option<(Vec<ScopeKey>, usize)> {
-    let count = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
-    let mut at = 4;
-    let mut text = || -> Option<String> {
-        let len = usize::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
-        let s = std::str::from_utf8(b.get(at + 2..at + 2 + len)?)
-            .ok()?
-            .to_string();
-        at += 2 + len;
-        Some(s)
-    };
-    let mut scopes = Vec::new();
-    for _ in 0..count {
-        let customer = text()?;
-        let media = text()?;
-        scopes.push(ScopeKey { customer, media });
-    }
-    Some((scopes, at))
+    let mut r = Reader::new(b);
+    let scopes = (0..r.u32()?)
+        .map(|_| {
+            Some(ScopeKey {
+                customer: r.text()?,
+                media: r.text()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((scopes, r.at))
 }
 
 /// Writes tonight's memo while pass 1 spills (on the run's thread, in input order).
@@ -655,26 +649,23 @@ impl MemoWriter {
         self.same = false;
         let dir = self.settings.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let data = match &self.old {
+        let (index, data) = match &self.old {
             Some(old) => {
                 let mut file = old.data.try_clone()?;
                 let at = file.seek(io::SeekFrom::End(0))?;
                 let kept = self.entries as usize;
                 let mut index = Vec::with_capacity(old.entries * ENTRY);
                 index.extend_from_slice(&old.index[old.entries_at..old.entries_at + kept * ENTRY]);
-                self.out = Some(Pending {
-                    index,
-                    data: DataOut {
-                        // Appends go to the end whatever was there; a concurrent writer's
-                        // bytes make this run's records fail their check, never pass it.
-                        at,
-                        file: io::BufWriter::with_capacity(1 << 16, file),
-                        id: old.data_id,
-                        base: old.base,
-                        fresh: None,
-                    },
-                });
-                return Ok(());
+                let data = DataOut {
+                    // Appends go to the end whatever was there; a concurrent writer's bytes
+                    // make this run's records fail their check, never pass it.
+                    at,
+                    file: io::BufWriter::with_capacity(1 << 16, file),
+                    id: old.data_id,
+                    base: old.base,
+                    fresh: None,
+                };
+                (index, data)
             }
             None => {
                 let id = fastrand::u64(..);
@@ -685,19 +676,17 @@ impl MemoWriter {
                 let mut file = io::BufWriter::with_capacity(1 << 20, file);
                 file.write_all(DATA_MAGIC)?;
                 file.write_all(&id.to_le_bytes())?;
-                DataOut {
+                let data = DataOut {
                     file,
                     at: DATA_HEAD,
                     id,
                     base: 0,
                     fresh: Some(path),
-                }
+                };
+                (Vec::new(), data)
             }
         };
-        self.out = Some(Pending {
-            index: Vec::new(),
-            data,
-        });
+        self.out = Some(Pending { index, data });
         Ok(())
     }
 
@@ -726,7 +715,6 @@ impl MemoWriter {
             path.persist(self.settings.data_path())
                 .map_err(|e| e.error)?;
         }
-        let dir = self.settings.path.parent().unwrap_or(Path::new("."));
         let mut head = Vec::new();
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&FORMAT.to_le_bytes());
@@ -737,24 +725,19 @@ impl MemoWriter {
         head.extend_from_slice(&base.to_le_bytes());
         head.extend_from_slice(&(scopes.len() as u32).to_le_bytes());
         for s in scopes {
-            for text in [&s.customer, &s.media] {
-                let len = u16::try_from(text.len())
-                    .map_err(|_| io::Error::other("a scope name too long for the line memo"))?;
-                head.extend_from_slice(&len.to_le_bytes());
-                head.extend_from_slice(text.as_bytes());
-            }
+            put_text(&mut head, &s.customer, "a scope name")?;
+            put_text(&mut head, &s.media, "a scope name")?;
         }
         head.extend_from_slice(&self.entries.to_le_bytes());
         let mut crc = crc32fast::Hasher::new();
         crc.update(&head);
         crc.update(&out.index);
-        let mut file = tempfile::Builder::new()
-            .prefix(".tapesync-memo")
-            .tempfile_in(dir)?;
-        file.write_all(&head)?;
-        file.write_all(&out.index)?;
-        file.write_all(&crc.finalize().to_le_bytes())?;
-        file.persist(&self.settings.path).map_err(|e| e.error)?;
+        let crc = crc.finalize().to_le_bytes();
+        replace(
+            &self.settings.path,
+            ".tapesync-memo",
+            &[&head, &out.index, &crc],
+        )?;
         Ok(true)
     }
 }

@@ -20,12 +20,13 @@
 //! length and UTF-8 each); then a CRC-32 of everything before it (u32). Written to a
 //! temporary file and renamed.
 
+use crate::cache_file::{put_text, replace, Reader};
 use crate::observer::Observer;
 use crate::scope::cache::ScopeCache;
 use crate::spill::Spill;
 use crate::stats::{RunStats, LIST_CAP};
 use rustc_hash::FxHashMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use tapesync_model::ScopeKey;
 
@@ -81,13 +82,13 @@ pub(crate) fn load(path: &Path, key: &str) -> Result<Vec<Settlement>, String> {
         return Err(damaged("not a file of settled scopes"));
     }
     let crc_at = bytes.len() - 4;
-    if crc32fast::hash(&bytes[..crc_at]) != u32::from_le_bytes(take::<4>(&bytes, crc_at)) {
+    if crc32fast::hash(&bytes[..crc_at])
+        != u32::from_le_bytes(bytes[crc_at..].try_into().expect("4 bytes"))
+    {
         return Err(damaged("damaged or truncated (checksum)"));
     }
-    let mut r = Reader {
-        bytes: &bytes[..crc_at],
-        at: 8,
-    };
+    let mut r = Reader::new(&bytes[..crc_at]);
+    r.bytes(8);
     let parsed = (|| {
         if r.u32()? != FORMAT {
             return Some(None);
@@ -105,14 +106,14 @@ pub(crate) fn load(path: &Path, key: &str) -> Result<Vec<Settlement>, String> {
                 scope: ScopeKey { customer, media },
                 version: r.u64()?,
                 digest: LineDigest {
-                    sum: u128::from_le_bytes(r.bytes(16)?.try_into().ok()?),
+                    sum: r.u128()?,
                     lines: r.u64()?,
                 },
                 volumes: r.u64()?,
                 unreported: (0..r.u32()?).map(|_| r.text()).collect::<Option<_>>()?,
             });
         }
-        (r.at == r.bytes.len()).then_some(Some(out))
+        r.is_done().then_some(Some(out))
     })();
     match parsed {
         Some(Some(settled)) => Ok(settled),
@@ -130,34 +131,20 @@ pub(crate) fn save(path: &Path, key: &str, settled: &[Settlement]) -> io::Result
     b.extend_from_slice(key.as_bytes());
     b.extend_from_slice(&(settled.len() as u32).to_le_bytes());
     for s in settled {
-        for text in [&s.scope.customer, &s.scope.media] {
-            let len = u16::try_from(text.len())
-                .map_err(|_| io::Error::other("a scope name too long to keep"))?;
-            b.extend_from_slice(&len.to_le_bytes());
-            b.extend_from_slice(text.as_bytes());
-        }
+        put_text(&mut b, &s.scope.customer, "a scope name")?;
+        put_text(&mut b, &s.scope.media, "a scope name")?;
         b.extend_from_slice(&s.version.to_le_bytes());
         b.extend_from_slice(&s.digest.sum.to_le_bytes());
         b.extend_from_slice(&s.digest.lines.to_le_bytes());
         b.extend_from_slice(&s.volumes.to_le_bytes());
         b.extend_from_slice(&(s.unreported.len() as u32).to_le_bytes());
         for text in &s.unreported {
-            let len = u16::try_from(text.len())
-                .map_err(|_| io::Error::other("a volume name too long to keep"))?;
-            b.extend_from_slice(&len.to_le_bytes());
-            b.extend_from_slice(text.as_bytes());
+            put_text(&mut b, text, "a volume name")?;
         }
     }
     let crc = crc32fast::hash(&b);
     b.extend_from_slice(&crc.to_le_bytes());
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".tapesync-settled")
-        .tempfile_in(dir)?;
-    file.write_all(&b)?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    replace(path, ".tapesync-settled", &[&b])
 }
 
 /// Settled scopes in one run: what the last run left, the digests of tonight's lines, and
@@ -299,40 +286,6 @@ impl Settling {
                 self.path.display()
             ));
         }
-    }
-}
-
-fn take<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    b[at..at + N].try_into().expect("N bytes")
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let out = self.bytes.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(out)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
-    }
-
-    fn text(&mut self) -> Option<String> {
-        let len = u16::from_le_bytes(self.bytes(2)?.try_into().ok()?);
-        Some(
-            std::str::from_utf8(self.bytes(usize::from(len))?)
-                .ok()?
-                .to_string(),
-        )
     }
 }
 

@@ -21,7 +21,7 @@
 
 use crate::scope::diff::PendingChange;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use tapesync_model::{
     canonicalise, ApplyResponse, Field, ScopeKey, ScopeTable, ScopeVersions, VolumeOutcome,
@@ -229,14 +229,8 @@ impl ScopeCache {
         bytes[at..at + 8].copy_from_slice(&length.to_le_bytes());
         let crc = crc32fast::hash(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
-        std::fs::create_dir_all(&self.dir)?;
-        // The temporary file is private (0600 on Unix): the tables are inventory data.
-        let mut file = tempfile::Builder::new()
-            .prefix(".entry")
-            .tempfile_in(&self.dir)?;
-        file.write_all(&bytes)?;
-        file.persist(self.path(scope)).map_err(|e| e.error)?;
-        Ok(())
+        // Private (0600 on Unix): the tables are inventory data.
+        crate::cache_file::replace(&self.path(scope), ".entry", &[&bytes])
     }
 
     /// Drops the entry of `scope` (its content is in doubt).
