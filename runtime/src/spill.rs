@@ -5,11 +5,16 @@
 //! before anything is written, and refuse the output of a failed input command — while memory
 //! stays bounded by the largest scope, not by the input.
 //!
-//! Records are encoded compactly (see `encode`) into a small buffer per scope; a full buffer
-//! (or all of them, when together they pass a budget) is appended to the one spill file as a
-//! chunk, and each scope remembers where its chunks are. Shuffled input over many scopes
-//! therefore costs sequential appends to one file — no file per scope to open, close and
-//! reopen — and reading a scope back reads just its chunks.
+//! Records are encoded compactly (see `encode`) into a small buffer per scope. While all the
+//! records together fit in a memory budget ([`SPILL_MEMORY_ENV`], 256 MiB unless set) a full
+//! buffer is only put aside in memory: a report of a million volumes (about 77 MB spilled)
+//! never touches the disk, and the scopes a run settles (`run/settled.rs`) are dropped without
+//! having been written anywhere — copying them into the page cache was a fifth of such a
+//! night's time. The first record past the budget writes everything held to the temporary
+//! file, and from then on a full buffer (or all of them, when together they pass a smaller
+//! budget) is appended to that one file as a chunk, each scope remembering where its chunks
+//! are. Shuffled input over many scopes therefore costs sequential appends to one file — no
+//! file per scope to open, close and reopen — and reading a scope back reads just its chunks.
 
 use crate::derive::{DerivedRecord, SyncRecord};
 use rustc_hash::FxHashMap;
@@ -23,17 +28,52 @@ const CHUNK_BYTES: usize = 32 * 1024;
 /// All buffers together may hold this many bytes before every one is written out (many scopes
 /// would otherwise make the buffers, not the largest scope, bound the memory).
 const BUFFER_BUDGET: usize = 8 * 1024 * 1024;
+/// Bytes of records held in memory before the spill turns to its file, unless
+/// [`SPILL_MEMORY_ENV`] says otherwise.
+const DEFAULT_MEMORY: usize = 256 * 1024 * 1024;
+/// A held buffer is put aside once it has less room left than this (most records are far
+/// smaller), so that it never grows by copying.
+const HELD_SPARE: usize = 1024;
+/// Bytes of texts a scope expected to be settled keeps before it keeps none: enough that a
+/// scope with changed lines nearly always shows one (a record derived) before, few enough
+/// that a settled scope costs next to nothing.
+const PROBATION_BYTES: usize = 64 * 1024;
+/// Environment variable: MiB of records the spill may hold in memory before it writes them
+/// to a temporary file (`0`: always the file).
+pub const SPILL_MEMORY_ENV: &str = "TAPESYNC_SPILL_MEMORY";
 
 struct ScopeData {
     key: ScopeKey,
     /// (offset, length) of the scope's chunks in the spill file, in write order.
     chunks: Vec<(u64, u64)>,
+    /// Full buffers held in memory (before the spill turned to its file), in order; they
+    /// follow the written chunks (which, once there is a file, come first: turning to the
+    /// file writes every held buffer).
+    held: Vec<Vec<u8>>,
     buffer: Vec<u8>,
     records: u64,
+    keep: Keep,
+    /// Bytes of `held` and `buffer`.
+    kept: usize,
+}
+
+/// Whether a scope's records are kept ([`Spill::expect_settled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Kept,
+    /// Expected to be settled, kept so far: all of its records are texts (lines last night's
+    /// memo knows), and there are fewer than [`PROBATION_BYTES`] of them.
+    Probation,
+    /// Expected to be settled and past its probation: its records are counted, not kept.
+    Counted,
 }
 
 pub struct Spill {
-    file: File,
+    /// The temporary file, made when the first chunk is written.
+    file: Option<File>,
+    /// Bytes still held in memory, or `None` once the spill has turned to its file.
+    holding: Option<usize>,
+    memory_budget: usize,
     /// Bytes written to `file` so far (the next chunk's offset).
     written: u64,
     scopes: Vec<ScopeData>,
@@ -52,15 +92,28 @@ pub struct Spill {
     unsorted: bool,
     /// Scopes were dropped ([`Spill::retain_scopes`]): the numbers no longer match the index.
     retained: bool,
+    /// Scopes expected to be settled ([`Spill::expect_settled`]).
+    expected: FxHashMap<ScopeKey, ()>,
 }
 
 impl Spill {
+    /// A spill that holds records in memory up to [`SPILL_MEMORY_ENV`] MiB (256 MiB unless
+    /// set).
     pub fn new() -> io::Result<Spill> {
+        let budget = std::env::var(SPILL_MEMORY_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map_or(DEFAULT_MEMORY, |mib| mib.saturating_mul(1024 * 1024));
+        Spill::with_memory(budget)
+    }
+
+    /// A spill that holds up to `budget` bytes of records in memory before it writes to its
+    /// file (0: every chunk is written).
+    pub fn with_memory(budget: usize) -> io::Result<Spill> {
         Ok(Spill {
-            file: tempfile::Builder::new()
-                .prefix("tapesync-spill")
-                .tempfile()?
-                .into_file(),
+            file: None,
+            holding: (budget > 0).then_some(0),
+            memory_budget: budget,
             written: 0,
             scopes: Vec::new(),
             index: FxHashMap::default(),
@@ -71,6 +124,7 @@ impl Spill {
             left: Vec::new(),
             unsorted: false,
             retained: false,
+            expected: FxHashMap::default(),
         })
     }
 
@@ -109,6 +163,11 @@ impl Spill {
         fields: impl Iterator<Item = (Field, &'v str)>,
     ) -> io::Result<Option<&ScopeKey>> {
         let (i, new_scope) = self.scope_of(customer, media);
+        if self.scopes[i].keep == Keep::Counted {
+            self.scopes[i].records += 1;
+            return Ok(new_scope.then(|| &self.scopes[i].key));
+        }
+        self.scopes[i].keep = Keep::Kept;
         let buffer = &mut self.scopes[i].buffer;
         let before = buffer.len();
         encode(buffer, line, volume, repository_by_rule, fields)?;
@@ -126,8 +185,33 @@ impl Spill {
         encoded: &[u8],
     ) -> io::Result<Option<&ScopeKey>> {
         let (i, new_scope) = self.scope_of(customer, media);
-        self.scopes[i].buffer.extend_from_slice(encoded);
+        let scope = &mut self.scopes[i];
+        match scope.keep {
+            Keep::Counted => {
+                scope.records += 1;
+                return Ok(new_scope.then(|| &self.scopes[i].key));
+            }
+            // A derived record: the scope's lines are not last night's.
+            Keep::Probation if encoded.get(8) != Some(&TEXT_MARK) => scope.keep = Keep::Kept,
+            _ => {}
+        }
+        scope.buffer.extend_from_slice(encoded);
         self.appended(i, encoded.len())?;
+        let scope = &mut self.scopes[i];
+        if scope.keep == Keep::Probation
+            && scope.kept > PROBATION_BYTES
+            && scope.chunks.is_empty()
+            && self.holding.is_some()
+        {
+            // Past its probation with nothing but known lines: counted from now on.
+            if let Some(held) = self.holding.as_mut() {
+                *held -= scope.kept;
+            }
+            scope.keep = Keep::Counted;
+            scope.kept = 0;
+            scope.held = Vec::new();
+            scope.buffer = Vec::new();
+        }
         Ok(new_scope.then(|| &self.scopes[i].key))
     }
 
@@ -177,14 +261,22 @@ impl Spill {
             Some(i) => i,
             None => {
                 let i = self.scopes.len();
+                let key = ScopeKey {
+                    customer: customer.to_string(),
+                    media: media.to_string(),
+                };
                 self.scopes.push(ScopeData {
-                    key: ScopeKey {
-                        customer: customer.to_string(),
-                        media: media.to_string(),
+                    keep: if self.expected.contains_key(&key) {
+                        Keep::Probation
+                    } else {
+                        Keep::Kept
                     },
+                    key,
                     chunks: Vec::new(),
+                    held: Vec::new(),
                     buffer: Vec::new(),
                     records: 0,
+                    kept: 0,
                 });
                 self.left.push(false);
                 match packed {
@@ -211,6 +303,23 @@ impl Spill {
     fn appended(&mut self, i: usize, added: usize) -> io::Result<()> {
         let scope = &mut self.scopes[i];
         scope.records += 1;
+        scope.kept += added;
+        if let Some(held) = self.holding.as_mut() {
+            *held += added;
+            let spare = scope.buffer.capacity() - scope.buffer.len();
+            if scope.buffer.len() >= CHUNK_BYTES
+                || (spare < HELD_SPARE && scope.buffer.len() > HELD_SPARE)
+            {
+                // A buffer about to grow is kept as it is and the next one starts empty at
+                // the chunk size: nothing is copied to grow a buffer, and little is wasted.
+                let next = Vec::with_capacity(CHUNK_BYTES);
+                scope.held.push(std::mem::replace(&mut scope.buffer, next));
+            }
+            if *held > self.memory_budget {
+                self.turn_to_file()?;
+            }
+            return Ok(());
+        }
         self.buffered += added;
         if scope.buffer.len() >= CHUNK_BYTES {
             self.write_chunk(i)?;
@@ -221,13 +330,47 @@ impl Spill {
         Ok(())
     }
 
+    /// Writes every record held in memory to the file, scope by scope, and spills to the file
+    /// from now on.
+    fn turn_to_file(&mut self) -> io::Result<()> {
+        self.holding = None;
+        for i in 0..self.scopes.len() {
+            let held = std::mem::take(&mut self.scopes[i].held);
+            for chunk in &held {
+                self.write_bytes(i, chunk)?;
+            }
+        }
+        self.buffered = self.scopes.iter().map(|s| s.buffer.len()).sum();
+        self.write_all_chunks()
+    }
+
     fn write_chunk(&mut self, i: usize) -> io::Result<()> {
-        let scope = &mut self.scopes[i];
-        if scope.buffer.is_empty() {
+        let buffer = std::mem::take(&mut self.scopes[i].buffer);
+        if buffer.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&scope.buffer)?;
-        let len = scope.buffer.len() as u64;
+        self.write_bytes(i, &buffer)?;
+        self.buffered -= buffer.len();
+        let scope = &mut self.scopes[i];
+        scope.buffer = buffer;
+        scope.buffer.clear();
+        Ok(())
+    }
+
+    /// Appends `bytes` of scope `i` to the file.
+    fn write_bytes(&mut self, i: usize, bytes: &[u8]) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(
+                tempfile::Builder::new()
+                    .prefix("tapesync-spill")
+                    .tempfile()?
+                    .into_file(),
+            ),
+        };
+        file.write_all(bytes)?;
+        let len = bytes.len() as u64;
+        let scope = &mut self.scopes[i];
         match scope.chunks.last_mut() {
             // Right behind the scope's previous chunk (sorted input, or a scope alone in the
             // budget): one longer chunk, read back in one go.
@@ -235,8 +378,6 @@ impl Spill {
             _ => scope.chunks.push((self.written, len)),
         }
         self.written += len;
-        self.buffered -= scope.buffer.len();
-        scope.buffer.clear();
         Ok(())
     }
 
@@ -247,10 +388,115 @@ impl Spill {
         Ok(())
     }
 
-    /// Writes out what is still buffered; call before reading.
+    /// Writes out what is still buffered (nothing while the records are held in memory);
+    /// call before reading.
     pub fn finish_writing(&mut self) -> io::Result<()> {
+        if self.holding.is_some() {
+            return Ok(());
+        }
         self.write_all_chunks()?;
-        self.file.flush()
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Derives the records that pass 1 kept as their text ([`encode_text`]), for every scope
+    /// still in the spill, keeping each scope's order; `make` gives each of up to `workers`
+    /// threads its own way to derive. Call after [`Spill::finish_writing`]. Scopes held in
+    /// memory are done on several threads; in the file, one scope at a time, each written
+    /// again at the end of the file.
+    pub fn derive_texts<'a>(
+        &mut self,
+        workers: usize,
+        make: &(dyn Fn() -> Box<DeriveText<'a>> + Sync),
+    ) -> io::Result<()> {
+        if self.holding.is_none() {
+            let mut derive = make();
+            let mut records = ScopeRecords::default();
+            for i in 0..self.scopes.len() {
+                self.read_into(i, &mut records)?;
+                let key = &self.scopes[i].key;
+                if let Some(bytes) = with_texts_derived(key, &records.bytes, &mut *derive)? {
+                    let at = self.written;
+                    self.write_bytes(i, &bytes)?;
+                    self.scopes[i].chunks = vec![(at, bytes.len() as u64)];
+                }
+            }
+            return Ok(());
+        }
+        let workers = workers.clamp(1, self.scopes.len().max(1));
+        let mut shares: Vec<Vec<&mut ScopeData>> = (0..workers).map(|_| Vec::new()).collect();
+        for (i, scope) in self.scopes.iter_mut().enumerate() {
+            shares[i % workers].push(scope);
+        }
+        std::thread::scope(|threads| {
+            let running: Vec<_> = shares
+                .into_iter()
+                .map(|share| {
+                    threads.spawn(move || -> io::Result<()> {
+                        let mut derive = make();
+                        let mut bytes = Vec::new();
+                        for scope in share {
+                            bytes.clear();
+                            for chunk in &scope.held {
+                                bytes.extend_from_slice(chunk);
+                            }
+                            bytes.extend_from_slice(&scope.buffer);
+                            if let Some(done) =
+                                with_texts_derived(&scope.key, &bytes, &mut *derive)?
+                            {
+                                scope.held = vec![done];
+                                scope.buffer = Vec::new();
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            running.into_iter().try_for_each(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })
+    }
+
+    /// Scopes that this run is likely to settle (`run/settled.rs`): once one of them has
+    /// [`PROBATION_BYTES`] of records, all of them texts of lines last night's memo knows,
+    /// its records are only counted from then on — a settled scope never needs them. Call
+    /// before the first record. A scope that is not settled after all is filled from a second
+    /// reading of the input ([`Spill::fill_counted`]).
+    pub fn expect_settled(&mut self, scopes: impl IntoIterator<Item = ScopeKey>) {
+        self.expected = scopes.into_iter().map(|k| (k, ())).collect();
+    }
+
+    /// Whether a scope still in the spill has its records counted, not kept.
+    pub fn has_counted(&self) -> bool {
+        self.scopes.iter().any(|s| s.keep == Keep::Counted)
+    }
+
+    /// Fills every scope whose records were only counted with its records in `from` (a spill
+    /// of the same input read again, every record kept).
+    pub fn fill_counted(&mut self, from: &Spill) -> io::Result<()> {
+        for scope in self.scopes.iter_mut().filter(|s| s.keep == Keep::Counted) {
+            let j = from
+                .scopes
+                .iter()
+                .position(|s| s.key == scope.key)
+                .filter(|j| from.scopes[*j].records == scope.records)
+                .ok_or_else(|| io::Error::other("the input read again gives other records"))?;
+            let records = from.read(j)?;
+            scope.kept = records.bytes.len();
+            scope.held = vec![records.bytes];
+            scope.buffer = Vec::new();
+            scope.keep = Keep::Kept;
+        }
+        Ok(())
+    }
+
+    /// Whether every record is still in memory (no file was written).
+    pub fn in_memory(&self) -> bool {
+        self.file.is_none()
     }
 
     /// Whether records of one scope were interleaved with records of another.
@@ -281,6 +527,12 @@ impl Spill {
     /// diff workers), and no read probes past a chunk's end.
     pub fn read_into(&self, i: usize, records: &mut ScopeRecords) -> io::Result<()> {
         let scope = &self.scopes[i];
+        if scope.keep == Keep::Counted {
+            return Err(io::Error::other(format!(
+                "the records of {} were not kept",
+                scope.key
+            )));
+        }
         let total: u64 = scope.chunks.iter().map(|(_, len)| len).sum();
         let total = usize::try_from(total).map_err(|_| corrupt())?;
         let bytes = &mut records.bytes;
@@ -289,12 +541,20 @@ impl Spill {
         bytes.truncate(total);
         bytes.resize(total, 0);
         let mut at = 0;
-        for &(offset, len) in &scope.chunks {
-            let len = usize::try_from(len).map_err(|_| corrupt())?;
-            read_at(&self.file, &mut bytes[at..at + len], offset)?;
-            at += len;
+        if let Some(file) = &self.file {
+            for &(offset, len) in &scope.chunks {
+                let len = usize::try_from(len).map_err(|_| corrupt())?;
+                read_at(file, &mut bytes[at..at + len], offset)?;
+                at += len;
+            }
         }
-        // Records still buffered (before finish_writing) follow the written chunks.
+        if at != total {
+            return Err(corrupt());
+        }
+        // Records held in memory, then those still buffered, follow the written chunks.
+        for chunk in &scope.held {
+            bytes.extend_from_slice(chunk);
+        }
         bytes.extend_from_slice(&scope.buffer);
         records.key.clone_from(&scope.key);
         records.records = scope.records;
@@ -387,7 +647,14 @@ impl<'a> RecordView<'a> {
     fn decode(bytes: &'a [u8], pos: &mut usize) -> io::Result<RecordView<'a>> {
         let header = take(bytes, pos, HEADER)?;
         let line = u64::from_le_bytes(header[..8].try_into().map_err(|_| corrupt())?);
-        let (repository_by_rule, count) = (header[8] != 0, usize::from(header[9]));
+        // A record kept as its text (`TEXT_MARK`) is never read as a record: it is derived
+        // first ([`Spill::derive_texts`]).
+        let repository_by_rule = match header[8] {
+            0 => false,
+            1 => true,
+            _ => return Err(corrupt()),
+        };
+        let count = usize::from(header[9]);
         let volume_len = usize::from(u16::from_le_bytes([header[10], header[11]]));
         let text_len = u32::from_le_bytes(header[12..16].try_into().map_err(|_| corrupt())?);
         let text = take(
@@ -518,6 +785,61 @@ fn encode_at<'v>(
     out[start + 12..start + HEADER].copy_from_slice(&text_len.to_le_bytes());
     out.extend_from_slice(table[..count].as_flattened());
     Ok(())
+}
+
+/// The second byte of a spilled entry's header (after the line) for a record kept as the text
+/// it comes from, where a record has its `repository_by_rule` (0 or 1).
+const TEXT_MARK: u8 = 0xFF;
+
+/// Appends a record kept as its text: the line, [`TEXT_MARK`], the length of the text (u32,
+/// where a record has its text's length) and the text. Pass 1 spills a line this way when the
+/// line memo tells its scope without deriving it; [`Spill::derive_texts`] turns what is left
+/// of them after settling into records.
+pub fn encode_text(out: &mut Vec<u8>, line: u64, text: &str) -> io::Result<()> {
+    let len = u32::try_from(text.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a record of more than 4 GiB"))?;
+    out.extend_from_slice(&line.to_le_bytes());
+    out.extend_from_slice(&[TEXT_MARK, 0, 0, 0]);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+/// Makes the record of a text kept by [`encode_text`]: given the scope it was spilled under,
+/// the line and the text, appends the encoded record to the buffer.
+pub type DeriveText<'a> = dyn FnMut(&ScopeKey, u64, &str, &mut Vec<u8>) -> io::Result<()> + 'a;
+
+/// `bytes` (a scope's entries) with every text derived by `derive`, or `None` when it has no
+/// text.
+fn with_texts_derived(
+    key: &ScopeKey,
+    bytes: &[u8],
+    derive: &mut DeriveText<'_>,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let start = pos;
+        let header = take(bytes, &mut pos, HEADER)?;
+        let len = u32::from_le_bytes(header[12..16].try_into().map_err(|_| corrupt())?);
+        let len = usize::try_from(len).map_err(|_| corrupt())?;
+        if header[8] == TEXT_MARK {
+            let line = u64::from_le_bytes(header[..8].try_into().map_err(|_| corrupt())?);
+            let text = std::str::from_utf8(take(bytes, &mut pos, len)?).map_err(|_| corrupt())?;
+            let out = out.get_or_insert_with(|| {
+                let mut v = Vec::with_capacity(bytes.len() + bytes.len() / 2);
+                v.extend_from_slice(&bytes[..start]);
+                v
+            });
+            derive(key, line, text, out)?;
+        } else {
+            take(bytes, &mut pos, len + usize::from(header[9]) * 3)?;
+            if let Some(out) = out.as_mut() {
+                out.extend_from_slice(&bytes[start..pos]);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn value_len(s: &str) -> io::Result<u16> {
@@ -762,7 +1084,7 @@ mod tests {
 
     #[test]
     fn a_scope_written_alone_is_one_chunk() {
-        let mut s = Spill::new().unwrap();
+        let mut s = Spill::with_memory(0).unwrap();
         let mut r = rec("A", "V");
         r.fields.insert(Field::Description, "d".repeat(200));
         let n = 3 * CHUNK_BYTES / 200;
@@ -784,7 +1106,7 @@ mod tests {
 
     #[test]
     fn many_scopes_and_chunks_keep_input_order_per_scope() {
-        let mut s = Spill::new().unwrap();
+        let mut s = Spill::with_memory(0).unwrap();
         // Long values make each scope's buffer fill several chunks, interleaved with others.
         let mut r = rec("X", "V");
         r.fields.insert(Field::Description, "d".repeat(200));
@@ -808,5 +1130,48 @@ mod tests {
         let expected: Vec<String> = (0..rounds).map(|i| format!("V{i}")).collect();
         assert_eq!(vols, expected);
         assert_eq!(s.total_records(), 70 * rounds as u64);
+    }
+
+    /// Records held in memory, records written to the file, and a spill that turns from the
+    /// one to the other part-way read back the same, in input order per scope; a spill that
+    /// stays within its budget makes no file.
+    #[test]
+    fn held_written_and_turned_spills_read_back_the_same() {
+        let mut r = rec("X", "V");
+        let fill = |s: &mut Spill, r: &mut SyncRecord| {
+            for round in 0..2000 {
+                for c in 0..7 {
+                    r.scope.customer = format!("C{c}");
+                    r.volume = format!("V{round}");
+                    r.line = round as u64 + 1;
+                    r.fields
+                        .insert(Field::Description, "d".repeat((round * 7 + c) % 300));
+                    s.push_record(r).unwrap();
+                }
+            }
+            s.finish_writing().unwrap();
+        };
+        let read_all = |s: &Spill| -> Vec<Vec<SyncRecord>> {
+            (0..s.scopes().len())
+                .map(|i| s.read(i).unwrap().to_sync_records().unwrap())
+                .collect()
+        };
+        let mut written = Spill::with_memory(0).unwrap();
+        fill(&mut written, &mut r);
+        assert!(!written.in_memory());
+        let expected = read_all(&written);
+        assert_eq!(expected[3].len(), 2000);
+        assert!(expected[3].windows(2).all(|w| w[0].line < w[1].line));
+        let mut held = Spill::with_memory(64 * 1024 * 1024).unwrap();
+        fill(&mut held, &mut r);
+        assert!(held.in_memory());
+        assert!(held.scopes[3].held.len() > 1);
+        assert_eq!(read_all(&held), expected);
+        // About 2.2 MB of records: the spill turns to its file a third of the way.
+        let mut turned = Spill::with_memory(700 * 1024).unwrap();
+        fill(&mut turned, &mut r);
+        assert!(!turned.in_memory());
+        assert!(turned.scopes.iter().all(|s| s.held.is_empty()));
+        assert_eq!(read_all(&turned), expected);
     }
 }

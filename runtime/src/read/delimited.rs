@@ -24,10 +24,12 @@ pub struct DelimitedSource {
     record: RawRecord,
     /// Continuation lines of the current record: line number and byte offset in `record.raw`.
     continuation: Vec<(u64, usize)>,
+    /// Plain lines are not cut here but marked for their deriver ([`Self::deferring`]).
+    defer_plain: bool,
 }
 
 /// The csv parser and its output buffers, reused from record to record.
-struct Splitter {
+pub(crate) struct Splitter {
     core: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
@@ -78,30 +80,27 @@ fn fetch(
 
 impl DelimitedSource {
     pub fn new(lines: LineReader, delimiter: u8, quote: Option<u8>) -> DelimitedSource {
-        let mut builder = csv_core::ReaderBuilder::new();
-        builder
-            .delimiter(delimiter)
-            .quoting(quote.is_some())
-            .double_quote(true);
-        if let Some(q) = quote {
-            builder.quote(q);
-        }
         DelimitedSource {
             lines,
             pushed_back: VecDeque::new(),
             delimiter,
             quote,
-            splitter: Splitter {
-                core: builder.build(),
-                out: Vec::new(),
-                ends: Vec::new(),
-            },
+            splitter: Splitter::new(delimiter, quote),
             record: RawRecord {
                 strict_elements: true,
                 ..RawRecord::default()
             },
             continuation: Vec::new(),
+            defer_plain: false,
         }
+    }
+
+    /// Leaves plain lines uncut ([`Elements::defer`]): for a reader whose records are each
+    /// cut, if at all, by the thread that derives them. Lines with quotes or line ends are
+    /// still split here (their errors are the reader's).
+    pub fn deferring(mut self) -> DelimitedSource {
+        self.defer_plain = true;
+        self
     }
 }
 
@@ -143,6 +142,16 @@ fn open_quote(quote: Option<u8>, delimiter: u8, text: &str) -> bool {
 /// for anything else. This runs for nearly every record: one memchr scan rules out the bytes
 /// that need the parser, then [`positions`] finds the cuts.
 fn split_plain(raw: &str, delimiter: u8, quote: Option<u8>, out: &mut Elements) -> bool {
+    if !is_plain(raw, delimiter, quote) {
+        return false;
+    }
+    cut_plain(raw, delimiter, out);
+    true
+}
+
+/// Whether cutting `raw` at each `delimiter` is exactly what the csv parser would do (see
+/// [`split_plain`]).
+fn is_plain(raw: &str, delimiter: u8, quote: Option<u8>) -> bool {
     if !delimiter.is_ascii() || delimiter == b'\r' || delimiter == b'\n' || quote == Some(delimiter)
     {
         return false;
@@ -152,11 +161,12 @@ fn split_plain(raw: &str, delimiter: u8, quote: Option<u8>, out: &mut Elements) 
         Some(q) => memchr::memchr3(b'\r', b'\n', q, bytes),
         None => memchr::memchr2(b'\r', b'\n', bytes),
     };
-    if special.is_some() {
-        return false;
-    }
-    out.set_cut(raw, positions(bytes, delimiter));
-    true
+    special.is_none()
+}
+
+/// Cuts a plain line ([`is_plain`]) at each `delimiter`.
+pub(crate) fn cut_plain(raw: &str, delimiter: u8, out: &mut Elements) {
+    out.set_cut(raw, positions(raw.as_bytes(), delimiter));
 }
 
 /// The positions of `needle` in `bytes`, found eight bytes at a time. Fields are a few bytes
@@ -193,9 +203,25 @@ fn positions(bytes: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
 }
 
 impl Splitter {
+    pub(crate) fn new(delimiter: u8, quote: Option<u8>) -> Splitter {
+        let mut builder = csv_core::ReaderBuilder::new();
+        builder
+            .delimiter(delimiter)
+            .quoting(quote.is_some())
+            .double_quote(true);
+        if let Some(q) = quote {
+            builder.quote(q);
+        }
+        Splitter {
+            core: builder.build(),
+            out: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
     /// Splits one complete record into `elements`: a plain record (nearly all of them) by
     /// its delimiters, anything else with the csv parser.
-    fn split(
+    pub(crate) fn split(
         &mut self,
         raw: &str,
         delimiter: u8,
@@ -316,6 +342,11 @@ impl RecordSource for DelimitedSource {
                 reason: "unterminated quoted field (the quote opened on this line is never closed)"
                     .to_string(),
             }));
+        }
+        if self.defer_plain && is_plain(&self.record.raw, self.delimiter, self.quote) {
+            self.record.elements.defer(self.delimiter);
+            self.record.line = number;
+            return Ok(Some(SourceItem::Record(&self.record)));
         }
         let split = self.splitter.split(
             &self.record.raw,

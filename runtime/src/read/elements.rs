@@ -14,6 +14,9 @@ pub struct Elements {
     text: String,
     /// Byte range of each element in `text`, in order.
     spans: Vec<(usize, usize)>,
+    /// Not cut yet: the record's text is to be cut at this delimiter by whoever derives it
+    /// ([`Elements::defer`]). Until then there are no elements.
+    deferred: Option<u8>,
 }
 
 impl Elements {
@@ -40,6 +43,20 @@ impl Elements {
     pub(crate) fn clear(&mut self) {
         self.text.clear();
         self.spans.clear();
+        self.deferred = None;
+    }
+
+    /// No elements yet: the record's text is a plain delimited line (no quote, no line end),
+    /// to be cut at `delimiter` only if the record is derived (pass 1's deriving threads do,
+    /// `DelimitedSource::deferring`); a record found in the line memo never is.
+    pub(crate) fn defer(&mut self, delimiter: u8) {
+        self.clear();
+        self.deferred = Some(delimiter);
+    }
+
+    /// The delimiter of a cut that was deferred, if one was.
+    pub(crate) fn deferred(&self) -> Option<u8> {
+        self.deferred
     }
 
     /// Appends an element.
@@ -69,6 +86,7 @@ impl Clone for Elements {
         Elements {
             text: self.text.clone(),
             spans: self.spans.clone(),
+            deferred: self.deferred,
         }
     }
 
@@ -76,6 +94,7 @@ impl Clone for Elements {
     fn clone_from(&mut self, source: &Self) {
         self.text.clone_from(&source.text);
         self.spans.clone_from(&source.spans);
+        self.deferred = source.deferred;
     }
 }
 

@@ -53,6 +53,8 @@ pub enum InputError {
 /// An open input: a buffered byte stream plus, for commands, the child to wait for.
 pub struct OpenInput {
     pub name: String,
+    /// The file read, when the input is one (it can be read again).
+    path: Option<PathBuf>,
     reader: Box<dyn BufRead + Send>,
     child: Option<(String, Child)>,
 }
@@ -66,10 +68,12 @@ impl OpenInput {
                     name: name.clone(),
                     source: e,
                 })?;
-                Ok(OpenInput::from_reader(
+                let mut input = OpenInput::from_reader(
                     name,
                     Box::new(BufReader::with_capacity(64 * 1024, file)),
-                ))
+                );
+                input.path = Some(path.clone());
+                Ok(input)
             }
             InputSource::Stdin => Ok(OpenInput::from_reader(
                 name,
@@ -102,6 +106,7 @@ impl OpenInput {
     pub fn from_reader(name: String, reader: Box<dyn BufRead + Send>) -> OpenInput {
         OpenInput {
             name,
+            path: None,
             reader,
             child: None,
         }
@@ -318,6 +323,11 @@ impl LineReader {
             .build(raw);
         self.input.reader = Box::new(BufReader::with_capacity(64 * 1024, decoded));
         Ok(())
+    }
+
+    /// The file the lines come from, when they come from one (which can be read again).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.input.path.as_deref()
     }
 
     pub fn name(&self) -> &str {

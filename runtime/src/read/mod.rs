@@ -108,6 +108,101 @@ pub fn for_plan(plan: &Plan, lines: LineReader) -> Box<dyn RecordSource> {
     }
 }
 
+/// [`for_plan`] for pass 1's reading thread: plain delimited lines are left for the deriving
+/// threads to cut ([`Elements::defer`], [`cut_deferred`]) — only when nothing reads a
+/// record's elements before it is derived: no header section's elements are taken.
+pub fn for_plan_deferring(plan: &Plan, lines: LineReader) -> Box<dyn RecordSource> {
+    use tapesync_compiler::plan::ExtractSource;
+    let header_elements = plan.extractions.iter().any(|e| {
+        matches!(
+            e.source,
+            ExtractSource::HeaderElement { .. }
+                | ExtractSource::Columns { record: 1.., .. }
+                | ExtractSource::ElementFromEnd { record: 1.., .. }
+        )
+    });
+    match &plan.format {
+        RecordFormat::Delimited { delimiter, quote } if !header_elements => {
+            Box::new(DelimitedSource::new(lines, *delimiter, *quote).deferring())
+        }
+        _ => for_plan(plan, lines),
+    }
+}
+
+/// Cuts a record whose cut was deferred ([`for_plan_deferring`]); any other is left alone.
+pub(crate) fn cut_deferred(record: &mut RawRecord) {
+    if let Some(delimiter) = record.elements.deferred() {
+        delimited::cut_plain(&record.raw, delimiter, &mut record.elements);
+    }
+}
+
+/// Makes a record again from its text alone, as the plan's record source made it when it read
+/// the text: for records that pass 1 kept as their text, to derive only when they are needed
+/// (`run/line_memo.rs`). Only for the formats whose records are one text that is split by
+/// rules of its own (delimited, whitespace words, fixed columns); `None` for the others.
+pub(crate) enum Resplit {
+    Delimited {
+        delimiter: u8,
+        quote: Option<u8>,
+        splitter: Box<delimited::Splitter>,
+    },
+    Whitespace {
+        tail: Option<usize>,
+    },
+    Fixed,
+}
+
+impl Resplit {
+    pub(crate) fn for_plan(plan: &Plan) -> Option<Resplit> {
+        match &plan.format {
+            RecordFormat::FixedColumns => Some(Resplit::Fixed),
+            RecordFormat::Whitespace => Some(Resplit::Whitespace {
+                tail: plan.whitespace_tail,
+            }),
+            RecordFormat::Delimited { delimiter, quote } => Some(Resplit::Delimited {
+                delimiter: *delimiter,
+                quote: *quote,
+                splitter: Box::new(delimited::Splitter::new(*delimiter, *quote)),
+            }),
+            RecordFormat::RulerColumns | RecordFormat::KeyValue { .. } => None,
+        }
+    }
+
+    /// Fills `record` with the record of `raw` (a record that was not blank) at `line`.
+    pub(crate) fn fill(
+        &mut self,
+        line: u64,
+        raw: &str,
+        record: &mut RawRecord,
+    ) -> Result<(), String> {
+        record.line = line;
+        record.raw.clear();
+        record.raw.push_str(raw);
+        record.elements.clear();
+        record.pairs.clear();
+        record.ruler = RulerRole::Cut;
+        match self {
+            Resplit::Delimited {
+                delimiter,
+                quote,
+                splitter,
+            } => {
+                record.strict_elements = true;
+                splitter.split(raw, *delimiter, *quote, &mut record.elements)
+            }
+            Resplit::Whitespace { tail } => {
+                record.strict_elements = false;
+                text::words(raw, *tail, &mut record.elements);
+                Ok(())
+            }
+            Resplit::Fixed => {
+                record.strict_elements = false;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Strings of a [`RawRecord`] kept for reuse, so their capacity survives from record to
 /// record.
 #[derive(Debug, Default)]

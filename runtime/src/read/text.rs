@@ -81,7 +81,7 @@ fn is_blank(c: char) -> bool {
 
 /// Splits `text` into words appended to `out`; with `tail = Some(n)` the n-th word is the
 /// rest of the line.
-fn words(text: &str, tail: Option<usize>, out: &mut Elements) {
+pub(crate) fn words(text: &str, tail: Option<usize>, out: &mut Elements) {
     let mut rest = text.trim_start_matches(is_blank);
     while !rest.is_empty() {
         if tail == Some(out.len() + 1) {

@@ -469,3 +469,169 @@ fn a_report_sent_again_settles_every_scope_it_left_clean() {
     assert_eq!(again.statistics.volumes_unchanged, 48);
     assert_eq!(again.statistics.volumes_updated, 0);
 }
+
+/// Twelve hundred volumes more in each scope of [`inventory`], and the report naming all of
+/// them in scope order (each scope's lines together), one line per volume.
+fn large_inventory_and_report() -> (InventoryDump, Vec<String>) {
+    let mut dump = inventory();
+    let mut lines = Vec::new();
+    for c in CUSTOMERS {
+        for m in MEDIA {
+            for i in 0..12 {
+                lines.push(format!("{m}{i:03},LIBR,,{c},{m}"));
+            }
+            for i in 0..2400 {
+                let volume = format!("{m}X{i:05}");
+                dump.volumes.push(VolumeDump {
+                    customer: c.to_string(),
+                    media: m.into(),
+                    volume: volume.clone(),
+                    version: None,
+                    fields: BTreeMap::from([(Field::Repository, "LIBR".to_string())]),
+                });
+                lines.push(format!("{volume},LIBR,,{c},{m}"));
+            }
+        }
+    }
+    (dump, lines)
+}
+
+/// A run over a file and the same run without a cache on a twin store: the same result.
+fn file_sync(dir: &Path, pair: &Pair, lines: &[String], night: usize) -> (Seen, u64) {
+    // The same file every night (memos and settlements are kept per input).
+    let report = dir.join("report.csv");
+    std::fs::write(&report, lines.join("\n") + "\n").unwrap();
+    let caches = dir.join("cache");
+    let mut seen = Vec::new();
+    let mut settled = 0;
+    for (store, cache) in [
+        (&pair.cached, cache(&caches, &pair.cached)),
+        (&pair.plain, None),
+    ] {
+        let mut target = EmbeddedTarget::open(store, "sync").unwrap();
+        let source = crate::read::input::InputSource::File(report.clone());
+        let lines = OpenInput::open(&source).unwrap().lines();
+        let mut observer = Collector::default();
+        let out = run(
+            &plan(),
+            lines,
+            &mut target,
+            &options(false, cache),
+            &mut observer,
+        );
+        let mut statistics = out.stats.statistics.clone();
+        statistics.scope_downloads = 0;
+        statistics.scopes_from_cache = 0;
+        statistics.elapsed_ms = 0;
+        settled += out.stats.scopes_settled;
+        seen.push(Seen {
+            statistics,
+            not_in_inventory: out.stats.not_in_inventory.clone(),
+            not_in_report: out.stats.not_in_report.clone(),
+            rejections: observer.rejections,
+            warnings: observer.warnings,
+            error: out.error.map(|e| e.to_string()),
+        });
+    }
+    let plain = seen.pop().unwrap();
+    let cached = seen.pop().unwrap();
+    assert_eq!(cached, plain, "night {night}");
+    assert!(cached.error.is_none(), "night {night}: {cached:?}");
+    assert_eq!(
+        inventory_of(&pair.cached),
+        inventory_of(&pair.plain),
+        "night {night}"
+    );
+    (cached, settled)
+}
+
+/// Scopes expected to be settled keep few of their lines in pass 1 (`Spill::expect_settled`).
+/// One that is not settled after all — lines removed near the end of the report, a line of
+/// another scope in its place, a line edited, a line repeated — is filled from a second
+/// reading of the file: every night's result is that of a run without a cache.
+#[test]
+fn a_scope_expected_settled_that_is_not_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dump, mut lines) = large_inventory_and_report();
+    let pair = Pair {
+        cached: dir.path().join("cached.db"),
+        plain: dir.path().join("plain.db"),
+    };
+    for store in [&pair.cached, &pair.plain] {
+        Store::open(store).unwrap().import(&dump).unwrap();
+    }
+    let (first, settled) = file_sync(dir.path(), &pair, &lines, 0);
+    assert_eq!(settled, 0);
+    assert_eq!(first.statistics.volumes_unchanged, 4 * 2412);
+    let (_, settled) = file_sync(dir.path(), &pair, &lines, 1);
+    assert_eq!(settled, 4);
+    // The first scope's last lines go, and so does a line of the third scope; the line of
+    // the last scope moves up into the first scope's lines; one line is named twice.
+    let last = lines.len() - 1;
+    lines.remove(2410);
+    lines.remove(2409);
+    let moved = lines.remove(last - 2);
+    lines.insert(2000, moved);
+    lines.remove(2 * 2412 + 700);
+    let again = super::read_pass::READ_AGAIN.load(std::sync::atomic::Ordering::Relaxed);
+    let (night, settled) = file_sync(dir.path(), &pair, &lines, 2);
+    // The moved line is still the last scope's: it and the second scope are settled.
+    assert_eq!(settled, 2, "{night:?}");
+    assert_eq!(night.statistics.volumes_not_in_report, 3);
+    assert_eq!(
+        super::read_pass::READ_AGAIN.load(std::sync::atomic::Ordering::Relaxed),
+        again + 1
+    );
+    // Then one line edited in the second scope, one repeated in the fourth, and the same
+    // report once more (everything settled again).
+    lines[2412 + 1800] = lines[2412 + 1800].replace(",LIBR,", ",OFFS,");
+    lines.push(lines[last - 100].clone());
+    let (night, settled) = file_sync(dir.path(), &pair, &lines, 3);
+    assert_eq!(night.statistics.volumes_updated, 1, "{night:?}");
+    assert!(settled >= 1, "{night:?}");
+    let (_, settled) = file_sync(dir.path(), &pair, &lines, 4);
+    assert_eq!(settled, 4);
+}
+
+/// A file that no longer gives what pass 1 read (its scopes or their lines) stops the run at
+/// the second reading, before anything is applied.
+#[test]
+fn an_input_changed_before_it_is_read_again_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lines) = large_inventory_and_report();
+    let report = dir.path().join("report.csv");
+    std::fs::write(&report, lines.join("\n") + "\n").unwrap();
+    let options = options(false, None);
+    let read = |scopes: &[ScopeKey], digests: Vec<settled::LineDigest>| {
+        let mut spill = crate::spill::Spill::new().unwrap();
+        let lines = read_pass::Pass1Lines {
+            digests,
+            memo: None,
+        };
+        read_pass::read_again(
+            &plan(),
+            &report,
+            &options,
+            "report.csv",
+            &mut spill,
+            scopes,
+            &lines,
+        )
+    };
+    let err = read(&[], Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("changed while the run read it"),
+        "{err}"
+    );
+    let scopes: Vec<ScopeKey> = ["C1", "C2"]
+        .iter()
+        .flat_map(|c| {
+            MEDIA.map(|m| ScopeKey {
+                customer: c.to_string(),
+                media: m.to_string(),
+            })
+        })
+        .collect();
+    let err = read(&scopes, vec![settled::LineDigest::default(); 4]).unwrap_err();
+    assert!(err.to_string().contains("nothing was applied"), "{err}");
+}

@@ -122,6 +122,9 @@ pub(crate) struct MemoSettings {
     /// The index; the data file is beside it (extension `tsd`).
     path: PathBuf,
     key: String,
+    /// Whether the records are kept (a data file beside the index), or only each line's
+    /// scope.
+    records: bool,
 }
 
 impl MemoSettings {
@@ -146,8 +149,10 @@ impl MemoSettings {
         identity.definition.clear();
         identity.input = Default::default();
         let plan_hash = hex::encode(sha2::Sha256::digest(serde_json::to_vec(&identity).ok()?));
+        let records =
+            std::env::var(LINE_MEMO_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("on"));
         let key = format!(
-            "format={FORMAT}\nexe={}:{modified}\nplan={plan_hash}\nsource={source_name}",
+            "format={FORMAT}\nexe={}:{modified}\nplan={plan_hash}\nsource={source_name}\nrecords={records}",
             exe.len()
         );
         // One memo per definition and source: a changed definition replaces it.
@@ -157,6 +162,7 @@ impl MemoSettings {
                 .join("lines")
                 .join(format!("{}.tsm", &hex::encode(name)[..32])),
             key,
+            records,
         })
     }
 
@@ -165,14 +171,23 @@ impl MemoSettings {
         MemoSettings {
             path,
             key: key.to_string(),
+            records: true,
         }
     }
 
-    /// Whether the memo's files are read and written (`TAPESYNC_LINE_MEMO=on`). Otherwise
-    /// pass 1 fingerprints the lines for settled scopes only: writing the memo costs a first
-    /// run about a fifth more (docs/benchmarks.md, "Round 8").
+    /// The same memo keeping only each line's scope.
+    #[cfg(test)]
+    pub(crate) fn scopes_only(mut self) -> Self {
+        self.records = false;
+        self.key.push_str("\nrecords=false");
+        self
+    }
+
+    /// Whether the memo keeps records (`TAPESYNC_LINE_MEMO=on`), or only each line's scope
+    /// (the default): a data file of records costs a first run about a fifth more
+    /// (docs/benchmarks.md, "Round 8").
     pub(crate) fn keeps_records(&self) -> bool {
-        std::env::var(LINE_MEMO_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("on"))
+        self.records
     }
 
     fn data_path(&self) -> PathBuf {
@@ -207,7 +222,8 @@ pub(crate) struct LineMemo {
     entries_at: usize,
     entries: usize,
     scopes: Vec<ScopeKey>,
-    data: File,
+    /// The data file, for a memo that keeps records.
+    data: Option<File>,
     data_id: u64,
     /// Length of the data file when it was opened, when it was last written fresh, and the
     /// bytes of it that entries use.
@@ -289,6 +305,28 @@ impl LineMemo {
             .ok()
             .filter(|n| n.checked_mul(ENTRY).and_then(|b| b.checked_add(at)) == Some(crc_at))
             .ok_or_else(bad)?;
+        if !settings.records {
+            let memo = LineMemo {
+                index,
+                entries_at: at,
+                entries,
+                scopes,
+                data: None,
+                data_id: 0,
+                data_len: 0,
+                base: 0,
+                live: 0,
+                by_fingerprint: OnceLock::new(),
+            };
+            let bad_scope = (0..memo.entries).any(|k| {
+                let scope = memo.entry(k).scope;
+                scope != NO_RECORD && scope as usize >= memo.scopes.len()
+            });
+            if bad_scope {
+                return Err(damaged(&"an entry names no scope"));
+            }
+            return Ok(memo);
+        }
         let data_path = settings.data_path();
         // Opened for appending too: tonight's records go to this very file (not to whatever
         // the path names by then), or to a fresh one.
@@ -318,7 +356,7 @@ impl LineMemo {
             entries_at: at,
             entries,
             scopes,
-            data,
+            data: Some(data),
             data_id,
             data_len,
             base,
@@ -342,6 +380,11 @@ impl LineMemo {
             memo.live += u64::from(e.len);
         }
         Ok(memo)
+    }
+
+    /// Whether the memo has records to copy, or only the scope of each line.
+    pub(crate) fn keeps_records(&self) -> bool {
+        self.data.is_some()
     }
 
     /// Number of body records the memo was written from.
@@ -440,6 +483,9 @@ impl Records {
         line: u64,
         out: &mut Vec<u8>,
     ) -> bool {
+        let Some(data) = &memo.data else {
+            return false;
+        };
         let Stored { offset, len, crc } = hit.stored;
         let len = len as usize;
         let end = offset + len as u64;
@@ -452,7 +498,7 @@ impl Records {
             // case): the next window. The other threads took the records in between.
             let size = (WINDOW.max(len) as u64).min(memo.data_len.saturating_sub(offset)) as usize;
             self.window.resize(size, 0);
-            if read_at(&memo.data, &mut self.window, offset).is_err() {
+            if read_at(data, &mut self.window, offset).is_err() {
                 self.window.clear();
                 return false;
             }
@@ -462,7 +508,7 @@ impl Records {
             // A record behind the window (a line that moved) or appended after the file was
             // written fresh (out of the report's order): read alone.
             self.single.resize(len, 0);
-            if read_at(&memo.data, &mut self.single, offset).is_err() {
+            if read_at(data, &mut self.single, offset).is_err() {
                 return false;
             }
             &self.single
@@ -517,7 +563,8 @@ pub(crate) struct MemoWriter {
 /// A memo being written, once it differs from the old one.
 struct Pending {
     index: Vec<u8>,
-    data: DataOut,
+    /// For a memo that keeps records.
+    data: Option<DataOut>,
 }
 
 /// The data file being written: the old one appended to, or a fresh one.
@@ -537,6 +584,12 @@ impl MemoWriter {
     /// grown too far from a fresh one, written anew.
     pub(crate) fn new(settings: MemoSettings, old: Option<Arc<LineMemo>>) -> MemoWriter {
         let old = old.filter(|old| {
+            if old.data.is_none() {
+                return !settings.records;
+            }
+            if !settings.records {
+                return false;
+            }
             let appended = old.data_len - old.base;
             // Records appended since the last fresh write are read one by one (they are out
             // of last night's order), and records nobody uses only take room.
@@ -599,23 +652,31 @@ impl MemoWriter {
             self.diverge()?;
         }
         let out = self.out.as_mut().expect("diverge opened the memo");
-        let entry = match record {
-            None => Entry {
+        let entry = match (record, out.data.as_mut()) {
+            (None, _) => Entry {
                 fingerprint: fp,
                 offset: 0,
                 len: 0,
                 scope: NO_RECORD,
                 crc: 0,
             },
+            // A memo of scopes only.
+            (Some((scope, ..)), None) => Entry {
+                fingerprint: fp,
+                offset: 0,
+                len: 0,
+                scope,
+                crc: 0,
+            },
             // Already in the data file being appended to.
-            Some((scope, _, Some(stored))) if out.data.fresh.is_none() => Entry {
+            (Some((scope, _, Some(stored))), Some(data)) if data.fresh.is_none() => Entry {
                 fingerprint: fp,
                 offset: stored.offset,
                 len: stored.len,
                 scope,
                 crc: stored.crc,
             },
-            Some((scope, encoded, _)) => {
+            (Some((scope, encoded, _)), Some(data)) => {
                 let len = u32::try_from(encoded.len())
                     .ok()
                     .filter(|n| *n >= 8)
@@ -624,10 +685,10 @@ impl MemoWriter {
                 // The line number is not part of what a line gives.
                 h.update(&[0; 8]);
                 h.update(&encoded[8..]);
-                out.data.file.write_all(&[0; 8])?;
-                out.data.file.write_all(&encoded[8..])?;
-                let offset = out.data.at;
-                out.data.at += u64::from(len);
+                data.file.write_all(&[0; 8])?;
+                data.file.write_all(&encoded[8..])?;
+                let offset = data.at;
+                data.at += u64::from(len);
                 Entry {
                     fingerprint: fp,
                     offset,
@@ -650,8 +711,14 @@ impl MemoWriter {
         let dir = self.settings.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let (index, data) = match &self.old {
+            Some(old) if old.data.is_none() => {
+                let kept = self.entries as usize;
+                let index = old.index[old.entries_at..old.entries_at + kept * ENTRY].to_vec();
+                (index, None)
+            }
+            None if !self.settings.records => (Vec::new(), None),
             Some(old) => {
-                let mut file = old.data.try_clone()?;
+                let mut file = old.data.as_ref().expect("a memo of records").try_clone()?;
                 let at = file.seek(io::SeekFrom::End(0))?;
                 let kept = self.entries as usize;
                 let mut index = Vec::with_capacity(old.entries * ENTRY);
@@ -665,7 +732,7 @@ impl MemoWriter {
                     base: old.base,
                     fresh: None,
                 };
-                (index, data)
+                (index, Some(data))
             }
             None => {
                 let id = fastrand::u64(..);
@@ -683,7 +750,7 @@ impl MemoWriter {
                     base: 0,
                     fresh: Some(path),
                 };
-                (Vec::new(), data)
+                (Vec::new(), Some(data))
             }
         };
         self.out = Some(Pending { index, data });
@@ -701,20 +768,26 @@ impl MemoWriter {
             self.diverge()?;
         }
         let out = self.out.take().expect("diverge opened the memo");
-        let DataOut {
-            file,
-            id,
-            fresh,
-            at,
-            base,
-        } = out.data;
-        file.into_inner().map_err(|e| e.into_error())?;
-        // A fresh data file is the base that appends are measured from.
-        let base = if fresh.is_some() { at } else { base };
-        if let Some(path) = fresh {
-            path.persist(self.settings.data_path())
-                .map_err(|e| e.error)?;
-        }
+        let (id, base) = match out.data {
+            None => (0, 0),
+            Some(DataOut {
+                file,
+                id,
+                fresh,
+                at,
+                base,
+            }) => {
+                file.into_inner().map_err(|e| e.into_error())?;
+                if let Some(path) = fresh {
+                    path.persist(self.settings.data_path())
+                        .map_err(|e| e.error)?;
+                    // A fresh data file is the base that appends are measured from.
+                    (id, at)
+                } else {
+                    (id, base)
+                }
+            }
+        };
         let mut head = Vec::new();
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&FORMAT.to_le_bytes());

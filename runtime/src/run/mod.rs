@@ -7,6 +7,7 @@
 //! inserts a pass between them that diffs every scope before the first batch is applied.
 
 mod diff_pool;
+mod kept_texts;
 mod line_memo;
 mod parallel;
 mod read_pass;
@@ -140,9 +141,20 @@ fn run_in(
         .as_ref()
         .filter(|_| options.limit.is_none())
         .and_then(|c| MemoSettings::for_run(plan, &c.dir, &source_name).map(|m| (m, c)));
+    // Read again if need be (`read_pass::read_again`): only a file can be.
+    let path = lines.path().map(std::path::Path::to_path_buf);
     let result = (|| -> Result<(), RunError> {
         let mut deferred = false;
-        let (mut spill, digests) = read_pass(
+        // Scopes likely to be settled: pass 1 keeps few of their lines.
+        let expected = match (&memo, &path, &cache) {
+            (Some((m, c)), Some(_), Some(_)) => settled::likely_settled(
+                &m.settled_path(),
+                &format!("{}\ntarget={}", m.key(), c.target),
+                target,
+            ),
+            _ => Vec::new(),
+        };
+        let (mut spill, pass1_lines) = read_pass(
             plan,
             lines,
             options,
@@ -153,6 +165,7 @@ fn run_in(
             cache.as_ref(),
             &mut deferred,
             memo.as_ref().map(|(m, _)| m.clone()),
+            expected,
         )?;
         let all_scopes = spill.scopes();
         stats.statistics.scopes = all_scopes.len() as u64;
@@ -162,12 +175,12 @@ fn run_in(
                 "{source_name}: the records are not sorted by scope (customer, media); they were grouped by scope so that each scope is downloaded once"
             ));
         }
-        let mut settling = match (&memo, digests) {
-            (Some((m, c)), Some(digests)) => Some(Settling::new(
+        let mut settling = match (&memo, &pass1_lines) {
+            (Some((m, c)), Some(lines)) => Some(Settling::new(
                 m.settled_path(),
                 format!("{}\ntarget={}", m.key(), c.target),
                 &all_scopes,
-                digests,
+                lines.digests.clone(),
             )),
             _ => None,
         };
@@ -182,6 +195,21 @@ fn run_in(
             settling.as_mut(),
             &mut stats,
         );
+        // Scopes whose lines pass 1 only counted, expecting them settled, and that were not.
+        if let (true, Some(path), Some(lines)) = (spill.has_counted(), &path, &pass1_lines) {
+            read_pass::read_again(
+                plan,
+                path,
+                options,
+                &source_name,
+                &mut spill,
+                &all_scopes,
+                lines,
+            )?;
+        }
+        if memo.as_ref().is_some_and(|(m, _)| !m.keeps_records()) {
+            kept_texts::derive_kept_texts(plan, options.now, &mut spill)?;
+        }
         if !options.dry_run {
             session = Some(with_retry(&options.retry, || {
                 target.begin_session(&options.session)

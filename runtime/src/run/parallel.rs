@@ -34,7 +34,7 @@ use crate::derive::select::Selector;
 use crate::derive::{DerivedRecord, Deriver, Outcome};
 use crate::read::input::{InputError, LineReader};
 use crate::read::{self, refill, RawRecord, RecordSource};
-use crate::spill::encode_derived;
+use crate::spill::{encode_derived, encode_text};
 use chrono::NaiveDateTime;
 use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
@@ -169,9 +169,15 @@ impl Chunk {
                 let ordinal = self.first_ordinal + i as u64;
                 if let Some(old) = &memo.old {
                     let e = self.encoded.len();
-                    let hit = old
-                        .find(ordinal, fp, &mut cursor)
-                        .filter(|hit| records.put(old, hit, raw.line, &mut self.encoded));
+                    // A memo of scopes keeps the line's text, derived only if its scope is
+                    // not settled; a memo of records gives the record.
+                    let hit = old.find(ordinal, fp, &mut cursor).filter(|hit| {
+                        if old.keeps_records() {
+                            records.put(old, hit, raw.line, &mut self.encoded)
+                        } else {
+                            encode_text(&mut self.encoded, raw.line, &raw.raw).is_ok()
+                        }
+                    });
                     if let Some(hit) = hit {
                         let c = self.keys.len();
                         self.keys.push_str(&hit.scope.customer);
@@ -188,6 +194,7 @@ impl Chunk {
                     }
                 }
             }
+            read::cut_deferred(&mut self.records[i]);
             let header = &self.headers[self.header_of[i]];
             let record = std::slice::from_ref(&self.records[i]);
             let done = match deriver.derive_into(record, header, derived) {
@@ -387,7 +394,7 @@ pub(super) fn read_pass<'a>(
         free: free_rx,
         work: work_tx,
     };
-    let source = read::for_plan(&plan, lines);
+    let source = read::for_plan_deferring(&plan, lines);
     let limit = out.options.limit;
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     let reading = Arc::clone(&plan);

@@ -140,6 +140,11 @@ fn pass1_with(
     };
     let mut hits = 0;
     let spill = read_pass_in(mode, plan, input, spiller)
+        .and_then(|(mut spill, memo)| {
+            // Records kept as text (a memo of scopes) are derived as a run derives them.
+            super::kept_texts::derive_kept_texts(plan, options.now, &mut spill)?;
+            Ok((spill, memo))
+        })
         .map(|(spill, memo)| {
             hits = memo.map_or(0, |m| m.hits);
             let scopes = spill.scopes();
@@ -340,9 +345,22 @@ fn empty_input() {
 /// records from the memo, and writing no memo on a night when nothing changed.
 #[test]
 fn the_line_memo_changes_nothing_but_the_work() {
-    use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let settings = MemoSettings::at(dir.path().join("lines").join("test.tsm"), "test");
+    nights_with_a_memo(&dir, settings);
+}
+
+/// [`the_line_memo_changes_nothing_but_the_work`] with a memo of scopes only (the default):
+/// known lines are spilled as text and derived after pass 1.
+#[test]
+fn a_memo_of_scopes_changes_nothing_but_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = MemoSettings::at(dir.path().join("lines").join("test.tsm"), "test");
+    nights_with_a_memo(&dir, settings.scopes_only());
+}
+
+fn nights_with_a_memo(dir: &tempfile::TempDir, settings: MemoSettings) {
+    use std::os::unix::fs::MetadataExt;
     let plan = plan();
     let options = options(None, false);
     let mut rng = fastrand::Rng::with_seed(0x5eed);
@@ -375,7 +393,7 @@ fn the_line_memo_changes_nothing_but_the_work() {
             .iter()
             .map(Vec::len)
             .sum::<usize>() as u64;
-        let inode = std::fs::metadata(settings_path(&dir)).unwrap().ino();
+        let inode = std::fs::metadata(settings_path(dir)).unwrap().ino();
         match night {
             0 => assert_eq!(hits, 0),
             // Nothing changed since the night before: every record from the memo, and the

@@ -14,7 +14,7 @@ use crate::read::input::LineReader;
 use crate::read::{self, RawRecord, ReadAhead, RecordSource, RulerRole, SourceItem};
 use crate::scope::cache::ScopeCache;
 use crate::scope::prefetch::Prefetcher;
-use crate::spill::{encode_derived, Spill};
+use crate::spill::{encode_derived, encode_text, Spill};
 use crate::stats::RunStats;
 use std::sync::Arc;
 use tapesync_compiler::plan::Plan;
@@ -68,10 +68,13 @@ pub(super) fn read_pass(
     cache: Option<&ScopeCache>,
     deferred: &mut bool,
     memo: Option<MemoSettings>,
-) -> Result<(Spill, Option<Vec<LineDigest>>), RunError> {
+    expected: Vec<ScopeKey>,
+) -> Result<(Spill, Option<Pass1Lines>), RunError> {
     let memo = memo.map(|settings| open_memo(settings, observer));
+    let mut spill = Spill::new()?;
+    spill.expect_settled(expected);
     let spiller = Spiller {
-        spill: Spill::new()?,
+        spill,
         options,
         source_name,
         observer,
@@ -83,20 +86,95 @@ pub(super) fn read_pass(
         memo,
     };
     let (spill, memo) = read_pass_in(Mode::for_plan(plan), plan, lines, spiller)?;
-    Ok((spill, memo.map(|m| m.digests)))
+    Ok((
+        spill,
+        memo.map(|m| Pass1Lines {
+            digests: m.digests,
+            memo: m.old,
+        }),
+    ))
+}
+
+/// What pass 1 learnt of the lines: each scope's digest (in the spill's order, for settled
+/// scopes) and the line memo it looked them up in.
+pub(super) struct Pass1Lines {
+    pub(super) digests: Vec<LineDigest>,
+    pub(super) memo: Option<Arc<LineMemo>>,
+}
+
+/// Reads the input file `path` again, every record kept (looked up in `memo`, as pass 1 did),
+/// and fills the scopes of `spill` whose records pass 1 only counted. Nothing is reported or
+/// counted a second time. The input must give what it gave pass 1 — the same scopes with the
+/// same lines (`lines`) — or the run stops before anything is applied.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_again(
+    plan: &Plan,
+    path: &std::path::Path,
+    options: &RunOptions,
+    source_name: &str,
+    spill: &mut Spill,
+    scopes: &[ScopeKey],
+    lines: &Pass1Lines,
+) -> Result<(), RunError> {
+    let input = crate::read::input::OpenInput::open(&crate::read::input::InputSource::File(
+        path.to_path_buf(),
+    ))?;
+    let mut counts = tapesync_model::SyncStatistics::default();
+    let mut quiet = Quiet;
+    let mut deferred = false;
+    let again = Spiller {
+        spill: Spill::new()?,
+        options,
+        source_name,
+        observer: &mut quiet,
+        prefetcher: None,
+        cache: None,
+        decided: false,
+        deferred: &mut deferred,
+        counts: &mut counts,
+        memo: Some(MemoRun {
+            old: lines.memo.clone(),
+            writer: None,
+            hits: 0,
+            digests: Vec::new(),
+        }),
+    };
+    let (again, memo) = read_pass_in(Mode::for_plan(plan), plan, input.lines(), again)?;
+    let same = again.scopes() == scopes && memo.is_some_and(|m| m.digests == lines.digests);
+    if !same {
+        return Err(RunError::Spill(std::io::Error::other(format!(
+            "{source_name} changed while the run read it; nothing was applied"
+        ))));
+    }
+    spill.fill_counted(&again)?;
+    #[cfg(test)]
+    READ_AGAIN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Inputs read again (tests check that the second reading happens).
+#[cfg(test)]
+pub(super) static READ_AGAIN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// An observer that is told nothing it keeps (the second reading of [`read_again`]).
+struct Quiet;
+
+impl Observer for Quiet {
+    fn rejected(&mut self, _: &str, _: u64, _: &str) {}
+    fn would_change(
+        &mut self,
+        _: &ScopeKey,
+        _: &tapesync_model::VolumeChange,
+        _: Option<&std::collections::BTreeMap<tapesync_model::Field, String>>,
+    ) {
+    }
+    fn progress(&mut self, _: u64) {}
+    fn warning(&mut self, _: &str) {}
 }
 
 /// The line memo of this run (`line_memo.rs`, `settings` from [`MemoSettings::for_run`]):
 /// last night's, when there is one. A damaged memo is reported and replaced.
 fn open_memo(settings: MemoSettings, observer: &mut dyn Observer) -> MemoRun {
-    if !settings.keeps_records() {
-        return MemoRun {
-            old: None,
-            writer: None,
-            hits: 0,
-            digests: Vec::new(),
-        };
-    }
     let old = match LineMemo::load(&settings) {
         Ok(memo) => Some(Arc::new(memo)),
         Err(Unusable::Absent) => None,
@@ -472,7 +550,15 @@ impl Sink for Body<'_, '_> {
         self.encoded.clear();
         if let Some(memo) = &self.memo {
             if let Some(hit) = memo.find(ordinal, fp, &mut self.cursor) {
-                if self.records.put(memo, &hit, line, &mut self.encoded) {
+                // A memo of scopes keeps the line's text (see `parallel.rs`).
+                let kept = if memo.keeps_records() {
+                    self.records.put(memo, &hit, line, &mut self.encoded)
+                } else {
+                    lines
+                        .first()
+                        .is_some_and(|r| encode_text(&mut self.encoded, line, &r.raw).is_ok())
+                };
+                if kept {
                     self.out.memo_hits(1);
                     return self.out.push_body(
                         fp,

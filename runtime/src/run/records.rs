@@ -56,6 +56,7 @@ pub fn read_records(
         None,
         &mut deferred,
         None,
+        Vec::new(),
     )?;
     stats.statistics.scopes = spill.scopes().len() as u64;
     Ok((spill, stats))

@@ -72,6 +72,55 @@ pub(crate) struct Compared {
 /// The settlements a run left, when they were left for `key`; `Ok(vec![])` when there is no
 /// file or it is another key's; `Err` when it is damaged.
 pub(crate) fn load(path: &Path, key: &str) -> Result<Vec<Settlement>, String> {
+    load_if(path, |k| k == key)
+}
+
+/// The scopes that tonight's run is likely to settle, told before pass 1 so that pass 1 need
+/// not keep their lines (`Spill::expect_settled`): those the last run left settled for `key`
+/// (the memo's key and the target) whose version is still the one it left, by a versions call
+/// of their own. Only a guess — the run settles nothing on it — so anything amiss (no file, a
+/// damaged one, a failed call) gives none.
+pub(crate) fn likely_settled(
+    path: &Path,
+    key: &str,
+    target: &mut dyn crate::target::Target,
+) -> Vec<ScopeKey> {
+    let prefix = format!("{key}\nstore=");
+    let mut store = String::new();
+    let Ok(left) = load_if(path, |k| match k.strip_prefix(&prefix) {
+        Some(s) => {
+            store = s.to_string();
+            true
+        }
+        None => false,
+    }) else {
+        return Vec::new();
+    };
+    if left.is_empty() {
+        return Vec::new();
+    }
+    let scopes: Vec<ScopeKey> = left.iter().map(|s| s.scope.clone()).collect();
+    let Ok(now) = target.scope_versions(&scopes) else {
+        return Vec::new();
+    };
+    if now.store != store {
+        return Vec::new();
+    }
+    let versions: FxHashMap<(&str, &str), u64> = now
+        .scopes
+        .iter()
+        .map(|v| ((v.customer.as_str(), v.media.as_str()), v.version))
+        .collect();
+    left.into_iter()
+        .filter(|s| {
+            versions.get(&(s.scope.customer.as_str(), s.scope.media.as_str())) == Some(&s.version)
+        })
+        .map(|s| s.scope)
+        .collect()
+}
+
+/// [`load`] for a key that `accept` accepts.
+fn load_if(path: &Path, mut accept: impl FnMut(&str) -> bool) -> Result<Vec<Settlement>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -94,8 +143,9 @@ pub(crate) fn load(path: &Path, key: &str) -> Result<Vec<Settlement>, String> {
             return Some(None);
         }
         let key_len = r.u32()? as usize;
-        if r.bytes(key_len)? != key.as_bytes() {
-            return Some(None);
+        match std::str::from_utf8(r.bytes(key_len)?) {
+            Ok(k) if accept(k) => {}
+            _ => return Some(None),
         }
         let count = r.u32()?;
         let mut out = Vec::new();
