@@ -5,22 +5,23 @@
 //! before anything is written, and refuse the output of a failed input command — while memory
 //! stays bounded by the largest scope, not by the input.
 //!
-//! Records are encoded compactly (see `encode`) into a small buffer per scope. While all the
-//! records together fit in a memory budget ([`SPILL_MEMORY_ENV`], 256 MiB unless set) a full
-//! buffer is only put aside in memory: a report of a million volumes (about 77 MB spilled)
-//! never touches the disk, and the scopes a run settles (`run/settled.rs`) are dropped without
-//! having been written anywhere — copying them into the page cache was a fifth of such a
-//! night's time. The first record past the budget writes everything held to the temporary
-//! file, and from then on a full buffer (or all of them, when together they pass a smaller
-//! budget) is appended to that one file as a chunk, each scope remembering where its chunks
-//! are. Shuffled input over many scopes therefore costs sequential appends to one file — no
-//! file per scope to open, close and reopen — and reading a scope back reads just its chunks.
+//! Records are encoded compactly (see `encode`) into a small buffer per scope; a full buffer
+//! (or all of them, when together they pass a budget) is appended to the one spill file as a
+//! chunk, and each scope remembers where its chunks are. Shuffled input over many scopes
+//! therefore costs sequential appends to one file — no file per scope to open, close and
+//! reopen — and reading a scope back reads just its chunks.
+//!
+//! A scope the run expects to settle ([`Spill::expect_settled`]) is held in memory instead,
+//! while it is on probation: once it has [`PROBATION_BYTES`] of entries that are all texts of
+//! lines last night's memo knows, it keeps none — a settled scope is never read, and writing
+//! a night's worth of such records to the file was a fifth of a night with nothing changed.
 
 use crate::derive::{DerivedRecord, SyncRecord};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::Arc;
 use tapesync_model::{Field, ScopeKey};
 
 /// A scope's buffer is written out as a chunk once it holds this many bytes.
@@ -28,32 +29,25 @@ const CHUNK_BYTES: usize = 32 * 1024;
 /// All buffers together may hold this many bytes before every one is written out (many scopes
 /// would otherwise make the buffers, not the largest scope, bound the memory).
 const BUFFER_BUDGET: usize = 8 * 1024 * 1024;
-/// Bytes of records held in memory before the spill turns to its file, unless
-/// [`SPILL_MEMORY_ENV`] says otherwise.
-const DEFAULT_MEMORY: usize = 256 * 1024 * 1024;
-/// A held buffer is put aside once it has less room left than this (most records are far
-/// smaller), so that it never grows by copying.
-const HELD_SPARE: usize = 1024;
 /// Bytes of texts a scope expected to be settled keeps before it keeps none: enough that a
 /// scope with changed lines nearly always shows one (a record derived) before, few enough
 /// that a settled scope costs next to nothing.
 const PROBATION_BYTES: usize = 64 * 1024;
-/// Environment variable: MiB of records the spill may hold in memory before it writes them
-/// to a temporary file (`0`: always the file).
-pub const SPILL_MEMORY_ENV: &str = "TAPESYNC_SPILL_MEMORY";
+/// Bytes all scopes on probation may hold together: past it, a scope on probation is kept
+/// (written to the file) instead, so that many scopes cannot make memory grow.
+const PROBATION_BUDGET: usize = 64 * 1024 * 1024;
 
 struct ScopeData {
     key: ScopeKey,
     /// (offset, length) of the scope's chunks in the spill file, in write order.
     chunks: Vec<(u64, u64)>,
-    /// Full buffers held in memory (before the spill turned to its file), in order; they
-    /// follow the written chunks (which, once there is a file, come first: turning to the
-    /// file writes every held buffer).
+    /// Full buffers held in memory, in order, after the written chunks: a scope's on
+    /// probation (it has no chunks), or one filled by [`Spill::fill_counted`].
     held: Vec<Vec<u8>>,
     buffer: Vec<u8>,
     records: u64,
     keep: Keep,
-    /// Bytes of `held` and `buffer`.
+    /// Bytes held while on probation (`held` and `buffer`).
     kept: usize,
 }
 
@@ -71,9 +65,8 @@ enum Keep {
 pub struct Spill {
     /// The temporary file, made when the first chunk is written.
     file: Option<File>,
-    /// Bytes still held in memory, or `None` once the spill has turned to its file.
-    holding: Option<usize>,
-    memory_budget: usize,
+    /// Bytes held by scopes on probation.
+    probation: usize,
     /// Bytes written to `file` so far (the next chunk's offset).
     written: u64,
     scopes: Vec<ScopeData>,
@@ -94,26 +87,15 @@ pub struct Spill {
     retained: bool,
     /// Scopes expected to be settled ([`Spill::expect_settled`]).
     expected: FxHashMap<ScopeKey, ()>,
+    /// Derives the texts of a scope when it is read ([`Spill::derive_texts_on_read`]).
+    texts: Option<Arc<dyn TextDeriver>>,
 }
 
 impl Spill {
-    /// A spill that holds records in memory up to [`SPILL_MEMORY_ENV`] MiB (256 MiB unless
-    /// set).
     pub fn new() -> io::Result<Spill> {
-        let budget = std::env::var(SPILL_MEMORY_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .map_or(DEFAULT_MEMORY, |mib| mib.saturating_mul(1024 * 1024));
-        Spill::with_memory(budget)
-    }
-
-    /// A spill that holds up to `budget` bytes of records in memory before it writes to its
-    /// file (0: every chunk is written).
-    pub fn with_memory(budget: usize) -> io::Result<Spill> {
         Ok(Spill {
             file: None,
-            holding: (budget > 0).then_some(0),
-            memory_budget: budget,
+            probation: 0,
             written: 0,
             scopes: Vec::new(),
             index: FxHashMap::default(),
@@ -125,6 +107,7 @@ impl Spill {
             unsorted: false,
             retained: false,
             expected: FxHashMap::default(),
+            texts: None,
         })
     }
 
@@ -163,11 +146,14 @@ impl Spill {
         fields: impl Iterator<Item = (Field, &'v str)>,
     ) -> io::Result<Option<&ScopeKey>> {
         let (i, new_scope) = self.scope_of(customer, media);
-        if self.scopes[i].keep == Keep::Counted {
-            self.scopes[i].records += 1;
-            return Ok(new_scope.then(|| &self.scopes[i].key));
+        match self.scopes[i].keep {
+            Keep::Counted => {
+                self.scopes[i].records += 1;
+                return Ok(new_scope.then(|| &self.scopes[i].key));
+            }
+            Keep::Probation => self.keep_scope(i)?,
+            Keep::Kept => {}
         }
-        self.scopes[i].keep = Keep::Kept;
         let buffer = &mut self.scopes[i].buffer;
         let before = buffer.len();
         encode(buffer, line, volume, repository_by_rule, fields)?;
@@ -185,32 +171,27 @@ impl Spill {
         encoded: &[u8],
     ) -> io::Result<Option<&ScopeKey>> {
         let (i, new_scope) = self.scope_of(customer, media);
-        let scope = &mut self.scopes[i];
-        match scope.keep {
+        match self.scopes[i].keep {
             Keep::Counted => {
-                scope.records += 1;
+                self.scopes[i].records += 1;
                 return Ok(new_scope.then(|| &self.scopes[i].key));
             }
             // A derived record: the scope's lines are not last night's.
-            Keep::Probation if encoded.get(8) != Some(&TEXT_MARK) => scope.keep = Keep::Kept,
+            Keep::Probation if encoded.get(8) != Some(&TEXT_MARK) => self.keep_scope(i)?,
             _ => {}
         }
-        scope.buffer.extend_from_slice(encoded);
+        self.scopes[i].buffer.extend_from_slice(encoded);
         self.appended(i, encoded.len())?;
         let scope = &mut self.scopes[i];
-        if scope.keep == Keep::Probation
-            && scope.kept > PROBATION_BYTES
-            && scope.chunks.is_empty()
-            && self.holding.is_some()
-        {
+        if scope.keep == Keep::Probation && scope.kept > PROBATION_BYTES {
             // Past its probation with nothing but known lines: counted from now on.
-            if let Some(held) = self.holding.as_mut() {
-                *held -= scope.kept;
-            }
+            self.probation -= scope.kept;
             scope.keep = Keep::Counted;
             scope.kept = 0;
             scope.held = Vec::new();
             scope.buffer = Vec::new();
+        } else if scope.keep == Keep::Probation && self.probation > PROBATION_BUDGET {
+            self.keep_scope(i)?;
         }
         Ok(new_scope.then(|| &self.scopes[i].key))
     }
@@ -303,20 +284,12 @@ impl Spill {
     fn appended(&mut self, i: usize, added: usize) -> io::Result<()> {
         let scope = &mut self.scopes[i];
         scope.records += 1;
-        scope.kept += added;
-        if let Some(held) = self.holding.as_mut() {
-            *held += added;
-            let spare = scope.buffer.capacity() - scope.buffer.len();
-            if scope.buffer.len() >= CHUNK_BYTES
-                || (spare < HELD_SPARE && scope.buffer.len() > HELD_SPARE)
-            {
-                // A buffer about to grow is kept as it is and the next one starts empty at
-                // the chunk size: nothing is copied to grow a buffer, and little is wasted.
-                let next = Vec::with_capacity(CHUNK_BYTES);
+        if scope.keep == Keep::Probation {
+            scope.kept += added;
+            self.probation += added;
+            if scope.buffer.len() >= CHUNK_BYTES {
+                let next = Vec::with_capacity(scope.buffer.capacity());
                 scope.held.push(std::mem::replace(&mut scope.buffer, next));
-            }
-            if *held > self.memory_budget {
-                self.turn_to_file()?;
             }
             return Ok(());
         }
@@ -330,21 +303,26 @@ impl Spill {
         Ok(())
     }
 
-    /// Writes every record held in memory to the file, scope by scope, and spills to the file
-    /// from now on.
-    fn turn_to_file(&mut self) -> io::Result<()> {
-        self.holding = None;
-        for i in 0..self.scopes.len() {
-            let held = std::mem::take(&mut self.scopes[i].held);
-            for chunk in &held {
-                self.write_bytes(i, chunk)?;
-            }
+    /// Ends scope `i`'s probation by keeping it: what it holds is written, and it is spilled
+    /// like any other from now on.
+    fn keep_scope(&mut self, i: usize) -> io::Result<()> {
+        let scope = &mut self.scopes[i];
+        scope.keep = Keep::Kept;
+        self.probation -= scope.kept;
+        scope.kept = 0;
+        let held = std::mem::take(&mut scope.held);
+        self.buffered += scope.buffer.len();
+        for chunk in &held {
+            self.write_bytes(i, chunk)?;
         }
-        self.buffered = self.scopes.iter().map(|s| s.buffer.len()).sum();
-        self.write_all_chunks()
+        Ok(())
     }
 
     fn write_chunk(&mut self, i: usize) -> io::Result<()> {
+        if self.scopes[i].keep != Keep::Kept {
+            // Held until its probation ends (or not kept at all).
+            return Ok(());
+        }
         let buffer = std::mem::take(&mut self.scopes[i].buffer);
         if buffer.is_empty() {
             return Ok(());
@@ -388,12 +366,9 @@ impl Spill {
         Ok(())
     }
 
-    /// Writes out what is still buffered (nothing while the records are held in memory);
-    /// call before reading.
+    /// Writes out what is still buffered (scopes still on probation stay in memory); call
+    /// before reading.
     pub fn finish_writing(&mut self) -> io::Result<()> {
-        if self.holding.is_some() {
-            return Ok(());
-        }
         self.write_all_chunks()?;
         match &mut self.file {
             Some(file) => file.flush(),
@@ -401,64 +376,11 @@ impl Spill {
         }
     }
 
-    /// Derives the records that pass 1 kept as their text ([`encode_text`]), for every scope
-    /// still in the spill, keeping each scope's order; `make` gives each of up to `workers`
-    /// threads its own way to derive. Call after [`Spill::finish_writing`]. Scopes held in
-    /// memory are done on several threads; in the file, one scope at a time, each written
-    /// again at the end of the file.
-    pub fn derive_texts<'a>(
-        &mut self,
-        workers: usize,
-        make: &(dyn Fn() -> Box<DeriveText<'a>> + Sync),
-    ) -> io::Result<()> {
-        if self.holding.is_none() {
-            let mut derive = make();
-            let mut records = ScopeRecords::default();
-            for i in 0..self.scopes.len() {
-                self.read_into(i, &mut records)?;
-                let key = &self.scopes[i].key;
-                if let Some(bytes) = with_texts_derived(key, &records.bytes, &mut *derive)? {
-                    let at = self.written;
-                    self.write_bytes(i, &bytes)?;
-                    self.scopes[i].chunks = vec![(at, bytes.len() as u64)];
-                }
-            }
-            return Ok(());
-        }
-        let workers = workers.clamp(1, self.scopes.len().max(1));
-        let mut shares: Vec<Vec<&mut ScopeData>> = (0..workers).map(|_| Vec::new()).collect();
-        for (i, scope) in self.scopes.iter_mut().enumerate() {
-            shares[i % workers].push(scope);
-        }
-        std::thread::scope(|threads| {
-            let running: Vec<_> = shares
-                .into_iter()
-                .map(|share| {
-                    threads.spawn(move || -> io::Result<()> {
-                        let mut derive = make();
-                        let mut bytes = Vec::new();
-                        for scope in share {
-                            bytes.clear();
-                            for chunk in &scope.held {
-                                bytes.extend_from_slice(chunk);
-                            }
-                            bytes.extend_from_slice(&scope.buffer);
-                            if let Some(done) =
-                                with_texts_derived(&scope.key, &bytes, &mut *derive)?
-                            {
-                                scope.held = vec![done];
-                                scope.buffer = Vec::new();
-                            }
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            running.into_iter().try_for_each(|t| {
-                t.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-        })
+    /// Has the records that pass 1 kept as their text ([`encode_text`]) derived by `texts`
+    /// whenever a scope is read ([`Spill::read_into`]): only the scopes pass 2 compares are,
+    /// each by the thread that compares it, into buffers it reuses scope after scope.
+    pub fn derive_texts_on_read(&mut self, texts: Arc<dyn TextDeriver>) {
+        self.texts = Some(texts);
     }
 
     /// Scopes that this run is likely to settle (`run/settled.rs`): once one of them has
@@ -492,11 +414,6 @@ impl Spill {
             scope.keep = Keep::Kept;
         }
         Ok(())
-    }
-
-    /// Whether every record is still in memory (no file was written).
-    pub fn in_memory(&self) -> bool {
-        self.file.is_none()
     }
 
     /// Whether records of one scope were interleaved with records of another.
@@ -556,6 +473,14 @@ impl Spill {
             bytes.extend_from_slice(chunk);
         }
         bytes.extend_from_slice(&scope.buffer);
+        if let Some(texts) = &self.texts {
+            if has_texts(bytes)? {
+                std::mem::swap(&mut records.bytes, &mut records.texts);
+                records.bytes.clear();
+                let mut derive = texts.begin();
+                derive_texts_into(&scope.key, &records.texts, &mut *derive, &mut records.bytes)?;
+            }
+        }
         records.key.clone_from(&scope.key);
         records.records = scope.records;
         Ok(())
@@ -569,6 +494,9 @@ pub struct ScopeRecords {
     key: ScopeKey,
     bytes: Vec<u8>,
     records: u64,
+    /// The scope's entries as spilled, while texts among them are derived into `bytes` (kept
+    /// for the next scope read into this).
+    texts: Vec<u8>,
 }
 
 impl ScopeRecords {
@@ -588,6 +516,7 @@ impl ScopeRecords {
             key,
             bytes,
             records: records.len() as u64,
+            texts: Vec::new(),
         })
     }
 
@@ -648,7 +577,7 @@ impl<'a> RecordView<'a> {
         let header = take(bytes, pos, HEADER)?;
         let line = u64::from_le_bytes(header[..8].try_into().map_err(|_| corrupt())?);
         // A record kept as its text (`TEXT_MARK`) is never read as a record: it is derived
-        // first ([`Spill::derive_texts`]).
+        // first ([`Spill::derive_texts_on_read`]).
         let repository_by_rule = match header[8] {
             0 => false,
             1 => true,
@@ -793,8 +722,8 @@ const TEXT_MARK: u8 = 0xFF;
 
 /// Appends a record kept as its text: the line, [`TEXT_MARK`], the length of the text (u32,
 /// where a record has its text's length) and the text. Pass 1 spills a line this way when the
-/// line memo tells its scope without deriving it; [`Spill::derive_texts`] turns what is left
-/// of them after settling into records.
+/// line memo tells its scope without deriving it; [`Spill::derive_texts_on_read`] turns
+/// those of a scope into records when the scope is read.
 pub fn encode_text(out: &mut Vec<u8>, line: u64, text: &str) -> io::Result<()> {
     let len = u32::try_from(text.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a record of more than 4 GiB"))?;
@@ -809,37 +738,57 @@ pub fn encode_text(out: &mut Vec<u8>, line: u64, text: &str) -> io::Result<()> {
 /// the line and the text, appends the encoded record to the buffer.
 pub type DeriveText<'a> = dyn FnMut(&ScopeKey, u64, &str, &mut Vec<u8>) -> io::Result<()> + 'a;
 
-/// `bytes` (a scope's entries) with every text derived by `derive`, or `None` when it has no
-/// text.
-fn with_texts_derived(
+/// What derives the texts of a spill when a scope is read ([`Spill::derive_texts_on_read`]):
+/// each read takes a [`DeriveText`] of its own (several threads read scopes at once).
+pub trait TextDeriver: Send + Sync {
+    fn begin(&self) -> Box<DeriveText<'_>>;
+}
+
+/// The length of the entry whose header is `header` (a record or a text).
+fn entry_len(header: &[u8]) -> io::Result<usize> {
+    let len = u32::from_le_bytes(header[12..16].try_into().map_err(|_| corrupt())?);
+    let len = usize::try_from(len).map_err(|_| corrupt())?;
+    Ok(if header[8] == TEXT_MARK {
+        len
+    } else {
+        len + usize::from(header[9]) * 3
+    })
+}
+
+/// Whether `bytes` (a scope's entries) hold a text.
+fn has_texts(bytes: &[u8]) -> io::Result<bool> {
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let header = take(bytes, &mut pos, HEADER)?;
+        if header[8] == TEXT_MARK {
+            return Ok(true);
+        }
+        take(bytes, &mut pos, entry_len(header)?)?;
+    }
+    Ok(false)
+}
+
+/// Appends `bytes` (a scope's entries) to `out` with every text derived by `derive`.
+fn derive_texts_into(
     key: &ScopeKey,
     bytes: &[u8],
     derive: &mut DeriveText<'_>,
-) -> io::Result<Option<Vec<u8>>> {
-    let mut out: Option<Vec<u8>> = None;
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
     let mut pos = 0;
     while pos < bytes.len() {
         let start = pos;
         let header = take(bytes, &mut pos, HEADER)?;
-        let len = u32::from_le_bytes(header[12..16].try_into().map_err(|_| corrupt())?);
-        let len = usize::try_from(len).map_err(|_| corrupt())?;
+        let body = take(bytes, &mut pos, entry_len(header)?)?;
         if header[8] == TEXT_MARK {
             let line = u64::from_le_bytes(header[..8].try_into().map_err(|_| corrupt())?);
-            let text = std::str::from_utf8(take(bytes, &mut pos, len)?).map_err(|_| corrupt())?;
-            let out = out.get_or_insert_with(|| {
-                let mut v = Vec::with_capacity(bytes.len() + bytes.len() / 2);
-                v.extend_from_slice(&bytes[..start]);
-                v
-            });
+            let text = std::str::from_utf8(body).map_err(|_| corrupt())?;
             derive(key, line, text, out)?;
         } else {
-            take(bytes, &mut pos, len + usize::from(header[9]) * 3)?;
-            if let Some(out) = out.as_mut() {
-                out.extend_from_slice(&bytes[start..pos]);
-            }
+            out.extend_from_slice(&bytes[start..pos]);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn value_len(s: &str) -> io::Result<u16> {
@@ -1006,6 +955,7 @@ mod tests {
             key: ScopeKey::default(),
             bytes,
             records: 1,
+            texts: Vec::new(),
         }
     }
 
@@ -1084,7 +1034,7 @@ mod tests {
 
     #[test]
     fn a_scope_written_alone_is_one_chunk() {
-        let mut s = Spill::with_memory(0).unwrap();
+        let mut s = Spill::new().unwrap();
         let mut r = rec("A", "V");
         r.fields.insert(Field::Description, "d".repeat(200));
         let n = 3 * CHUNK_BYTES / 200;
@@ -1106,7 +1056,7 @@ mod tests {
 
     #[test]
     fn many_scopes_and_chunks_keep_input_order_per_scope() {
-        let mut s = Spill::with_memory(0).unwrap();
+        let mut s = Spill::new().unwrap();
         // Long values make each scope's buffer fill several chunks, interleaved with others.
         let mut r = rec("X", "V");
         r.fields.insert(Field::Description, "d".repeat(200));
@@ -1132,46 +1082,89 @@ mod tests {
         assert_eq!(s.total_records(), 70 * rounds as u64);
     }
 
-    /// Records held in memory, records written to the file, and a spill that turns from the
-    /// one to the other part-way read back the same, in input order per scope; a spill that
-    /// stays within its budget makes no file.
+    fn text(line: u64, volume: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_text(&mut out, line, &format!("{volume},{}", "x".repeat(60))).unwrap();
+        out
+    }
+
+    fn record(line: u64, volume: &str) -> Vec<u8> {
+        let mut r = rec("X", volume);
+        r.line = line;
+        let mut out = Vec::new();
+        encode(
+            &mut out,
+            r.line,
+            &r.volume,
+            false,
+            r.fields.iter().map(|(f, v)| (*f, v.as_str())),
+        )
+        .unwrap();
+        out
+    }
+
+    /// Turns the texts of a scope's entries into records naming the text's first word.
+    struct Words;
+
+    impl TextDeriver for Words {
+        fn begin(&self) -> Box<DeriveText<'_>> {
+            Box::new(|_, line, text, out| {
+                let volume = text.split(',').next().unwrap_or_default();
+                encode(out, line, volume, false, std::iter::empty())
+            })
+        }
+    }
+
+    fn volumes(s: &Spill, i: usize) -> io::Result<Vec<String>> {
+        s.read(i)?
+            .iter()
+            .map(|r| r.map(|r| r.volume.to_string()))
+            .collect()
+    }
+
+    /// Scopes expected to be settled: one with nothing but texts past its probation is only
+    /// counted (reading it is an error until it is filled from another spill); one that shows
+    /// a derived record keeps everything, in order, as does a small one; a scope not expected
+    /// is spilled as always. Texts are derived when a scope is read.
     #[test]
-    fn held_written_and_turned_spills_read_back_the_same() {
-        let mut r = rec("X", "V");
-        let fill = |s: &mut Spill, r: &mut SyncRecord| {
-            for round in 0..2000 {
-                for c in 0..7 {
-                    r.scope.customer = format!("C{c}");
-                    r.volume = format!("V{round}");
-                    r.line = round as u64 + 1;
-                    r.fields
-                        .insert(Field::Description, "d".repeat((round * 7 + c) % 300));
-                    s.push_record(r).unwrap();
-                }
+    fn scopes_on_probation_are_counted_kept_or_held() {
+        let key = |c: &str| ScopeKey {
+            customer: c.into(),
+            media: "LTO".into(),
+        };
+        let mut s = Spill::new().unwrap();
+        s.expect_settled(["A", "B", "C"].map(key));
+        s.derive_texts_on_read(Arc::new(Words));
+        let mut again = Spill::new().unwrap();
+        let n = 3 * PROBATION_BYTES / 70;
+        for i in 0..n as u64 {
+            let v = format!("V{i}");
+            s.push_encoded("A", "LTO", &text(i, &v)).unwrap();
+            again.push_encoded("A", "LTO", &text(i, &v)).unwrap();
+            let b = if i == 500 { record(i, &v) } else { text(i, &v) };
+            s.push_encoded("B", "LTO", &b).unwrap();
+            if i < 10 {
+                s.push_encoded("C", "LTO", &text(i, &v)).unwrap();
             }
-            s.finish_writing().unwrap();
-        };
-        let read_all = |s: &Spill| -> Vec<Vec<SyncRecord>> {
-            (0..s.scopes().len())
-                .map(|i| s.read(i).unwrap().to_sync_records().unwrap())
-                .collect()
-        };
-        let mut written = Spill::with_memory(0).unwrap();
-        fill(&mut written, &mut r);
-        assert!(!written.in_memory());
-        let expected = read_all(&written);
-        assert_eq!(expected[3].len(), 2000);
-        assert!(expected[3].windows(2).all(|w| w[0].line < w[1].line));
-        let mut held = Spill::with_memory(64 * 1024 * 1024).unwrap();
-        fill(&mut held, &mut r);
-        assert!(held.in_memory());
-        assert!(held.scopes[3].held.len() > 1);
-        assert_eq!(read_all(&held), expected);
-        // About 2.2 MB of records: the spill turns to its file a third of the way.
-        let mut turned = Spill::with_memory(700 * 1024).unwrap();
-        fill(&mut turned, &mut r);
-        assert!(!turned.in_memory());
-        assert!(turned.scopes.iter().all(|s| s.held.is_empty()));
-        assert_eq!(read_all(&turned), expected);
+            s.push_encoded("D", "LTO", &text(i, &v)).unwrap();
+        }
+        s.finish_writing().unwrap();
+        again.finish_writing().unwrap();
+        let all: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
+        assert!(s.has_counted());
+        assert_eq!(s.scopes[0].keep, Keep::Counted);
+        assert!(volumes(&s, 0).is_err());
+        assert_eq!(
+            s.read(0).err().map(|e| e.kind()),
+            Some(io::ErrorKind::Other)
+        );
+        assert_eq!(volumes(&s, 1).unwrap(), all);
+        assert_eq!(volumes(&s, 2).unwrap(), all[..10]);
+        assert_eq!(volumes(&s, 3).unwrap(), all);
+        assert_eq!(s.total_records(), 3 * n as u64 + 10);
+        s.fill_counted(&again).unwrap();
+        assert!(!s.has_counted());
+        assert_eq!(volumes(&s, 0).unwrap(), all);
+        assert_eq!(s.probation, s.scopes[2].kept);
     }
 }

@@ -1,33 +1,36 @@
-//! Records that pass 1 kept as their line's text are derived here, once settled scopes have
-//! left the spill: a line that last night's line memo knows gives the scope its entry names,
-//! so pass 1 spills its text under that scope without deriving it (`line_memo.rs`), and only
-//! the scopes pass 2 compares are derived — on a night when every scope settles, none.
+//! Records that pass 1 kept as their line's text are derived here, when pass 2 reads their
+//! scope: a line that last night's line memo knows gives the scope its entry names, so pass 1
+//! spills its text under that scope without deriving it (`line_memo.rs`), and only the scopes
+//! pass 2 compares are derived — on a night when every scope settles, none.
 
-use super::RunError;
 use crate::derive::{DerivedRecord, Deriver, Outcome};
 use crate::read::{RawRecord, Resplit};
-use crate::spill::{encode_derived, DeriveText, Spill};
+use crate::spill::{encode_derived, DeriveText, Spill, TextDeriver};
 use chrono::NaiveDateTime;
 use std::io;
+use std::sync::Arc;
 use tapesync_compiler::plan::Plan;
 
-/// Threads at most (the scopes are shared out among them).
-const MAX_WORKERS: usize = 4;
+/// Has the texts of `spill` derived, with `plan` and "now", whenever a scope is read.
+pub(super) fn derive_kept_texts(plan: &Plan, now: NaiveDateTime, spill: &mut Spill) {
+    spill.derive_texts_on_read(Arc::new(PlanTexts {
+        plan: plan.clone(),
+        now,
+    }));
+}
 
-/// Derives every record of `spill` kept as its text.
-pub(super) fn derive_kept_texts(
-    plan: &Plan,
+/// Derives texts as pass 1 would have derived their lines.
+struct PlanTexts {
+    plan: Plan,
     now: NaiveDateTime,
-    spill: &mut Spill,
-) -> Result<(), RunError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(MAX_WORKERS);
-    let make = || -> Box<DeriveText<'_>> {
-        let deriver = Deriver::new(plan, now);
+}
+
+impl TextDeriver for PlanTexts {
+    fn begin(&self) -> Box<DeriveText<'_>> {
+        let deriver = Deriver::new(&self.plan, self.now);
         let mut derived = DerivedRecord::default();
         let mut record = RawRecord::default();
-        let mut resplit = Resplit::for_plan(plan);
+        let mut resplit = Resplit::for_plan(&self.plan);
         Box::new(move |scope, line, text, out| {
             let resplit = resplit
                 .as_mut()
@@ -44,14 +47,13 @@ pub(super) fn derive_kept_texts(
                 _ => Err(mismatch(line, "it gives another record than last night")),
             }
         })
-    };
-    spill.derive_texts(workers, &make).map_err(RunError::Spill)
+    }
 }
 
 /// A line that does not give what the memo said (a fingerprint collision, or a bug): the run
-/// stops before anything is applied.
+/// stops at the scope, before its changes are applied.
 fn mismatch(line: u64, why: &str) -> io::Error {
     io::Error::other(format!(
-        "line memo: line {line} does not give the record its memo entry says ({why}); nothing was applied — run again with TAPESYNC_LINE_MEMO=off and report this"
+        "line memo: line {line} does not give the record its memo entry says ({why}); run again with TAPESYNC_LINE_MEMO=off and report this"
     ))
 }

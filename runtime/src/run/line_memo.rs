@@ -1,34 +1,39 @@
-//! The line memo: last night's derived records, keyed by a fingerprint of the line they came
-//! from, so that pass 1 copies a record instead of deriving it again when its line is
-//! byte-for-byte the line of the last run (docs/running.md, "The line memo").
+//! The line memo: what each line of last night's report gave, keyed by a fingerprint of the
+//! line, so that pass 1 need not derive a line that is byte for byte one of the last run's
+//! (docs/running.md, "The line memo"). A *memo of scopes* (the default) keeps only each line's
+//! scope: pass 1 spills the line's text under it, derived only when pass 2 reads the scope
+//! (`kept_texts.rs`), so a settled scope's lines are never derived. A *memo of records*
+//! (`TAPESYNC_LINE_MEMO=on`) also keeps each line's record, which pass 1 copies.
 //!
 //! **Why it is exact.** For the plans it is used with ([`eligible`]) a record depends on
 //! nothing but its line and the plan: no header section, no "now", no neighbouring lines,
-//! and a record is one line. Pass 1 spills the very bytes deriving would have given (the
-//! memo keeps them as they were spilled, with the line number put back), so everything after
-//! pass 1 — the spill, the diff, every count and message — is what it would have been. Only
-//! records are kept: a line that was excluded or rejected is derived again (its message comes
-//! from deriving it). The memo is keyed by the plan, the source's name and the running
-//! executable (its size and modification time), so a changed definition or a new build
-//! never reads an old memo.
+//! and a record is one line. A copied record is the very bytes deriving gave (kept as they
+//! were spilled, with the line number put back); a text is derived later as pass 1 would have
+//! derived it, and must give a record of the scope the memo named. So everything after pass 1
+//! — the spill, the diff, every count and message — is what it would have been. Only records
+//! are kept: a line that was excluded or rejected is derived again (its message comes from
+//! deriving it). The memo is keyed by the plan, the source's name, its kind and the running
+//! executable (its size and modification time), so a changed definition or a new build never
+//! reads an old memo.
 //!
-//! **Two files.** The *index* (`.tsm`) has one entry per body record of the last run, in
-//! input order: the line's fingerprint and where its record is in the *data* file (`.tsd`),
-//! with a CRC-32 of the record and its scope. The data file is only ever appended to: a night
-//! are, so a night with 1 % of its lines changed writes 1 % of the records (and the index).
-//! Records appended after the last fresh file are out of the report's order and are read one
-//! at a time, so when they pass a tenth of the records in use (or more than half of the file
-//! is records no entry points at) the run writes a fresh file. The index is read whole and checked by its own CRC-32; records are read where
-//! they are needed, a window at a time (tonight's lines come in last night's order, so the
-//! reads run through the file front to back), and each is checked against its entry's CRC
-//! before it is used: a record that fails is derived instead.
+//! **Files.** The *index* (`.tsm`) has one entry per body record of the last run, in input
+//! order: the line's fingerprint and its scope, and for a memo of records where its record is
+//! in the *data* file (`.tsd`), with a CRC-32 of the record. The data file is only ever
+//! appended to, so a night with 1 % of its lines changed writes 1 % of the records (and the
+//! index). Records appended after the last fresh file are out of the report's order and are
+//! read one at a time, so when they pass a tenth of the records in use (or more than half of
+//! the file is records no entry points at) the run writes a fresh file. The index is read
+//! whole and checked by its own CRC-32; records are read where they are needed, a window at a
+//! time (tonight's lines come in last night's order, so the reads run through the file front
+//! to back), and each is checked against its entry's CRC before it is used: a record that
+//! fails is derived instead.
 //!
 //! **Finding a line.** The k-th body record of tonight is first compared with the k-th
 //! entry, then with its neighbours; a run of misses (lines inserted or removed above) turns
 //! to an index of every fingerprint, built once, and the offset it finds is tried first for
 //! the next records.
 //!
-//! **Writing.** While every record so far equals the memo's at the same position nothing is
+//! **Writing.** While every entry so far equals the memo's at the same position nothing is
 //! written, and a night with nothing changed writes nothing. At the first difference the
 //! equal entries are copied from the old index and the rest follow. Index files are written
 //! to a temporary file and renamed; data files carry a random identity that the index names,
@@ -36,12 +41,14 @@
 //! crash only means deriving once more.
 //!
 //! Index format (little-endian): magic `TSLNMEMO`, format (u32), the key (u32 length, UTF-8),
-//! the data file's identity (u64) and its length when it was written fresh (u64), the scope
-//! table (u32 count, then per scope the customer
-//! and media, each a u16 length and UTF-8), the number of entries (u64), the entries (36
-//! bytes each: fingerprint u128, offset u64 in the data file, length u32, scope u32 —
-//! [`NO_RECORD`] for a line that gave no record —, CRC-32 u32 of the record), and a CRC-32 of everything before it (u32). Data format: magic `TSLNDATA`, the
-//! identity (u64), then records (spill encoding, line number zeroed).
+//! the data file's identity (u64) and its length when it was written fresh (u64) — both 0 for
+//! a memo of scopes —, the scope table (u32 count, then per scope the customer and media, each
+//! a u16 length and UTF-8), the number of entries (u64), the entries, and a CRC-32 of
+//! everything before it (u32). An entry of a memo of records is 36 bytes: fingerprint u128,
+//! offset u64 in the data file, length u32, scope u32 — [`NO_RECORD`] for a line that gave no
+//! record —, CRC-32 u32 of the record; of a memo of scopes, 20: the fingerprint and the scope.
+//! Data format: magic `TSLNDATA`, the identity (u64), then records (spill encoding, line
+//! number zeroed).
 
 use crate::cache_file::{put_text, replace, Reader};
 use crate::spill::read_at;
@@ -60,6 +67,17 @@ const FORMAT: u32 = 2;
 /// An index entry's scope for a line that gave no record (excluded or rejected).
 const NO_RECORD: u32 = u32::MAX;
 const ENTRY: usize = 36;
+/// Bytes of an index entry of a memo of scopes: the fingerprint and the scope.
+const SCOPE_ENTRY: usize = 20;
+
+/// Bytes of an index entry of a memo that keeps records or not.
+fn entry_size(records: bool) -> usize {
+    if records {
+        ENTRY
+    } else {
+        SCOPE_ENTRY
+    }
+}
 /// Positional misses in a row after which the index of every fingerprint is consulted (and
 /// built, the first time): a line changed in place misses once and must not cost the whole
 /// index.
@@ -303,7 +321,11 @@ impl LineMemo {
         at += 8;
         let entries = usize::try_from(entries)
             .ok()
-            .filter(|n| n.checked_mul(ENTRY).and_then(|b| b.checked_add(at)) == Some(crc_at))
+            .filter(|n| {
+                n.checked_mul(entry_size(settings.records))
+                    .and_then(|b| b.checked_add(at))
+                    == Some(crc_at)
+            })
             .ok_or_else(bad)?;
         if !settings.records {
             let memo = LineMemo {
@@ -394,8 +416,18 @@ impl LineMemo {
     }
 
     fn entry(&self, k: usize) -> Entry {
-        let at = self.entries_at + k * ENTRY;
-        let b = &self.index[at..at + ENTRY];
+        let size = entry_size(self.data.is_some());
+        let at = self.entries_at + k * size;
+        let b = &self.index[at..at + size];
+        if size == SCOPE_ENTRY {
+            return Entry {
+                fingerprint: u128::from_le_bytes(b[..16].try_into().expect("16 bytes")),
+                offset: 0,
+                len: 0,
+                scope: u32::from_le_bytes(b[16..20].try_into().expect("4 bytes")),
+                crc: 0,
+            };
+        }
         Entry {
             fingerprint: u128::from_le_bytes(b[..16].try_into().expect("16 bytes")),
             offset: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
@@ -698,7 +730,7 @@ impl MemoWriter {
                 }
             }
         };
-        push_entry(&mut out.index, &entry);
+        push_entry(&mut out.index, &entry, self.settings.records);
         self.entries += 1;
         Ok(())
     }
@@ -713,7 +745,10 @@ impl MemoWriter {
         let (index, data) = match &self.old {
             Some(old) if old.data.is_none() => {
                 let kept = self.entries as usize;
-                let index = old.index[old.entries_at..old.entries_at + kept * ENTRY].to_vec();
+                let mut index = Vec::with_capacity(old.entries * SCOPE_ENTRY);
+                index.extend_from_slice(
+                    &old.index[old.entries_at..old.entries_at + kept * SCOPE_ENTRY],
+                );
                 (index, None)
             }
             None if !self.settings.records => (Vec::new(), None),
@@ -815,8 +850,12 @@ impl MemoWriter {
     }
 }
 
-fn push_entry(index: &mut Vec<u8>, e: &Entry) {
+fn push_entry(index: &mut Vec<u8>, e: &Entry, records: bool) {
     index.extend_from_slice(&e.fingerprint.to_le_bytes());
+    if !records {
+        index.extend_from_slice(&e.scope.to_le_bytes());
+        return;
+    }
     index.extend_from_slice(&e.offset.to_le_bytes());
     index.extend_from_slice(&e.len.to_le_bytes());
     index.extend_from_slice(&e.scope.to_le_bytes());

@@ -208,7 +208,7 @@ fn run_in(
             )?;
         }
         if memo.as_ref().is_some_and(|(m, _)| !m.keeps_records()) {
-            kept_texts::derive_kept_texts(plan, options.now, &mut spill)?;
+            kept_texts::derive_kept_texts(plan, options.now, &mut spill);
         }
         if !options.dry_run {
             session = Some(with_retry(&options.retry, || {

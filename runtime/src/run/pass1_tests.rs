@@ -140,10 +140,10 @@ fn pass1_with(
     };
     let mut hits = 0;
     let spill = read_pass_in(mode, plan, input, spiller)
-        .and_then(|(mut spill, memo)| {
+        .map(|(mut spill, memo)| {
             // Records kept as text (a memo of scopes) are derived as a run derives them.
-            super::kept_texts::derive_kept_texts(plan, options.now, &mut spill)?;
-            Ok((spill, memo))
+            super::kept_texts::derive_kept_texts(plan, options.now, &mut spill);
+            (spill, memo)
         })
         .map(|(spill, memo)| {
             hits = memo.map_or(0, |m| m.hits);
