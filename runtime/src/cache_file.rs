@@ -1,7 +1,7 @@
 //! What the files a run keeps in its cache folder share — scope cache entries
-//! (`scope/cache.rs`), the line memo's index (`run/line_memo.rs`) and settled scopes
-//! (`run/settled.rs`): how one is replaced whole, and how their length-prefixed texts are
-//! written and read back.
+//! (`scope/cache.rs`), the line memo's index (`run/line_memo.rs`, which streams its own) and
+//! settled scopes (`run/settled.rs`): how one is replaced whole, and how their length-prefixed
+//! texts are written and read back.
 
 use std::io::{self, Write};
 use std::path::Path;

@@ -40,17 +40,18 @@
 //! so an index never reads another data file's records. Nothing is synced: a memo lost in a
 //! crash only means deriving once more.
 //!
-//! Index format (little-endian): magic `TSLNMEMO`, format (u32), the key (u32 length, UTF-8),
-//! the data file's identity (u64) and its length when it was written fresh (u64) — both 0 for
-//! a memo of scopes —, the scope table (u32 count, then per scope the customer and media, each
-//! a u16 length and UTF-8), the number of entries (u64), the entries, and a CRC-32 of
-//! everything before it (u32). An entry of a memo of records is 36 bytes: fingerprint u128,
+//! Index format (little-endian): magic `TSLNMEMO`, format (u32), the entries, then a trailer —
+//! the key (u32 length, UTF-8), the data file's identity (u64) and its length when it was
+//! written fresh (u64), both 0 for a memo of scopes, the scope table (u32 count, then per scope
+//! the customer and media, each a u16 length and UTF-8) and the number of entries (u64) —,
+//! the trailer's length (u32) and a CRC-32 of everything before it (u32). The entries come
+//! first so that a run streams them to the file as pass 1 goes. An entry of a memo of records is 36 bytes: fingerprint u128,
 //! offset u64 in the data file, length u32, scope u32 — [`NO_RECORD`] for a line that gave no
 //! record —, CRC-32 u32 of the record; of a memo of scopes, 20: the fingerprint and the scope.
 //! Data format: magic `TSLNDATA`, the identity (u64), then records (spill encoding, line
 //! number zeroed).
 
-use crate::cache_file::{put_text, replace, Reader};
+use crate::cache_file::{put_text, Reader};
 use crate::spill::read_at;
 use rustc_hash::FxHashMap;
 use std::fs::File;
@@ -63,7 +64,9 @@ use tapesync_model::ScopeKey;
 const MAGIC: &[u8; 8] = b"TSLNMEMO";
 const DATA_MAGIC: &[u8; 8] = b"TSLNDATA";
 const DATA_HEAD: u64 = 16;
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// Where the entries begin: after the magic and the format.
+const ENTRIES_AT: usize = 12;
 /// An index entry's scope for a line that gave no record (excluded or rejected).
 const NO_RECORD: u32 = u32::MAX;
 const ENTRY: usize = 36;
@@ -304,27 +307,35 @@ impl LineMemo {
         if u32_at(&index, 8) != FORMAT {
             return Err(Unusable::Absent);
         }
-        let mut at = 12;
-        let key_len = u32_at(&index, at) as usize;
-        at += 4;
-        if index.get(at..at + key_len) != Some(settings.key.as_bytes()) {
+        let bad = || damaged(&"inconsistent sizes");
+        // The trailer: everything but the entries, which the writer streams before it.
+        let trailer_len = u32_at(&index, crc_at - 4) as usize;
+        let trailer_at = (crc_at - 4)
+            .checked_sub(trailer_len)
+            .filter(|t| *t >= ENTRIES_AT)
+            .ok_or_else(bad)?;
+        let trailer = &index[trailer_at..crc_at - 4];
+        let mut r = Reader::new(trailer);
+        let key_len = r.u32().ok_or_else(bad)? as usize;
+        if r.bytes(key_len) != Some(settings.key.as_bytes()) {
             return Err(Unusable::Absent);
         }
-        at += key_len;
-        let bad = || damaged(&"inconsistent sizes");
-        let data_id = u64_at(index.get(..at + 8).ok_or_else(bad)?, at);
-        let base = u64_at(index.get(..at + 16).ok_or_else(bad)?, at + 8);
-        at += 16;
-        let (scopes, used) = read_scopes(&index[at..crc_at]).ok_or_else(bad)?;
-        at += used;
-        let entries = u64_at(index.get(..at + 8).ok_or_else(bad)?, at);
-        at += 8;
+        let data_id = r.u64().ok_or_else(bad)?;
+        let base = r.u64().ok_or_else(bad)?;
+        let rest = &trailer[r.at..];
+        let (scopes, used) = read_scopes(rest).ok_or_else(bad)?;
+        let mut r = Reader::new(&rest[used..]);
+        let entries = r.u64().ok_or_else(bad)?;
+        if !r.is_done() {
+            return Err(bad());
+        }
+        let at = ENTRIES_AT;
         let entries = usize::try_from(entries)
             .ok()
             .filter(|n| {
                 n.checked_mul(entry_size(settings.records))
                     .and_then(|b| b.checked_add(at))
-                    == Some(crc_at)
+                    == Some(trailer_at)
             })
             .ok_or_else(bad)?;
         if !settings.records {
@@ -594,9 +605,51 @@ pub(crate) struct MemoWriter {
 
 /// A memo being written, once it differs from the old one.
 struct Pending {
-    index: Vec<u8>,
+    index: IndexOut,
     /// For a memo that keeps records.
     data: Option<DataOut>,
+}
+
+/// The index being written: streamed to a temporary file beside the memo (a million entries
+/// gathered in memory first cost a cold run more in fresh pages than writing them), with the
+/// CRC-32 of everything written so far.
+struct IndexOut {
+    file: io::BufWriter<File>,
+    path: tempfile::TempPath,
+    crc: crc32fast::Hasher,
+}
+
+impl IndexOut {
+    fn create(dir: &Path) -> io::Result<IndexOut> {
+        let (file, path) = tempfile::Builder::new()
+            .prefix(".tapesync-memo")
+            .tempfile_in(dir)?
+            .into_parts();
+        let mut out = IndexOut {
+            file: io::BufWriter::with_capacity(1 << 16, file),
+            path,
+            crc: crc32fast::Hasher::new(),
+        };
+        out.put(MAGIC)?;
+        out.put(&FORMAT.to_le_bytes())?;
+        Ok(out)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.crc.update(bytes);
+        self.file.write_all(bytes)
+    }
+
+    /// Writes the trailer and the CRC, and puts the file at `path`.
+    fn finish(mut self, trailer: &[u8], path: &Path) -> io::Result<()> {
+        self.put(trailer)?;
+        self.put(&(trailer.len() as u32).to_le_bytes())?;
+        let crc = self.crc.clone().finalize();
+        self.file.write_all(&crc.to_le_bytes())?;
+        self.file.into_inner().map_err(|e| e.into_error())?;
+        self.path.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
 }
 
 /// The data file being written: the old one appended to, or a fresh one.
@@ -730,7 +783,8 @@ impl MemoWriter {
                 }
             }
         };
-        push_entry(&mut out.index, &entry, self.settings.records);
+        let (bytes, len) = entry_bytes(&entry, self.settings.records);
+        out.index.put(&bytes[..len])?;
         self.entries += 1;
         Ok(())
     }
@@ -742,22 +796,17 @@ impl MemoWriter {
         self.same = false;
         let dir = self.settings.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let (index, data) = match &self.old {
-            Some(old) if old.data.is_none() => {
-                let kept = self.entries as usize;
-                let mut index = Vec::with_capacity(old.entries * SCOPE_ENTRY);
-                index.extend_from_slice(
-                    &old.index[old.entries_at..old.entries_at + kept * SCOPE_ENTRY],
-                );
-                (index, None)
-            }
-            None if !self.settings.records => (Vec::new(), None),
+        let mut index = IndexOut::create(dir)?;
+        if let Some(old) = &self.old {
+            let kept = self.entries as usize * entry_size(old.data.is_some());
+            index.put(&old.index[old.entries_at..old.entries_at + kept])?;
+        }
+        let data = match &self.old {
+            Some(old) if old.data.is_none() => None,
+            None if !self.settings.records => None,
             Some(old) => {
                 let mut file = old.data.as_ref().expect("a memo of records").try_clone()?;
                 let at = file.seek(io::SeekFrom::End(0))?;
-                let kept = self.entries as usize;
-                let mut index = Vec::with_capacity(old.entries * ENTRY);
-                index.extend_from_slice(&old.index[old.entries_at..old.entries_at + kept * ENTRY]);
                 let data = DataOut {
                     // Appends go to the end whatever was there; a concurrent writer's bytes
                     // make this run's records fail their check, never pass it.
@@ -767,7 +816,7 @@ impl MemoWriter {
                     base: old.base,
                     fresh: None,
                 };
-                (index, Some(data))
+                Some(data)
             }
             None => {
                 let id = fastrand::u64(..);
@@ -785,7 +834,7 @@ impl MemoWriter {
                     base: 0,
                     fresh: Some(path),
                 };
-                (Vec::new(), Some(data))
+                Some(data)
             }
         };
         self.out = Some(Pending { index, data });
@@ -823,43 +872,36 @@ impl MemoWriter {
                 }
             }
         };
-        let mut head = Vec::new();
-        head.extend_from_slice(MAGIC);
-        head.extend_from_slice(&FORMAT.to_le_bytes());
+        let mut trailer = Vec::new();
         let key = self.settings.key.as_bytes();
-        head.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        head.extend_from_slice(key);
-        head.extend_from_slice(&id.to_le_bytes());
-        head.extend_from_slice(&base.to_le_bytes());
-        head.extend_from_slice(&(scopes.len() as u32).to_le_bytes());
+        trailer.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        trailer.extend_from_slice(key);
+        trailer.extend_from_slice(&id.to_le_bytes());
+        trailer.extend_from_slice(&base.to_le_bytes());
+        trailer.extend_from_slice(&(scopes.len() as u32).to_le_bytes());
         for s in scopes {
-            put_text(&mut head, &s.customer, "a scope name")?;
-            put_text(&mut head, &s.media, "a scope name")?;
+            put_text(&mut trailer, &s.customer, "a scope name")?;
+            put_text(&mut trailer, &s.media, "a scope name")?;
         }
-        head.extend_from_slice(&self.entries.to_le_bytes());
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&head);
-        crc.update(&out.index);
-        let crc = crc.finalize().to_le_bytes();
-        replace(
-            &self.settings.path,
-            ".tapesync-memo",
-            &[&head, &out.index, &crc],
-        )?;
+        trailer.extend_from_slice(&self.entries.to_le_bytes());
+        out.index.finish(&trailer, &self.settings.path)?;
         Ok(true)
     }
 }
 
-fn push_entry(index: &mut Vec<u8>, e: &Entry, records: bool) {
-    index.extend_from_slice(&e.fingerprint.to_le_bytes());
+/// An index entry as written: its first [`SCOPE_ENTRY`] or [`ENTRY`] bytes.
+fn entry_bytes(e: &Entry, records: bool) -> ([u8; ENTRY], usize) {
+    let mut b = [0u8; ENTRY];
+    b[..16].copy_from_slice(&e.fingerprint.to_le_bytes());
     if !records {
-        index.extend_from_slice(&e.scope.to_le_bytes());
-        return;
+        b[16..20].copy_from_slice(&e.scope.to_le_bytes());
+        return (b, SCOPE_ENTRY);
     }
-    index.extend_from_slice(&e.offset.to_le_bytes());
-    index.extend_from_slice(&e.len.to_le_bytes());
-    index.extend_from_slice(&e.scope.to_le_bytes());
-    index.extend_from_slice(&e.crc.to_le_bytes());
+    b[16..24].copy_from_slice(&e.offset.to_le_bytes());
+    b[24..28].copy_from_slice(&e.len.to_le_bytes());
+    b[28..32].copy_from_slice(&e.scope.to_le_bytes());
+    b[32..36].copy_from_slice(&e.crc.to_le_bytes());
+    (b, ENTRY)
 }
 
 #[cfg(test)]
