@@ -185,12 +185,22 @@ fn sync_settled(
     add_new: bool,
     cache: Option<CacheSettings>,
 ) -> (Seen, u64, u64) {
-    let mut target = EmbeddedTarget::open(path, "sync").unwrap();
     let lines = OpenInput::from_reader(
         "report.csv".into(),
         Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
     )
     .lines();
+    sync_lines(path, lines, add_new, cache)
+}
+
+/// [`sync_settled`] over any input.
+fn sync_lines(
+    path: &Path,
+    lines: crate::read::input::LineReader,
+    add_new: bool,
+    cache: Option<CacheSettings>,
+) -> (Seen, u64, u64) {
+    let mut target = EmbeddedTarget::open(path, "sync").unwrap();
     let mut observer = Collector::default();
     let out = run(
         &plan(),
@@ -508,30 +518,11 @@ fn file_sync(dir: &Path, pair: &Pair, lines: &[String], night: usize) -> (Seen, 
         (&pair.cached, cache(&caches, &pair.cached)),
         (&pair.plain, None),
     ] {
-        let mut target = EmbeddedTarget::open(store, "sync").unwrap();
         let source = crate::read::input::InputSource::File(report.clone());
         let lines = OpenInput::open(&source).unwrap().lines();
-        let mut observer = Collector::default();
-        let out = run(
-            &plan(),
-            lines,
-            &mut target,
-            &options(false, cache),
-            &mut observer,
-        );
-        let mut statistics = out.stats.statistics.clone();
-        statistics.scope_downloads = 0;
-        statistics.scopes_from_cache = 0;
-        statistics.elapsed_ms = 0;
-        settled += out.stats.scopes_settled;
-        seen.push(Seen {
-            statistics,
-            not_in_inventory: out.stats.not_in_inventory.clone(),
-            not_in_report: out.stats.not_in_report.clone(),
-            rejections: observer.rejections,
-            warnings: observer.warnings,
-            error: out.error.map(|e| e.to_string()),
-        });
+        let (one, _, one_settled) = sync_lines(store, lines, false, cache);
+        settled += one_settled;
+        seen.push(one);
     }
     let plain = seen.pop().unwrap();
     let cached = seen.pop().unwrap();

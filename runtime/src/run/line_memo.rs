@@ -173,7 +173,7 @@ impl MemoSettings {
         let records =
             std::env::var(LINE_MEMO_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("on"));
         let key = format!(
-            "format={FORMAT}\nexe={}:{modified}\nplan={plan_hash}\nsource={source_name}\nrecords={records}",
+            "format={FORMAT}\nexe={}:{modified}\nplan={plan_hash}\nsource={source_name}",
             exe.len()
         );
         // One memo per definition and source: a changed definition replaces it.
@@ -200,7 +200,6 @@ impl MemoSettings {
     #[cfg(test)]
     pub(crate) fn scopes_only(mut self) -> Self {
         self.records = false;
-        self.key.push_str("\nrecords=false");
         self
     }
 
@@ -220,9 +219,15 @@ impl MemoSettings {
         self.path.with_extension("tss")
     }
 
-    /// What the memo is for: plan, input and executable.
+    /// What the memo is for: plan, input and executable (settled scopes are kept for it too,
+    /// whichever kind of memo the run keeps).
     pub(crate) fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The key a memo file is written for: [`MemoSettings::key`] and the kind of memo.
+    fn memo_key(&self) -> String {
+        format!("{}\nrecords={}", self.key, self.records)
     }
 }
 
@@ -317,7 +322,7 @@ impl LineMemo {
         let trailer = &index[trailer_at..crc_at - 4];
         let mut r = Reader::new(trailer);
         let key_len = r.u32().ok_or_else(bad)? as usize;
-        if r.bytes(key_len) != Some(settings.key.as_bytes()) {
+        if r.bytes(key_len) != Some(settings.memo_key().as_bytes()) {
             return Err(Unusable::Absent);
         }
         let data_id = r.u64().ok_or_else(bad)?;
@@ -873,7 +878,8 @@ impl MemoWriter {
             }
         };
         let mut trailer = Vec::new();
-        let key = self.settings.key.as_bytes();
+        let key = self.settings.memo_key();
+        let key = key.as_bytes();
         trailer.extend_from_slice(&(key.len() as u32).to_le_bytes());
         trailer.extend_from_slice(key);
         trailer.extend_from_slice(&id.to_le_bytes());
