@@ -229,6 +229,16 @@ fn sync_lines(
     )
 }
 
+/// A temporary folder with a store holding [`inventory`] and the path for a cache folder:
+/// (folder, store, cache folder).
+fn one_store() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inv.db");
+    Store::open(&path).unwrap().import(&inventory()).unwrap();
+    let caches = dir.path().join("cache");
+    (dir, path, caches)
+}
+
 fn cache(dir: &Path, path: &Path) -> Option<CacheSettings> {
     Some(CacheSettings {
         dir: dir.to_path_buf(),
@@ -385,10 +395,8 @@ fn a_stale_cache_never_changes_a_result() {
 
 #[test]
 fn a_damaged_cache_is_reported_and_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inv.db");
-    Store::open(&path).unwrap().import(&inventory()).unwrap();
-    let caches = dir.path().join("cache");
+    // `_dir` keeps the folder until the test ends.
+    let (_dir, path, caches) = one_store();
     let text = "LTO001,OFFS,1,C1,LTO\nDLT002,LIBR,,C2,DLT\nLTO003,OFFS,,C2,LTO\n";
     let (first, _) = sync(&path, text, false, cache(&caches, &path));
     assert!(first.error.is_none(), "{first:?}");
@@ -431,10 +439,8 @@ fn a_damaged_cache_is_reported_and_replaced() {
 #[test]
 fn an_entry_read_and_left_unchanged_is_not_rewritten_and_still_verifies() {
     use std::os::unix::fs::MetadataExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inv.db");
-    Store::open(&path).unwrap().import(&inventory()).unwrap();
-    let caches = dir.path().join("cache");
+    // `_dir` keeps the folder until the test ends.
+    let (_dir, path, caches) = one_store();
     let text = "LTO001,OFFS,1,C1,LTO\nDLT002,LIBR,,C2,DLT\nLTO003,OFFS,,C2,LTO\n";
     let (first, _) = sync(&path, text, false, cache(&caches, &path));
     assert!(first.error.is_none(), "{first:?}");
@@ -465,10 +471,8 @@ fn an_entry_read_and_left_unchanged_is_not_rewritten_and_still_verifies() {
 
 #[test]
 fn a_report_sent_again_settles_every_scope_it_left_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inv.db");
-    Store::open(&path).unwrap().import(&inventory()).unwrap();
-    let caches = dir.path().join("cache");
+    // `_dir` keeps the folder until the test ends.
+    let (_dir, path, caches) = one_store();
     let mut rng = StdRng::seed_from_u64(1);
     let text = full_report(&mut rng);
     let (first, _, settled) = sync_settled(&path, &text, false, cache(&caches, &path));
