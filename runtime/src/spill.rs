@@ -15,6 +15,11 @@
 //! while it is on probation: once it has [`PROBATION_BYTES`] of entries that are all texts of
 //! lines last night's memo knows, it keeps none — a settled scope is never read, and writing
 //! a night's worth of such records to the file was a fifth of a night with nothing changed.
+//!
+//! With a memo of scopes, a scope expected to settle is compared *in part* instead
+//! ([`Spill::expect_settled`] with `in_part`): the texts of the lines last night's memo
+//! knows are only counted, and only the records derived from other lines are kept
+//! (`run/partial.rs` compares those alone, or has the scope filled from a second reading).
 
 use crate::derive::{DerivedRecord, SyncRecord};
 use rustc_hash::FxHashMap;
@@ -49,6 +54,9 @@ struct ScopeData {
     keep: Keep,
     /// Bytes held while on probation (`held` and `buffer`).
     kept: usize,
+    /// Compared in part ([`Keep::InPart`]): the hash ([`volume_hash`]) of the volume of each
+    /// record kept, in input order.
+    derived_volumes: Vec<u64>,
 }
 
 /// Whether a scope's records are kept ([`Spill::expect_settled`]).
@@ -60,6 +68,9 @@ enum Keep {
     Probation,
     /// Expected to be settled and past its probation: its records are counted, not kept.
     Counted,
+    /// Expected to be settled, with a memo of scopes: texts of lines last night's memo knows
+    /// are counted, derived records are kept (the scope is compared in part).
+    InPart,
 }
 
 pub struct Spill {
@@ -87,6 +98,8 @@ pub struct Spill {
     retained: bool,
     /// Scopes expected to be settled ([`Spill::expect_settled`]).
     expected: FxHashMap<ScopeKey, ()>,
+    /// Whether they are compared in part rather than put on probation.
+    in_part: bool,
     /// Derives the texts of a scope when it is read ([`Spill::derive_texts_on_read`]).
     texts: Option<Arc<dyn TextDeriver>>,
 }
@@ -107,6 +120,7 @@ impl Spill {
             unsorted: false,
             retained: false,
             expected: FxHashMap::default(),
+            in_part: false,
             texts: None,
         })
     }
@@ -152,6 +166,7 @@ impl Spill {
                 return Ok(new_scope.then(|| &self.scopes[i].key));
             }
             Keep::Probation => self.keep_scope(i)?,
+            Keep::InPart => self.scopes[i].derived_volumes.push(volume_hash(volume)),
             Keep::Kept => {}
         }
         let buffer = &mut self.scopes[i].buffer;
@@ -178,6 +193,14 @@ impl Spill {
             }
             // A derived record: the scope's lines are not last night's.
             Keep::Probation if encoded.get(8) != Some(&TEXT_MARK) => self.keep_scope(i)?,
+            Keep::InPart => match encoded_volume(encoded) {
+                Some(volume) => self.scopes[i].derived_volumes.push(volume_hash(volume)),
+                None => {
+                    // A line last night's memo knows: counted only.
+                    self.scopes[i].records += 1;
+                    return Ok(new_scope.then(|| &self.scopes[i].key));
+                }
+            },
             _ => {}
         }
         self.scopes[i].buffer.extend_from_slice(encoded);
@@ -247,11 +270,12 @@ impl Spill {
                     media: media.to_string(),
                 };
                 self.scopes.push(ScopeData {
-                    keep: if self.expected.contains_key(&key) {
-                        Keep::Probation
-                    } else {
-                        Keep::Kept
+                    keep: match (self.expected.contains_key(&key), self.in_part) {
+                        (false, _) => Keep::Kept,
+                        (true, false) => Keep::Probation,
+                        (true, true) => Keep::InPart,
                     },
+                    derived_volumes: Vec::new(),
                     key,
                     chunks: Vec::new(),
                     held: Vec::new(),
@@ -319,7 +343,7 @@ impl Spill {
     }
 
     fn write_chunk(&mut self, i: usize) -> io::Result<()> {
-        if self.scopes[i].keep != Keep::Kept {
+        if !matches!(self.scopes[i].keep, Keep::Kept | Keep::InPart) {
             // Held until its probation ends (or not kept at all).
             return Ok(());
         }
@@ -388,8 +412,54 @@ impl Spill {
     /// its records are only counted from then on — a settled scope never needs them. Call
     /// before the first record. A scope that is not settled after all is filled from a second
     /// reading of the input ([`Spill::fill_counted`]).
-    pub fn expect_settled(&mut self, scopes: impl IntoIterator<Item = ScopeKey>) {
+    ///
+    /// `in_part` (a memo of scopes, whose hits are texts): such a scope is compared in part
+    /// instead — its texts are counted from the first, its derived records kept
+    /// ([`Spill::in_part`]); one that cannot be is counted ([`Spill::count_instead`]) and
+    /// filled the same way.
+    pub fn expect_settled(&mut self, scopes: impl IntoIterator<Item = ScopeKey>, in_part: bool) {
         self.expected = scopes.into_iter().map(|k| (k, ())).collect();
+        self.in_part = in_part;
+    }
+
+    /// The scopes kept in part: per scope number (in [`Spill::scopes`] order), the hashes of
+    /// the volumes of its derived records when it is one.
+    pub fn in_part(&self) -> Vec<Option<&[u64]>> {
+        self.scopes
+            .iter()
+            .map(|s| (s.keep == Keep::InPart).then_some(s.derived_volumes.as_slice()))
+            .collect()
+    }
+
+    /// Lines of scope `i`, kept in part, that were only counted (texts of known lines).
+    pub fn counted_texts(&self, i: usize) -> u64 {
+        let scope = &self.scopes[i];
+        match scope.keep {
+            Keep::InPart => scope.records - scope.derived_volumes.len() as u64,
+            _ => 0,
+        }
+    }
+
+    /// Scope `i`, kept in part with every record kept (no text counted), is compared whole.
+    pub fn keep_whole(&mut self, i: usize) {
+        let scope = &mut self.scopes[i];
+        if scope.keep == Keep::InPart && scope.records == scope.derived_volumes.len() as u64 {
+            scope.keep = Keep::Kept;
+            scope.derived_volumes = Vec::new();
+        }
+    }
+
+    /// Scope `i`, kept in part, is to be compared whole: what it kept is dropped and it is
+    /// counted, to be filled by [`Spill::fill_counted`].
+    pub fn count_instead(&mut self, i: usize) {
+        let scope = &mut self.scopes[i];
+        if scope.keep == Keep::InPart {
+            self.buffered -= scope.buffer.len();
+            scope.keep = Keep::Counted;
+            scope.chunks = Vec::new();
+            scope.buffer = Vec::new();
+            scope.derived_volumes = Vec::new();
+        }
     }
 
     /// Whether a scope still in the spill has its records counted, not kept.
@@ -409,6 +479,7 @@ impl Spill {
                 .ok_or_else(|| io::Error::other("the input read again gives other records"))?;
             let records = from.read(j)?;
             scope.kept = records.bytes.len();
+            scope.chunks = Vec::new();
             scope.held = vec![records.bytes];
             scope.buffer = Vec::new();
             scope.keep = Keep::Kept;
@@ -482,7 +553,11 @@ impl Spill {
             }
         }
         records.key.clone_from(&scope.key);
-        records.records = scope.records;
+        records.records = match scope.keep {
+            // Its texts were only counted.
+            Keep::InPart => scope.derived_volumes.len() as u64,
+            _ => scope.records,
+        };
         Ok(())
     }
 }
@@ -714,6 +789,23 @@ fn encode_at<'v>(
     out[start + 12..start + HEADER].copy_from_slice(&text_len.to_le_bytes());
     out.extend_from_slice(table[..count].as_flattened());
     Ok(())
+}
+
+/// The hash of a Volume-ID that the line memo keeps per line and that a scope compared in
+/// part matches volumes by (`run/partial.rs`).
+pub fn volume_hash(volume: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(volume.as_bytes())
+}
+
+/// The Volume-ID of an entry encoded by [`encode_derived`]; `None` for a text
+/// ([`encode_text`]) or bytes that are not an entry.
+pub fn encoded_volume(encoded: &[u8]) -> Option<&str> {
+    let header = encoded.get(..HEADER)?;
+    if header[8] == TEXT_MARK {
+        return None;
+    }
+    let len = usize::from(u16::from_le_bytes([header[10], header[11]]));
+    std::str::from_utf8(encoded.get(HEADER..HEADER + len)?).ok()
 }
 
 /// The second byte of a spilled entry's header (after the line) for a record kept as the text
@@ -1133,7 +1225,7 @@ mod tests {
             media: "LTO".into(),
         };
         let mut s = Spill::new().unwrap();
-        s.expect_settled(["A", "B", "C"].map(key));
+        s.expect_settled(["A", "B", "C"].map(key), false);
         s.derive_texts_on_read(Arc::new(Words));
         let mut again = Spill::new().unwrap();
         let n = 3 * PROBATION_BYTES / 70;

@@ -36,6 +36,10 @@ pub struct RunStats {
     /// out of the JSON when zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scopes_settled: u64,
+    /// Scopes compared in part: only the lines the run before did not have were derived and
+    /// compared (docs/running.md, "Scopes compared in part"). Left out of the JSON when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scopes_in_part: u64,
     /// The places (customer, media, repository) of the synced scopes that the sync left with
     /// fewer scratch volumes than their minimum (`tapesync admin scratch-min`). Absent from the
     /// JSON when there are none.
@@ -89,6 +93,7 @@ impl RunStats {
         s.apply_batches += d.apply_batches;
         s.scopes += d.scopes;
         self.scopes_settled += delta.scopes_settled;
+        self.scopes_in_part += delta.scopes_in_part;
         for (list, more) in [
             (&mut self.not_in_inventory, delta.not_in_inventory),
             (&mut self.not_in_report, delta.not_in_report),

@@ -16,11 +16,12 @@
 //! entry that proves damaged or missing goes back to the run's thread, which reports it,
 //! downloads the scope and diffs it itself, as the one-thread loop would.
 
+use super::partial;
 use super::sync_pass::{Got, Tables};
 use super::RunError;
 use crate::observer::Observer;
 use crate::scope::cache::{Miss, ScopeCache};
-use crate::scope::diff::{diff_scope, DiffRules, PendingChange, ScopeRejection};
+use crate::scope::diff::{DiffRules, KnownLines, PendingChange, ScopeRejection};
 use crate::spill::{ScopeRecords, Spill};
 use crate::stats::RunStats;
 use crate::target::TargetError;
@@ -116,6 +117,8 @@ pub(super) struct DiffPool<'scope> {
     results: Receiver<(usize, Done)>,
     handles: Vec<ScopedJoinHandle<'scope, ()>>,
     scopes: &'scope [ScopeKey],
+    /// What is known of the scopes compared in part (`partial.rs`).
+    known: &'scope [Option<KnownLines>],
     slots: Vec<Slot>,
     arrived: BTreeMap<usize, Done>,
     /// The next scope to hand out.
@@ -132,6 +135,7 @@ impl<'scope> DiffPool<'scope> {
         threads: &'scope Scope<'scope, '_>,
         workers: usize,
         spill: &'scope Spill,
+        known: &'scope [Option<KnownLines>],
         rules: &'scope DiffRules<'scope>,
         cache: Option<&'scope ScopeCache>,
         scopes: &'scope [ScopeKey],
@@ -149,7 +153,8 @@ impl<'scope> DiffPool<'scope> {
                         let mut records = ScopeRecords::default();
                         for job in incoming {
                             let i = job.i;
-                            let done = compare(job, spill, rules, cache, scopes, &mut records);
+                            let done =
+                                compare(job, spill, known, rules, cache, scopes, &mut records);
                             if outgoing.send((i, done)).is_err() {
                                 return;
                             }
@@ -166,6 +171,7 @@ impl<'scope> DiffPool<'scope> {
             results,
             handles,
             scopes,
+            known,
             slots: scopes.iter().map(|_| Slot::Waiting).collect(),
             arrived: BTreeMap::new(),
             next: 0,
@@ -229,7 +235,9 @@ impl<'scope> DiffPool<'scope> {
     ) -> Result<Compared, RunError> {
         spill.read_into(i, &mut self.records)?;
         let got = get(stats)?;
-        let (changes, rejected) = diff_scope(got.table(), &self.records, rules, stats)?;
+        let known = self.known.get(i).and_then(Option::as_ref);
+        let (changes, rejected) =
+            partial::compare(known, got.table(), &self.records, rules, stats)?;
         Ok((got, changes, rejected))
     }
 
@@ -355,6 +363,7 @@ impl<'scope> DiffPool<'scope> {
 fn compare(
     job: Job,
     spill: &Spill,
+    known: &[Option<KnownLines>],
     rules: &DiffRules<'_>,
     cache: Option<&ScopeCache>,
     scopes: &[ScopeKey],
@@ -372,7 +381,8 @@ fn compare(
         },
     };
     let mut stats = Box::<RunStats>::default();
-    match diff_scope(got.table(), records, rules, &mut stats) {
+    let known = known.get(job.i).and_then(Option::as_ref);
+    match partial::compare(known, got.table(), records, rules, &mut stats) {
         Ok((changes, rejected)) => Done::Diffed {
             got,
             changes,

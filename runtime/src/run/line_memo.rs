@@ -45,18 +45,21 @@
 //! written fresh (u64), both 0 for a memo of scopes, the scope table (u32 count, then per scope
 //! the customer and media, each a u16 length and UTF-8) and the number of entries (u64) —,
 //! the trailer's length (u32) and a CRC-32 of everything before it (u32). The entries come
-//! first so that a run streams them to the file as pass 1 goes. An entry of a memo of records is 36 bytes: fingerprint u128,
-//! offset u64 in the data file, length u32, scope u32 — [`NO_RECORD`] for a line that gave no
-//! record —, CRC-32 u32 of the record; of a memo of scopes, 20: the fingerprint and the scope.
+//! first so that a run streams them to the file as pass 1 goes. An entry of a memo of records
+//! is 36 bytes: fingerprint u128, offset u64 in the data file, length u32, scope u32 —
+//! [`NO_RECORD`] for a line that gave no record —, CRC-32 u32 of the record; of a memo of
+//! scopes, 28: the fingerprint, the scope and the hash of the record's Volume-ID
+//! (`spill::volume_hash`, u64; 0 for no record).
 //! Data format: magic `TSLNDATA`, the identity (u64), then records (spill encoding, line
 //! number zeroed).
 
 use crate::cache_file::{put_text, Reader};
 use crate::spill::read_at;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tapesync_compiler::plan::{ExtractSource, Plan, RecordFormat};
 use tapesync_model::ScopeKey;
@@ -64,14 +67,15 @@ use tapesync_model::ScopeKey;
 const MAGIC: &[u8; 8] = b"TSLNMEMO";
 const DATA_MAGIC: &[u8; 8] = b"TSLNDATA";
 const DATA_HEAD: u64 = 16;
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// Where the entries begin: after the magic and the format.
 const ENTRIES_AT: usize = 12;
 /// An index entry's scope for a line that gave no record (excluded or rejected).
 const NO_RECORD: u32 = u32::MAX;
 const ENTRY: usize = 36;
-/// Bytes of an index entry of a memo of scopes: the fingerprint and the scope.
-const SCOPE_ENTRY: usize = 20;
+/// Bytes of an index entry of a memo of scopes: the fingerprint, the scope and the hash of
+/// the record's volume.
+const SCOPE_ENTRY: usize = 28;
 
 /// Bytes of an index entry of a memo that keeps records or not.
 fn entry_size(records: bool) -> usize {
@@ -258,6 +262,8 @@ pub(crate) struct LineMemo {
     live: u64,
     /// Fingerprint (its low 64 bits) → entry, for lines that moved; built on first need.
     by_fingerprint: OnceLock<FxHashMap<u64, u32>>,
+    /// One bit per entry: a line of tonight was taken as it ([`LineMemo::mark`]).
+    marks: Vec<AtomicU64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,20 +273,24 @@ struct Entry {
     len: u32,
     scope: u32,
     crc: u32,
+    volume: u64,
 }
 
-/// Where a record is in the data file, and how to check it.
+/// Where a record is in the data file, and how to check it; the hash of its volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stored {
     offset: u64,
     len: u32,
     crc: u32,
+    volume: u64,
 }
 
 /// A line found in the memo.
 pub(crate) struct Hit<'m> {
     pub(crate) scope: &'m ScopeKey,
     pub(crate) stored: Stored,
+    /// Its entry.
+    entry: usize,
 }
 
 /// Where a deriving thread looks first: the offset between tonight's positions and the
@@ -355,6 +365,7 @@ impl LineMemo {
                 base: 0,
                 live: 0,
                 by_fingerprint: OnceLock::new(),
+                marks: marks(entries),
             };
             let bad_scope = (0..memo.entries).any(|k| {
                 let scope = memo.entry(k).scope;
@@ -400,6 +411,7 @@ impl LineMemo {
             base,
             live: 0,
             by_fingerprint: OnceLock::new(),
+            marks: marks(entries),
         };
         // Entries that point outside the data file or at no scope are checked here, so that
         // a hit never reads outside it; their records are checked by CRC when read.
@@ -442,6 +454,7 @@ impl LineMemo {
                 len: 0,
                 scope: u32::from_le_bytes(b[16..20].try_into().expect("4 bytes")),
                 crc: 0,
+                volume: u64::from_le_bytes(b[20..28].try_into().expect("8 bytes")),
             };
         }
         Entry {
@@ -450,6 +463,7 @@ impl LineMemo {
             len: u32::from_le_bytes(b[24..28].try_into().expect("4 bytes")),
             scope: u32::from_le_bytes(b[28..32].try_into().expect("4 bytes")),
             crc: u32::from_le_bytes(b[32..36].try_into().expect("4 bytes")),
+            volume: 0,
         }
     }
 
@@ -465,8 +479,50 @@ impl LineMemo {
                 offset: e.offset,
                 len: e.len,
                 crc: e.crc,
+                volume: e.volume,
             },
+            entry: k,
         })
+    }
+
+    /// Notes that a line of tonight was taken as `hit` (found, and its record copied or its
+    /// text kept): [`LineMemo::sweep`] tells the entries no line was.
+    pub(crate) fn mark(&self, hit: &Hit<'_>) {
+        self.marks[hit.entry / 64].fetch_or(1 << (hit.entry % 64), Ordering::Relaxed);
+    }
+
+    /// After pass 1, for the scopes `wanted` (each with the hashes of the volumes of its
+    /// records derived tonight): per scope, the volume hashes of its entries that no line of
+    /// tonight was taken as, and whether a derived record's volume is also that of an entry a
+    /// line was taken as. Only a memo of scopes keeps volume hashes.
+    pub(crate) fn sweep(&self, wanted: &[(&ScopeKey, &[u64])]) -> Vec<Swept> {
+        let mut out: Vec<Swept> = wanted.iter().map(|_| Swept::default()).collect();
+        let by_key: FxHashMap<&ScopeKey, usize> = wanted
+            .iter()
+            .enumerate()
+            .map(|(j, (k, _))| (*k, j))
+            .collect();
+        // The memo's scope numbers → the wanted scope.
+        let target: Vec<Option<usize>> =
+            self.scopes.iter().map(|k| by_key.get(k).copied()).collect();
+        let derived: Vec<FxHashSet<u64>> = wanted
+            .iter()
+            .map(|(_, d)| d.iter().copied().collect())
+            .collect();
+        for k in 0..self.entries {
+            let e = self.entry(k);
+            let Some(Some(j)) = target.get(e.scope as usize) else {
+                continue;
+            };
+            out[*j].lines.add(e.fingerprint);
+            let marked = self.marks[k / 64].load(Ordering::Relaxed) & (1 << (k % 64)) != 0;
+            if !marked {
+                out[*j].unmarked.push(e.volume);
+            } else if derived[*j].contains(&e.volume) {
+                out[*j].shared = true;
+            }
+        }
+        out
     }
 
     /// The record of the body record at `ordinal` (0-based, input order) whose line has the
@@ -511,6 +567,23 @@ impl LineMemo {
     }
 }
 
+/// What [`LineMemo::sweep`] tells of one scope.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Swept {
+    /// Volume hashes of the scope's entries that no line of tonight was taken as.
+    pub(crate) unmarked: Vec<u64>,
+    /// A record derived tonight names the volume of an entry a line was taken as.
+    pub(crate) shared: bool,
+    /// The scope's entries (the lines of the run that wrote the memo).
+    pub(crate) lines: super::settled::LineDigest,
+}
+
+fn marks(entries: usize) -> Vec<AtomicU64> {
+    (0..entries.div_ceil(64))
+        .map(|_| AtomicU64::new(0))
+        .collect()
+}
+
 /// Reads a memo's records for one thread: a window of the data file at a time.
 #[derive(Default)]
 pub(crate) struct Records {
@@ -534,7 +607,9 @@ impl Records {
         let Some(data) = &memo.data else {
             return false;
         };
-        let Stored { offset, len, crc } = hit.stored;
+        let Stored {
+            offset, len, crc, ..
+        } = hit.stored;
         let len = len as usize;
         let end = offset + len as u64;
         let in_window = offset >= self.start && end <= self.start + self.window.len() as u64;
@@ -749,14 +824,23 @@ impl MemoWriter {
                 len: 0,
                 scope: NO_RECORD,
                 crc: 0,
+                volume: 0,
             },
-            // A memo of scopes only.
-            (Some((scope, ..)), None) => Entry {
+            // A memo of scopes only: the volume's hash comes with a line found in the old
+            // memo (whose text was kept), or from the record derived.
+            (Some((scope, encoded, stored)), None) => Entry {
                 fingerprint: fp,
                 offset: 0,
                 len: 0,
                 scope,
                 crc: 0,
+                volume: match (stored, crate::spill::encoded_volume(encoded)) {
+                    (Some(stored), _) => stored.volume,
+                    (None, Some(volume)) => crate::spill::volume_hash(volume),
+                    (None, None) => {
+                        return Err(io::Error::other("a line memo entry without its volume"))
+                    }
+                },
             },
             // Already in the data file being appended to.
             (Some((scope, _, Some(stored))), Some(data)) if data.fresh.is_none() => Entry {
@@ -765,6 +849,7 @@ impl MemoWriter {
                 len: stored.len,
                 scope,
                 crc: stored.crc,
+                volume: 0,
             },
             (Some((scope, encoded, _)), Some(data)) => {
                 let len = u32::try_from(encoded.len())
@@ -785,6 +870,7 @@ impl MemoWriter {
                     len,
                     scope,
                     crc: h.finalize(),
+                    volume: 0,
                 }
             }
         };
@@ -901,6 +987,7 @@ fn entry_bytes(e: &Entry, records: bool) -> ([u8; ENTRY], usize) {
     b[..16].copy_from_slice(&e.fingerprint.to_le_bytes());
     if !records {
         b[16..20].copy_from_slice(&e.scope.to_le_bytes());
+        b[20..28].copy_from_slice(&e.volume.to_le_bytes());
         return (b, SCOPE_ENTRY);
     }
     b[16..24].copy_from_slice(&e.offset.to_le_bytes());

@@ -10,6 +10,7 @@ mod diff_pool;
 mod kept_texts;
 mod line_memo;
 mod parallel;
+mod partial;
 mod read_pass;
 mod records;
 mod settled;
@@ -195,6 +196,14 @@ fn run_in(
             settling.as_mut(),
             &mut stats,
         );
+        // Scopes kept in part: compared so, or to be filled by the second reading.
+        let known = partial::plan(
+            &mut spill,
+            pass1_lines.as_ref().and_then(|l| l.memo.as_deref()),
+            settling.as_ref(),
+            cache.as_ref().filter(|c| c.is_ready()),
+            &from_cache,
+        );
         // Scopes whose lines pass 1 only counted, expecting them settled, and that were not.
         if let (true, Some(path), Some(lines)) = (spill.has_counted(), &path, &pass1_lines) {
             read_pass::read_again(
@@ -248,6 +257,7 @@ fn run_in(
             plan,
             &compared,
             &spill,
+            &known,
             tables,
             target,
             session,
@@ -259,6 +269,11 @@ fn run_in(
         );
         if let Some(settling) = &settling {
             settling.list_unreported(&all_scopes, &compared_notes.unreported, &mut stats);
+            // A comparison in part that failed (the scope changed meanwhile, or what the last
+            // run left does not hold): the next run compares every scope in full.
+            if synced.is_err() && known.iter().any(Option::is_some) {
+                settling.forget(observer);
+            }
         }
         synced?;
         if let (Some(settling), Some(cache)) = (settling, ready) {

@@ -179,6 +179,7 @@ impl Chunk {
                         }
                     });
                     if let Some(hit) = hit {
+                        old.mark(&hit);
                         let c = self.keys.len();
                         self.keys.push_str(&hit.scope.customer);
                         let m = self.keys.len();

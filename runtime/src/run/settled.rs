@@ -207,6 +207,9 @@ pub(crate) struct Settling {
     digests: FxHashMap<ScopeKey, LineDigest>,
     /// Scopes settled tonight: their settlements stand as they were.
     carried: Vec<Settlement>,
+    /// What the last run left for the scopes not settled tonight (compared in part where
+    /// they can be, `partial.rs`).
+    pub(crate) left: FxHashMap<ScopeKey, Settlement>,
 }
 
 impl Settling {
@@ -221,6 +224,7 @@ impl Settling {
             key,
             digests: scopes.iter().cloned().zip(digests).collect(),
             carried: Vec::new(),
+            left: FxHashMap::default(),
         }
     }
 
@@ -276,6 +280,13 @@ impl Settling {
         if settled > 0 {
             spill.retain_scopes(&keep);
         }
+        let carried: rustc_hash::FxHashSet<&ScopeKey> =
+            self.carried.iter().map(|s| &s.scope).collect();
+        self.left = left
+            .into_iter()
+            .filter(|(k, _)| !carried.contains(k))
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect();
         settled
     }
 
@@ -310,6 +321,19 @@ impl Settling {
         }
         list.truncate(LIST_CAP);
         stats.not_in_report = list;
+    }
+
+    /// Removes the settlements the last run left, so that the next run settles nothing and
+    /// compares every scope in full.
+    pub(crate) fn forget(&self, observer: &mut dyn Observer) {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => observer.warning(&format!(
+                "settled scopes: {}: {e}; remove it by hand so that the next run compares every scope",
+                self.path.display()
+            )),
+        }
     }
 
     /// Leaves tonight's settlements: the scopes settled tonight, and those pass 2 left clean

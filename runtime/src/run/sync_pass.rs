@@ -3,6 +3,7 @@
 //! applied; with `--strict`, every scope diffed before anything is applied.
 
 use super::diff_pool::{DiffPool, Pass2};
+use super::partial::compare;
 use super::settled::{Compared, LineDigest, Settlement};
 use super::{RunError, RunOptions};
 use crate::apply::{record_outcomes, Applier, Sent};
@@ -10,7 +11,7 @@ use crate::observer::Observer;
 use crate::scope::cache::{version_after_own, Miss, ScopeCache};
 use crate::scope::cache_loader::CacheLoader;
 use crate::scope::cache_writer::{CacheWriter, Write};
-use crate::scope::diff::{diff_scope, DiffRules, PendingChange, ScopeRejection};
+use crate::scope::diff::{DiffRules, KnownLines, PendingChange, ScopeRejection};
 use crate::scope::new_ids::NewIds;
 use crate::scope::prefetch::{Fetched, Prefetcher};
 use crate::spill::{ScopeRecords, Spill};
@@ -303,6 +304,7 @@ pub(super) fn sync_pass(
     plan: &Plan,
     compared: &[tapesync_model::Field],
     spill: &Spill,
+    known: &[Option<KnownLines>],
     mut tables: Tables<'_>,
     target: &mut dyn Target,
     session: Option<i64>,
@@ -339,7 +341,7 @@ pub(super) fn sync_pass(
             tables.fallback = applier.target.scope_reader();
         }
         return sync_pipelined(
-            pass2, tables, spill, &rules, applier, stats, observer, notes,
+            pass2, tables, spill, known, &rules, applier, stats, observer, notes,
         );
     }
     // In strict mode every scope is diffed before anything is applied; the pending changes
@@ -355,7 +357,7 @@ pub(super) fn sync_pass(
         spill.read_into(i, &mut records)?;
         let got = tables.get(i, scope, Some(&mut *applier.target), stats, observer)?;
         let before = Before::of(stats);
-        let (changes, rejected) = diff_scope(got.table(), &records, &rules, stats)?;
+        let (changes, rejected) = compare(known[i].as_ref(), got.table(), &records, &rules, stats)?;
         let clean = before.compared(
             scope,
             stats,
@@ -438,6 +440,7 @@ fn sync_pipelined(
     pass2: Pass2,
     mut tables: Tables<'_>,
     spill: &Spill,
+    known: &[Option<KnownLines>],
     rules: &DiffRules<'_>,
     mut applier: Applier<'_>,
     stats: &mut RunStats,
@@ -484,55 +487,61 @@ fn sync_pipelined(
         };
         let mut records = ScopeRecords::default();
         let mut pool = match pass2 {
-            Pass2::Parallel { workers } => {
-                DiffPool::start(threads, workers, spill, rules, tables.cache, scopes_ref)
-            }
+            Pass2::Parallel { workers } => DiffPool::start(
+                threads,
+                workers,
+                spill,
+                known,
+                rules,
+                tables.cache,
+                scopes_ref,
+            ),
             Pass2::Sequential => None,
         };
-        let mut compare_all = |tables: &mut Tables<'_>,
-                               in_flight: &mut InFlight<'_>|
-         -> Result<(), RunError> {
-            for (i, scope) in scopes.iter().enumerate() {
-                let before = Before::of(stats);
-                let (got, changes, rejected) = match pool.as_mut() {
-                    Some(pool) => pool.take(i, tables, spill, rules, stats, observer)?,
-                    None => {
-                        spill.read_into(i, &mut records)?;
-                        let got = tables.get(i, scope, None, stats, observer)?;
-                        let (changes, rejected) = diff_scope(got.table(), &records, rules, stats)?;
-                        (got, changes, rejected)
+        let mut compare_all =
+            |tables: &mut Tables<'_>, in_flight: &mut InFlight<'_>| -> Result<(), RunError> {
+                for (i, scope) in scopes.iter().enumerate() {
+                    let before = Before::of(stats);
+                    let (got, changes, rejected) = match pool.as_mut() {
+                        Some(pool) => pool.take(i, tables, spill, rules, stats, observer)?,
+                        None => {
+                            spill.read_into(i, &mut records)?;
+                            let got = tables.get(i, scope, None, stats, observer)?;
+                            let (changes, rejected) =
+                                compare(known[i].as_ref(), got.table(), &records, rules, stats)?;
+                            (got, changes, rejected)
+                        }
+                    };
+                    let clean = before.compared(
+                        scope,
+                        stats,
+                        &rejected,
+                        &changes,
+                        got.table(),
+                        &mut notes.unreported,
+                    );
+                    let base = tables.done(scope, got, &changes, false);
+                    let sent = !changes.is_empty();
+                    // The applying thread stops at a failed apply: the loop ends here, and the
+                    // failure is reported when the scopes before this one are.
+                    let stopped = sent && work.send((i, changes)).is_err();
+                    in_flight.push(Waiting {
+                        i,
+                        base,
+                        rejected,
+                        sent,
+                        announced: false,
+                        clean,
+                    });
+                    if stopped {
+                        break;
                     }
-                };
-                let clean = before.compared(
-                    scope,
-                    stats,
-                    &rejected,
-                    &changes,
-                    got.table(),
-                    &mut notes.unreported,
-                );
-                let base = tables.done(scope, got, &changes, false);
-                let sent = !changes.is_empty();
-                // The applying thread stops at a failed apply: the loop ends here, and the
-                // failure is reported when the scopes before this one are.
-                let stopped = sent && work.send((i, changes)).is_err();
-                in_flight.push(Waiting {
-                    i,
-                    base,
-                    rejected,
-                    sent,
-                    announced: false,
-                    clean,
-                });
-                if stopped {
-                    break;
+                    // Outcomes already in are reported now; the queue is kept short so that the
+                    // tables waiting to be patched stay few.
+                    in_flight.report(tables, Some(MAX_IN_FLIGHT), stats, observer)?;
                 }
-                // Outcomes already in are reported now; the queue is kept short so that the
-                // tables waiting to be patched stay few.
-                in_flight.report(tables, Some(MAX_IN_FLIGHT), stats, observer)?;
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         let mut result = compare_all(&mut tables, &mut in_flight);
         if let Some(pool) = pool {
             let stopped = pool.finish();

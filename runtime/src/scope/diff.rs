@@ -5,6 +5,7 @@
 use crate::scope::new_ids::NewIds;
 use crate::spill::{RecordView, ScopeRecords};
 use crate::stats::RunStats;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use tapesync_compiler::plan::SkipOnRepositoryChange;
@@ -60,6 +61,110 @@ pub fn diff_scope(
     records: &ScopeRecords,
     rules: &DiffRules<'_>,
     stats: &mut RunStats,
+) -> std::io::Result<(Vec<PendingChange>, Vec<ScopeRejection>)> {
+    diff_records(table, records, rules, stats, true)
+}
+
+/// What a scope compared in part knows of the lines it did not derive tonight: lines of the
+/// last run that left the scope clean at `version` (`run/partial.rs`), whose records are
+/// therefore each equal to its volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownLines {
+    /// The scope's version the last run left, which the table must still have.
+    pub version: u64,
+    /// Distinct volumes the known lines name (none of them named by a derived record).
+    pub volumes: u64,
+    /// Hashes ([`crate::spill::volume_hash`]) of the volumes of the last run's lines that
+    /// are not among tonight's known lines (removed, changed or moved out of sight).
+    pub removed: Vec<u64>,
+    /// The scope's volumes the last run's lines did not name (Volume-IDs).
+    pub unreported: Vec<String>,
+}
+
+/// [`diff_scope`] for a scope compared in part: `records` are only those derived tonight;
+/// every other line of the scope is one of `known`'s, whose volumes are counted unchanged.
+/// The volumes missing from the report are the last run's (`known.unreported`) and those of
+/// its removed lines, less the volumes tonight's records name — listed in table order, as
+/// [`diff_scope`] lists them. A table at another version than the one the last run left, or
+/// a removed line whose volume the table does not have, is an error: the comparison would
+/// not be exact.
+pub fn diff_scope_known(
+    table: &ScopeTable,
+    records: &ScopeRecords,
+    rules: &DiffRules<'_>,
+    stats: &mut RunStats,
+    known: &KnownLines,
+) -> std::io::Result<(Vec<PendingChange>, Vec<ScopeRejection>)> {
+    let key = records.key();
+    if table.scope_version != known.version {
+        return Err(std::io::Error::other(format!(
+            "scope {key} changed while the run compared it (version {} instead of {}); run the sync again",
+            table.scope_version, known.version
+        )));
+    }
+    let result = diff_records(table, records, rules, stats, false)?;
+    stats.statistics.volumes_unchanged += known.volumes;
+    stats.scopes_in_part += 1;
+    let mut named: FxHashSet<&str> = FxHashSet::default();
+    for view in records.iter() {
+        named.insert(view?.volume);
+    }
+    let inconsistent = |what: &str| {
+        std::io::Error::other(format!(
+            "scope {key}: {what}; the next run compares the scope in full"
+        ))
+    };
+    let mut rows = Vec::new();
+    for volume in &known.unreported {
+        let row = table.find(volume).ok_or_else(|| {
+            inconsistent(
+                "a volume the last run found missing from the report is not in the inventory",
+            )
+        })?;
+        if !named.contains(volume.as_str()) {
+            rows.push(row);
+        }
+    }
+    let named_hashes: FxHashSet<u64> = named.iter().map(|v| crate::spill::volume_hash(v)).collect();
+    let mut pending: FxHashSet<u64> = known
+        .removed
+        .iter()
+        .copied()
+        .filter(|h| !named_hashes.contains(h))
+        .collect();
+    if !pending.is_empty() {
+        for row in 0..table.len() {
+            if pending.remove(&crate::spill::volume_hash(table.volume(row))) {
+                rows.push(row);
+                if pending.is_empty() {
+                    break;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            return Err(inconsistent(
+                "a volume of a line of the last run is not in the inventory",
+            ));
+        }
+    }
+    if table.customer_exists && table.media_exists {
+        rows.sort_unstable();
+        rows.dedup();
+        for row in rows {
+            stats.note_not_in_report(key, table.volume(row));
+        }
+    }
+    Ok(result)
+}
+
+/// [`diff_scope`]; `unreported`: whether the table's volumes no record names are counted
+/// and listed missing from the report (not for a scope compared in part).
+fn diff_records(
+    table: &ScopeTable,
+    records: &ScopeRecords,
+    rules: &DiffRules<'_>,
+    stats: &mut RunStats,
+    unreported: bool,
 ) -> std::io::Result<(Vec<PendingChange>, Vec<ScopeRejection>)> {
     let key = records.key();
     let mut views: Vec<RecordView<'_>> =
@@ -247,7 +352,7 @@ pub fn diff_scope(
     for (_, volume) in not_in_inventory {
         stats.note_not_in_inventory(key, volume);
     }
-    if table.customer_exists && table.media_exists {
+    if unreported && table.customer_exists && table.media_exists {
         for row in volumes.unmatched_rows {
             stats.note_not_in_report(key, table.volume(row));
         }
