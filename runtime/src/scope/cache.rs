@@ -9,9 +9,24 @@
 //! download, exactly as without a cache, so a stale cache can never change a result.
 //!
 //! After a run applies changes to a scope it brings its copy up to date from its own batches
-//! ([`patched`]): only when every batch's answer says that the scope's version moved by that
+//! ([`written`]): only when every batch's answer says that the scope's version moved by that
 //! batch's own write alone (`ScopeVersionStep::only_this_batch`, `before` equal to the
 //! version the copy is at). Otherwise the entry is dropped and the next run downloads.
+//!
+//! The rows a run wrote go to the entry's **journal** (`.tsj` beside the `.tsc` file) instead
+//! of a rewrite of the whole table: a night that changes 1 % of a scope writes that 1 %. A
+//! journal names the entry file it follows (that file's CRC-32) and holds, in order, each
+//! run's written rows with the versions before and after; loading applies the records that
+//! follow on from the file's version, and the result must reach the version the inventory
+//! tells. Once a journal passes an eighth of its entry's size (or 64 records), the run writes
+//! the whole table again and removes the journal. A journal of another entry file is ignored
+//! (never applied), a damaged one is reported and dropped with its entry.
+//!
+//! Journal format (little-endian): magic `TSSCJRNL`, format (u32), the entry file's CRC-32
+//! (u32), the number of columns (u32), the number of records (u32); per record the version before and after (u64 each) and
+//! the number of rows (u32), per row the Volume-ID (u16 length and UTF-8), its version (u64)
+//! and per column a flag (u8, 1 for a value) and the value (u32 length and UTF-8); then a
+//! CRC-32 of everything before it. Replaced whole, like the entries.
 //!
 //! File format (little-endian): magic `TSSCACHE`, format version (u32), the key as a u32
 //! length and UTF-8, the scope version (u64), the table as a u64 length and
@@ -29,6 +44,10 @@ use tapesync_model::{
 
 const MAGIC: &[u8; 8] = b"TSSCACHE";
 const FORMAT: u32 = 1;
+const JOURNAL_MAGIC: &[u8; 8] = b"TSSCJRNL";
+const JOURNAL_FORMAT: u32 = 1;
+/// Records a journal may hold before the table is written whole again.
+const JOURNAL_RECORDS: usize = 64;
 
 /// Where a run keeps its scope tables and which inventory they come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,10 +199,19 @@ impl ScopeCache {
             std::str::from_utf8(&head[..len]).map_err(|_| damaged("the key is not UTF-8"))?;
         compare_keys(found, &key).map_err(|why| damaged(&why))?;
         let stored = u64::from_le_bytes(head[len..].try_into().unwrap_or_default());
-        if found != key || stored != *version {
+        if found != key {
             return Err(Miss::Absent);
         }
-        Ok(())
+        if stored == *version {
+            return Ok(());
+        }
+        // Brought up to date by a journal?
+        let crc = entry_crc(&path).map_err(|e| damaged(&e.to_string()))?;
+        let records = self.read_journal(scope, crc)?;
+        match follow(stored, &records) {
+            (reached, _) if reached == *version => Ok(()),
+            _ => Err(Miss::Absent),
+        }
     }
 
     /// The cached table of `scope` if it is whole and current.
@@ -203,14 +231,110 @@ impl ScopeCache {
         if entry.key != key {
             return Err(Miss::Absent);
         }
-        if entry.version != *version {
+        let records = if entry.version == *version {
+            Vec::new()
+        } else {
+            self.read_journal(scope, entry.crc)?
+        };
+        let (reached, used) = follow(entry.version, &records);
+        if reached != *version {
             return Err(Miss::Absent);
         }
         let table = ScopeTable::decode(entry.table).map_err(|e| damaged(&e.to_string()))?;
         if table.scope_version != entry.version || table.columns() != self.columns.as_slice() {
             return Err(damaged("the table does not match its key"));
         }
-        Ok(table)
+        if used == 0 {
+            return Ok(table);
+        }
+        let mut rows = Written {
+            from: entry.version,
+            to: reached,
+            rows: BTreeMap::new(),
+        };
+        for record in records.into_iter().take(used) {
+            if record
+                .rows
+                .values()
+                .any(|(_, values)| values.len() != self.columns.len())
+            {
+                return Err(damaged("the journal does not match its entry"));
+            }
+            rows.rows.extend(record.rows);
+        }
+        apply_written(&table, &rows).ok_or_else(|| damaged("the journal does not match its entry"))
+    }
+
+    /// The journal of `scope` if it follows the entry file whose CRC-32 is `crc` (records in
+    /// order); none when there is no journal or it follows another file.
+    fn read_journal(&self, scope: &ScopeKey, crc: u32) -> Result<Vec<Written>, Miss> {
+        let path = self.journal_path(scope);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Miss::Damaged(format!("{}: {e}", path.display()))),
+        };
+        match decode_journal(&bytes) {
+            Some((follows, records)) if follows == crc => Ok(records),
+            Some(_) => Ok(Vec::new()),
+            None => Err(Miss::Damaged(format!(
+                "{}: a damaged or truncated journal",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Keeps the rows the run's own batches wrote (`rows`, from `base`'s version on): in the
+    /// entry's journal when the entry file on disk is where they follow on from, otherwise —
+    /// or when the journal has grown too large — as the whole table again.
+    pub fn save_written(
+        &self,
+        scope: &ScopeKey,
+        base: &ScopeTable,
+        rows: Written,
+    ) -> std::io::Result<()> {
+        if self.key(scope).is_none() || rows.from != base.scope_version {
+            return Ok(());
+        }
+        let path = self.path(scope);
+        let on_disk = std::fs::read(&path).ok().and_then(|bytes| {
+            let entry = Entry::decode(&bytes).ok()?;
+            Some((entry.version, entry.crc, bytes.len()))
+        });
+        if let Some((version, crc, size)) = on_disk {
+            let mut records = self.read_journal(scope, crc).unwrap_or_default();
+            let (reached, used) = follow(version, &records);
+            if reached == rows.from && used == records.len() {
+                records.push(rows);
+                let bytes = encode_journal(crc, self.columns.len(), &records)?;
+                if records.len() <= JOURNAL_RECORDS && bytes.len() <= size / 8 {
+                    return crate::cache_file::replace(
+                        &self.journal_path(scope),
+                        ".journal",
+                        &[&bytes],
+                    );
+                }
+                let rows = records.pop().expect("just pushed");
+                return match apply_written(base, &rows) {
+                    Some(table) => self.save(scope, &table),
+                    None => {
+                        self.forget(scope);
+                        Ok(())
+                    }
+                };
+            }
+        }
+        match apply_written(base, &rows) {
+            Some(table) => self.save(scope, &table),
+            None => {
+                self.forget(scope);
+                Ok(())
+            }
+        }
+    }
+
+    fn journal_path(&self, scope: &ScopeKey) -> PathBuf {
+        self.path(scope).with_extension("tsj")
     }
 
     /// Keeps `table` as the entry of `scope` (at the table's own version). Written to a
@@ -230,12 +354,16 @@ impl ScopeCache {
         let crc = crc32fast::hash(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
         // Private (0600 on Unix): the tables are inventory data.
-        crate::cache_file::replace(&self.path(scope), ".entry", &[&bytes])
+        crate::cache_file::replace(&self.path(scope), ".entry", &[&bytes])?;
+        // The journal followed the file just replaced (and would be ignored anyway).
+        let _ = std::fs::remove_file(self.journal_path(scope));
+        Ok(())
     }
 
-    /// Drops the entry of `scope` (its content is in doubt).
+    /// Drops the entry of `scope` and its journal (their content is in doubt).
     pub fn forget(&self, scope: &ScopeKey) {
         let _ = std::fs::remove_file(self.path(scope));
+        let _ = std::fs::remove_file(self.journal_path(scope));
     }
 
     /// The file of `scope`'s entry (tests damage it on purpose).
@@ -272,6 +400,8 @@ struct Entry<'a> {
     key: &'a str,
     version: u64,
     table: &'a [u8],
+    /// The file's CRC-32 (what a journal names).
+    crc: u32,
 }
 
 impl<'a> Entry<'a> {
@@ -308,6 +438,7 @@ impl<'a> Entry<'a> {
             key,
             version,
             table,
+            crc: u32::from_le_bytes(*crc),
         })
     }
 }
@@ -367,6 +498,25 @@ pub fn patched(
     batch_size: usize,
     responses: &[ApplyResponse],
 ) -> Option<ScopeTable> {
+    apply_written(table, &written(table, changes, batch_size, responses)?)
+}
+
+/// The rows a run's own batches wrote to a scope: per volume (in Volume-ID order) its version
+/// and every column's value afterwards, and the scope's version before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub from: u64,
+    pub to: u64,
+    rows: BTreeMap<String, (u64, Vec<Option<String>>)>,
+}
+
+/// What [`patched`] writes into `table`, or `None` when anything is in doubt.
+pub fn written(
+    table: &ScopeTable,
+    changes: &[PendingChange],
+    batch_size: usize,
+    responses: &[ApplyResponse],
+) -> Option<Written> {
     let chunks = changes.chunks(batch_size.max(1));
     if chunks.len() != responses.len() {
         return None;
@@ -415,20 +565,32 @@ pub fn patched(
             written.insert(volume, (new_version, values));
         }
     }
+    Some(Written {
+        from: table.scope_version,
+        to: version,
+        rows: written,
+    })
+}
+
+/// `table` with `written`'s rows in place (a volume not in it is added), at `written.to`.
+fn apply_written(table: &ScopeTable, written: &Written) -> Option<ScopeTable> {
+    if written.from != table.scope_version {
+        return None;
+    }
     let mut out = ScopeTable::new(table.columns());
     out.customer_exists = table.customer_exists;
     out.media_exists = table.media_exists;
     out.repositories = table.repositories.clone();
-    out.scope_version = version;
-    out.reserve(table.len() + written.len(), table.text_len());
+    out.scope_version = written.to;
+    out.reserve(table.len() + written.rows.len(), table.text_len());
     // The volumes between two written ones are copied as one run.
     let mut next = 0;
-    for (v, (ver, values)) in written {
-        let at = table.lower_bound(&v);
+    for (v, (ver, values)) in &written.rows {
+        let at = table.lower_bound(v);
         out.extend_from(table, next..at).ok()?;
-        out.push(&v, ver, values.iter().map(Option::as_deref))
+        out.push(v, *ver, values.iter().map(Option::as_deref))
             .ok()?;
-        next = if at < table.len() && table.volume(at) == v {
+        next = if at < table.len() && table.volume(at) == v.as_str() {
             at + 1
         } else {
             at
@@ -438,23 +600,127 @@ pub fn patched(
     Some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tapesync_model::{ScopeVersion, ScopeVersionStep, VolumeChange, VolumeResult};
+/// How far `records` bring an entry at `version`: the version reached and how many records
+/// (from the first) follow on one from the other.
+fn follow(version: u64, records: &[Written]) -> (u64, usize) {
+    let mut reached = version;
+    let mut used = 0;
+    for record in records {
+        if record.from != reached {
+            break;
+        }
+        reached = record.to;
+        used += 1;
+    }
+    (reached, used)
+}
 
-    fn scope() -> ScopeKey {
+/// The CRC-32 an entry file ends with (what its journal names).
+fn entry_crc(path: &Path) -> std::io::Result<u32> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::End(-4))?;
+    let mut crc = [0u8; 4];
+    file.read_exact(&mut crc)?;
+    Ok(u32::from_le_bytes(crc))
+}
+
+/// A journal of `records` (each row with `width` values) following the entry file whose
+/// CRC-32 is `follows`.
+fn encode_journal(follows: u32, width: usize, records: &[Written]) -> std::io::Result<Vec<u8>> {
+    let mut b = Vec::new();
+    b.extend_from_slice(JOURNAL_MAGIC);
+    b.extend_from_slice(&JOURNAL_FORMAT.to_le_bytes());
+    b.extend_from_slice(&follows.to_le_bytes());
+    b.extend_from_slice(&(width as u32).to_le_bytes());
+    b.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    for record in records {
+        b.extend_from_slice(&record.from.to_le_bytes());
+        b.extend_from_slice(&record.to.to_le_bytes());
+        b.extend_from_slice(&(record.rows.len() as u32).to_le_bytes());
+        for (volume, (version, values)) in &record.rows {
+            crate::cache_file::put_text(&mut b, volume, "a Volume-ID")?;
+            b.extend_from_slice(&version.to_le_bytes());
+            if values.len() != width {
+                return Err(std::io::Error::other("a journal row of another table"));
+            }
+            for value in values {
+                match value {
+                    None => b.push(0),
+                    Some(v) => {
+                        b.push(1);
+                        let len = u32::try_from(v.len())
+                            .map_err(|_| std::io::Error::other("a value too long to keep"))?;
+                        b.extend_from_slice(&len.to_le_bytes());
+                        b.extend_from_slice(v.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    Ok(b)
+}
+
+/// The entry CRC a journal follows and its records; `None` when it is damaged.
+fn decode_journal(bytes: &[u8]) -> Option<(u32, Vec<Written>)> {
+    let (body, crc) = bytes.split_last_chunk::<4>()?;
+    if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+        return None;
+    }
+    let mut r = crate::cache_file::Reader::new(body);
+    if r.bytes(8)? != JOURNAL_MAGIC || r.u32()? != JOURNAL_FORMAT {
+        return None;
+    }
+    let follows = r.u32()?;
+    let width = usize::try_from(r.u32()?).ok()?;
+    let count = r.u32()?;
+    let mut records = Vec::new();
+    for _ in 0..count {
+        let from = r.u64()?;
+        let to = r.u64()?;
+        let mut rows = BTreeMap::new();
+        for _ in 0..r.u32()? {
+            let volume = r.text()?;
+            let version = r.u64()?;
+            let mut values = Vec::new();
+            for _ in 0..width {
+                match r.bytes(1)?[0] {
+                    0 => values.push(None),
+                    1 => {
+                        let len = usize::try_from(r.u32()?).ok()?;
+                        values.push(Some(std::str::from_utf8(r.bytes(len)?).ok()?.to_string()));
+                    }
+                    _ => return None,
+                }
+            }
+            rows.insert(volume, (version, values));
+        }
+        records.push(Written { from, to, rows });
+    }
+    r.is_done().then_some((follows, records))
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+    use tapesync_model::{
+        ScopeVersion, ScopeVersionStep, VolumeChange, VolumeOutcome, VolumeResult,
+    };
+
+    pub(super) fn scope() -> ScopeKey {
         ScopeKey {
             customer: "US01".into(),
             media: "LTO".into(),
         }
     }
 
-    fn columns() -> Vec<Field> {
+    pub(super) fn columns() -> Vec<Field> {
         vec![Field::Repository, Field::Slot]
     }
 
-    fn table(version: u64) -> ScopeTable {
+    pub(super) fn table(version: u64) -> ScopeTable {
         let mut t = ScopeTable::new(&columns());
         t.customer_exists = true;
         t.media_exists = true;
@@ -464,7 +730,7 @@ mod tests {
         t
     }
 
-    fn cache_at(dir: &Path, store: &str, version: u64) -> ScopeCache {
+    pub(super) fn cache_at(dir: &Path, store: &str, version: u64) -> ScopeCache {
         let mut c = ScopeCache::new(
             &CacheSettings {
                 dir: dir.to_path_buf(),
@@ -482,6 +748,55 @@ mod tests {
         });
         c
     }
+
+    pub(super) fn change(
+        volume: &str,
+        expected: Option<u64>,
+        set: &[(Field, Option<&str>)],
+    ) -> PendingChange {
+        PendingChange {
+            line: 1,
+            change: VolumeChange {
+                volume: volume.into(),
+                expected_version: expected,
+                set: set
+                    .iter()
+                    .map(|(f, v)| (*f, v.map(str::to_string)))
+                    .collect(),
+            },
+            before: None,
+        }
+    }
+
+    pub(super) fn answer(
+        step: (u64, u64, bool),
+        outcomes: &[(&str, VolumeOutcome)],
+    ) -> ApplyResponse {
+        ApplyResponse {
+            replayed: false,
+            moves: Default::default(),
+            implied: Vec::new(),
+            results: outcomes
+                .iter()
+                .map(|(v, o)| VolumeResult {
+                    volume: v.to_string(),
+                    outcome: o.clone(),
+                })
+                .collect(),
+            scope_version: Some(ScopeVersionStep {
+                before: step.0,
+                after: step.1,
+                only_this_batch: step.2,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+    use tapesync_model::ScopeVersion;
 
     #[test]
     fn an_entry_is_used_only_for_the_same_store_and_version() {
@@ -565,41 +880,6 @@ mod tests {
         // And a good entry written again reads back.
         cache.save(&scope(), &table(5)).unwrap();
         assert_eq!(cache.load(&scope()).unwrap(), table(5));
-    }
-
-    fn change(volume: &str, expected: Option<u64>, set: &[(Field, Option<&str>)]) -> PendingChange {
-        PendingChange {
-            line: 1,
-            change: VolumeChange {
-                volume: volume.into(),
-                expected_version: expected,
-                set: set
-                    .iter()
-                    .map(|(f, v)| (*f, v.map(str::to_string)))
-                    .collect(),
-            },
-            before: None,
-        }
-    }
-
-    fn answer(step: (u64, u64, bool), outcomes: &[(&str, VolumeOutcome)]) -> ApplyResponse {
-        ApplyResponse {
-            replayed: false,
-            moves: Default::default(),
-            implied: Vec::new(),
-            results: outcomes
-                .iter()
-                .map(|(v, o)| VolumeResult {
-                    volume: v.to_string(),
-                    outcome: o.clone(),
-                })
-                .collect(),
-            scope_version: Some(ScopeVersionStep {
-                before: step.0,
-                after: step.1,
-                only_this_batch: step.2,
-            }),
-        }
     }
 
     #[test]
@@ -743,5 +1023,127 @@ mod tests {
             &[("B1", VolumeOutcome::Applied { version: 2 })],
         )];
         assert!(patched(&table(5), &[change("B1", Some(1), &[])], 1, &missing).is_none());
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::tests_support::*;
+    use super::*;
+    use tapesync_model::VolumeOutcome;
+
+    /// [`table`] with two hundred volumes more (a journal of a few rows is then far below an
+    /// eighth of the entry).
+    fn table(version: u64) -> ScopeTable {
+        let mut t = super::tests_support::table(version);
+        for i in 0..200 {
+            t.push(&format!("B{i:03}"), 1, [Some("LIBR"), Some("12")])
+                .unwrap();
+        }
+        t
+    }
+
+    /// Night `n`'s own write: volume A1 to repository `place`, the scope from `n` to `n + 1`.
+    fn night(table: &ScopeTable, place: &str) -> Written {
+        let n = table.scope_version;
+        let changes = [change("A1", Some(1), &[(Field::Repository, Some(place))])];
+        let answers = [answer(
+            (n, n + 1, true),
+            &[("A1", VolumeOutcome::Applied { version: n + 10 })],
+        )];
+        written(table, &changes, 10, &answers).expect("own writes")
+    }
+
+    #[test]
+    fn own_writes_go_to_the_journal_and_bring_the_entry_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_at(dir.path(), "s1", 5);
+        cache.save(&scope(), &table(5)).unwrap();
+        let entry = std::fs::read(cache.entry_path(&scope())).unwrap();
+        let mut expected = table(5);
+        for (version, place) in [(5, "OFFS"), (6, "LIBR"), (7, "VLT2")] {
+            let now = cache_at(dir.path(), "s1", version);
+            let loaded = now.load(&scope()).unwrap();
+            assert_eq!(loaded, expected, "version {version}");
+            let rows = night(&loaded, place);
+            expected = apply_written(&loaded, &rows).unwrap();
+            now.save_written(&scope(), &loaded, rows).unwrap();
+            // The entry file is left as it was; the journal follows it.
+            assert_eq!(std::fs::read(cache.entry_path(&scope())).unwrap(), entry);
+            assert!(now.journal_path(&scope()).exists());
+        }
+        let at_8 = cache_at(dir.path(), "s1", 8);
+        assert_eq!(at_8.check_head(&scope()), Ok(()));
+        assert_eq!(at_8.load(&scope()).unwrap(), expected);
+        assert_eq!(expected.value(0, 0), Some("VLT2"));
+        // A version the journal does not reach, or one it passed: a download.
+        for version in [9, 6] {
+            let other = cache_at(dir.path(), "s1", version);
+            assert_eq!(other.check_head(&scope()), Err(Miss::Absent), "{version}");
+            assert_eq!(other.load(&scope()), Err(Miss::Absent), "{version}");
+        }
+        // The whole table written again: the journal goes with the old file.
+        at_8.save(&scope(), &expected).unwrap();
+        assert!(!at_8.journal_path(&scope()).exists());
+        assert_eq!(at_8.load(&scope()).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_journal_of_another_entry_is_ignored_and_a_damaged_one_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_at(dir.path(), "s1", 5);
+        cache.save(&scope(), &table(5)).unwrap();
+        cache
+            .save_written(&scope(), &table(5), night(&table(5), "OFFS"))
+            .unwrap();
+        let journal = std::fs::read(cache.journal_path(&scope())).unwrap();
+        let at_6 = cache_at(dir.path(), "s1", 6);
+        assert!(at_6.load(&scope()).is_ok());
+        // Another entry file (another run wrote the table at 5 again, with other values).
+        let mut other = table(5);
+        other.push("Z99", 2, [None, None]).unwrap();
+        cache.save(&scope(), &other).unwrap();
+        std::fs::write(cache.journal_path(&scope()), &journal).unwrap();
+        assert_eq!(at_6.check_head(&scope()), Err(Miss::Absent));
+        assert_eq!(at_6.load(&scope()), Err(Miss::Absent));
+        // A damaged journal of this entry.
+        cache.save(&scope(), &table(5)).unwrap();
+        for at in [0, 13, journal.len() / 2, journal.len() - 1] {
+            let mut bad = journal.clone();
+            bad[at] ^= 0x10;
+            std::fs::write(cache.journal_path(&scope()), &bad).unwrap();
+            assert!(
+                matches!(at_6.load(&scope()), Err(Miss::Damaged(_))),
+                "byte {at}"
+            );
+            assert!(matches!(at_6.check_head(&scope()), Err(Miss::Damaged(_))));
+        }
+        std::fs::write(cache.journal_path(&scope()), &journal[..journal.len() - 2]).unwrap();
+        assert!(matches!(at_6.load(&scope()), Err(Miss::Damaged(_))));
+        at_6.forget(&scope());
+        assert!(!at_6.journal_path(&scope()).exists());
+    }
+
+    #[test]
+    fn a_long_journal_is_folded_into_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_at(dir.path(), "s1", 5);
+        cache.save(&scope(), &table(5)).unwrap();
+        let mut current = table(5);
+        let mut folded = false;
+        for n in 0..200u64 {
+            let now = cache_at(dir.path(), "s1", 5 + n);
+            assert_eq!(now.load(&scope()).unwrap(), current, "night {n}");
+            let rows = night(&current, if n % 2 == 0 { "OFFS" } else { "LIBR" });
+            let next = apply_written(&current, &rows).unwrap();
+            now.save_written(&scope(), &current, rows).unwrap();
+            folded |= !now.journal_path(&scope()).exists();
+            current = next;
+        }
+        assert!(folded, "the journal was never folded into the entry");
+        assert_eq!(
+            cache_at(dir.path(), "s1", 205).load(&scope()).unwrap(),
+            current
+        );
     }
 }

@@ -1,14 +1,15 @@
 //! Writing the scope cache's entries on a thread of their own.
 //!
-//! After a scope's applies, its cache entry is brought up to date ([`patched`]) and written
-//! (encoded, checksummed, written to a temporary file and renamed); a table downloaded and
+//! After a scope's applies, the rows its batches wrote ([`written`]) go to its cache entry's
+//! journal (or, past the journal's limit, the whole table is written again: encoded,
+//! checksummed, written to a temporary file and renamed); a table downloaded and
 //! left as it is is written too. On the run's own thread that work sat between one scope's
 //! diff and the next. The [`CacheWriter`] does it on a second thread, in the order the run
 //! hands the entries over, with at most two waiting (so memory holds at most that many
 //! tables more). What it writes is exactly what the run's thread wrote before: an entry
 //! is patched only when every answer proves it current, and dropped otherwise.
 
-use crate::scope::cache::{patched, ScopeCache};
+use crate::scope::cache::{written, ScopeCache};
 use crate::scope::diff::PendingChange;
 use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
@@ -33,23 +34,30 @@ impl Write {
     /// Writes the entry (or drops it); a failure to write is returned as a warning: it costs
     /// a download next time.
     fn run(self, cache: &ScopeCache) -> Option<String> {
-        let (scope, table) = match self {
-            Write::Keep { scope, table } => (scope, table),
+        let (scope, saved) = match self {
+            Write::Keep { scope, table } => {
+                let saved = cache.save(&scope, &table);
+                (scope, saved)
+            }
             Write::Patch {
                 scope,
                 base,
                 changes,
                 batch_size,
                 responses,
-            } => match patched(&base, &changes, batch_size, &responses) {
-                Some(table) => (scope, table),
+            } => match written(&base, &changes, batch_size, &responses) {
+                // Only the rows the batches wrote are kept (the entry's journal).
+                Some(rows) => {
+                    let saved = cache.save_written(&scope, &base, rows);
+                    (scope, saved)
+                }
                 None => {
                     cache.forget(&scope);
                     return None;
                 }
             },
         };
-        let e = cache.save(&scope, &table).err()?;
+        let e = saved.err()?;
         cache.forget(&scope);
         Some(format!(
             "scope cache: cannot write the entry of {scope} in {}: {e}",
