@@ -193,14 +193,15 @@ impl Spill {
             }
             // A derived record: the scope's lines are not last night's.
             Keep::Probation if encoded.get(8) != Some(&TEXT_MARK) => self.keep_scope(i)?,
-            Keep::InPart => match encoded_volume(encoded) {
-                Some(volume) => self.scopes[i].derived_volumes.push(volume_hash(volume)),
-                None => {
-                    // A line last night's memo knows: counted only.
-                    self.scopes[i].records += 1;
-                    return Ok(new_scope.then(|| &self.scopes[i].key));
-                }
-            },
+            Keep::InPart if encoded.get(8) == Some(&TEXT_MARK) => {
+                // A line last night's memo knows: counted only.
+                self.scopes[i].records += 1;
+                return Ok(new_scope.then(|| &self.scopes[i].key));
+            }
+            Keep::InPart => {
+                let volume = encoded_volume(encoded).ok_or_else(corrupt)?;
+                self.scopes[i].derived_volumes.push(volume_hash(volume));
+            }
             _ => {}
         }
         self.scopes[i].buffer.extend_from_slice(encoded);
@@ -1258,5 +1259,58 @@ mod tests {
         assert!(!s.has_counted());
         assert_eq!(volumes(&s, 0).unwrap(), all);
         assert_eq!(s.probation, s.scopes[2].kept);
+    }
+
+    #[test]
+    fn scopes_kept_in_part_keep_their_derived_records_only() {
+        let mut s = Spill::new().unwrap();
+        s.expect_settled(
+            ["A", "B", "C"].map(|c| ScopeKey {
+                customer: c.into(),
+                media: "LTO".into(),
+            }),
+            true,
+        );
+        s.derive_texts_on_read(Arc::new(Words));
+        let mut again = Spill::new().unwrap();
+        for i in 0..5000u64 {
+            let v = format!("V{i}");
+            // A: a few lines derived among known ones; B: the same, to be counted instead;
+            // C: every line derived; D: not expected, kept whole.
+            let a = if i % 1000 == 7 {
+                record(i, &v)
+            } else {
+                text(i, &v)
+            };
+            for scope in ["A", "B", "D"] {
+                s.push_encoded(scope, "LTO", &a).unwrap();
+            }
+            s.push_encoded("C", "LTO", &record(i, &v)).unwrap();
+            again.push_encoded("B", "LTO", &text(i, &v)).unwrap();
+        }
+        s.finish_writing().unwrap();
+        again.finish_writing().unwrap();
+        let derived: Vec<String> = (0..5).map(|k| format!("V{}", k * 1000 + 7)).collect();
+        let hashes: Vec<u64> = derived.iter().map(|v| volume_hash(v)).collect();
+        let parts = s.in_part();
+        // In order of first appearance: A, B, D, C.
+        assert_eq!(parts[0], Some(&hashes[..]));
+        assert_eq!(parts[2], None);
+        assert_eq!(s.counted_texts(0), 4995);
+        assert_eq!(s.counted_texts(3), 0);
+        // Only the derived records are read back, and counted as such.
+        let records = s.read(0).unwrap();
+        assert_eq!(records.len(), 5);
+        assert_eq!(volumes(&s, 0).unwrap(), derived);
+        s.keep_whole(3);
+        assert_eq!(s.in_part()[3], None);
+        assert_eq!(volumes(&s, 3).unwrap().len(), 5000);
+        s.count_instead(1);
+        assert!(s.has_counted());
+        assert!(s.read(1).is_err());
+        s.fill_counted(&again).unwrap();
+        assert_eq!(volumes(&s, 1).unwrap().len(), 5000);
+        assert_eq!(s.total_records(), 4 * 5000);
+        assert_eq!(volumes(&s, 2).unwrap().len(), 5000);
     }
 }
