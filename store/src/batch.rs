@@ -234,16 +234,23 @@ fn chain_audit(tx: &mut dyn ScopeTx, writes: &mut ScopeWrites<'_>) -> Result<(),
         row.previous = *last;
         *last = id;
     }
-    let newest: HashMap<String, i64> = newest
-        .into_iter()
-        .filter(|(_, id)| *id != 0)
-        .map(|(v, id)| (v.to_string(), id))
+    // Read out per volume before the writes are changed (the map borrows their names).
+    let newest_of = |volume: &str| newest.get(volume).copied().filter(|id| *id != 0);
+    let inserted: Vec<Option<i64>> = writes
+        .inserts
+        .iter()
+        .map(|v| newest_of(&v.volume))
         .collect();
-    for v in &mut writes.inserts {
-        v.last_audit = newest.get(&v.volume).copied();
+    let updated: Vec<Option<i64>> = writes
+        .updates
+        .iter()
+        .map(|v| newest_of(&v.volume))
+        .collect();
+    for (v, last) in writes.inserts.iter_mut().zip(inserted) {
+        v.last_audit = last;
     }
-    for v in &mut writes.updates {
-        v.last_audit = newest.get(&v.volume).copied().or(v.last_audit);
+    for (v, last) in writes.updates.iter_mut().zip(updated) {
+        v.last_audit = last.or(v.last_audit);
     }
     Ok(())
 }

@@ -20,8 +20,12 @@
 //! then N batches) but applies the N batches with `Store::apply`, one commit each: the fair
 //! other side of an A/B of groups.
 //!
+//! With `--no-download` no scope is downloaded between the applies: the batches or groups go
+//! back to back, as in a warm run whose scopes all come from its cache (the WAL then only
+//! grows, since each transaction begins before the checkpoint of the one before is done).
+//!
 //! Options: `--volumes N` `--scopes N` `--changed PERCENT` `--runs N` `--base PATH`
-//! `--work DIR` `--group N` `--one-by-one`.
+//! `--work DIR` `--group N` `--one-by-one` `--no-download`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +62,9 @@ struct Options {
     group: usize,
     /// Each group's batches through `Store::apply`, one by one (see the module comment).
     one_by_one: bool,
+    /// No scope downloads between the applies: the batches (or groups) go back to back, as
+    /// in a warm run whose scopes all come from its cache.
+    no_download: bool,
 }
 
 fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
@@ -70,10 +77,15 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
         work: std::env::temp_dir().join("tapesync-store-bench"),
         group: 1,
         one_by_one: false,
+        no_download: false,
     };
     while let Some(flag) = args.next() {
         if flag == "--one-by-one" {
             o.one_by_one = true;
+            continue;
+        }
+        if flag == "--no-download" {
+            o.no_download = true;
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -302,7 +314,9 @@ fn one_run(
     for (g, chunk) in batches.chunks(group).enumerate() {
         let mut scoped = Vec::with_capacity(chunk.len());
         for (i, (scope, changes)) in chunk.iter().enumerate() {
-            store.download_scope(scope)?;
+            if !o.no_download {
+                store.download_scope(scope)?;
+            }
             scoped.push(ScopedBatch {
                 customer: scope.customer.clone(),
                 media: scope.media.clone(),

@@ -11,7 +11,9 @@ use crate::batch::{
 };
 use crate::error::StoreError;
 use rusqlite::types::ToSql;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{
+    params, params_from_iter, CachedStatement, Connection, OptionalExtension, TransactionBehavior,
+};
 use std::collections::HashSet;
 use tapesync_model::ApplyResponse;
 
@@ -250,18 +252,30 @@ impl ScopeTx for SqliteTx<'_> {
                 insert.execute(params_from_iter(args))?;
             }
         }
+        // Consecutive volumes almost always change the same columns (a night's changes come
+        // from one definition), so the statement is kept while the set stays the same, and
+        // each volume's values are bound in place rather than gathered in a vector first.
+        let mut update: Option<(&[usize], CachedStatement<'_>)> = None;
         for changed in &writes.updates {
             let version = stored_version(changed.version)?;
-            let mut args: Vec<&dyn ToSql> = Vec::with_capacity(changed.values.len() + 4);
-            args.push(&version);
-            args.push(&writes.now);
-            args.push(&changed.last_audit);
-            args.extend(changed.values.iter().map(|v| v as &dyn ToSql));
-            args.push(&changed.row_id);
-            self.conn
-                .prepare_cached(&self.sql.update(&changed.columns))?
-                .execute(params_from_iter(args))?;
+            let columns = changed.columns.as_slice();
+            let stmt = match &mut update {
+                Some((set, stmt)) if *set == columns => stmt,
+                _ => {
+                    let stmt = self.conn.prepare_cached(&self.sql.update(columns))?;
+                    &mut update.insert((columns, stmt)).1
+                }
+            };
+            stmt.raw_bind_parameter(1, version)?;
+            stmt.raw_bind_parameter(2, writes.now)?;
+            stmt.raw_bind_parameter(3, changed.last_audit)?;
+            for (i, value) in changed.values.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 4, value)?;
+            }
+            stmt.raw_bind_parameter(changed.values.len() + 4, changed.row_id)?;
+            stmt.raw_execute()?;
         }
+        drop(update);
         if !writes.audit.is_empty() {
             let mut audit = self.conn.prepare_cached(
                 "INSERT INTO audit

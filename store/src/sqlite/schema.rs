@@ -12,6 +12,7 @@ use crate::SCHEMA_VERSION;
 use rusqlite::{Connection, TransactionBehavior};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit a released step.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -293,9 +294,9 @@ pub(crate) struct VolumeSql {
     pub insert: String,
     /// `SELECT id, version, last_audit, <columns> FROM volumes WHERE <scope and volume>`, per
     /// column set.
-    select: RefCell<HashMap<Vec<usize>, String>>,
+    select: RefCell<HashMap<Vec<usize>, Arc<str>>>,
     /// `UPDATE volumes SET version, updated_at, last_audit, <columns> WHERE id`, per column set.
-    update: RefCell<HashMap<Vec<usize>, String>>,
+    update: RefCell<HashMap<Vec<usize>, Arc<str>>>,
 }
 
 impl VolumeSql {
@@ -321,39 +322,47 @@ impl VolumeSql {
 
     /// Reads row id, version, last audit row and `set` of one volume (parameters: customer,
     /// media, volume).
-    pub fn select(&self, set: &[usize]) -> String {
-        self.select
-            .borrow_mut()
-            .entry(set.to_vec())
-            .or_insert_with(|| {
-                format!(
-                    "SELECT id, version, last_audit{} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
-                    set.iter()
-                        .map(|i| format!(", {}", self.columns.names[*i]))
-                        .collect::<String>()
-                )
-            })
-            .clone()
+    pub fn select(&self, set: &[usize]) -> Arc<str> {
+        cached_text(&self.select, set, || {
+            format!(
+                "SELECT id, version, last_audit{} FROM volumes WHERE customer = ?1 AND media = ?2 AND volume = ?3",
+                set.iter()
+                    .map(|i| format!(", {}", self.columns.names[*i]))
+                    .collect::<String>()
+            )
+        })
     }
 
     /// `UPDATE volumes SET version = ?1, updated_at = ?2, last_audit = ?3, <columns> = ?4…
     /// WHERE id = ?last`.
-    pub fn update(&self, set: &[usize]) -> String {
-        self.update
-            .borrow_mut()
-            .entry(set.to_vec())
-            .or_insert_with(|| {
-                let assignments = set
-                    .iter()
-                    .enumerate()
-                    .map(|(n, i)| format!(", {} = ?{}", self.columns.names[*i], n + 4))
-                    .collect::<String>();
-                format!(
-                    "UPDATE volumes SET version = ?1, updated_at = ?2, last_audit = ?3{assignments} \
-                     WHERE id = ?{}",
-                    set.len() + 4
-                )
-            })
-            .clone()
+    pub fn update(&self, set: &[usize]) -> Arc<str> {
+        cached_text(&self.update, set, || {
+            let assignments = set
+                .iter()
+                .enumerate()
+                .map(|(n, i)| format!(", {} = ?{}", self.columns.names[*i], n + 4))
+                .collect::<String>();
+            format!(
+                "UPDATE volumes SET version = ?1, updated_at = ?2, last_audit = ?3{assignments} \
+                 WHERE id = ?{}",
+                set.len() + 4
+            )
+        })
     }
+}
+
+/// The text for `set` from `texts`, built by `build` the first time: a batch asks for the
+/// UPDATE of every changed volume, so the common case (a set seen before) neither allocates
+/// a key nor copies the text.
+fn cached_text(
+    texts: &RefCell<HashMap<Vec<usize>, Arc<str>>>,
+    set: &[usize],
+    build: impl FnOnce() -> String,
+) -> Arc<str> {
+    if let Some(text) = texts.borrow().get(set) {
+        return Arc::clone(text);
+    }
+    let text: Arc<str> = build().into();
+    texts.borrow_mut().insert(set.to_vec(), Arc::clone(&text));
+    text
 }

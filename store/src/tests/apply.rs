@@ -800,6 +800,75 @@ fn each_volume_keeps_its_own_history_across_batches() {
     });
 }
 
+/// Neighbouring volumes of one batch that change different columns are each written with
+/// their own columns (the SQLite backend keeps one UPDATE while the column set stays the same
+/// and switches when it changes), and each volume's newest audit row is its own.
+#[test]
+fn neighbours_changing_different_columns_keep_their_own_values() {
+    on_each_seeded(|store| {
+        create_a1_and_b1(store);
+        apply(
+            store,
+            "k2",
+            vec![
+                change("C1", None, &[(Field::Slot, Some("3"))]),
+                change("D1", None, &[(Field::Slot, Some("4"))]),
+            ],
+        );
+        let outcomes = apply(
+            store,
+            "k3",
+            vec![
+                change("A1", Some(1), &[(Field::Slot, Some("11"))]),
+                change("B1", Some(1), &[(Field::Description, Some("b"))]),
+                change("C1", Some(1), &[(Field::Slot, Some("13"))]),
+                change(
+                    "D1",
+                    Some(1),
+                    &[(Field::Slot, Some("14")), (Field::Description, Some("d"))],
+                ),
+            ],
+        );
+        assert_eq!(outcomes, vec![VolumeOutcome::Applied { version: 2 }; 4]);
+        let fields = |store: &Store, volume: &str| {
+            let v = store.volume(&scope(), volume).unwrap().unwrap();
+            assert_eq!(v.version, 2, "{volume}");
+            v.fields
+                .into_iter()
+                .filter(|(f, _)| matches!(f, Field::Slot | Field::Description))
+                .collect::<Vec<_>>()
+        };
+        let pair = |f: Field, v: &str| (f, v.to_string());
+        assert_eq!(fields(store, "A1"), [pair(Field::Slot, "11")]);
+        assert_eq!(
+            fields(store, "B1"),
+            [pair(Field::Slot, "2"), pair(Field::Description, "b")]
+        );
+        assert_eq!(fields(store, "C1"), [pair(Field::Slot, "13")]);
+        assert_eq!(
+            fields(store, "D1"),
+            [pair(Field::Slot, "14"), pair(Field::Description, "d")]
+        );
+        assert_eq!(
+            history(store, "B1"),
+            [
+                created("B1"),
+                slot(None, "2"),
+                (Field::Description, None, Some("b".into())),
+            ]
+        );
+        assert_eq!(
+            history(store, "D1"),
+            [
+                created("D1"),
+                slot(None, "4"),
+                slot(Some("4"), "14"),
+                (Field::Description, None, Some("d".into())),
+            ]
+        );
+    });
+}
+
 /// Audit rows written before schema step 9 carry no chain (`previous` NULL, no `last_audit`
 /// on their volume — what the migration leaves): the history lists them first, then the rows
 /// written since, in the order they were written.
