@@ -23,10 +23,10 @@
 //! (never applied), a damaged one is reported and dropped with its entry.
 //!
 //! Journal format (little-endian): magic `TSSCJRNL`, format (u32), the entry file's CRC-32
-//! (u32), the number of columns (u32), the number of records (u32); per record the version before and after (u64 each) and
-//! the number of rows (u32), per row the Volume-ID (u16 length and UTF-8), its version (u64)
-//! and per column a flag (u8, 1 for a value) and the value (u32 length and UTF-8); then a
-//! CRC-32 of everything before it. Replaced whole, like the entries.
+//! (u32), the number of columns (u32), the number of records (u32); per record the version
+//! before and after (u64 each) and the number of rows (u32), per row the Volume-ID (u16 length
+//! and UTF-8), its version (u64) and per column a flag (u8, 1 for a value) and the value (u32
+//! length and UTF-8); then a CRC-32 of everything before it. Replaced whole, like the entries.
 //!
 //! File format (little-endian): magic `TSSCACHE`, format version (u32), the key as a u32
 //! length and UTF-8, the scope version (u64), the table as a u64 length and
@@ -296,11 +296,9 @@ impl ScopeCache {
         if self.key(scope).is_none() || rows.from != base.scope_version {
             return Ok(());
         }
-        let path = self.path(scope);
-        let on_disk = std::fs::read(&path).ok().and_then(|bytes| {
-            let entry = Entry::decode(&bytes).ok()?;
-            Some((entry.version, entry.crc, bytes.len()))
-        });
+        // The entry file's head and CRC only: reading and checking the whole file would cost
+        // what the journal saves (a file damaged since is found when it is loaded).
+        let on_disk = self.entry_head(scope);
         if let Some((version, crc, size)) = on_disk {
             let mut records = self.read_journal(scope, crc).unwrap_or_default();
             let (reached, used) = follow(version, &records);
@@ -331,6 +329,34 @@ impl ScopeCache {
                 Ok(())
             }
         }
+    }
+
+    /// The version, CRC-32 and size of `scope`'s entry file when its head is ours and for
+    /// this key.
+    fn entry_head(&self, scope: &ScopeKey) -> Option<(u64, u32, usize)> {
+        use std::io::{Seek, SeekFrom};
+        let key = self.key(scope)?;
+        let mut file = std::fs::File::open(self.path(scope)).ok()?;
+        let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        let mut fixed = [0u8; 16];
+        file.read_exact(&mut fixed).ok()?;
+        let len = u32::from_le_bytes(fixed[12..16].try_into().ok()?) as usize;
+        if &fixed[..8] != MAGIC
+            || u32::from_le_bytes(fixed[8..12].try_into().ok()?) != FORMAT
+            || len != key.len()
+        {
+            return None;
+        }
+        let mut head = vec![0u8; len + 8];
+        file.read_exact(&mut head).ok()?;
+        if &head[..len] != key.as_bytes() {
+            return None;
+        }
+        let version = u64::from_le_bytes(head[len..].try_into().ok()?);
+        file.seek(SeekFrom::End(-4)).ok()?;
+        let mut crc = [0u8; 4];
+        file.read_exact(&mut crc).ok()?;
+        Some((version, u32::from_le_bytes(crc), size))
     }
 
     fn journal_path(&self, scope: &ScopeKey) -> PathBuf {
