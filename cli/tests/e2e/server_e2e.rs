@@ -700,6 +700,45 @@ fn a_warm_scope_cache_downloads_nothing_over_http() {
     assert_eq!(fourth["scopes_from_cache"], 2);
 }
 
+/// A sync of `report` into `store` (adding what is new, statistics to `stats_path`, `extra`
+/// arguments) with the line memo `memo` (`TAPESYNC_LINE_MEMO`; `None`: the default): its
+/// statistics and what it wrote to standard error.
+fn memo_sync(
+    dir: &Path,
+    report: &Path,
+    stats_path: &Path,
+    store: &Path,
+    extra: &[&str],
+    memo: Option<&str>,
+) -> (Value, String) {
+    let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let mut command = run_command(dir, report, &embedded(store), None, &args);
+    match memo {
+        Some(memo) => command.env("TAPESYNC_LINE_MEMO", memo),
+        None => command.env_remove("TAPESYNC_LINE_MEMO"),
+    };
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    (
+        stats(stats_path),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Drops the counters in which a run with a cache differs from one without by design.
+fn without_varying(stats: &mut Value) {
+    for varying in [
+        "elapsed_ms",
+        "scope_downloads",
+        "scopes_from_cache",
+        "scopes_settled",
+        "scopes_in_part",
+    ] {
+        stats.as_object_mut().unwrap().remove(varying);
+    }
+}
+
 /// Scopes compared in part (docs/running.md, "Scopes compared in part"), through the real
 /// CLI with the default memo: night after night a few lines of each scope change (a slot, a
 /// line gone, a line back); a run with the cache compares only those lines of every scope
@@ -712,14 +751,7 @@ fn scopes_compared_in_part_change_no_result() {
     let cache = dir.path().join("cache");
     let stats_path = dir.path().join("stats.json");
     let sync = |store: &Path, extra: &[&str]| {
-        let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let out = run_command(dir.path(), &report, &embedded(store), None, &args)
-            .env_remove("TAPESYNC_LINE_MEMO")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        stats(&stats_path)
+        memo_sync(dir.path(), &report, &stats_path, store, extra, None).0
     };
     let (cached, plain) = (dir.path().join("cached.db"), dir.path().join("plain.db"));
     prepare_store(&cached);
@@ -737,17 +769,8 @@ fn scopes_compared_in_part_change_no_result() {
         let mut a = sync(&cached, &["--cache-dir", cache.to_str().unwrap()]);
         let mut b = sync(&plain, &["--no-cache"]);
         in_part += a["scopes_in_part"].as_u64().unwrap_or(0);
-        for s in [&mut a, &mut b] {
-            for varying in [
-                "elapsed_ms",
-                "scope_downloads",
-                "scopes_from_cache",
-                "scopes_settled",
-                "scopes_in_part",
-            ] {
-                s.as_object_mut().unwrap().remove(varying);
-            }
-        }
+        without_varying(&mut a);
+        without_varying(&mut b);
         assert_eq!(a, b, "night {night}");
     }
     assert!(in_part >= 4, "scopes compared in part: {in_part}");
@@ -764,23 +787,9 @@ fn the_line_memo_changes_no_result() {
     let cache = dir.path().join("cache");
     let stats_path = dir.path().join("stats.json");
     let sync = |store: &Path, extra: &[&str]| {
-        let mut args = vec!["-a", "--stats-json", stats_path.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let out = run_command(dir.path(), &report, &embedded(store), None, &args)
-            .env("TAPESYNC_LINE_MEMO", "on")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        let mut s = stats(&stats_path);
-        for varying in [
-            "elapsed_ms",
-            "scope_downloads",
-            "scopes_from_cache",
-            "scopes_settled",
-        ] {
-            s.as_object_mut().unwrap().remove(varying);
-        }
-        (s, String::from_utf8_lossy(&out.stderr).into_owned())
+        let (mut s, stderr) = memo_sync(dir.path(), &report, &stats_path, store, extra, Some("on"));
+        without_varying(&mut s);
+        (s, stderr)
     };
     let (cached, plain) = (dir.path().join("cached.db"), dir.path().join("plain.db"));
     prepare_store(&cached);
