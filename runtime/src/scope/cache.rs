@@ -164,51 +164,18 @@ impl ScopeCache {
             return Err(Miss::Absent);
         };
         let path = self.path(scope);
-        let damaged = |why: &str| Miss::Damaged(format!("{}: {why}", path.display()));
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Miss::Absent),
-            Err(e) => return Err(damaged(&e.to_string())),
-        };
-        let mut head = Vec::new();
-        // Magic, format and key length, then the key and the version.
-        let mut reader = std::io::BufReader::new(file);
-        let mut fixed = [0u8; 16];
-        reader
-            .read_exact(&mut fixed)
-            .map_err(|_| damaged("truncated"))?;
-        if &fixed[..8] != MAGIC {
-            return Err(damaged("not a tapesync scope cache file"));
-        }
-        let format = u32::from_le_bytes(fixed[8..12].try_into().unwrap_or_default());
-        if format != FORMAT {
-            return Err(damaged(&format!("cache format {format} is not supported")));
-        }
-        let len = u32::from_le_bytes(fixed[12..16].try_into().unwrap_or_default()) as usize;
-        if len > 64 * 1024 {
-            return Err(damaged("the key is too long"));
-        }
-        reader
-            .take(len as u64 + 8)
-            .read_to_end(&mut head)
-            .map_err(|e| damaged(&e.to_string()))?;
-        if head.len() != len + 8 {
-            return Err(damaged("truncated"));
-        }
-        let found =
-            std::str::from_utf8(&head[..len]).map_err(|_| damaged("the key is not UTF-8"))?;
-        compare_keys(found, &key).map_err(|why| damaged(&why))?;
-        let stored = u64::from_le_bytes(head[len..].try_into().unwrap_or_default());
-        if found != key {
+        let head = read_head(&path)?;
+        compare_keys(&head.key, &key)
+            .map_err(|why| Miss::Damaged(format!("{}: {why}", path.display())))?;
+        if head.key != key {
             return Err(Miss::Absent);
         }
-        if stored == *version {
+        if head.version == *version {
             return Ok(());
         }
         // Brought up to date by a journal?
-        let crc = entry_crc(&path).map_err(|e| damaged(&e.to_string()))?;
-        let records = self.read_journal(scope, crc)?;
-        match follow(stored, &records) {
+        let records = self.read_journal(scope, head.crc)?;
+        match follow(head.version, &records) {
             (reached, _) if reached == *version => Ok(()),
             _ => Err(Miss::Absent),
         }
@@ -298,8 +265,10 @@ impl ScopeCache {
         }
         // The entry file's head and CRC only: reading and checking the whole file would cost
         // what the journal saves (a file damaged since is found when it is loaded).
-        let on_disk = self.entry_head(scope);
-        if let Some((version, crc, size)) = on_disk {
+        if let Some(Head {
+            version, crc, size, ..
+        }) = self.entry_head(scope)
+        {
             let mut records = self.read_journal(scope, crc).unwrap_or_default();
             let (reached, used) = follow(version, &records);
             if reached == rows.from && used == records.len() {
@@ -331,32 +300,10 @@ impl ScopeCache {
         }
     }
 
-    /// The version, CRC-32 and size of `scope`'s entry file when its head is ours and for
-    /// this key.
-    fn entry_head(&self, scope: &ScopeKey) -> Option<(u64, u32, usize)> {
-        use std::io::{Seek, SeekFrom};
+    /// The head of `scope`'s entry file when it is ours and for this key.
+    fn entry_head(&self, scope: &ScopeKey) -> Option<Head> {
         let key = self.key(scope)?;
-        let mut file = std::fs::File::open(self.path(scope)).ok()?;
-        let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
-        let mut fixed = [0u8; 16];
-        file.read_exact(&mut fixed).ok()?;
-        let len = u32::from_le_bytes(fixed[12..16].try_into().ok()?) as usize;
-        if &fixed[..8] != MAGIC
-            || u32::from_le_bytes(fixed[8..12].try_into().ok()?) != FORMAT
-            || len != key.len()
-        {
-            return None;
-        }
-        let mut head = vec![0u8; len + 8];
-        file.read_exact(&mut head).ok()?;
-        if &head[..len] != key.as_bytes() {
-            return None;
-        }
-        let version = u64::from_le_bytes(head[len..].try_into().ok()?);
-        file.seek(SeekFrom::End(-4)).ok()?;
-        let mut crc = [0u8; 4];
-        file.read_exact(&mut crc).ok()?;
-        Some((version, u32::from_le_bytes(crc), size))
+        read_head(&self.path(scope)).ok().filter(|h| h.key == key)
     }
 
     fn journal_path(&self, scope: &ScopeKey) -> PathBuf {
@@ -641,14 +588,60 @@ fn follow(version: u64, records: &[Written]) -> (u64, usize) {
     (reached, used)
 }
 
-/// The CRC-32 an entry file ends with (what its journal names).
-fn entry_crc(path: &Path) -> std::io::Result<u32> {
+/// What an entry file's head tells (and its last four bytes, its CRC-32), read without the
+/// table: the key it was written for, the scope version, the CRC a journal names, its size.
+struct Head {
+    key: String,
+    version: u64,
+    crc: u32,
+    size: usize,
+}
+
+/// Reads the head of the entry file at `path`: magic, format and key length, the key and
+/// the version, then its CRC-32 at the end. No file is [`Miss::Absent`]; a head that is not
+/// one of ours is [`Miss::Damaged`].
+fn read_head(path: &Path) -> Result<Head, Miss> {
     use std::io::{Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
-    file.seek(SeekFrom::End(-4))?;
+    let damaged = |why: &str| Miss::Damaged(format!("{}: {why}", path.display()));
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Miss::Absent),
+        Err(e) => return Err(damaged(&e.to_string())),
+    };
+    let mut fixed = [0u8; 16];
+    file.read_exact(&mut fixed)
+        .map_err(|_| damaged("truncated"))?;
+    if &fixed[..8] != MAGIC {
+        return Err(damaged("not a tapesync scope cache file"));
+    }
+    let format = u32::from_le_bytes(fixed[8..12].try_into().unwrap_or_default());
+    if format != FORMAT {
+        return Err(damaged(&format!("cache format {format} is not supported")));
+    }
+    let len = u32::from_le_bytes(fixed[12..16].try_into().unwrap_or_default()) as usize;
+    if len > 64 * 1024 {
+        return Err(damaged("the key is too long"));
+    }
+    let mut head = vec![0u8; len + 8];
+    file.read_exact(&mut head)
+        .map_err(|_| damaged("truncated"))?;
+    let key = std::str::from_utf8(&head[..len])
+        .map_err(|_| damaged("the key is not UTF-8"))?
+        .to_string();
+    let version = u64::from_le_bytes(head[len..].try_into().unwrap_or_default());
+    let size = file
+        .seek(SeekFrom::End(-4))
+        .map_err(|_| damaged("truncated"))? as usize
+        + 4;
     let mut crc = [0u8; 4];
-    file.read_exact(&mut crc)?;
-    Ok(u32::from_le_bytes(crc))
+    file.read_exact(&mut crc)
+        .map_err(|_| damaged("truncated"))?;
+    Ok(Head {
+        key,
+        version,
+        crc: u32::from_le_bytes(crc),
+        size,
+    })
 }
 
 /// A journal of `records` (each row with `width` values) following the entry file whose
